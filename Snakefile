@@ -1,0 +1,25 @@
+"""sertools: speech emotion recognition from annotator vote distributions.
+
+Run `snakemake --cores 8 --resources gpu=1` (see README.md); the configuration
+is config/config.yaml, validated against workflow/schemas/config.schema.yaml.
+"""
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/manifest.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),

@@ -1,0 +1,161 @@
+"""Configuration: JSON-schema validation with defaults and key-naming errors.
+
+The schema (``sertools/data/config.schema.yaml``, also reached as
+``workflow/schemas/config.schema.yaml``) is the single source of defaults.
+Objects with fixed ``properties`` merge key by key over their defaults; free-form
+maps (``variants``, ``labels.secondary_map``) replace the default whole, so a
+user who lists three variants gets three variants.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@cache
+def _schema_text() -> str:
+    return resources.files("sertools").joinpath("data/config.schema.yaml").read_text()
+
+
+def load_schema() -> dict[str, Any]:
+    """The configuration JSON schema as a dict (a fresh copy)."""
+    return yaml.safe_load(_schema_text())
+
+
+def _resolve_ref(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    target: Any = root
+    for part in ref.lstrip("#/").split("/"):
+        target = target[part]
+    return target
+
+
+def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """Fill schema defaults into ``value`` (None means absent)."""
+    node = _resolve_ref(node, root)
+    if value is None and "default" in node:
+        value = copy.deepcopy(node["default"])
+    if "properties" in node:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            return value  # wrong type: reported by validation
+        out = dict(value)
+        for key, sub in node["properties"].items():
+            filled = _with_defaults(value.get(key), sub, root)
+            if filled is not None or key in value:
+                out[key] = filled
+        return out
+    extra = node.get("additionalProperties")
+    if isinstance(extra, Mapping) and isinstance(value, dict):
+        return {k: _with_defaults(v, extra, root) for k, v in value.items()}
+    return value
+
+
+def _format_error(err: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        where = f"under '{path}'" if err.absolute_path else "at the top level"
+        return f"unknown config key(s) {', '.join(map(repr, extra))} {where}; allowed: {', '.join(allowed)}"
+    if err.validator == "enum":
+        return f"config key '{path}': {err.instance!r} is not one of {err.validator_value}"
+    if err.validator == "type":
+        return f"config key '{path}': {err.instance!r} is not of type {err.validator_value}"
+    if err.validator == "required":
+        return f"config key '{path}': {err.message}"
+    return f"config key '{path}': {err.message}"
+
+
+def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> None:
+    """Raise ConfigError listing every problem, each naming its key."""
+    schema = schema if schema is not None else load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_format_error(e) for e in errors))
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate a user config and return it completed with every default.
+
+    Each variant's ``train`` block is checked against the ``train`` section's keys
+    and types; ``variant_train(cfg, name)`` gives the merged result.
+    """
+    schema = load_schema()
+    user = dict(user or {})
+    validate(user, schema)
+    cfg = _with_defaults(user, schema, schema)
+    validate(cfg, schema)
+    train_schema = schema["properties"]["train"]
+    for name, var in cfg["variants"].items():
+        merged = _deep_merge(cfg["train"], var.get("train", {}))
+        try:
+            validate(merged, train_schema)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace("config key '", f"config key 'variants.{name}.train.")) from None
+        if var["targets"] == "consensus" and var.get("include_no_agreement"):
+            raise ConfigError(
+                f"config key 'variants.{name}.include_no_agreement': X utterances have no consensus label; "
+                "set targets to primary or merged to train on them"
+            )
+        if var["targets"] != "consensus" and var["loss"] in ("ce", "cbce"):
+            raise ConfigError(
+                f"config key 'variants.{name}.loss': {var['loss']!r} needs hard targets (targets: consensus); "
+                "use soft_ce, kl or jsd with distributional targets"
+            )
+    if cfg["corpus"]["source"] == "msp_podcast" and not cfg["corpus"]["root"]:
+        raise ConfigError("config key 'corpus.root': required when corpus.source is msp_podcast")
+    if cfg["evaluation"]["baseline_variant"] not in cfg["variants"]:
+        raise ConfigError(
+            f"config key 'evaluation.baseline_variant': {cfg['evaluation']['baseline_variant']!r} "
+            f"is not one of the variants {sorted(cfg['variants'])}"
+        )
+    edges = cfg["evaluation"]["entropy_bins"]
+    if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ConfigError(f"config key 'evaluation.entropy_bins': edges must increase strictly, got {edges}")
+    return cfg
+
+
+def variant_train(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The ``train`` section with variant ``name``'s overrides applied."""
+    return _deep_merge(dict(cfg["train"]), cfg["variants"][name].get("train", {}))
+
+
+def load(path: str | Path | None) -> dict[str, Any]:
+    """Read a YAML config file (None: all defaults) and resolve it."""
+    if path is None:
+        return resolve({})
+    with open(path, encoding="utf-8") as fh:
+        user = yaml.safe_load(fh) or {}
+    if not isinstance(user, dict):
+        raise ConfigError(f"{path}: the top level of a config file must be a mapping")
+    try:
+        return resolve(user)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

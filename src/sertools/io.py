@@ -1,0 +1,65 @@
+"""Atomic file output: a reader never sees a half-written file.
+
+Every stage writes through ``atomic_path``: the payload goes to a temporary
+file in the destination directory, is flushed to disk, and is renamed over the
+destination only when the writer finished without an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; rename it to ``dest`` on success.
+
+    The temporary name keeps ``dest``'s suffix so writers that infer a format
+    from the extension (pandas, soundfile) behave the same.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, dest)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(dest: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented, key-sorted JSON, atomically."""
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
+
+
+def write_text(dest: str | Path, text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_parquet(dest: str | Path, df: Any) -> None:
+    """Write a pandas DataFrame to parquet atomically (no index, deterministic bytes)."""
+    with atomic_path(dest) as tmp:
+        df.to_parquet(tmp, index=False, engine="pyarrow")
+
+
+def _json_default(o: Any) -> Any:
+    # numpy scalars and arrays, Paths
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

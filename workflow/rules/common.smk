@@ -1,0 +1,68 @@
+# Helpers shared by the rule files: config validation, paths, input functions.
+# This is the only Python in the rule files; all stage logic lives in src/sertools.
+
+from pathlib import Path
+
+import sertools
+from sertools import config as sertools_config
+
+# Validate before anything runs: unknown keys and wrong types stop here with a
+# message naming the key; every absent key gets its schema default.
+try:
+    _resolved = sertools_config.resolve(config)
+except sertools_config.ConfigError as _e:
+    raise ValueError(str(_e)) from None
+config.clear()
+config.update(_resolved)
+
+SYNTH_DIR = "resources/synthetic"
+LIB_DIR = Path(sertools.__file__).parent
+
+
+def corpus_dir():
+    """Directory of the corpus in MSP-Podcast layout (synthetic or real)."""
+    if config["corpus"]["source"] == "synthetic":
+        return SYNTH_DIR
+    root = Path(config["corpus"]["root"])
+    if not (root / "Labels").is_dir():
+        raise ValueError(
+            f"corpus.root {str(root)!r} does not look like an MSP-Podcast release (no Labels/ directory)"
+        )
+    return str(root)
+
+
+def corpus_label_files():
+    """The consensus and detailed label files the label stage reads."""
+    if config["corpus"]["source"] == "synthetic":
+        return {
+            "consensus": f"{SYNTH_DIR}/Labels/labels_consensus.csv",
+            "detailed": f"{SYNTH_DIR}/Labels/labels_detailed.csv",
+        }
+    from sertools.corpus import find_label_file
+
+    labels = Path(corpus_dir()) / "Labels"
+    return {
+        "consensus": str(find_label_file(labels, "labels_consensus")),
+        "detailed": str(find_label_file(labels, "labels_detailed")),
+    }
+
+
+def corpus_audio_dir():
+    return f"{corpus_dir()}/Audios"
+
+
+def lib(*modules):
+    """Library modules a rule depends on, as inputs: editing one reruns that rule.
+
+    Snakemake does not follow imports, so each rule lists the sertools modules
+    whose code decides its output (kept narrow so an edit reruns only what it touches).
+    """
+    return [str(LIB_DIR / f"{m}.py") for m in ("classes", "io", *modules)]
+
+
+def get_final_output():
+    return [
+        "results/labels/labels.parquet",
+        "results/labels/summary.json",
+        "results/manifest/manifest.parquet",
+    ]

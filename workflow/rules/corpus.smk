@@ -1,0 +1,21 @@
+# The embedded default corpus: synthetic, in the exact MSP-Podcast 2.0 layout,
+# with each utterance's latent true distribution in latent_truth.parquet.
+
+
+rule synth_corpus:
+    input:
+        lib("synth"),
+    output:
+        consensus=f"{SYNTH_DIR}/Labels/labels_consensus.csv",
+        detailed=f"{SYNTH_DIR}/Labels/labels_detailed.csv",
+        truth=f"{SYNTH_DIR}/latent_truth.parquet",
+        audio=directory(f"{SYNTH_DIR}/Audios"),
+    params:
+        synthetic=config["synthetic"],
+        out_dir=SYNTH_DIR,
+    log:
+        "logs/synth_corpus.log",
+    benchmark:
+        "results/benchmarks/synth_corpus.tsv"
+    script:
+        "../scripts/synth_corpus.py"

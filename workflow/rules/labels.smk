@@ -1,0 +1,19 @@
+# Raw label files -> per-utterance vote distributions (+ summary with accounting).
+
+
+rule labels:
+    input:
+        unpack(corpus_label_files),
+        code=lib("labels", "corpus", "reliability"),
+    output:
+        table="results/labels/labels.parquet",
+        summary="results/labels/summary.json",
+    params:
+        labels=config["labels"],
+        corpus=corpus_dir(),
+    log:
+        "logs/labels.log",
+    benchmark:
+        "results/benchmarks/labels.tsv"
+    script:
+        "../scripts/labels.py"

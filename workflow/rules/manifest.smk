@@ -1,0 +1,22 @@
+# Audio manifest: probe every labelled utterance; convert non-16 kHz-mono audio
+# once into results/manifest/audio_cache/ (kept across reruns; not an output).
+
+
+rule manifest:
+    input:
+        labels="results/labels/labels.parquet",
+        audio=corpus_audio_dir(),
+        code=lib("audio"),
+    output:
+        manifest="results/manifest/manifest.parquet",
+        summary="results/manifest/summary.json",
+    params:
+        manifest=config["manifest"],
+        corpus=corpus_dir(),
+        cache_dir="results/manifest/audio_cache",
+    log:
+        "logs/manifest.log",
+    benchmark:
+        "results/benchmarks/manifest.tsv"
+    script:
+        "../scripts/manifest.py"

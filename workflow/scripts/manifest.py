@@ -1,0 +1,14 @@
+"""Snakemake adapter: build the audio manifest."""
+
+from sertools import audio
+from sertools.runlog import script_logging
+
+with script_logging(snakemake.log[0]):
+    audio.run(
+        snakemake.params.corpus,
+        snakemake.input.labels,
+        snakemake.output.manifest,
+        snakemake.output.summary,
+        snakemake.params.manifest,
+        snakemake.params.cache_dir,
+    )
