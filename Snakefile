@@ -4,7 +4,6 @@ Run `snakemake --cores 8 --resources gpu=1` (see README.md); the configuration
 is config/config.yaml, validated against workflow/schemas/config.schema.yaml.
 """
 
-
 from snakemake.utils import min_version
 
 min_version("9.0")

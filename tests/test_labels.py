@@ -14,7 +14,7 @@ from sertools import labels as L
 from sertools.classes import CLASSES
 from sertools.corpus import CorpusFormatError, read_labels
 
-A, S, H, N, O = (CLASSES.index(c) for c in ("Angry", "Sad", "Happy", "Neutral", "Other"))
+A, S, H, N, OTH = (CLASSES.index(c) for c in ("Angry", "Sad", "Happy", "Neutral", "Other"))
 
 CONSENSUS = [
     ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
@@ -67,13 +67,13 @@ def test_hand_counted_votes(tmp_path, default_cfg):
     assert pd.isna(f2.hard_label) and f2.consensus == "X" and f2.plurality == "X"
     assert list(f2.p_primary)[H] == 0.5 and list(f2.p_primary)[N] == 0.5
     # "Bored" is unmapped -> Other, counted
-    assert list(f2.votes_merged)[O] == 1
+    assert list(f2.votes_merged)[OTH] == 1
     assert summary["secondary"]["unmapped_words"] == {"bored": 1}
 
     f3 = _row(df, "f3.wav")
-    assert list(f3.votes_primary)[O] == 3 and list(f3.votes_primary)[H] == 1
+    assert list(f3.votes_primary)[OTH] == 3 and list(f3.votes_primary)[H] == 1
     # W1 Concerned -> Other = own primary (skipped); W3 "Happy,Happy" is one Happy mention
-    assert list(f3.votes_merged)[H] == 2 and list(f3.votes_merged)[O] == 3
+    assert list(f3.votes_merged)[H] == 2 and list(f3.votes_merged)[OTH] == 3
 
     f4 = _row(df, "f4.wav")
     assert list(f4.votes_primary)[N] == 2 and sum(f4.votes_primary) == 2  # W1's second row dropped
@@ -104,7 +104,16 @@ def test_all_layouts_agree(tmp_path, default_cfg):
 
 
 def test_columns_by_name_any_order_extra_ignored(tmp_path, default_cfg):
-    header = ["EmoDom", "Timestamp", "WorkerID", "EmoClass_Second", "FileName", "EmoAct", "EmoClass_Major", "EmoVal"]
+    header = [
+        "EmoDom",
+        "Timestamp",
+        "WorkerID",
+        "EmoClass_Second",
+        "FileName",
+        "EmoAct",
+        "EmoClass_Major",
+        "EmoVal",
+    ]
     df, _ = _build(tmp_path / "a", default_cfg, detailed_header=header)
     ref, _ = _build(tmp_path / "b", default_cfg)
     pd.testing.assert_frame_equal(df, ref)
@@ -166,14 +175,16 @@ def test_unmatched_utterances(tmp_path, default_cfg):
     assert s["utterances_dropped"] == {"no_annotations": 1, "not_in_consensus": 1}
     assert s["annotations_dropped"] == {"duplicate_worker": 1, "file_not_in_consensus": 1}
     default_cfg["labels"]["on_unmatched_utterance"] = "error"
-    with pytest.raises(L.LabelError, match="f6.wav' has annotations but is not in labels_consensus.csv"):
+    with pytest.raises(L.LabelError, match=r"f6\.wav' has annotations but is not in labels_consensus\.csv"):
         L.build_labels(raw, default_cfg["labels"])
 
 
 def test_unknown_consensus_code_is_an_error(tmp_path, default_cfg):
     consensus = [*CONSENSUS, ["f5.wav", "Q", 4, 4, 4, 5, "Male", "Train"]]
     write_corpus(tmp_path, consensus, ANNOTATIONS)
-    with pytest.raises(L.LabelError, match=r"labels_consensus\.csv line 6, column EmoClass: unknown consensus code 'Q'"):
+    with pytest.raises(
+        L.LabelError, match=r"labels_consensus\.csv line 6, column EmoClass: unknown consensus code 'Q'"
+    ):
         L.build_labels(read_labels(tmp_path), default_cfg["labels"])
 
 

@@ -152,12 +152,25 @@ def build_manifest(
         )
 
     columns = [
-        "file_id", "split", "path", "source_path", "duration_s", "frames", "sample_rate",
-        "source_sample_rate", "source_channels", "source_subtype", "converted",
+        "file_id",
+        "split",
+        "path",
+        "source_path",
+        "duration_s",
+        "frames",
+        "sample_rate",
+        "source_sample_rate",
+        "source_channels",
+        "source_subtype",
+        "converted",
     ]
     manifest = pd.DataFrame(rows, columns=columns)
     labelled = set(labels["file_id"])
-    unlabelled = sorted(p.name for p in audio_dir.glob("*.wav") if p.name not in labelled) if audio_dir.is_dir() else []
+    unlabelled = (
+        sorted(p.name for p in audio_dir.glob("*.wav") if p.name not in labelled)
+        if audio_dir.is_dir()
+        else []
+    )
     summary = {
         "utterances_read": len(labels),
         "utterances_kept": len(manifest),
@@ -208,7 +221,10 @@ def run(
     write_json(summary_path, summary)
     log.info(
         "manifest: kept %d of %d utterances (%.2f h), dropped %s, converted %d",
-        summary["utterances_kept"], summary["utterances_read"], summary["hours"],
-        summary["utterances_dropped"], summary["converted_to_cache"],
+        summary["utterances_kept"],
+        summary["utterances_read"],
+        summary["hours"],
+        summary["utterances_dropped"],
+        summary["converted_to_cache"],
     )
     return summary

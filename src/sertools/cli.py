@@ -49,7 +49,9 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     from sertools import audio
 
     summary_path = args.summary or str(Path(args.out).with_suffix("")) + "_summary.json"
-    s = audio.run(args.corpus_dir, args.labels, args.out, summary_path, _cfg(args)["manifest"], args.cache_dir)
+    s = audio.run(
+        args.corpus_dir, args.labels, args.out, summary_path, _cfg(args)["manifest"], args.cache_dir
+    )
     print(f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, {s['hours']:.2f} h")
 
 

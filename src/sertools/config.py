@@ -10,6 +10,7 @@ user who lists three variants gets three variants.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -56,9 +57,9 @@ def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any])
             return value  # wrong type: reported by validation
         out = dict(value)
         for key, sub in node["properties"].items():
-            filled = _with_defaults(value.get(key), sub, root)
-            if filled is not None or key in value:
-                out[key] = filled
+            sub_node = _resolve_ref(sub, root)
+            if key in value or "default" in sub_node or "properties" in sub_node:
+                out[key] = _with_defaults(value.get(key), sub_node, root)
         return out
     extra = node.get("additionalProperties")
     if isinstance(extra, Mapping) and isinstance(value, dict):
@@ -137,7 +138,7 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
             f"is not one of the variants {sorted(cfg['variants'])}"
         )
     edges = cfg["evaluation"]["entropy_bins"]
-    if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(edges)):
         raise ConfigError(f"config key 'evaluation.entropy_bins': edges must increase strictly, got {edges}")
     return cfg
 

@@ -121,7 +121,9 @@ def _count_replaced(df: pd.DataFrame) -> int:
     return int(mask.sum())
 
 
-def _pick(path: Path, df: pd.DataFrame, wanted: dict[str, tuple[str, ...]], optional: set[str]) -> pd.DataFrame:
+def _pick(
+    path: Path, df: pd.DataFrame, wanted: dict[str, tuple[str, ...]], optional: set[str]
+) -> pd.DataFrame:
     cols = {}
     for field, names in wanted.items():
         found = next((n for n in names if n in df.columns), None)

@@ -41,7 +41,9 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
 def write_json(dest: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON, atomically."""
     with atomic_path(dest) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", encoding="utf-8"
+        )
 
 
 def write_text(dest: str | Path, text: str) -> None:

@@ -36,14 +36,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sertools import reliability
-from sertools.classes import CLASSES, CODE_TO_INDEX, CODES, K, NO_AGREEMENT, OTHER, primary_index
+from sertools.classes import CLASSES, CODE_TO_INDEX, CODES, NO_AGREEMENT, OTHER, K, primary_index
 from sertools.corpus import RawLabels, read_labels
 from sertools.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("Train", "Development", "Test1", "Test2")
-SPLIT_ALIASES = {"validation": "Development", "dev": "Development", "train": "Train", "development": "Development"}
+SPLIT_ALIASES = {
+    "validation": "Development",
+    "dev": "Development",
+    "train": "Train",
+    "development": "Development",
+}
 RATING_FIELDS = {"act": "arousal", "val": "valence", "dom": "dominance"}
 RATING_COLUMNS = {"act": "EmoAct", "val": "EmoVal", "dom": "EmoDom"}
 LIST_COLUMNS = ("votes_primary", "votes_merged", "p_primary", "p_merged")
@@ -154,18 +159,32 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
         reason[new] = why
 
     layout_col = "EmoDetail" if raw.detailed_layout == "1.11" else None
-    column_field = {"EmoClass_Major": "primary", "FileName": "file_id", **{v: k for k, v in RATING_COLUMNS.items()}}
+    column_field = {
+        "EmoClass_Major": "primary",
+        "FileName": "file_id",
+        **{v: k for k, v in RATING_COLUMNS.items()},
+    }
     if layout_col:
         column_field[layout_col] = "primary"
-    mark(det["malformed"].to_numpy(dtype=bool), "malformed_row", layout_col or "EmoClass_Major",
-         "does not match 'WORKER; primary; secondary; A:x; V:x; D:x;'")
+    mark(
+        det["malformed"].to_numpy(dtype=bool),
+        "malformed_row",
+        layout_col or "EmoClass_Major",
+        "does not match 'WORKER; primary; secondary; A:x; V:x; D:x;'",
+    )
     mark((det["file_id"].str.len() == 0).to_numpy(), "missing_file_name", "FileName", "is empty")
 
     prim_codes, prim_uniques = pd.factorize(det["primary"])
-    prim_lookup = np.array([-1 if (i := primary_index(s)) is None else i for s in prim_uniques], dtype=np.int64)
+    prim_lookup = np.array(
+        [-1 if (i := primary_index(s)) is None else i for s in prim_uniques], dtype=np.int64
+    )
     prim = prim_lookup[prim_codes] if len(prim_uniques) else np.full(n_ann, -1, dtype=np.int64)
-    mark(prim < 0, "unknown_primary", layout_col or "EmoClass_Major",
-         "is not a known primary emotion (Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt, Neutral, Other...)")
+    mark(
+        prim < 0,
+        "unknown_primary",
+        layout_col or "EmoClass_Major",
+        "is not a known primary emotion (Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt, Neutral, Other...)",
+    )
 
     ratings = {}
     for f, col in RATING_COLUMNS.items():
@@ -215,7 +234,11 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
     utt_dropped["no_valid_annotations"] += int((has_any & (n_valid == 0)).sum())
     few = (n_valid > 0) & (n_valid < labels_cfg["min_annotators"])
     utt_dropped["fewer_than_min_annotators"] += int(few.sum())
-    cons = cons.loc[n_valid >= max(1, labels_cfg["min_annotators"])].sort_values("file_id").reset_index(drop=True)
+    cons = (
+        cons.loc[n_valid >= max(1, labels_cfg["min_annotators"])]
+        .sort_values("file_id")
+        .reset_index(drop=True)
+    )
 
     kept_ids = pd.Index(cons["file_id"])
     utt = kept_ids.get_indexer(det["file_id"])
@@ -225,8 +248,13 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
         ann_dropped[r] += n
 
     table, summary_votes = _aggregate(
-        cons, utt[keep], prim[keep], det.loc[keep, "secondary"], {f: v[keep] for f, v in ratings.items()},
-        det.loc[keep, ["file_id", "worker"]], labels_cfg,
+        cons,
+        utt[keep],
+        prim[keep],
+        det.loc[keep, "secondary"],
+        {f: v[keep] for f, v in ratings.items()},
+        det.loc[keep, ["file_id", "worker"]],
+        labels_cfg,
     )
 
     summary: dict[str, Any] = {
@@ -289,9 +317,7 @@ def _aggregate(
             "speaker": cons["speaker"].to_numpy(),
             "gender": cons["gender"].to_numpy(),
             "consensus": cons["consensus"].to_numpy(),
-            "hard_label": pd.array(
-                [CODE_TO_INDEX.get(c) for c in cons["consensus"]], dtype="Int64"
-            ),
+            "hard_label": pd.array([CODE_TO_INDEX.get(c) for c in cons["consensus"]], dtype="Int64"),
             "plurality": plurality_codes(votes),
             "n_annotators": n_ann.astype(np.int64),
             "agreement": votes.max(axis=1) / n_ann,
@@ -322,7 +348,8 @@ def _aggregate(
         if (splits == s).any():
             kappa[s] = _kappa(votes[splits == s])
     alpha = {
-        name: float(reliability.krippendorff_alpha_interval(utt, ratings[f])) for f, name in RATING_FIELDS.items()
+        name: float(reliability.krippendorff_alpha_interval(utt, ratings[f]))
+        for f, name in RATING_FIELDS.items()
     }
     mentions = int(n_words.astype(np.int64)[sec_codes].sum()) if len(sec_uniques) else 0
     summary = {
@@ -374,8 +401,12 @@ def _distribution_summary(df: pd.DataFrame, bins: int) -> dict[str, Any]:
         out["class_distribution"][s] = {
             "utterances": int(mask.sum()),
             "consensus": {c: int(hard.get(c, 0)) for c in [*CODES, NO_AGREEMENT]},
-            "vote_mass_primary": dict(zip(CLASSES, m["p_primary"][mask].sum(axis=0).round(6).tolist(), strict=True)),
-            "vote_mass_merged": dict(zip(CLASSES, m["p_merged"][mask].sum(axis=0).round(6).tolist(), strict=True)),
+            "vote_mass_primary": dict(
+                zip(CLASSES, m["p_primary"][mask].sum(axis=0).round(6).tolist(), strict=True)
+            ),
+            "vote_mass_merged": dict(
+                zip(CLASSES, m["p_merged"][mask].sum(axis=0).round(6).tolist(), strict=True)
+            ),
         }
         out["entropy_histogram"][s] = {
             kind: np.histogram(df.loc[mask, f"entropy_{kind}"], bins=edges)[0].tolist()
@@ -412,7 +443,9 @@ def matrix(df: pd.DataFrame, column: str) -> np.ndarray:
     return np.stack(df[column].to_numpy())
 
 
-def run(corpus_dir: str | Path, out: str | Path, summary_path: str | Path, labels_cfg: Mapping[str, Any]) -> dict:
+def run(
+    corpus_dir: str | Path, out: str | Path, summary_path: str | Path, labels_cfg: Mapping[str, Any]
+) -> dict:
     """The ``labels`` stage: read the corpus label files, write the table and the summary."""
     raw = read_labels(corpus_dir)
     df, summary = build_labels(raw, labels_cfg)
@@ -421,8 +454,11 @@ def run(corpus_dir: str | Path, out: str | Path, summary_path: str | Path, label
     write_json(summary_path, summary)
     log.info(
         "labels: kept %d of %d utterances, %d of %d annotation rows; dropped %s / %s",
-        summary["utterances_kept"], summary["utterances_read"],
-        summary["annotations_kept"], summary["annotations_read"],
-        summary["utterances_dropped"], summary["annotations_dropped"],
+        summary["utterances_kept"],
+        summary["utterances_read"],
+        summary["annotations_kept"],
+        summary["annotations_read"],
+        summary["utterances_dropped"],
+        summary["annotations_dropped"],
     )
     return summary

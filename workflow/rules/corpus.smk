@@ -10,12 +10,12 @@ rule synth_corpus:
         detailed=f"{SYNTH_DIR}/Labels/labels_detailed.csv",
         truth=f"{SYNTH_DIR}/latent_truth.parquet",
         audio=directory(f"{SYNTH_DIR}/Audios"),
-    params:
-        synthetic=config["synthetic"],
-        out_dir=SYNTH_DIR,
     log:
         "logs/synth_corpus.log",
     benchmark:
         "results/benchmarks/synth_corpus.tsv"
+    params:
+        synthetic=config["synthetic"],
+        out_dir=SYNTH_DIR,
     script:
         "../scripts/synth_corpus.py"

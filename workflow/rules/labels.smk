@@ -8,12 +8,12 @@ rule labels:
     output:
         table="results/labels/labels.parquet",
         summary="results/labels/summary.json",
-    params:
-        labels=config["labels"],
-        corpus=corpus_dir(),
     log:
         "logs/labels.log",
     benchmark:
         "results/benchmarks/labels.tsv"
+    params:
+        labels=config["labels"],
+        corpus=corpus_dir(),
     script:
         "../scripts/labels.py"

@@ -10,13 +10,13 @@ rule manifest:
     output:
         manifest="results/manifest/manifest.parquet",
         summary="results/manifest/summary.json",
-    params:
-        manifest=config["manifest"],
-        corpus=corpus_dir(),
-        cache_dir="results/manifest/audio_cache",
     log:
         "logs/manifest.log",
     benchmark:
         "results/benchmarks/manifest.tsv"
+    params:
+        manifest=config["manifest"],
+        corpus=corpus_dir(),
+        cache_dir="results/manifest/audio_cache",
     script:
         "../scripts/manifest.py"

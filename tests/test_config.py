@@ -1,0 +1,111 @@
+"""Config schema: defaults, key-naming errors, variant checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sertools import config as C
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _walk(node, path, root):
+    node = C._resolve_ref(node, root)
+    if "properties" in node:
+        for key, sub in node["properties"].items():
+            yield f"{path}.{key}".lstrip("."), C._resolve_ref(sub, root)
+            yield from _walk(sub, f"{path}.{key}", root)
+
+
+def test_every_key_has_description_and_default():
+    schema = C.load_schema()
+    missing = []
+    for key, node in _walk(schema, "", schema):
+        if "description" not in node:
+            missing.append(f"{key}: description")
+        if "default" not in node and "properties" not in node:
+            missing.append(f"{key}: default")
+    for key, node in _walk(schema["$defs"]["variant"], "variants.<name>", schema):
+        if "description" not in node:
+            missing.append(f"{key}: description")
+    assert not missing
+
+
+def test_defaults_resolve_and_repo_configs_validate():
+    cfg = C.resolve({})
+    assert cfg["labels"]["secondary_weight"] == 1.0
+    assert cfg["variants"]["dist_primary_kl_curriculum"]["curriculum"]["pacing"] == "root"
+    assert cfg["variants"]["hard_ce"]["curriculum"]["order"] == "none"
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        user = yaml.safe_load(path.read_text())
+        if user.get("corpus", {}).get("source") == "msp_podcast":
+            user["corpus"]["root"] = "/somewhere"
+        C.resolve(user)
+
+
+def test_nested_merge_keeps_defaults():
+    cfg = C.resolve({"labels": {"secondary_weight": 0.5}, "model": {"tiny": {"hidden_size": 32}}})
+    assert cfg["labels"]["secondary_weight"] == 0.5
+    assert cfg["labels"]["on_invalid_annotation"] == "drop"
+    assert cfg["model"]["tiny"]["num_hidden_layers"] == 2
+
+
+def test_user_variants_replace_defaults():
+    cfg = C.resolve(
+        {
+            "variants": {"only": {"targets": "primary", "loss": "kl"}},
+            "evaluation": {"baseline_variant": "only"},
+        }
+    )
+    assert list(cfg["variants"]) == ["only"]
+    assert cfg["variants"]["only"]["include_no_agreement"] is False
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({"labels": {"secondary_wieght": 1}}, r"unknown config key\(s\) 'secondary_wieght' under 'labels'"),
+        ({"bogus": 1}, r"unknown config key\(s\) 'bogus' at the top level"),
+        ({"train": {"batch_size": "32"}}, r"config key 'train.batch_size': '32' is not of type integer"),
+        (
+            {"labels": {"on_invalid_annotation": "ignore"}},
+            r"config key 'labels.on_invalid_annotation': 'ignore' is not one of",
+        ),
+        (
+            {"variants": {"v": {"targets": "primary"}}},
+            r"config key 'variants.v': 'loss' is a required property",
+        ),
+        (
+            {"variants": {"hard_ce": {"targets": "consensus", "loss": "ce", "train": {"lr_heads": "x"}}}},
+            r"config key 'variants.hard_ce.train.lr_heads': 'x' is not of type number",
+        ),
+        (
+            {"variants": {"hard_ce": {"targets": "consensus", "loss": "ce", "train": {"lr_head": 1}}}},
+            r"unknown config key\(s\) 'lr_head'",
+        ),
+        (
+            {"variants": {"hard_ce": {"targets": "consensus", "loss": "ce", "include_no_agreement": True}}},
+            r"variants.hard_ce.include_no_agreement",
+        ),
+        ({"variants": {"hard_ce": {"targets": "primary", "loss": "cbce"}}}, r"needs hard targets"),
+        ({"corpus": {"source": "msp_podcast"}}, r"config key 'corpus.root': required"),
+        (
+            {"evaluation": {"baseline_variant": "nope"}},
+            r"'evaluation.baseline_variant': 'nope' is not one of",
+        ),
+        ({"evaluation": {"entropy_bins": [0, 0.5, 0.5, 1]}}, r"edges must increase strictly"),
+    ],
+)
+def test_errors_name_the_key(user, message):
+    with pytest.raises(C.ConfigError, match=message):
+        C.resolve(user)
+
+
+def test_load_names_the_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("labels:\n  nope: 1\n")
+    with pytest.raises(C.ConfigError, match=r"c\.yaml: invalid configuration"):
+        C.load(p)
