@@ -109,3 +109,11 @@ def test_load_names_the_file(tmp_path):
     p.write_text("labels:\n  nope: 1\n")
     with pytest.raises(C.ConfigError, match=r"c\.yaml: invalid configuration"):
         C.load(p)
+
+
+def test_config_readme_is_generated_from_schema():
+    from sertools import configdoc
+
+    assert (ROOT / "config" / "README.md").read_text() == configdoc.render(), (
+        "config/README.md is stale: run `python -m sertools.configdoc > config/README.md`"
+    )
