@@ -31,7 +31,7 @@ def corpus_dir():
     return str(root)
 
 
-def corpus_label_files():
+def corpus_label_files(wildcards):
     """The consensus and detailed label files the label stage reads."""
     if config["corpus"]["source"] == "synthetic":
         return {
