@@ -69,7 +69,7 @@ def test_user_variants_replace_defaults():
     [
         ({"labels": {"secondary_wieght": 1}}, r"unknown config key\(s\) 'secondary_wieght' under 'labels'"),
         ({"bogus": 1}, r"unknown config key\(s\) 'bogus' at the top level"),
-        ({"train": {"batch_size": "32"}}, r"config key 'train.batch_size': '32' is not of type integer"),
+        ({"train": {"batch_size": "big"}}, r"config key 'train.batch_size': 'big' is not of type integer"),
         (
             {"labels": {"on_invalid_annotation": "ignore"}},
             r"config key 'labels.on_invalid_annotation': 'ignore' is not one of",
@@ -117,3 +117,13 @@ def test_config_readme_is_generated_from_schema():
     assert (ROOT / "config" / "README.md").read_text() == configdoc.render(), (
         "config/README.md is stale: run `python -m sertools.configdoc > config/README.md`"
     )
+
+
+def test_command_line_strings_are_coerced():
+    # snakemake --config parses nested values with YAML's BaseLoader: all strings
+    cfg = C.resolve({"labels": {"secondary_weight": "0.5", "count_secondary_equal_to_primary": "true"}, "seeds": ["3"]})
+    assert cfg["labels"]["secondary_weight"] == 0.5
+    assert cfg["labels"]["count_secondary_equal_to_primary"] is True
+    assert cfg["seeds"] == [3]
+    with pytest.raises(C.ConfigError, match="'labels.secondary_weight': 'half' is not of type number"):
+        C.resolve({"labels": {"secondary_weight": "half"}})

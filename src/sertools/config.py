@@ -67,6 +67,43 @@ def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any])
     return value
 
 
+def _coerce(value: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """Turn strings into the numbers/booleans the schema asks for.
+
+    ``snakemake --config labels='{secondary_weight: 0.5}'`` parses nested values
+    with YAML's BaseLoader, so every leaf arrives as a string.
+    """
+    node = _resolve_ref(node, root)
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        return {
+            k: _coerce(v, props[k] if k in props else extra, root) if isinstance(props.get(k, extra), Mapping) else v
+            for k, v in value.items()
+        }
+    if isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        return [_coerce(v, node["items"], root) for v in value]
+    if not isinstance(value, str):
+        return value
+    types = node.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "string" in types:
+        return value
+    for t in types:
+        try:
+            if t == "integer":
+                return int(value)
+            if t == "number":
+                return float(value)
+        except ValueError:
+            continue
+        if t == "boolean" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if t == "null" and value.lower() in ("null", "none", "~"):
+            return None
+    return value
+
+
 def _format_error(err: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in err.absolute_path) or "<top level>"
     if err.validator == "additionalProperties":
@@ -109,7 +146,7 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
     and types; ``variant_train(cfg, name)`` gives the merged result.
     """
     schema = load_schema()
-    user = dict(user or {})
+    user = _coerce(dict(user or {}), schema, schema)
     validate(user, schema)
     cfg = _with_defaults(user, schema, schema)
     validate(cfg, schema)

@@ -60,9 +60,58 @@ def lib(*modules):
     return [str(LIB_DIR / f"{m}.py") for m in ("classes", "io", *modules)]
 
 
+VARIANTS = list(config["variants"])
+SEEDS = list(config["seeds"])
+EVAL_SPLITS = list(config["evaluation"]["splits"])
+
+
+wildcard_constraints:
+    variant="|".join(VARIANTS),
+    seed=r"\d+",
+
+
+# sertools modules whose code decides each stage's output
+TRAIN_MODULES = (
+    "model",
+    "losses",
+    "training",
+    "data",
+    "batching",
+    "curriculum",
+    "schedulers",
+    "checkpoint",
+    "provenance",
+    "predict",
+    "config",
+)
+PREDICT_MODULES = ("model", "predict", "data", "batching", "checkpoint")
+# keys of the (variant-resolved) train section that prediction reads
+PREDICT_TRAIN_KEYS = ("device", "amp", "num_threads", "max_eval_batch_seconds")
+
+
+def variant_train_params(wildcards):
+    """The train section with this variant's overrides (only it reruns on a change)."""
+    return sertools_config.variant_train(config, wildcards.variant)
+
+
+def variant_params(wildcards):
+    return config["variants"][wildcards.variant]
+
+
+def predict_params(wildcards):
+    train = sertools_config.variant_train(config, wildcards.variant)
+    return {k: train[k] for k in PREDICT_TRAIN_KEYS}
+
+
 def get_final_output():
     return [
         "results/labels/labels.parquet",
         "results/labels/summary.json",
         "results/manifest/manifest.parquet",
+        *expand(
+            "results/predictions/{variant}/seed{seed}/{split}.parquet",
+            variant=VARIANTS,
+            seed=SEEDS,
+            split=EVAL_SPLITS,
+        ),
     ]

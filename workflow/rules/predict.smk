@@ -1,0 +1,26 @@
+# Prediction dumps of the best checkpoint for every evaluation split.
+
+
+rule predict:
+    input:
+        best="results/train/{variant}/seed{seed}/best.safetensors",
+        labels="results/labels/labels.parquet",
+        manifest="results/manifest/manifest.parquet",
+        code=lib(*PREDICT_MODULES),
+    output:
+        expand(
+            "results/predictions/{{variant}}/seed{{seed}}/{split}.parquet",
+            split=EVAL_SPLITS,
+        ),
+    log:
+        "logs/predict/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/predict/{variant}/seed{seed}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        splits=EVAL_SPLITS,
+        train=predict_params,
+    script:
+        "../scripts/predict.py"
