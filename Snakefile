@@ -12,12 +12,16 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -103,15 +103,129 @@ def predict_params(wildcards):
     return {k: train[k] for k in PREDICT_TRAIN_KEYS}
 
 
+# ---- evaluation
+BASELINE = config["evaluation"]["baseline_variant"]
+COMPARED = [v for v in VARIANTS if v != BASELINE]
+EVAL_KEYS = {
+    "metrics": (
+        "splits",
+        "bootstrap_resamples",
+        "bootstrap_seed",
+        "ci_level",
+        "entropy_bins",
+        "prob_floor",
+        "ece_bins",
+    ),
+    "tables": ("splits", "baseline_variant", "ci_level", "bootstrap_resamples"),
+    "figures": ("splits", "baseline_variant", "entropy_bins"),
+}
+
+
+def evaluation_params(stage):
+    """Only the evaluation keys a stage reads, so other changes do not rerun it."""
+    return {k: config["evaluation"][k] for k in EVAL_KEYS[stage]}
+
+
+def truth_inputs():
+    if config["corpus"]["source"] == "synthetic":
+        return {"truth": f"{SYNTH_DIR}/latent_truth.parquet"}
+    return {}
+
+
+def prediction_paths(variant):
+    return {
+        split: expand(
+            "results/predictions/{variant}/seed{seed}/{split}.parquet",
+            variant=variant,
+            seed=SEEDS,
+            split=split,
+        )
+        for split in EVAL_SPLITS
+    }
+
+
+def metrics_inputs(wildcards):
+    return {**prediction_paths(wildcards.variant), **truth_inputs()}
+
+
+def significance_inputs(wildcards):
+    base = {f"baseline_{s}": p for s, p in prediction_paths(BASELINE).items()}
+    return {**prediction_paths(wildcards.variant), **base, **truth_inputs()}
+
+
+_report = report  # a line may not start with `report`: the Snakefile grammar takes it as the directive
+
+
+def _caption(name):
+    return f"../report/{name}.rst"
+
+
+TABLE_OUTPUTS = [
+    _report(
+        f"results/tables/{name}.csv",
+        caption=_caption(f"table_{name}"),
+        category="Tables",
+    )
+    for name in (
+        "main",
+        "entropy_strata",
+        "significance",
+        "ccc",
+        "other_class",
+        "label_stats",
+    )
+] + [
+    f"results/tables/{name}.{ext}"
+    for name in (
+        "main",
+        "entropy_strata",
+        "significance",
+        "ccc",
+        "other_class",
+        "label_stats",
+    )
+    for ext in ("md", "tex")
+]
+
+_SHARED_FIGURES = {
+    "strata_jsd_primary": "Entropy strata",
+    "strata_kld_primary": "Entropy strata",
+    "strata_macro_f1": "Entropy strata",
+    "other_class": "Other class",
+    "entropy_histogram": "Corpus",
+    "examples_Test1": "Examples",
+}
+_VARIANT_FIGURES = ("confusion", "reliability", "training")
+
+FIGURE_OUTPUTS = (
+    [
+        _report(
+            f"results/figures/{stem}.png",
+            caption=_caption(f"fig_{stem.split('_')[0]}"),
+            category=category,
+        )
+        for stem, category in _SHARED_FIGURES.items()
+    ]
+    + [
+        _report(
+            f"results/figures/{kind}_{v}.png",
+            caption=_caption(f"fig_{kind}"),
+            category="Per variant",
+            subcategory=v,
+        )
+        for v in VARIANTS
+        for kind in _VARIANT_FIGURES
+    ]
+    + [f"results/figures/{stem}.pdf" for stem in _SHARED_FIGURES]
+    + [f"results/figures/{k}_{v}.pdf" for v in VARIANTS for k in _VARIANT_FIGURES]
+)
+
+
 def get_final_output():
     return [
         "results/labels/labels.parquet",
         "results/labels/summary.json",
         "results/manifest/manifest.parquet",
-        *expand(
-            "results/predictions/{variant}/seed{seed}/{split}.parquet",
-            variant=VARIANTS,
-            seed=SEEDS,
-            split=EVAL_SPLITS,
-        ),
+        *TABLE_OUTPUTS,
+        *FIGURE_OUTPUTS,
     ]

@@ -1,0 +1,290 @@
+"""Tests for sertools.tables on hand-built metric and significance results."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sertools import tables
+from sertools.metrics import holm
+
+STRATA = ["[0.000, 0.333)", "[0.333, 0.667)", "[0.667, 1.000]"]
+SPLITS = ["Development", "Test1", "Test2"]
+EVAL_CFG = {"baseline_variant": "hard_ce", "ci_level": 0.95, "bootstrap_resamples": 50}
+METRICS = [
+    "macro_f1",
+    "accuracy",
+    "jsd_primary",
+    "kld_primary",
+    "jsd_merged",
+    "kld_merged",
+    "ccc_arousal",
+    "ccc_valence",
+    "ccc_dominance",
+    "ece",
+    "jsd_primary_noX",
+    "f1_Angry",
+]
+
+
+def entry(mean: float, n: int, n_seeds: int = 2) -> dict:
+    per = [mean - 0.01, mean + 0.01] if n_seeds == 2 else [mean]
+    return {
+        "mean": mean,
+        "sd_seeds": float(np.std(per, ddof=1)) if n_seeds > 1 else None,
+        "ci_low": mean - 0.05,
+        "ci_high": mean + 0.05,
+        "per_seed": per,
+        "n": n,
+    }
+
+
+def fake_metrics(shift: float, n_seeds: int = 2, empty_last: bool = False) -> dict:
+    def block(n: int) -> dict:
+        return {m: entry(0.2 + 0.1 * i + shift, n, n_seeds) for i, m in enumerate(METRICS)}
+
+    splits = {}
+    for split in SPLITS:
+        sizes = [30, 20, 0 if empty_last else 10]
+        strata = {
+            s: {"lo": 0, "hi": 1, "n_utterances": {"all": n, "hard": n}, "metrics": block(n) if n else {}}
+            for s, n in zip(STRATA, sizes, strict=True)
+        }
+        other = {
+            k: {
+                "n_utterances": n,
+                "other_pred_share": {"mean": 0.1 + shift, "sd_seeds": 0.0, "ci_low": 0.05, "ci_high": 0.2},
+                "other_mass": {"mean": 0.15, "sd_seeds": 0.0, "ci_low": 0.1, "ci_high": 0.2},
+                "human_other_share": {"mean": 0.07, "sd_seeds": 0.0, "ci_low": 0.05, "ci_high": 0.09},
+            }
+            for k, n in (("all", sum(sizes)), *zip(STRATA, sizes, strict=True))
+        }
+        splits[split] = {
+            "n_seeds": n_seeds,
+            "n_utterances": {"all": sum(sizes), "hard": sum(sizes)},
+            "metrics": block(sum(sizes)),
+            "strata": strata,
+            "other_class": other,
+        }
+    return {"schema": "sertools.variant_metrics/1", "strata": STRATA, "splits": splits}
+
+
+def fake_sig(p_by_split: dict[str, float | None], variant: str) -> dict:
+    splits = {}
+    for split, p in p_by_split.items():
+        e = {"diff": -0.1, "ci_low": -0.2, "ci_high": -0.01, "p_value": p, "variant": 0.2, "baseline": 0.3}
+        splits[split] = {"all": {"n_utterances": 60, "metrics": {"jsd_primary": e, "macro_f1": dict(e)}}}
+        splits[split].update({s: {"n_utterances": 20, "metrics": {"jsd_primary": dict(e)}} for s in STRATA})
+    return {"variant": variant, "baseline": "hard_ce", "strata": STRATA, "splits": splits}
+
+
+SUMMARY = {
+    "class_distribution": {
+        s: {"utterances": 100, "consensus": {"A": 10, "N": 60, "X": 30}}
+        for s in ("Train", "Test1", "Test2", "all")
+    },
+    "entropy_histogram": {
+        "edges": [0.0, 0.5, 1.0],
+        **{s: {"primary": [60, 40], "merged": [50, 50]} for s in ("Train", "Test1", "Test2", "all")},
+    },
+    "reliability": {
+        "fleiss_kappa_primary": {"Train": 0.15, "Test1": 0.2, "Test2": None, "all": 0.16},
+        "krippendorff_alpha_interval": {"arousal": 0.33, "valence": 0.48, "dominance": 0.25},
+    },
+    "annotators_per_utterance": {"min": 5, "mean": 5.4, "max": 9},
+    "workers": 65,
+}
+
+
+@pytest.fixture
+def inputs() -> tuple[dict, dict]:
+    metrics = {
+        "dist_kl": fake_metrics(-0.1),
+        "hard_ce": fake_metrics(0.0),
+        "dist_jsd": fake_metrics(-0.05, empty_last=True),
+        "single": fake_metrics(0.02, n_seeds=1),
+    }
+    sig = {
+        "dist_kl": fake_sig({"Test1": 0.01, "Test2": 0.2}, "dist_kl"),
+        "dist_jsd": fake_sig({"Test1": 0.04, "Test2": None}, "dist_jsd"),
+        "single": fake_sig({"Test1": 0.03, "Test2": 0.5}, "single"),
+    }
+    return metrics, sig
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def header(path: Path) -> list[str]:
+    with open(path, newline="") as fh:
+        return next(csv.reader(fh))
+
+
+def test_files_and_exact_columns(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    written = tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path)
+    assert sorted(written) == sorted(tables.table_files(tmp_path))
+    assert all(p.stat().st_size > 0 for p in written)
+    assert header(tmp_path / "main.csv") == [
+        "variant",
+        "split",
+        "metric",
+        "mean",
+        "sd_seeds",
+        "ci_low",
+        "ci_high",
+        "n_seeds",
+        "n_utterances",
+    ]
+    assert header(tmp_path / "entropy_strata.csv") == list(tables.STRATA_COLUMNS)
+    assert "stratum" in tables.STRATA_COLUMNS and set(tables.MAIN_COLUMNS) < set(tables.STRATA_COLUMNS)
+    assert header(tmp_path / "significance.csv") == [
+        "variant",
+        "baseline",
+        "split",
+        "stratum",
+        "metric",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_holm",
+        "significant",
+    ]
+    assert header(tmp_path / "ccc.csv") == list(tables.CCC_COLUMNS)
+    assert header(tmp_path / "other_class.csv") == list(tables.OTHER_COLUMNS)
+    assert header(tmp_path / "label_stats.csv") == ["split", "statistic", "value"]
+
+
+def test_main_rows_order_and_format(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path)
+    rows = read(tmp_path / "main.csv")
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    assert variants == ["hard_ce", "dist_jsd", "dist_kl", "single"]  # baseline first, then sorted
+    first = [r["metric"] for r in rows if r["variant"] == "hard_ce" and r["split"] == "Test1"]
+    assert first[:10] == list(tables.METRIC_ORDER[:10])
+    r = next(
+        r
+        for r in rows
+        if r["variant"] == "dist_kl" and r["split"] == "Test1" and r["metric"] == "jsd_primary"
+    )
+    assert (
+        r["mean"] == "0.300000"
+        and r["ci_low"] == "0.250000"
+        and r["n_seeds"] == "2"
+        and r["n_utterances"] == "60"
+    )
+    single = next(r for r in rows if r["variant"] == "single" and r["metric"] == "accuracy")
+    assert single["sd_seeds"] == "" and single["n_seeds"] == "1"  # undefined SD: empty field
+
+
+def test_deterministic_bytes(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    a = tables.build_tables(metrics, sig, SUMMARY, EVAL_CFG, tmp_path / "a")
+    reordered = {k: metrics[k] for k in reversed(list(metrics))}
+    b = tables.build_tables(reordered, dict(reversed(list(sig.items()))), SUMMARY, EVAL_CFG, tmp_path / "b")
+    for pa, pb in zip(a, b, strict=True):
+        assert pa.name == pb.name
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+    assert b"\r\n" not in (tmp_path / "a" / "main.csv").read_bytes()
+
+
+def test_holm_across_variants(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path)
+    rows = read(tmp_path / "significance.csv")
+    sel = {
+        r["variant"]: r
+        for r in rows
+        if r["split"] == "Test1" and r["stratum"] == "all" and r["metric"] == "jsd_primary"
+    }
+    assert set(sel) == {"dist_kl", "dist_jsd", "single"}  # the baseline is never compared with itself
+    # p = 0.01, 0.04, 0.03 -> Holm: 0.03, 0.06, 0.06
+    assert float(sel["dist_kl"]["p_holm"]) == pytest.approx(0.03)
+    assert float(sel["dist_jsd"]["p_holm"]) == pytest.approx(0.06)
+    assert float(sel["single"]["p_holm"]) == pytest.approx(0.06)
+    assert [sel[v]["significant"] for v in ("dist_kl", "dist_jsd", "single")] == ["true", "false", "false"]
+    expected = holm([0.01, 0.04, 0.03])
+    assert [float(sel[v]["p_holm"]) for v in ("dist_kl", "dist_jsd", "single")] == pytest.approx(expected)
+    # Test2: one p-value missing -> NaN stays empty and does not count in m
+    t2 = {
+        r["variant"]: r
+        for r in rows
+        if r["split"] == "Test2" and r["stratum"] == "all" and r["metric"] == "jsd_primary"
+    }
+    assert t2["dist_jsd"]["p_holm"] == "" and t2["dist_jsd"]["significant"] == ""
+    assert float(t2["dist_kl"]["p_holm"]) == pytest.approx(0.4)  # 2 * 0.2
+    assert float(t2["single"]["p_holm"]) == pytest.approx(0.5)
+    # strata are corrected separately and listed after "all"
+    strata = [r["stratum"] for r in rows if r["variant"] == "dist_kl" and r["split"] == "Test1"]
+    assert strata[0] == "all" and strata[-len(STRATA) :] == STRATA
+
+
+def test_strata_ccc_other_and_labels(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path)
+    strata = read(tmp_path / "entropy_strata.csv")
+    sizes = {
+        r["stratum"]: int(r["n_utterances"])
+        for r in strata
+        if r["variant"] == "hard_ce" and r["split"] == "Test1" and r["metric"] == "jsd_primary"
+    }
+    assert sizes == dict(zip(STRATA, [30, 20, 10], strict=True))
+    empty = [r for r in strata if r["variant"] == "dist_jsd" and r["stratum"] == STRATA[-1]]
+    assert len(empty) == len(SPLITS) and all(r["n_utterances"] == "0" and r["mean"] == "" for r in empty)
+    ccc = read(tmp_path / "ccc.csv")
+    assert {r["attribute"] for r in ccc} == {"arousal", "valence", "dominance"}
+    assert len(ccc) == 4 * len(SPLITS) * 3
+    other = read(tmp_path / "other_class.csv")
+    row = next(
+        r for r in other if r["variant"] == "dist_kl" and r["split"] == "Test2" and r["stratum"] == "all"
+    )
+    assert row["other_pred_share"] == "0.000000" and row["human_other_share"] == "0.070000"  # no "-0.000000"
+    assert row["n_utterances"] == "60"
+    labels = {(r["split"], r["statistic"]): r["value"] for r in read(tmp_path / "label_stats.csv")}
+    assert labels[("Test1", "consensus_X")] == "30" and labels[("Test1", "consensus_S")] == "0"
+    assert labels[("Test1", "no_agreement_share")] == "0.3000"
+    assert labels[("Test2", "fleiss_kappa_primary")] == ""
+    assert labels[("all", "krippendorff_alpha_valence")] == "0.4800"
+    assert labels[("Test1", "entropy_primary_hist_[0.50, 1.00]")] == "40"
+
+
+def test_readme_table_and_presentation(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path)
+    md = tables.readme_table(tmp_path / "main.csv", EVAL_CFG, tmp_path / "significance.csv")
+    assert md == (tmp_path / "main.md").read_text()
+    lines = md.splitlines()
+    assert lines[0].startswith(
+        "| Variant | Test1 Macro-F1 ↑ | Test1 Accuracy ↑ | Test1 JSD ↓ | Test1 KLD ↓ | Test2"
+    )
+    assert "Development" not in lines[0]  # presentation shows the test splits
+    row = next(line for line in lines if line.startswith("| dist_kl |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # lower JSD is better: dist_kl has the lowest; it is also Holm-significant on Test1
+    assert cells[3] == "**0.300 [0.250, 0.350] †**"
+    assert cells[1] == "0.100 [0.050, 0.150] †"  # macro-F1: not the best (that is "single")
+    best = next(line for line in lines if line.startswith("| single |"))
+    assert "| **0.220 [0.170, 0.270]** |" in best
+    assert "B = 50" in md and "95%" in md and "base 2" in md and "nats" in md and "X excluded" in md
+    plain = tables.readme_table(tmp_path / "main.csv")
+    assert "†" not in plain and "B = " not in plain
+    tex = (tmp_path / "main.tex").read_text()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "hard\\_ce" in tex and "hard_ce" not in tex.replace("hard\\_ce", "")
+    for name in tables.TABLE_NAMES:
+        body = (tmp_path / f"{name}.tex").read_text()
+        assert "\\begin{tabular}" in body and "\\end{table}" in body
+        assert "_" not in body.replace("\\_", ""), name
+
+
+def test_bad_inputs(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    with pytest.raises(tables.TableError, match="baseline_variant"):
+        tables.build_tables(metrics, sig, SUMMARY, {"ci_level": 0.95}, tmp_path)
+    with pytest.raises(tables.TableError, match="no 'splits'"):
+        tables.build_tables({"x": {}}, {}, SUMMARY, EVAL_CFG, tmp_path)
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    with pytest.raises(tables.TableError, match="empty or lacks"):
+        tables.readme_table(tmp_path / "empty.csv")

@@ -1,0 +1,85 @@
+# Metrics with bootstrap CIs per variant (all seeds and splits together), paired
+# significance of every variant against the baseline, tables and figures.
+
+
+rule metrics:
+    input:
+        unpack(metrics_inputs),
+        labels="results/labels/labels.parquet",
+        code=lib("evaluate", "metrics"),
+    output:
+        "results/metrics/{variant}.json",
+    log:
+        "logs/metrics/{variant}.log",
+    benchmark:
+        "results/benchmarks/metrics/{variant}.tsv"
+    params:
+        evaluation=evaluation_params("metrics"),
+        seeds=SEEDS,
+    script:
+        "../scripts/metrics.py"
+
+
+rule significance:
+    input:
+        unpack(significance_inputs),
+        labels="results/labels/labels.parquet",
+        code=lib("evaluate", "metrics"),
+    output:
+        "results/metrics/significance/{variant}.json",
+    log:
+        "logs/significance/{variant}.log",
+    benchmark:
+        "results/benchmarks/significance/{variant}.tsv"
+    params:
+        evaluation=evaluation_params("metrics"),
+        baseline=config["evaluation"]["baseline_variant"],
+        seeds=SEEDS,
+    script:
+        "../scripts/significance.py"
+
+
+rule tables:
+    input:
+        metrics=expand("results/metrics/{variant}.json", variant=VARIANTS),
+        significance=expand(
+            "results/metrics/significance/{variant}.json", variant=COMPARED
+        ),
+        label_summary="results/labels/summary.json",
+        code=lib("tables"),
+    output:
+        TABLE_OUTPUTS,
+    log:
+        "logs/tables.log",
+    params:
+        evaluation=evaluation_params("tables"),
+        variants=VARIANTS,
+        compared=COMPARED,
+        out_dir="results/tables",
+    script:
+        "../scripts/tables.py"
+
+
+rule figures:
+    input:
+        metrics=expand("results/metrics/{variant}.json", variant=VARIANTS),
+        label_summary="results/labels/summary.json",
+        train_logs=expand(
+            "results/train/{variant}/seed{seed}/train_log.csv",
+            variant=VARIANTS,
+            seed=SEEDS,
+        ),
+        code=lib("plots"),
+    output:
+        FIGURE_OUTPUTS,
+    log:
+        "logs/figures.log",
+    benchmark:
+        "results/benchmarks/figures.tsv"
+    params:
+        evaluation=evaluation_params("figures"),
+        variants=VARIANTS,
+        seeds=SEEDS,
+        out_dir="results/figures",
+    script:
+        "../scripts/figures.py"
