@@ -1,0 +1,106 @@
+"""CPU training throughput of the default tiny model on the synthetic corpus.
+
+    python benchmarks/bench_train.py [--utterances 300] [--epochs 2] [--threads 2] [--batch-size 8]
+
+Builds a synthetic corpus (sertools.synth, 1.5-3 s utterances) in a temporary
+directory, runs the label and manifest stages, trains the schema's default
+``tiny`` backbone with the ``dist_primary_kl`` variant on CPU, and prints
+training utterances/s, validation utterances/s and seconds/epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from sertools import audio, labels, synth, training
+from sertools import config as config_mod
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--utterances", type=int, default=300)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--variant", default="dist_primary_kl")
+    args = ap.parse_args()
+
+    cfg = config_mod.resolve(
+        {
+            "train": {
+                "max_epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "early_stopping_patience": args.epochs,
+            }
+        }
+    )
+    timings: dict[str, list[float]] = {"train": [], "validate": []}
+    real_train, real_validate = training._Trainer.train_epoch, training._Trainer.validate
+
+    def timed_train(self: Any, *a: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        out = real_train(self, *a, **kw)
+        timings["train"].append(time.perf_counter() - t0)
+        return out
+
+    def timed_validate(self: Any, *a: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        out = real_validate(self, *a, **kw)
+        timings["validate"].append(time.perf_counter() - t0)
+        return out
+
+    training._Trainer.train_epoch, training._Trainer.validate = timed_train, timed_validate
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        synth.generate(root / "corpus", args.utterances, seed=7)
+        labels.run(root / "corpus", root / "labels.parquet", root / "labels.json", cfg["labels"])
+        audio.run(
+            root / "corpus",
+            root / "labels.parquet",
+            root / "manifest.parquet",
+            root / "manifest.json",
+            cfg["manifest"],
+        )
+        man = pd.read_parquet(root / "manifest.parquet")
+        t0 = time.perf_counter()
+        summary = training.train(
+            root / "labels.parquet",
+            root / "manifest.parquet",
+            root / "run",
+            cfg,
+            args.variant,
+            0,
+            args.threads,
+        )
+        total = time.perf_counter() - t0
+        log = pd.read_csv(root / "run" / "train_log.csv")
+
+    n_train, n_dev = summary["n_train"], summary["n_dev"]
+    train_s = sum(timings["train"]) / len(timings["train"])
+    val_s = sum(timings["validate"]) / len(timings["validate"])
+    dur = man.groupby("split")["duration_s"].mean()
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, CPU; model: default tiny backbone ({cfg['model']['tiny']})"
+    )
+    print(
+        f"corpus: {args.utterances} utterances, Train mean {dur.get('Train', float('nan')):.2f} s; variant {args.variant}"
+    )
+    print(
+        f"Train {n_train} utterances (crops <= {cfg['train']['max_train_duration_s']} s), Development {n_dev}"
+    )
+    print(f"batch size {args.batch_size}, epochs {summary['epochs_run']}")
+    print(f"training:   {train_s:.2f} s/epoch, {n_train / train_s:.1f} utterances/s")
+    print(f"validation: {val_s:.2f} s/epoch, {n_dev / val_s:.1f} utterances/s")
+    print(f"seconds/epoch (train + validation + checkpoints, from train_log): {log['seconds'].mean():.2f}")
+    print(f"padded fraction (bucketed): {log['padded_fraction'].mean():.4f}; whole run {total:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Run provenance: versions, hardware, determinism flags and the code's git commit."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "torch",
+    "torchaudio",
+    "transformers",
+    "safetensors",
+    "numpy",
+    "pandas",
+    "scipy",
+    "soundfile",
+    "snakemake",
+)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", *args],  # read-only: never refreshes the index
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_state(path: str | Path | None = None) -> dict[str, Any]:
+    """Commit (or ``"unknown"``) and dirtiness of the git work tree holding ``path``."""
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    commit = _git(["rev-parse", "HEAD"], where)
+    if commit is None:
+        return {"commit": "unknown", "dirty": None}
+    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _device_info(device: Any) -> dict[str, Any]:
+    import torch
+
+    dev = torch.device(device)
+    info: dict[str, Any] = {"device": str(dev), "cpu": _cpu_name()}
+    if dev.type == "cuda" and torch.cuda.is_available():
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        info["gpu_name"] = torch.cuda.get_device_name(idx)
+        info["cuda_version"] = torch.version.cuda
+        info["cudnn_version"] = torch.backends.cudnn.version()
+        info["bf16_supported"] = bool(torch.cuda.is_bf16_supported())
+    else:
+        info["gpu_name"] = None
+    return info
+
+
+def collect(device: Any = "cpu") -> dict[str, Any]:
+    """A JSON-serialisable description of the environment a run used."""
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "packages": {name: _version(name) for name in PACKAGES},
+        "platform": platform.platform(),
+        **_device_info(device),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "git": git_state(),
+        "utc_time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }

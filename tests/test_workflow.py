@@ -1,0 +1,139 @@
+"""The Snakemake workflow end to end on a tiny synthetic corpus, and what reruns.
+
+One full run (module-scoped), then dry runs that check Snakemake's rerun
+decisions: nothing changed -> nothing runs; a label setting changed -> labels
+and downstream, not the corpus; a bootstrap setting -> evaluation only; one
+variant's hyperparameter -> only that variant's chain; an added seed -> only the
+new seed trains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "tests" / "workflow" / "config.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, *args: str, config: Path = CONFIG) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config)]
+    cmd += ["--cores", "2", "--resources", "gpu=1", *args]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, check=False)
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """Rule -> job count from a dry run's 'Job stats' table."""
+    if "Nothing to be done" in out:
+        return {}
+    block = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    counts = {}
+    for line in block.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) not in ("total", "all"):
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("workflow")
+    proc = snakemake(d)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return d
+
+
+def test_outputs_and_accounting(run_dir):
+    labels = json.loads((run_dir / "results/labels/summary.json").read_text())
+    for what in ("utterances", "annotations"):
+        assert labels[f"{what}_kept"] + sum(labels[f"{what}_dropped"].values()) == labels[f"{what}_read"]
+    assert labels["utterances_read"] == 60
+    manifest = pd.read_parquet(run_dir / "results/manifest/manifest.parquet")
+    assert len(manifest) == labels["utterances_kept"]
+    for variant in ("hard_ce", "dist_primary_kl"):
+        run = run_dir / f"results/train/{variant}/seed0"
+        for f in ("best.safetensors", "train_log.csv", "run.json", "config.yaml", "env.json"):
+            assert (run / f).is_file(), f
+        for split in ("Development", "Test1", "Test2"):
+            pred = pd.read_parquet(run_dir / f"results/predictions/{variant}/seed0/{split}.parquet")
+            assert (pred["split"] == split).all()
+            assert len(pred) == (manifest["split"] == split).sum()
+    main = pd.read_csv(run_dir / "results/tables/main.csv")
+    assert list(main.columns) == [
+        "variant",
+        "split",
+        "metric",
+        "mean",
+        "sd_seeds",
+        "ci_low",
+        "ci_high",
+        "n_seeds",
+        "n_utterances",
+    ]
+    assert {"macro_f1", "jsd_primary", "kld_primary", "jsd_true"} <= set(main["metric"])
+    assert (run_dir / "results/figures/strata_jsd_primary.png").stat().st_size > 0
+
+
+def test_nothing_changed_nothing_runs(run_dir):
+    proc = snakemake(run_dir, "-n")
+    assert job_counts(proc.stdout) == {}, proc.stdout[-2000:]
+
+
+def _variant_config(run_dir: Path, **changes) -> Path:
+    cfg = yaml.safe_load(CONFIG.read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    path = run_dir / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_label_change_reruns_labels_not_corpus(run_dir):
+    cfg = _variant_config(run_dir, labels__secondary_weight=0.5)
+    counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
+    assert "synth_corpus" not in counts
+    assert counts["labels"] == 1 and counts["manifest"] == 1 and counts["train"] == 2
+
+
+def test_bootstrap_change_reruns_evaluation_only(run_dir):
+    cfg = _variant_config(run_dir, evaluation__bootstrap_resamples=60)
+    counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
+    assert set(counts) == {"metrics", "significance", "tables", "figures"}
+
+
+def test_one_variant_hyperparameter_reruns_that_variant(run_dir):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["variants"]["dist_primary_kl"]["train"] = {"lr_heads": 5.0e-4}
+    path = run_dir / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(run_dir, "-n", config=path)
+    counts = job_counts(proc.stdout)
+    assert counts == {"train": 1, "predict": 1, "metrics": 1, "significance": 1, "tables": 1, "figures": 1}
+    assert "results/train/dist_primary_kl/seed0/best.safetensors" in proc.stdout
+    assert "results/train/hard_ce/" not in proc.stdout.split("Job stats", 1)[0]
+
+
+def test_added_seed_trains_only_the_new_seed(run_dir):
+    cfg = _variant_config(run_dir, seeds=[0, 1])
+    proc = snakemake(run_dir, "-n", config=cfg)
+    counts = job_counts(proc.stdout)
+    assert counts["train"] == 2 and counts["predict"] == 2
+    assert "seed0/best.safetensors" not in "".join(
+        line for line in proc.stdout.splitlines() if line.strip().startswith("output:")
+    )
