@@ -83,6 +83,7 @@ TRAIN_MODULES = (
     "provenance",
     "predict",
     "config",
+    "metrics",
 )
 PREDICT_MODULES = ("model", "predict", "data", "batching", "checkpoint")
 # keys of the (variant-resolved) train section that prediction reads
