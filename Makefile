@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CORES ?= 2
 
-.PHONY: venv demo test lint format bench clean-results
+.PHONY: venv demo test lint format bench readme report clean-results
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 	@$(BIN)/python -m sertools.where
 
 test: $(STAMP) lint
@@ -28,6 +29,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1 >/dev/null
+
+readme: $(STAMP)
+	$(BIN)/python -m sertools.readme README.md
+
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 format: $(STAMP)
 	$(BIN)/ruff format .

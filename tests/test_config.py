@@ -127,3 +127,8 @@ def test_command_line_strings_are_coerced():
     assert cfg["seeds"] == [3]
     with pytest.raises(C.ConfigError, match="'labels.secondary_weight': 'half' is not of type number"):
         C.resolve({"labels": {"secondary_weight": "half"}})
+
+
+def test_canonical_orders_keys_recursively():
+    a = C.canonical({"b": {"y": 1, "x": [{"d": 1, "c": 2}]}, "a": 0})
+    assert list(a) == ["a", "b"] and list(a["b"]) == ["x", "y"] and list(a["b"]["x"][0]) == ["c", "d"]

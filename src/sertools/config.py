@@ -180,6 +180,19 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return cfg
 
 
+def canonical(obj: Any) -> Any:
+    """``obj`` with every mapping's keys in sorted order.
+
+    Snakemake compares ``params`` by their printed form, so the same settings
+    written in another key order would otherwise rerun a stage.
+    """
+    if isinstance(obj, Mapping):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    return obj
+
+
 def variant_train(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The ``train`` section with variant ``name``'s overrides applied."""
     return _deep_merge(dict(cfg["train"]), cfg["variants"][name].get("train", {}))

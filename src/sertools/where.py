@@ -1,4 +1,4 @@
-"""Print where the workflow's main outputs are (run after `make demo`)."""
+"""Print where the workflow's main outputs are (run at the end of `make demo`)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ OUTPUTS = {
     "label table": "results/labels/labels.parquet",
     "label summary": "results/labels/summary.json",
     "audio manifest": "results/manifest/manifest.parquet",
-    "manifest summary": "results/manifest/summary.json",
+    "trained models": "results/train/",
+    "prediction dumps": "results/predictions/",
+    "metrics (JSON)": "results/metrics/",
+    "Table 2 analogue": "results/tables/main.md",
+    "all tables": "results/tables/",
+    "figures": "results/figures/",
+    "report": "results/report.html",
 }
 
 
 def main() -> None:
-    print("\nsertools outputs:")
+    print("\nsertools outputs (described in results/README.md):")
     for what, path in OUTPUTS.items():
         mark = "" if Path(path).exists() else "  (missing)"
         print(f"  {what:<18} {path}{mark}")
+    table = Path(OUTPUTS["Table 2 analogue"])
+    if table.exists():
+        print("\n" + table.read_text())
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import sertools
 from sertools import config as sertools_config
 
 # Validate before anything runs: unknown keys and wrong types stop here with a
-# message naming the key; every absent key gets its schema default.
+# message naming the key; every absent key gets its schema default. Keys are
+# sorted so that reordering a config file never looks like a params change.
 try:
-    _resolved = sertools_config.resolve(config)
+    _resolved = sertools_config.canonical(sertools_config.resolve(config))
 except sertools_config.ConfigError as _e:
     raise ValueError(str(_e)) from None
 config.clear()

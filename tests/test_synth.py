@@ -1,0 +1,456 @@
+"""Tests of the synthetic MSP-Podcast 2.0 corpus generator (sertools.synth)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from sertools import synth
+from sertools.classes import CLASSES, CODES, NO_AGREEMENT, K, primary_index
+
+N_AUDIO = 64
+N_STATS = 20_000
+SEED = 5
+
+CONSENSUS_HEADER = ["FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set"]
+DETAILED_HEADER = ["FileName", "WorkerID", "EmoClass_Major", "EmoClass_Second", "EmoAct", "EmoVal", "EmoDom"]
+NAME_RE = re.compile(r"^MSP-PODCAST_\d{4}_\d{4}\.wav$")
+WORKER_RE = re.compile(r"^WORKER\d{8}$")
+
+
+def _read(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    cons = pd.read_csv(root / "Labels" / "labels_consensus.csv", keep_default_na=False)
+    det = pd.read_csv(root / "Labels" / "labels_detailed.csv", keep_default_na=False)
+    lt = pd.read_parquet(root / "latent_truth.parquet")
+    return cons, det, lt
+
+
+def _all_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("synth_audio")
+    summary = synth.generate(root, N_AUDIO, SEED)
+    return root, summary
+
+
+@pytest.fixture(scope="module")
+def tables(corpus: tuple[Path, dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return _read(corpus[0])
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("synth_big")
+    summary = synth.generate(root, N_STATS, 11, labels_only=True)
+    return root, summary
+
+
+# --- determinism -------------------------------------------------------------
+
+
+def test_same_arguments_give_byte_identical_files(corpus: tuple[Path, dict], tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    synth.generate(again, N_AUDIO, SEED)
+    first, second = _all_files(corpus[0]), _all_files(again)
+    assert sorted(first) == sorted(second)
+    assert len([f for f in first if f.endswith(".wav")]) == N_AUDIO
+    differing = [name for name in first if first[name] != second[name]]
+    assert differing == []
+
+
+def test_different_seed_gives_a_different_corpus(corpus: tuple[Path, dict], tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    synth.generate(other, 8, SEED + 1)
+    mine = synth.generate(tmp_path / "mine", 8, SEED)
+    assert mine["splits"] == synth.generate(tmp_path / "again", 8, SEED, labels_only=True)["splits"]
+    for rel in ("Labels/labels_consensus.csv", "Labels/labels_detailed.csv", "latent_truth.parquet"):
+        assert (tmp_path / "mine" / rel).read_bytes() != (other / rel).read_bytes(), rel
+    # Audio depends on the seed too (compare by position: names differ between seeds).
+    a = sorted((tmp_path / "mine" / "Audios").iterdir())
+    b = sorted((other / "Audios").iterdir())
+    for x, y in zip(a, b, strict=True):
+        sx, sy = sf.read(x)[0], sf.read(y)[0]
+        n = min(len(sx), len(sy))
+        assert not np.allclose(sx[:n], sy[:n], atol=1e-3)
+
+
+def test_labels_only_writes_the_same_labels_and_no_audio(corpus: tuple[Path, dict], tmp_path: Path) -> None:
+    lab = tmp_path / "lab"
+    summary = synth.generate(lab, N_AUDIO, SEED, labels_only=True)
+    assert not (lab / "Audios").exists()
+    for rel in (
+        "Labels/labels_consensus.csv",
+        "Labels/labels_detailed.csv",
+        "latent_truth.parquet",
+        "rater_truth.parquet",
+    ):
+        assert (corpus[0] / rel).read_bytes() == (lab / rel).read_bytes(), rel
+    assert summary["audio_files"] == 0 and summary["audio_seconds"] == 0.0
+    assert summary["consensus_counts"] == corpus[1]["consensus_counts"]
+
+
+# --- file format ---------------------------------------------------------------
+
+
+def test_headers_are_exactly_the_msp2_ones(corpus: tuple[Path, dict]) -> None:
+    root = corpus[0]
+    with open(root / "Labels" / "labels_consensus.csv", newline="") as fh:
+        assert next(csv.reader(fh)) == CONSENSUS_HEADER
+    with open(root / "Labels" / "labels_detailed.csv", newline="") as fh:
+        assert next(csv.reader(fh)) == DETAILED_HEADER
+
+
+def test_consensus_values_follow_the_format(tables) -> None:
+    cons, _, _ = tables
+    assert len(cons) == N_AUDIO
+    assert cons["FileName"].map(NAME_RE.match).notna().all()
+    assert cons["FileName"].is_unique and cons["FileName"].is_monotonic_increasing
+    assert set(cons["EmoClass"]) <= {*CODES, NO_AGREEMENT}
+    assert set(cons["Gender"]) <= {"Male", "Female"}
+    assert set(cons["Split_Set"]) == {"Train", "Development", "Test1", "Test2"}
+    assert pd.api.types.is_integer_dtype(cons["SpkrID"])
+    for col in ("EmoAct", "EmoVal", "EmoDom"):
+        assert cons[col].between(1, 7).all()
+
+
+def test_mean_ratings_are_written_with_at_most_six_decimals(corpus: tuple[Path, dict]) -> None:
+    with open(corpus[0] / "Labels" / "labels_consensus.csv", newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    for row in rows:
+        for value in row[2:5]:
+            assert re.fullmatch(r"\d\.\d{1,6}", value), value
+
+
+def test_wavs_are_16k_mono_pcm16_with_requested_durations(corpus: tuple[Path, dict], tables) -> None:
+    root = corpus[0]
+    cons, _, _ = tables
+    wavs = sorted(p.name for p in (root / "Audios").iterdir())
+    assert wavs == list(cons["FileName"])
+    seconds = 0.0
+    for name in wavs:
+        info = sf.info(root / "Audios" / name)
+        assert (info.samplerate, info.channels, info.subtype, info.format) == (16000, 1, "PCM_16", "WAV")
+        assert 1.5 * 16000 - 1 <= info.frames <= 3.0 * 16000 + 1
+        seconds += info.frames / 16000
+    assert corpus[1]["audio_seconds"] == pytest.approx(seconds, abs=1e-3)
+
+
+def test_audio_is_not_silent_and_never_clips(corpus: tuple[Path, dict], tables) -> None:
+    cons, _, _ = tables
+    for name in cons["FileName"][:16]:
+        y, _ = sf.read(corpus[0] / "Audios" / name, dtype="int16")
+        assert np.abs(y.astype(int)).max() <= int(0.98 * 32767) + 1
+        assert np.sqrt(np.mean((y / 32768.0) ** 2)) > 10 ** (-50 / 20)
+
+
+def test_custom_duration_and_sample_rate(tmp_path: Path) -> None:
+    synth.generate(tmp_path, 8, 1, min_duration_s=1.0, max_duration_s=1.0, sample_rate=8000)
+    for p in (tmp_path / "Audios").iterdir():
+        info = sf.info(p)
+        assert (info.samplerate, info.frames) == (8000, 8000)
+
+
+def test_detailed_rows_follow_the_format(tables) -> None:
+    cons, det, _ = tables
+    assert det["WorkerID"].map(WORKER_RE.match).notna().all()
+    assert list(det["FileName"].unique()) == list(cons["FileName"])
+    keys = list(zip(det["FileName"], det["WorkerID"], strict=True))
+    assert keys == sorted(keys)
+    for col in ("EmoAct", "EmoVal", "EmoDom"):
+        assert pd.api.types.is_integer_dtype(det[col])
+        assert det[col].between(1, 7).all()
+
+
+def test_primary_and_secondary_vocabulary(big: tuple[Path, dict]) -> None:
+    _, det, _ = _read(big[0])
+    major = det["EmoClass_Major"]
+    assert major.map(primary_index).notna().all()
+    other = major[major.str.startswith("Other")]
+    assert other.str.fullmatch(r"Other(-[A-Z][a-z]+)?").all()
+    assert (other == "Other").any() and other.str.startswith("Other-").mean() > 0.7
+    assert set(major[~major.str.startswith("Other")]) == set(CLASSES[:-1])
+    second = det["EmoClass_Second"]
+    words = second[second != ""].str.split(",").explode()
+    assert set(words) <= set(synth.WORDS)
+    assert (second == "").any() and second.str.contains(",").any()
+    msp16 = set(synth.WORDS[:16])
+    assert msp16 <= set(words)  # the whole MSP vocabulary is used
+    assert (~words.isin(msp16)).any()  # and some unmapped words too
+    # Word lists never repeat a word within one annotation.
+    lists = second[second.str.contains(",")].str.split(",")
+    assert (lists.map(len) == lists.map(lambda w: len(set(w)))).all()
+
+
+def test_secondary_words_follow_the_perceived_emotion(big: tuple[Path, dict]) -> None:
+    _, det, _ = _read(big[0])
+    angry_words = {"Angry", "Frustrated", "Annoyed"}
+    happy_words = {"Happy", "Amused", "Excited"}
+
+    def share(primary: str, vocab: set[str]) -> float:
+        words = det.loc[det["EmoClass_Major"] == primary, "EmoClass_Second"]
+        words = words[words != ""].str.split(",").explode()
+        return float(words.isin(vocab).mean())
+
+    assert share("Happy", happy_words) > 3 * share("Happy", angry_words)
+    assert share("Angry", angry_words) > 3 * share("Angry", happy_words)
+
+
+# --- layout --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [8, 9, 13, 20, 37, 50, 1000, 267_905])
+def test_split_sizes_are_positive_and_sum_to_n(n: int) -> None:
+    sizes = synth.split_sizes(n)
+    assert sizes.sum() == n and (sizes >= 1).all()
+    if n >= 1000:
+        share = np.asarray(synth.MSP2_SPLIT_SIZES) / sum(synth.MSP2_SPLIT_SIZES)
+        assert np.abs(sizes / n - share).max() < 2 / n
+
+
+@pytest.mark.parametrize("n", [8, 11, 23])
+def test_every_split_is_present_for_tiny_corpora(n: int, tmp_path: Path) -> None:
+    summary = synth.generate(tmp_path, n, 3, labels_only=True)
+    cons = pd.read_csv(tmp_path / "Labels" / "labels_consensus.csv")
+    assert set(cons["Split_Set"]) == {"Train", "Development", "Test1", "Test2"}
+    assert summary["splits"] == cons["Split_Set"].value_counts().to_dict()
+
+
+def test_test2_is_speaker_disjoint_from_train_and_speakers_nest_in_podcasts(big: tuple[Path, dict]) -> None:
+    cons, _, lt = _read(big[0])
+    train = set(cons.loc[cons["Split_Set"] == "Train", "SpkrID"])
+    test2 = set(cons.loc[cons["Split_Set"] == "Test2", "SpkrID"])
+    assert train and test2 and not train & test2
+    podcast = cons["FileName"].str.slice(12, 16)
+    assert (cons.assign(p=podcast).groupby("SpkrID")["p"].nunique() == 1).all()
+    assert (cons.groupby("SpkrID")["Gender"].nunique() == 1).all()
+    assert (lt["speaker"].to_numpy() == cons["SpkrID"].to_numpy()).all()
+    assert cons["SpkrID"].nunique() > 100
+
+
+# --- annotations and consensus ----------------------------------------------------
+
+
+def test_annotators_per_utterance(tables, big: tuple[Path, dict]) -> None:
+    _, det, _ = tables
+    per_file = det.groupby("FileName")["WorkerID"]
+    assert per_file.size().between(5, 12).all()
+    assert (per_file.nunique() == per_file.size()).all()  # distinct workers per file
+    summary = big[1]
+    assert 5.2 < summary["annotators_per_utterance_mean"] < 5.7
+    assert summary["annotation_rows"] / N_STATS == pytest.approx(
+        summary["annotators_per_utterance_mean"], abs=1e-4
+    )
+    big_det = pd.read_csv(big[0] / "Labels" / "labels_detailed.csv", usecols=["FileName"])
+    assert len(big_det) == summary["annotation_rows"]
+    assert big_det["FileName"].value_counts().between(5, 12).all()
+
+
+def _recompute_consensus(det: pd.DataFrame) -> pd.DataFrame:
+    idx = det["EmoClass_Major"].map(primary_index).astype(int)
+    counts = pd.crosstab(det["FileName"], idx).reindex(columns=range(K), fill_value=0)
+    top = counts.max(axis=1)
+    n_top = counts.eq(top, axis=0).sum(axis=1)
+    code = np.where(n_top == 1, np.asarray(CODES)[counts.to_numpy().argmax(axis=1)], NO_AGREEMENT)
+    means = det.groupby("FileName")[["EmoAct", "EmoVal", "EmoDom"]].mean()
+    return means.assign(EmoClass=code)
+
+
+@pytest.mark.parametrize("which", ["small", "big"])
+def test_consensus_is_plurality_with_x_exactly_on_ties(which: str, tables, big: tuple[Path, dict]) -> None:
+    cons, det, _ = tables if which == "small" else _read(big[0])
+    expected = _recompute_consensus(det).loc[cons["FileName"]]
+    assert (expected["EmoClass"].to_numpy() == cons["EmoClass"].to_numpy()).all()
+    for col in ("EmoAct", "EmoVal", "EmoDom"):
+        np.testing.assert_allclose(cons[col].to_numpy(), expected[col].to_numpy(), atol=5e-7)
+
+
+def test_consensus_function_on_hand_made_votes() -> None:
+    utt = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+    prim = np.array([7, 7, 2, 0, 0, 1, 1, 8, 8, 8, 2, 3])
+    codes, counts = synth.consensus(utt, prim, 3)
+    assert list(codes) == ["N", "X", "O"]
+    assert counts.sum() == len(utt)
+
+
+# --- latent truth ------------------------------------------------------------------
+
+
+def test_latent_truth_table(tables) -> None:
+    cons, _, lt = tables
+    assert list(lt.columns) == [
+        "file_id",
+        "p_true",
+        "arousal_true",
+        "valence_true",
+        "dominance_true",
+        "kind",
+        "speaker",
+        "split",
+    ]
+    assert list(lt["file_id"]) == list(cons["FileName"])
+    assert list(lt["split"]) == list(cons["Split_Set"])
+    p = np.stack(lt["p_true"].to_numpy())
+    assert p.shape == (N_AUDIO, K) and p.dtype == np.float64
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
+    assert (p >= 0).all()
+    assert set(lt["kind"]) == set(synth.KINDS)
+    for col in ("arousal_true", "valence_true", "dominance_true"):
+        assert lt[col].between(1, 7).all()
+    proto = p[(lt["kind"] == "prototypical").to_numpy()]
+    assert (proto.max(axis=1) >= 0.72 - 1e-9).all()
+
+
+def test_rater_truth_covers_every_worker(tables, corpus: tuple[Path, dict]) -> None:
+    _, det, _ = tables
+    raters = pd.read_parquet(corpus[0] / "rater_truth.parquet")
+    assert set(det["WorkerID"]) <= set(raters["worker_id"])
+    counts = det["WorkerID"].value_counts()
+    used = raters.set_index("worker_id").loc[counts.index, "annotations"]
+    assert (used.to_numpy() == counts.to_numpy()).all()
+    assert raters["reliability"].between(0, 1).all()
+
+
+def test_meta_file(corpus: tuple[Path, dict]) -> None:
+    meta = json.loads((corpus[0] / "synth_meta.json").read_text())
+    assert meta["parameters"]["seed"] == SEED and meta["parameters"]["utterances"] == N_AUDIO
+    assert meta["generator_version"] == synth.GENERATOR_VERSION
+    assert meta["counts"] == json.loads(json.dumps(corpus[1]))
+
+
+# --- statistics at moderate N -----------------------------------------------------
+
+
+def test_class_statistics_look_like_msp2(big: tuple[Path, dict]) -> None:
+    summary = big[1]
+    counts = summary["consensus_counts"]
+    ranked = sorted(CODES, key=lambda c: -counts[c])
+    assert set(ranked[:2]) == {"N", "H"}
+    assert {"F", "D"} <= set(ranked[-3:])
+    assert 0.05 < summary["x_rate"] < 0.35
+    # Dominant classes of the latent distributions follow MSP 2.0 totals.
+    dom = np.array([summary["dominant_class_counts"][c] for c in CLASSES], dtype=float)
+    ref = np.asarray(synth.MSP2_CLASS_TOTALS, dtype=float)
+    assert 0.5 * np.abs(dom / dom.sum() - ref / ref.sum()).sum() < 0.03
+    kinds = np.array([summary["kind_counts"][k] for k in synth.KINDS]) / N_STATS
+    np.testing.assert_allclose(kinds, synth.KIND_PROBS, atol=0.02)
+
+
+def test_ambiguous_utterances_disagree_more(big: tuple[Path, dict]) -> None:
+    cons, _, lt = _read(big[0])
+    x = (cons["EmoClass"] == NO_AGREEMENT).to_numpy()
+    rate = {k: x[(lt["kind"] == k).to_numpy()].mean() for k in synth.KINDS}
+    assert rate["prototypical"] < rate["blended"] < rate["ambiguous"]
+
+
+def test_ratings_track_the_true_attributes(big: tuple[Path, dict]) -> None:
+    cons, _, lt = _read(big[0])
+    for mine, truth in (("EmoAct", "arousal_true"), ("EmoVal", "valence_true"), ("EmoDom", "dominance_true")):
+        assert np.corrcoef(cons[mine], lt[truth])[0, 1] > 0.5
+
+
+# --- acoustic cues -------------------------------------------------------------------
+
+
+def _active_level_db(y: np.ndarray) -> float:
+    frames = y[: len(y) // 320 * 320].reshape(-1, 320)
+    e = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    return float(e[e > e.max() - 20].mean())
+
+
+def test_audio_level_carries_arousal(corpus: tuple[Path, dict], tables) -> None:
+    _, _, lt = tables
+    level = np.array([_active_level_db(sf.read(corpus[0] / "Audios" / f)[0]) for f in lt["file_id"]])
+    dominant = np.stack(lt["p_true"].to_numpy()).argmax(axis=1)
+    proto = (lt["kind"] == "prototypical").to_numpy()
+    high = proto & np.isin(dominant, [CLASSES.index("Angry"), CLASSES.index("Happy")])
+    low = proto & np.isin(dominant, [CLASSES.index("Sad"), CLASSES.index("Neutral")])
+    assert high.sum() >= 5 and low.sum() >= 5
+    assert level[high].mean() - level[low].mean() > 2.0
+    ranks = pd.Series(level).rank().to_numpy(), lt["arousal_true"].rank().to_numpy()
+    assert np.corrcoef(*ranks)[0, 1] > 0.2
+
+
+def _f0_hz(y: np.ndarray, sr: int) -> float:
+    """Median autocorrelation pitch of the loudest frames."""
+    frames = np.lib.stride_tricks.sliding_window_view(y, 640)[::160]
+    loud = frames[np.argsort((frames**2).sum(axis=1))[-len(frames) // 3 :]]
+    spec = np.abs(np.fft.rfft(loud * np.hanning(640), 1280, axis=1)) ** 2
+    ac = np.fft.irfft(spec, axis=1)
+    lo, hi = sr // 500, sr // 60
+    return float(np.median(sr / (lo + ac[:, lo:hi].argmax(axis=1))))
+
+
+def _centroid_hz(y: np.ndarray, sr: int) -> float:
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    return float((spec * np.fft.rfftfreq(len(y), 1 / sr)).sum() / spec.sum())
+
+
+def test_render_follows_its_cues() -> None:
+    """Same speaker, channel and random stream; only the class cue vector differs."""
+    sr, n = 16000, 32000
+
+    def make(cls: str) -> np.ndarray:
+        cues = synth.CUES[CLASSES.index(cls)]
+        gain = cues[synth.CUE_NAMES.index("energy_db")]
+        return synth.render(cues, 120.0, 1.0, gain, -70.0, 0.1, n, sr, np.random.default_rng(0))
+
+    angry, sad = make("Angry"), make("Sad")
+    assert angry.shape == (n,) and angry.dtype == np.float32 and np.isfinite(angry).all()
+    assert _active_level_db(angry) > _active_level_db(sad) + 6
+    assert _f0_hz(angry, sr) > _f0_hz(sad, sr) * 2 ** (2 / 12)
+
+
+def test_brightness_cue_tilts_the_spectrum() -> None:
+    sr, n = 16000, 32000
+    neutral = synth.CUES[CLASSES.index("Neutral")]
+    centroids = []
+    for bright in (0.1, 0.95):
+        cues = neutral.copy()
+        cues[synth.CUE_NAMES.index("brightness")] = bright
+        y = synth.render(cues, 120.0, 1.0, 0.0, -70.0, 0.1, n, sr, np.random.default_rng(3))
+        centroids.append(_centroid_hz(y, sr))
+    assert centroids[1] > 1.3 * centroids[0]
+
+
+# --- validation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"utterances": 7}, "utterances"),
+        ({"utterances": 8.0}, "utterances"),
+        ({"utterances": True}, "utterances"),
+        ({"utterances": 10**8}, "utterances"),
+        ({"seed": -1}, "seed"),
+        ({"seed": "1"}, "seed"),
+        ({"min_duration_s": 3.0, "max_duration_s": 2.0}, "must not exceed"),
+        ({"min_duration_s": 0.0}, "min_duration_s"),
+        ({"max_duration_s": float("nan")}, "max_duration_s"),
+        ({"sample_rate": 4000}, "sample_rate"),
+        ({"labels_only": "yes"}, "labels_only"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs: dict, message: str, tmp_path: Path) -> None:
+    args = {"utterances": 8, "seed": 0, **kwargs}
+    utterances, seed = args.pop("utterances"), args.pop("seed")
+    with pytest.raises(ValueError, match=message):
+        synth.generate(tmp_path / "c", utterances, seed, **args)
+    assert not (tmp_path / "c").exists()
+
+
+def test_out_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        synth.generate(f, 8, 0, labels_only=True)
