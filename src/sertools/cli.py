@@ -55,6 +55,47 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     print(f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, {s['hours']:.2f} h")
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from sertools import training
+
+    cfg = _cfg(args)
+    if args.variant not in cfg["variants"]:
+        raise config_mod.ConfigError(
+            f"unknown variant {args.variant!r}; configured: {', '.join(cfg['variants'])}"
+        )
+    res = training.train(
+        args.labels, args.manifest, args.out_dir, cfg, args.variant, args.seed, threads=args.threads
+    )
+    print(
+        f"{args.out_dir}: best epoch {res.get('best_epoch')} ({res.get('selection_metric')} {res.get('best_metric')})"
+    )
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from sertools import predict
+
+    outs = [str(Path(args.out_dir) / f"{s}.parquet") for s in args.splits]
+    predict.predict(args.checkpoint, args.labels, args.manifest, args.splits, outs, _cfg(args))
+    print("wrote " + ", ".join(outs))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from sertools import evaluate
+
+    cfg = _cfg(args)["evaluation"]
+    preds: dict[str, list[str]] = {}
+    for d in args.prediction_dirs:
+        for s in cfg["splits"]:
+            p = Path(d) / f"{s}.parquet"
+            if p.exists():
+                preds.setdefault(s, []).append(str(p))
+    if not preds:
+        raise FileNotFoundError(f"no <split>.parquet for splits {cfg['splits']} in {args.prediction_dirs}")
+    cfg = {**cfg, "splits": [s for s in cfg["splits"] if s in preds]}
+    evaluate.run_variant_metrics(preds, args.labels, cfg, args.out, truth_path=args.truth)
+    print(f"wrote {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sertools", description=__doc__.splitlines()[0])
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -84,6 +125,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cache-dir", help="where converted audio goes (default: audio_cache/ next to --out)")
     s.add_argument("--config", help="config YAML (default: the built-in defaults)")
     s.set_defaults(func=cmd_manifest)
+
+    s = sub.add_parser("train", help="train one supervision variant with one seed")
+    s.add_argument("labels", help="LABELS.parquet")
+    s.add_argument("manifest", help="MANIFEST.parquet")
+    s.add_argument("--variant", required=True, help="a key of the config's variants")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--out-dir", required=True, help="run directory (resumes from OUT_DIR/resume/ if present)")
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--config", help="config YAML (default: the built-in defaults)")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("predict", help="prediction dumps of a trained checkpoint")
+    s.add_argument("checkpoint", help="best.safetensors")
+    s.add_argument("labels", help="LABELS.parquet")
+    s.add_argument("manifest", help="MANIFEST.parquet")
+    s.add_argument("--splits", nargs="+", default=["Development", "Test1", "Test2"])
+    s.add_argument("--out-dir", required=True, help="writes OUT_DIR/<split>.parquet")
+    s.add_argument("--config", help="config YAML (device, batch limits)")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("evaluate", help="metrics with bootstrap CIs for one variant (one dir per seed)")
+    s.add_argument("labels", help="LABELS.parquet")
+    s.add_argument("prediction_dirs", nargs="+", help="directories holding <split>.parquet, one per seed")
+    s.add_argument("--out", required=True, help="metrics JSON")
+    s.add_argument("--truth", help="latent_truth.parquet (synthetic corpus)")
+    s.add_argument("--config", help="config YAML (evaluation settings)")
+    s.set_defaults(func=cmd_evaluate)
     return p
 
 
@@ -95,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         func(args)
     except known as e:
+        log.debug("traceback", exc_info=True)  # --log-level DEBUG shows where it came from
         print(f"sertools {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0
@@ -105,7 +174,16 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from sertools.corpus import CorpusFormatError
     from sertools.labels import LabelError
 
-    return (config_mod.ConfigError, CorpusFormatError, LabelError, AudioError, FileNotFoundError, ValueError)
+    # ValueError covers DataError, CheckpointError-free paths, EvaluationError, bad arguments
+    return (
+        config_mod.ConfigError,
+        CorpusFormatError,
+        LabelError,
+        AudioError,
+        FileNotFoundError,
+        ValueError,
+        RuntimeError,
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -386,12 +387,21 @@ class SERModel(nn.Module):
             return contextlib.nullcontext()
         return gn.frame_lengths(first_layer_frames)
 
+    def _run_backbone(self, x: Tensor, attn: Tensor | None) -> Tensor:
+        # transformers' WavLM attention combines a bool padding mask with a float position
+        # bias; torch warns about the mixed types on every call. Harmless: silence only that.
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Support for mismatched key_padding_mask", category=UserWarning
+            )
+            return self.backbone(x, attention_mask=attn).last_hidden_state
+
     def _backbone_states(self, x: Tensor, attn: Tensor | None) -> Tensor:
         """The aggregated hidden states [B, T', D]."""
         if self.layer_weights is None:
-            return self.backbone(x, attention_mask=attn).last_hidden_state
+            return self._run_backbone(x, attn)
         with _capture_layer_states(self.backbone) as states:
-            last = self.backbone(x, attention_mask=attn).last_hidden_state
+            last = self._run_backbone(x, attn)
         # last entry tied to last_hidden_state (post final LayerNorm in stable-layer-norm variants)
         hidden = [*states.as_list()[:-1], last]
         weights = torch.softmax(self.layer_weights, dim=0)
