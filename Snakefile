@@ -16,6 +16,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    variant="|".join(VARIANTS),
+    seed=r"\d+",
+
+
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/manifest.smk"

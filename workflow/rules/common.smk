@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: config validation, paths, input functions.
+# Helpers shared by the rule files - config validation, paths, input functions.
 # This is the only Python in the rule files; all stage logic lives in src/sertools.
 
 from pathlib import Path
@@ -17,6 +17,9 @@ config.clear()
 config.update(_resolved)
 
 SYNTH_DIR = "resources/synthetic"
+# One software environment for all rules (`--sdm conda`) - the same packages as
+# pyproject.toml, plus this repository installed with pip.
+CONDA_ENV = "../../environment.yml"
 LIB_DIR = Path(sertools.__file__).parent
 
 
@@ -53,7 +56,7 @@ def corpus_audio_dir():
 
 
 def lib(*modules):
-    """Library modules a rule depends on, as inputs: editing one reruns that rule.
+    """Library modules a rule depends on, as inputs - editing one reruns that rule.
 
     Snakemake does not follow imports, so each rule lists the sertools modules
     whose code decides its output (kept narrow so an edit reruns only what it touches).
@@ -64,11 +67,6 @@ def lib(*modules):
 VARIANTS = list(config["variants"])
 SEEDS = list(config["seeds"])
 EVAL_SPLITS = list(config["evaluation"]["splits"])
-
-
-wildcard_constraints:
-    variant="|".join(VARIANTS),
-    seed=r"\d+",
 
 
 # sertools modules whose code decides each stage's output

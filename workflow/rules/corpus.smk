@@ -14,8 +14,10 @@ rule synth_corpus:
         "logs/synth_corpus.log",
     benchmark:
         "results/benchmarks/synth_corpus.tsv"
+    conda:
+        CONDA_ENV
     params:
         synthetic=config["synthetic"],
-        out_dir=SYNTH_DIR,
+        out_dir=subpath(output.truth, parent=True),
     script:
         "../scripts/synth_corpus.py"

@@ -13,6 +13,8 @@ rule metrics:
         "logs/metrics/{variant}.log",
     benchmark:
         "results/benchmarks/metrics/{variant}.tsv"
+    conda:
+        CONDA_ENV
     params:
         evaluation=evaluation_params("metrics"),
         seeds=SEEDS,
@@ -31,6 +33,8 @@ rule significance:
         "logs/significance/{variant}.log",
     benchmark:
         "results/benchmarks/significance/{variant}.tsv"
+    conda:
+        CONDA_ENV
     params:
         evaluation=evaluation_params("metrics"),
         baseline=config["evaluation"]["baseline_variant"],
@@ -51,11 +55,13 @@ rule tables:
         TABLE_OUTPUTS,
     log:
         "logs/tables.log",
+    conda:
+        CONDA_ENV
     params:
         evaluation=evaluation_params("tables"),
         variants=VARIANTS,
         compared=COMPARED,
-        out_dir="results/tables",
+        out_dir=subpath(output[0], parent=True),
     script:
         "../scripts/tables.py"
 
@@ -76,10 +82,12 @@ rule figures:
         "logs/figures.log",
     benchmark:
         "results/benchmarks/figures.tsv"
+    conda:
+        CONDA_ENV
     params:
         evaluation=evaluation_params("figures"),
         variants=VARIANTS,
         seeds=SEEDS,
-        out_dir="results/figures",
+        out_dir=subpath(output[0], parent=True),
     script:
         "../scripts/figures.py"

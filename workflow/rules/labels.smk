@@ -12,8 +12,10 @@ rule labels:
         "logs/labels.log",
     benchmark:
         "results/benchmarks/labels.tsv"
+    conda:
+        CONDA_ENV
     params:
         labels=config["labels"],
-        corpus=corpus_dir(),
+        corpus=subpath(input.consensus, ancestor=2),
     script:
         "../scripts/labels.py"

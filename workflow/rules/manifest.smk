@@ -14,9 +14,10 @@ rule manifest:
         "logs/manifest.log",
     benchmark:
         "results/benchmarks/manifest.tsv"
+    conda:
+        CONDA_ENV
     params:
         manifest=config["manifest"],
-        corpus=corpus_dir(),
-        cache_dir="results/manifest/audio_cache",
+        corpus=subpath(input.audio, parent=True),
     script:
         "../scripts/manifest.py"

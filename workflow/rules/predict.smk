@@ -16,6 +16,8 @@ rule predict:
         "logs/predict/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/predict/{variant}/seed{seed}.tsv"
+    conda:
+        CONDA_ENV
     threads: 2
     resources:
         gpu=1,

@@ -16,6 +16,8 @@ rule train:
         "logs/train/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{variant}/seed{seed}.tsv"
+    conda:
+        CONDA_ENV
     threads: 2
     resources:
         gpu=1,

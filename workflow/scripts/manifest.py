@@ -9,6 +9,5 @@ with script_logging(snakemake.log[0]):
         snakemake.input.labels,
         snakemake.output.manifest,
         snakemake.output.summary,
-        snakemake.params.manifest,
-        snakemake.params.cache_dir,
+        snakemake.params.manifest,  # converted audio goes to audio_cache/ beside the manifest
     )
