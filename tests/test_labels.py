@@ -224,3 +224,15 @@ def test_run_writes_parquet_and_summary(tmp_path, default_cfg):
 def test_normalised_entropy_bounds():
     p = np.array([[1.0] + [0.0] * 8, [1 / 9] * 9])
     np.testing.assert_allclose(L.normalised_entropy(p), [0.0, 1.0])
+
+
+def test_synthetic_corpus_reads_back(tmp_path, default_cfg):
+    from sertools import synth
+
+    synth.generate(tmp_path, utterances=40, seed=5, labels_only=True)
+    df, s = L.build_labels(read_labels(tmp_path), default_cfg["labels"])
+    assert s["utterances_read"] == s["utterances_kept"] == 40 and s["utterances_dropped"] == {}
+    assert s["annotations_dropped"] == {} and s["annotations_read"] == s["annotations_kept"]
+    assert s["consensus_vs_plurality"]["disagree"] == 0  # the generator's consensus is the plurality
+    assert set(df["split"]) == {"Train", "Development", "Test1", "Test2"}
+    assert (df["n_annotators"] >= 5).all()

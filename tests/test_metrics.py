@@ -478,3 +478,22 @@ def test_evaldata_validation_messages() -> None:
         EvalData(probs=p, pred=[0, 0], hard=[0], p_primary=p, p_merged=p)
     with pytest.raises(ValueError, match="dims_pred"):
         EvalData(probs=p, pred=[0], hard=[0], p_primary=p, p_merged=p, dims_pred=np.ones((1, 2)))
+
+
+def test_bootstrap_ci_coverage_on_a_known_answer() -> None:
+    """Repeated experiments with a known true accuracy: the 95% percentile CI
+    should cover it in about 95% of them (loose bounds for 200 repetitions)."""
+    true_acc, n, reps = 0.7, 300, 200
+    rng = np.random.default_rng(11)
+    covered = 0
+    for r in range(reps):
+        hard = rng.integers(0, K, size=n)
+        correct = rng.random(n) < true_acc
+        pred = np.where(correct, hard, (hard + rng.integers(1, K, size=n)) % K)
+        probs = np.full((n, K), 0.01)
+        probs[np.arange(n), pred] = 1 - 0.01 * (K - 1)
+        onehot = np.eye(K)[hard]
+        data = EvalData(probs=probs, pred=pred, hard=hard, p_primary=onehot, p_merged=onehot)
+        _, lo, hi = bootstrap(data, B=200, seed=r)["accuracy"]
+        covered += lo <= true_acc <= hi
+    assert 0.88 <= covered / reps <= 0.99, covered / reps

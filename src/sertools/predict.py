@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from tqdm import tqdm
 
 from sertools import batching, checkpoint, data
 from sertools.classes import K
@@ -90,7 +92,10 @@ def infer(
     plan = batching.eval_batches(np.asarray(lengths) / dataset.sample_rate, max_batch_seconds)
     model.eval()
     with torch.inference_mode():
-        for batch in data.iterate_batches(dataset, plan, min_length):
+        batches = data.iterate_batches(dataset, plan, min_length)
+        for batch in tqdm(
+            batches, total=len(plan), desc="predict", unit="batch", mininterval=30, file=sys.stderr
+        ):
             with autocast(device, dtype):
                 out = model(batch.wave.to(device), batch.lengths.to(device))
             idx = batch.index.numpy()

@@ -54,6 +54,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from tqdm import tqdm
 
 from sertools import batching, checkpoint, curriculum, data, losses, metrics, predict, provenance
 from sertools import config as config_mod
@@ -596,7 +598,11 @@ class _Trainer:
                 )
 
         loader = data.iterate_batches(self.train_ds, batches, self.min_len, self.num_workers)
-        for bi, batch in enumerate(loader):
+        # a progress bar in the job's log (stderr goes there); sparse so logs stay small
+        bar = tqdm(
+            loader, total=n_batches, desc=f"epoch {epoch + 1}", unit="batch", mininterval=30, file=sys.stderr
+        )
+        for bi, batch in enumerate(bar):
             idx = batch.index.numpy()
             cat = torch.from_numpy(self.train_t.cat[idx]).to(dev)
             dim_t = torch.from_numpy(self.train_t.dims[idx]).to(dev)
