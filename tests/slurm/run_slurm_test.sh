@@ -11,7 +11,7 @@
 #   3. Run the workflow through sbatch in a fresh directory:
 #        snakemake -s <repo>/Snakefile -d <tmp>/slurm --configfile <config>
 #                  --profile profiles/slurm --profile tests/slurm/profile
-#      under `timeout -s INT` (SIGINT makes Snakemake scancel its jobs).
+#      under `timeout --foreground -s INT` (SIGINT makes Snakemake scancel its jobs).
 #   4. Check that every job went through sbatch and finished COMPLETED, that each
 #      GPU rule asked for --gpus=1 and saw CUDA_VISIBLE_DEVICES inside its job,
 #      and that every job ran the venv's python.
@@ -106,9 +106,12 @@ sinfo -N -o '%N %T %c %m %G'
 
 # --- 3. SLURM run ---------------------------------------------------------------
 # --verbose makes the plugin log each sbatch call, which step 4 checks.
+# SIGINT makes Snakemake scancel its jobs and exit. Without --foreground, timeout
+# also signals its whole process group, and the second SIGINT interrupts
+# Snakemake's own scancel (KeyboardInterrupt in cancel_slurm_jobs, seen here).
 t=$(now)
 rc=0
-(cd "$SLURM_DIR" && timeout -s INT -k 60 "$TIMEOUT" "$VENV_BIN/snakemake" "${TARGETS[@]}" \
+(cd "$SLURM_DIR" && timeout --foreground -s INT -k 60 "$TIMEOUT" "$VENV_BIN/snakemake" "${TARGETS[@]}" \
   -s "$REPO/Snakefile" -d "$SLURM_DIR" --configfile "$CONFIG" \
   --profile "$REPO/profiles/slurm" --profile "$HERE/profile" --verbose) \
   > "$SLURM_LOG" 2>&1 || rc=$?
