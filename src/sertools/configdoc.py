@@ -19,6 +19,8 @@ an absent key takes its default. Unknown keys and wrong types stop the workflow
 before anything runs, with a message naming the key.
 
 - `config.yaml`: the embedded default (synthetic corpus, tiny random-init WavLM, CPU).
+- `paper.yaml`: the paper's full grid on a real MSP-Podcast 2.0 release with WavLM-Base
+  (`corpus.root` required).
 
 """
 

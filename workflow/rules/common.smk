@@ -157,7 +157,7 @@ _report = report  # a line may not start with `report`: the Snakefile grammar ta
 
 
 def _caption(name):
-    return f"../report/{name}.rst"
+    return f"workflow/report/{name}.rst"  # resolved from the Snakefile directory
 
 
 TABLE_OUTPUTS = [
