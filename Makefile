@@ -44,5 +44,6 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-clean-results:
-	rm -rf results/* resources/* logs .snakemake
+clean-results:  # ignored outputs only; the tracked READMEs stay
+	git clean -fdX results resources docs/out
+	rm -rf logs .snakemake
