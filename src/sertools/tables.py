@@ -684,6 +684,14 @@ def table_files(out_dir: PathLike) -> list[Path]:
     return [d / f"{name}.{ext}" for name in TABLE_NAMES for ext in ("csv", "md", "tex")]
 
 
+def _write_captioned(
+    out_dir: Path, name: str, columns: Sequence[str], rows, wide, caption: str
+) -> list[Path]:
+    """CSV of ``rows`` plus the wide table as Markdown and LaTeX, both with ``caption``."""
+    md = wide.markdown() + "\n" + caption + "\n"
+    return _write(out_dir, name, columns, rows, md, wide.latex(caption, "tab:" + name.replace("_", "-")))
+
+
 def _write(out_dir: Path, name: str, columns: Sequence[str], rows, md: str, tex: str) -> list[Path]:
     paths = [out_dir / f"{name}.csv", out_dir / f"{name}.md", out_dir / f"{name}.tex"]
     for p, text in zip(paths, (_csv_text(columns, rows), md, tex), strict=True):
@@ -740,14 +748,7 @@ def build_tables(
         "against the primary-vote distribution (X included); macro-F1 excludes X."
     )
     sw = _strata_wide(strata)
-    written += _write(
-        out,
-        "entropy_strata",
-        STRATA_COLUMNS,
-        strata,
-        sw.markdown() + "\n" + cap + "\n",
-        sw.latex(cap, "tab:strata"),
-    )
+    written += _write_captioned(out, "entropy_strata", STRATA_COLUMNS, strata, sw, cap)
 
     cap = (
         f"Paired bootstrap of each variant minus {baseline} on shared resamples (seed-averaged); "
@@ -756,14 +757,7 @@ def build_tables(
         "Negative ΔJSD/ΔKLD = closer to the human votes."
     )
     gw = _sig_wide(sig)
-    written += _write(
-        out,
-        "significance",
-        SIGNIFICANCE_COLUMNS,
-        sig,
-        gw.markdown() + "\n" + cap + "\n",
-        gw.latex(cap, "tab:significance"),
-    )
+    written += _write_captioned(out, "significance", SIGNIFICANCE_COLUMNS, sig, gw, cap)
 
     ccc_rows = _ccc_rows(main)
     cap = (
@@ -771,9 +765,7 @@ def build_tables(
         f"rating (1-7), all utterances; mean over {_seed_phrase(seeds)}; {_ci_phrase(eval_cfg)}."
     )
     cw = _ccc_wide(ccc_rows)
-    written += _write(
-        out, "ccc", CCC_COLUMNS, ccc_rows, cw.markdown() + "\n" + cap + "\n", cw.latex(cap, "tab:ccc")
-    )
+    written += _write_captioned(out, "ccc", CCC_COLUMNS, ccc_rows, cw, cap)
 
     other = _other_rows(metrics, order)
     cap = (
@@ -782,14 +774,7 @@ def build_tables(
         f"utterances (X included); {_ci_phrase(eval_cfg)}."
     )
     ow = _other_wide(other)
-    written += _write(
-        out,
-        "other_class",
-        OTHER_COLUMNS,
-        other,
-        ow.markdown() + "\n" + cap + "\n",
-        ow.latex(cap, "tab:other"),
-    )
+    written += _write_captioned(out, "other_class", OTHER_COLUMNS, other, ow, cap)
 
     labels = _label_rows(label_summary)
     cap = (
@@ -798,14 +783,7 @@ def build_tables(
         "alpha (interval) of the arousal/valence/dominance ratings and annotators per utterance over all splits."
     )
     lw = _label_wide(labels)
-    written += _write(
-        out,
-        "label_stats",
-        LABEL_COLUMNS,
-        labels,
-        lw.markdown() + "\n" + cap + "\n",
-        lw.latex(cap, "tab:labels"),
-    )
+    written += _write_captioned(out, "label_stats", LABEL_COLUMNS, labels, lw, cap)
     return written
 
 
