@@ -54,7 +54,7 @@ def main() -> None:
         print(out)
         for line in proc.stdout.splitlines():
             if line.startswith("RESULT|"):
-                parts = (line.split("|") + ["", "", "", ""])[1:5]
+                parts = [*line.split("|"), "", "", "", ""][1:5]
                 rows.append(f"| {script.stem} | {' | '.join(p.strip() for p in parts)} | {date} |")
         if proc.returncode:
             rows.append(f"| {script.stem} | FAILED (exit {proc.returncode}) | | | | {date} |")

@@ -121,11 +121,13 @@ def test_config_readme_is_generated_from_schema():
 
 def test_command_line_strings_are_coerced():
     # snakemake --config parses nested values with YAML's BaseLoader: all strings
-    cfg = C.resolve({"labels": {"secondary_weight": "0.5", "count_secondary_equal_to_primary": "true"}, "seeds": ["3"]})
+    cfg = C.resolve(
+        {"labels": {"secondary_weight": "0.5", "count_secondary_equal_to_primary": "true"}, "seeds": ["3"]}
+    )
     assert cfg["labels"]["secondary_weight"] == 0.5
     assert cfg["labels"]["count_secondary_equal_to_primary"] is True
     assert cfg["seeds"] == [3]
-    with pytest.raises(C.ConfigError, match="'labels.secondary_weight': 'half' is not of type number"):
+    with pytest.raises(C.ConfigError, match=r"'labels\.secondary_weight': 'half' is not of type number"):
         C.resolve({"labels": {"secondary_weight": "half"}})
 
 

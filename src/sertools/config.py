@@ -77,10 +77,11 @@ def _coerce(value: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any
     if isinstance(value, dict):
         props = node.get("properties", {})
         extra = node.get("additionalProperties")
-        return {
-            k: _coerce(v, props[k] if k in props else extra, root) if isinstance(props.get(k, extra), Mapping) else v
-            for k, v in value.items()
-        }
+        out = {}
+        for k, v in value.items():
+            sub = props.get(k, extra)
+            out[k] = _coerce(v, sub, root) if isinstance(sub, Mapping) else v
+        return out
     if isinstance(value, list) and isinstance(node.get("items"), Mapping):
         return [_coerce(v, node["items"], root) for v in value]
     if not isinstance(value, str):

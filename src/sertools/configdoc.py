@@ -1,6 +1,6 @@
 """Render config/README.md from the schema (a test keeps the file in sync).
 
-    python -m sertools.configdoc > config/README.md
+python -m sertools.configdoc > config/README.md
 """
 
 from __future__ import annotations
@@ -58,7 +58,14 @@ def render() -> str:
     lines += ["|---|---|---|---|", *_rows(schema["$defs"]["variant"], "", schema)]
     lines += ["", "## Long defaults", ""]
     for key in ("variants",):
-        lines += [f"`{key}`:", "", "```json", json.dumps(schema["properties"][key]["default"], indent=2), "```", ""]
+        lines += [
+            f"`{key}`:",
+            "",
+            "```json",
+            json.dumps(schema["properties"][key]["default"], indent=2),
+            "```",
+            "",
+        ]
     sec = schema["properties"]["labels"]["properties"]["secondary_map"]["default"]
     lines += ["`labels.secondary_map`:", "", "```json", json.dumps(sec, indent=2), "```", ""]
     return "\n".join(lines)

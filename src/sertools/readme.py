@@ -49,5 +49,12 @@ def update(readme: Path, results: Path, docs: Path, commit: str) -> None:
 if __name__ == "__main__":
     import subprocess
 
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    update(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"), Path("results"), Path("docs"), sha or "unknown")
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    update(
+        Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"),
+        Path("results"),
+        Path("docs"),
+        sha or "unknown",
+    )
