@@ -65,10 +65,16 @@ def naive_votes(corpus: Path, labels_cfg: dict) -> dict[str, tuple[list[float], 
 
 STAGE = """
 import json, resource, sys, time
-from sertools import config, labels
-t = time.perf_counter()
-labels.run(sys.argv[1], sys.argv[2], sys.argv[3], config.resolve({})["labels"])
-print(json.dumps({"seconds": time.perf_counter() - t,
+from sertools import config, corpus, labels
+cfg = config.resolve({})["labels"]
+t0 = time.perf_counter()
+raw = corpus.read_labels(sys.argv[1])
+t1 = time.perf_counter()
+df, _ = labels.build_labels(raw, cfg)
+t2 = time.perf_counter()
+labels.run(sys.argv[1], sys.argv[2], sys.argv[3], cfg)
+t3 = time.perf_counter()
+print(json.dumps({"read": t1 - t0, "build": t2 - t1, "seconds": t3 - t2,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -112,12 +118,15 @@ def main() -> None:
     s = json.loads(summ.read_text())
     print(f"utterances {s['utterances_read']:,}, annotation rows {rows:,}")
     print(f"label stage (vectorised, whole stage incl. reliability + parquet): {fast['seconds']:.2f} s")
+    print(
+        f"  of which reading the CSVs {fast['read']:.2f} s, counting + validation + reliability {fast['build']:.2f} s"
+    )
     print(f"label stage peak RSS: {fast['peak_rss_mib']:.0f} MiB")
     print(f"per-row reference (vote counting only): {naive_s:.2f} s")
     print(f"ratio reference / stage: {naive_s / fast['seconds']:.1f}x")
     print(
         f"RESULT|label stage, {s['utterances_read']:,} utt / {rows:,} rows|{fast['seconds']:.2f} s|<= 10 s|"
-        f"{naive_s / fast['seconds']:.1f}x faster than per-row reference"
+        f"per-row reference that only counts votes: {naive_s:.2f} s ({naive_s / fast['seconds']:.1f}x the whole stage)"
     )
     print(f"RESULT|label stage peak RSS|{fast['peak_rss_mib']:.0f} MiB|<= 2048 MiB|-")
 

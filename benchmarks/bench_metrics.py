@@ -145,6 +145,10 @@ def main() -> None:
         f"linearly extrapolated to B = {args.B}: {extrapolated:.1f} s"
     )
     print(f"ratio fast/naive: {fast / extrapolated:.4f} (speed-up x{extrapolated / fast:.0f})")
+    print(
+        f"RESULT|all metrics + B={args.B} bootstrap, {args.n:,} utterances, 1 core|{fast:.2f} s|<= 3 s|"
+        f"{extrapolated / fast:.0f}x faster than a sklearn/scipy loop over resamples"
+    )
 
     fast_reps = bootstrap_replicates(data, indices=idx)
     worst = max(

@@ -58,6 +58,8 @@ def main() -> None:
     for label, ids in (("integer unit ids", units), ("string unit ids", names)):
         t0 = time.perf_counter()
         res = krippendorff_alpha_detail(ids, values, "interval")
+        took = time.perf_counter() - t0
+        print(f"RESULT|Krippendorff interval alpha, {args.ratings:,} ratings, {label}|{took:.2f} s|-|-")
         print(
             f"Krippendorff interval alpha, {args.ratings} ratings, {label}: {time.perf_counter() - t0:.2f} s "
             f"(alpha {res.alpha:.4f}, {res.n_units_used} units used, {res.n_units_excluded} excluded)"

@@ -97,6 +97,9 @@ def main() -> None:
     )
     print(f"batch size {args.batch_size}, epochs {summary['epochs_run']}")
     print(f"training:   {train_s:.2f} s/epoch, {n_train / train_s:.1f} utterances/s")
+    print(
+        f"RESULT|tiny model CPU training, batch {args.batch_size}, {args.threads} threads|{n_train / train_s:.0f} utt/s|-|-"
+    )
     print(f"validation: {val_s:.2f} s/epoch, {n_dev / val_s:.1f} utterances/s")
     print(f"seconds/epoch (train + validation + checkpoints, from train_log): {log['seconds'].mean():.2f}")
     print(f"padded fraction (bucketed): {log['padded_fraction'].mean():.4f}; whole run {total:.1f} s")

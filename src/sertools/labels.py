@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +112,26 @@ def _first_bad(df: pd.DataFrame, mask: np.ndarray) -> pd.Series:
     return df.loc[mask].iloc[0]
 
 
-def _rating_problem(raw: pd.Series, num: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    missing = (raw.str.len() == 0).to_numpy() | num.isna().to_numpy()
-    out_of_range = ~missing & ((num < 1) | (num > 7)).to_numpy()
-    return missing, out_of_range
+def _member(values: pd.Series, pool: pd.Index | Sequence[str]) -> np.ndarray:
+    """Boolean mask: which ``values`` are in ``pool`` (unique).
+
+    A hash lookup; pandas' ``isin`` on arrow-backed strings loops in Python.
+    """
+    return pd.Index(pool).get_indexer(values) >= 0
+
+
+def _parse_ratings(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, missing-or-non-numeric, out of 1-7) of a column of rating strings.
+
+    Ratings take a handful of distinct spellings, so each distinct string is
+    parsed once (pd.to_numeric on 1.4 M strings costs seconds).
+    """
+    codes, uniques = pd.factorize(raw)
+    parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    values = np.where(codes >= 0, parsed[np.maximum(codes, 0)] if len(parsed) else np.nan, np.nan)
+    missing = np.isnan(values)
+    out_of_range = ~missing & ((values < 1) | (values > 7))
+    return values, missing, out_of_range
 
 
 def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -133,7 +149,7 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
         row = _first_bad(cons, dup)
         raise LabelError(f"{cname} line {row['line']}, column FileName: {row['file_id']!r} is listed twice")
     code = cons["consensus"].str.upper()
-    bad_code = ~code.isin([*CODES, NO_AGREEMENT]).to_numpy()
+    bad_code = ~_member(code, [*CODES, NO_AGREEMENT])
     if bad_code.any():
         row = _first_bad(cons, bad_code)
         raise LabelError(
@@ -188,11 +204,9 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
 
     ratings = {}
     for f, col in RATING_COLUMNS.items():
-        num = pd.to_numeric(det[f], errors="coerce")
-        missing, out_of_range = _rating_problem(det[f], num)
+        ratings[f], missing, out_of_range = _parse_ratings(det[f])
         mark(missing, "non_numeric_rating", layout_col or col, "is missing or not a number")
         mark(out_of_range, "rating_out_of_range", layout_col or col, "is outside the 1-7 rating scale")
-        ratings[f] = num.to_numpy(dtype=np.float64)
 
     # duplicates among otherwise valid rows: same worker on the same file
     valid = reason == ""
@@ -215,10 +229,10 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
         line = int(det.loc[det["file_id"] == f, "line"].iloc[0])
         raise LabelError(f"{dname} line {line}, column FileName: {f!r} has annotations but is not in {cname}")
     utt_dropped["not_in_consensus"] += len(only_detailed)
-    in_cons = det["file_id"].isin(cons_ids).to_numpy()
+    in_cons = _member(det["file_id"], cons_ids)
     reason[~in_cons & (reason == "")] = "file_not_in_consensus"
 
-    split_ok = cons["split"].isin(SPLITS).to_numpy()
+    split_ok = _member(cons["split"], SPLITS)
     for s, n in cons.loc[~split_ok, "split"].value_counts().items():
         utt_dropped[f"split_not_used:{s or '<empty>'}"] += int(n)
     cons = cons.loc[split_ok]
@@ -226,7 +240,7 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
     valid = reason == ""
     n_valid = det.loc[valid].groupby("file_id").size()
     n_valid = n_valid.reindex(cons["file_id"], fill_value=0).to_numpy()
-    has_any = cons["file_id"].isin(det_ids).to_numpy()
+    has_any = _member(cons["file_id"], det_ids)
     if (~has_any).any() and labels_cfg["on_unmatched_utterance"] == "error":
         row = _first_bad(cons, ~has_any)
         raise LabelError(f"{cname} line {row['line']}: {row['file_id']!r} has no rows in {dname}")
