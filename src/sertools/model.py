@@ -532,7 +532,10 @@ def tiny_backbone_config(tiny: Mapping[str, Any], mask_time_prob: float, layerdr
     for key in ("num_attention_heads", "num_conv_pos_embedding_groups"):
         if hidden % tiny[key] != 0:
             raise ValueError(f"model.tiny.{key}={tiny[key]} must divide hidden_size={hidden}")
-    return WavLMConfig(**dict(tiny), **_backbone_overrides(mask_time_prob, layerdrop))
+    fields = dict(tiny)
+    p = fields.pop("dropout", 0.1)
+    drop = {"hidden_dropout": p, "attention_dropout": p, "activation_dropout": p}
+    return WavLMConfig(**fields, **drop, **_backbone_overrides(mask_time_prob, layerdrop))
 
 
 def _looks_like_path(s: str) -> bool:
