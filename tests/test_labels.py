@@ -236,3 +236,16 @@ def test_synthetic_corpus_reads_back(tmp_path, default_cfg):
     assert s["consensus_vs_plurality"]["disagree"] == 0  # the generator's consensus is the plurality
     assert set(df["split"]) == {"Train", "Development", "Test1", "Test2"}
     assert (df["n_annotators"] >= 5).all()
+
+
+def test_consensus_json_reads_like_csv(tmp_path, default_cfg):
+    ref, _ = _build(tmp_path / "csv", default_cfg)
+    root = write_corpus(tmp_path / "json", CONSENSUS, ANNOTATIONS)
+    cons = root / "Labels" / "labels_consensus.csv"
+    rows = pd.read_csv(cons, dtype=str, keep_default_na=False)
+    data = {r.pop("FileName"): r for r in rows.to_dict("records")}
+    (root / "Labels" / "labels_consensus.json").write_text(json.dumps(data))
+    cons.unlink()
+    df, s = L.build_labels(read_labels(root), default_cfg["labels"])
+    assert s["source"]["consensus_file"].endswith("labels_consensus.json")
+    pd.testing.assert_frame_equal(df, ref)
