@@ -137,3 +137,24 @@ def test_added_seed_trains_only_the_new_seed(run_dir):
     assert "seed0/best.safetensors" not in "".join(
         line for line in proc.stdout.splitlines() if line.strip().startswith("output:")
     )
+
+
+def test_library_modules_are_inputs_of_only_the_rules_they_shape(run_dir):
+    """Editing a module reruns exactly the rules that list it (Snakemake's mtime+checksum
+    trigger on inputs): plots.py -> figures only; labels.py -> labels (then downstream)."""
+    out = snakemake(run_dir, "-n", "-F").stdout
+    users: dict[str, set[str]] = {}
+    rule = None
+    for line in out.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if m:
+            rule = m.group(1)
+        elif line.strip().startswith("input:") and rule:
+            for mod in re.findall(r"sertools/(\w+)\.py", line):
+                users.setdefault(mod, set()).add(rule)
+    assert users["plots"] == {"figures"}
+    assert users["tables"] == {"tables"}
+    assert users["labels"] == {"labels"}
+    assert users["synth"] == {"synth_corpus"}
+    assert users["training"] == {"train"}
+    assert "train" not in users["evaluate"] and "train" not in users["plots"]
