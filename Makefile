@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Without a GPU, `gpu` is only a cap on concurrent training/prediction jobs: on this
-# 2-core CPU two single-threaded trainings side by side measured 1.46x the throughput
-# of one two-threaded training. On a GPU machine use --resources gpu=<number of GPUs>.
+# 2-core CPU two single-threaded trainings side by side train faster in total than
+# one two-threaded training at a time. On a GPU machine use --resources gpu=<number of GPUs>.
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=$(CORES) --set-threads train=1 predict=1
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
