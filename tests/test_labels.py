@@ -249,3 +249,10 @@ def test_consensus_json_reads_like_csv(tmp_path, default_cfg):
     df, s = L.build_labels(read_labels(root), default_cfg["labels"])
     assert s["source"]["consensus_file"].endswith("labels_consensus.json")
     pd.testing.assert_frame_equal(df, ref)
+
+
+def test_invalid_json_names_file_and_position(tmp_path):
+    root = write_corpus(tmp_path, CONSENSUS, ANNOTATIONS, layout="json")
+    (root / "Labels" / "labels_detailed.json").write_text('{"f1.wav": {"W1": ')
+    with pytest.raises(CorpusFormatError, match=r"labels_detailed\.json: invalid JSON at line 1"):
+        read_labels(root)

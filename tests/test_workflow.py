@@ -158,3 +158,13 @@ def test_library_modules_are_inputs_of_only_the_rules_they_shape(run_dir):
     assert users["synth"] == {"synth_corpus"}
     assert users["training"] == {"train"}
     assert "train" not in users["evaluate"] and "train" not in users["plots"]
+
+
+def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["corpus"] = {"source": "msp_podcast", "root": str(tmp_path / "nowhere")}
+    path = tmp_path / "real.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", config=path)
+    assert proc.returncode != 0
+    assert "does not look like an MSP-Podcast release (no Labels/ directory)" in proc.stdout + proc.stderr
