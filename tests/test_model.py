@@ -81,6 +81,37 @@ def test_length_aware_group_norm_matches_group_norm_and_ignores_padding() -> Non
     assert lgn._lengths is None  # the lengths live for one call only
 
 
+@pytest.mark.parametrize(("groups", "channels"), [(4, 8), (6, 6)])
+def test_masked_group_norm_forward_and_backward_match_autograd_reference(groups: int, channels: int) -> None:
+    torch.manual_seed(1)
+    lengths = torch.tensor([13, 20, 7])
+    x = torch.randn(3, channels, 20, dtype=torch.float64) * 3 + 1
+    x[0, :, 13:] = 50.0  # padding values must not reach the statistics
+    w = torch.randn(channels, dtype=torch.float64)
+    b = torch.randn(channels, dtype=torch.float64)
+    grad = torch.randn(3, channels, 20, dtype=torch.float64)  # also on padded outputs
+    outs = []
+    for fn in (M.masked_group_norm, M.masked_group_norm_reference):
+        xi, wi, bi = (a.clone().requires_grad_() for a in (x, w, b))
+        out = fn(xi, lengths, groups, wi, bi, 1e-5)
+        out.backward(grad)
+        outs.append((out, xi.grad, wi.grad, bi.grad))
+    for fast, ref in zip(*outs, strict=True):
+        torch.testing.assert_close(fast, ref, atol=1e-10, rtol=1e-10)
+    xi = x.clone().requires_grad_()
+    wi, bi = (a.clone().requires_grad_() for a in (w, b))
+    assert torch.autograd.gradcheck(
+        lambda a, c, d: M.masked_group_norm(a, lengths, groups, c, d, 1e-5), (xi, wi, bi)
+    )
+
+
+def test_masked_group_norm_without_affine_is_plain_normalisation() -> None:
+    x = torch.randn(2, 4, 9, dtype=torch.float64)
+    lengths = torch.tensor([9, 9])
+    ref = torch.nn.functional.group_norm(x, 2, eps=1e-5)
+    torch.testing.assert_close(M.masked_group_norm(x, lengths, 2, None, None, 1e-5), ref)
+
+
 def test_utterance_normalisation_ignores_padding() -> None:
     u = _wave(100, 6) * 3 + 2
     batch = torch.full((2, 160), float("nan"))  # even NaN padding must not leak

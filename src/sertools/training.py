@@ -297,6 +297,7 @@ def torch_settings(deterministic: bool, threads: int | None, device: torch.devic
     old_det = torch.are_deterministic_algorithms_enabled()
     old_threads = torch.get_num_threads()
     old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    old_fill = torch.utils.deterministic.fill_uninitialized_memory
     if device.type == "cuda" and deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS determinism
     try:
@@ -304,12 +305,16 @@ def torch_settings(deterministic: bool, threads: int | None, device: torch.devic
         torch.use_deterministic_algorithms(deterministic, warn_only=device.type == "cuda")
         torch.backends.cudnn.deterministic = deterministic
         torch.backends.cudnn.benchmark = not deterministic
+        # Deterministic mode also NaN-fills every torch.empty (a debugging aid that
+        # cost ~5% of a CPU step); no kernel used here reads uninitialised memory.
+        torch.utils.deterministic.fill_uninitialized_memory = False
         if threads:
             torch.set_num_threads(int(threads))
         yield
     finally:
         torch.use_deterministic_algorithms(old_det)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
+        torch.utils.deterministic.fill_uninitialized_memory = old_fill
         torch.set_num_threads(old_threads)
 
 
