@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CORES ?= 2
 
-.PHONY: venv demo test lint format bench readme report clean-results
+.PHONY: venv demo test test-slurm lint format bench readme report clean-results
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ demo: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/pytest
+
+# The workflow through a real single-node SLURM cluster (started with
+# ../shared/tools/local_slurm.sh, root + apt), compared with a local run.
+# Exit status 77 (no cluster can be started here) is reported as a skip.
+test-slurm: $(STAMP)
+	@bash tests/slurm/run_slurm_test.sh; rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "test-slurm: skipped (see the message above)"; exit 0; fi; exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,6 +82,44 @@ def flops_per_audio_second(seconds: float) -> float:
     return counter.get_total_flops() / (2 * seconds)
 
 
+def inference_flops_per_audio_second(seconds: float) -> float:
+    model = base_model(torch.device("cpu")).eval()
+    wave, lengths, _, _ = batch(2, seconds, torch.device("cpu"))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(wave, lengths)
+    return counter.get_total_flops() / (2 * seconds)
+
+
+# MSP-Podcast 2.0 (arXiv 2509.09791, see ../shared/reference/msp_podcast_format.md): utterances
+# per split and the release's ~407 h over 267,905 files. Crops (6 s) only shorten training
+# audio, so the mean duration makes the training estimate an upper bound.
+MSP2 = {"Train": 169_190, "Development": 34_399, "Test1": 46_294, "Test2": 14_822}
+MSP2_MEAN_S = 407 * 3600 / 267_905
+
+
+def paper_grid(train_fps: float, infer_fps: float, runs: int = 35, epochs: int = 18) -> dict[str, float]:
+    """FLOPs of the paper grid: every run trains <= ``epochs`` epochs, validates after each,
+    and the best checkpoint predicts Development, Test1 and Test2 once."""
+    train = MSP2["Train"] * MSP2_MEAN_S * train_fps * epochs
+    validate = MSP2["Development"] * MSP2_MEAN_S * infer_fps * epochs
+    predict = sum(MSP2[s] for s in ("Development", "Test1", "Test2")) * MSP2_MEAN_S * infer_fps
+    return {"per_run": train + validate + predict, "grid": runs * (train + validate + predict)}
+
+
+def disk_bytes(model: torch.nn.Module) -> dict[str, float]:
+    """Audio as 16-bit PCM; per run the best checkpoint (fp32 weights) and the resume
+    checkpoint (weights, AdamW's two moments of the trainable parameters, best weights)."""
+    n_all = sum(p.numel() for p in model.parameters())
+    n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        "audio": 407 * 3600 * SR * 2,
+        "per_run": 4 * (n_all + n_all + 2 * n_train + n_all),
+        "params": n_all,
+        "trainable": n_train,
+    }
+
+
 def matmul_peak(device: torch.device, n: int = 8192, reps: int = 20) -> float:
     a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
     b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
@@ -108,9 +146,31 @@ def main() -> None:
         f"training FLOPs per second of audio (WavLM-Base, CNN frozen, {args.seconds:.0f}-s crops): {fps / 1e9:.1f} GFLOP"
     )
     print(f"RESULT|WavLM-Base training FLOPs per audio second (FlopCounterMode)|{fps / 1e9:.1f} GFLOP|-|-")
+    ifps = inference_flops_per_audio_second(args.seconds)
+    print(f"RESULT|WavLM-Base inference FLOPs per audio second|{ifps / 1e9:.1f} GFLOP|-|-")
+    budget = paper_grid(fps, ifps)
+    disk = disk_bytes(base_model(torch.device("cpu")))
+    print(
+        f"paper grid (7 variants x 5 seeds, <= 18 epochs, MSP-Podcast 2.0 at {MSP2_MEAN_S:.2f} s mean): "
+        f"{budget['per_run'] / 1e18:.2f} EFLOP per run, {budget['grid'] / 1e18:.1f} EFLOP in all"
+    )
+    print(f"RESULT|paper grid compute, 35 runs of <= 18 epochs (upper bound)|{budget['grid'] / 1e18:.1f} EFLOP|-|-")
+    print(
+        f"disk: audio {disk['audio'] / 1e9:.0f} GB (16-bit PCM); per run {disk['per_run'] / 1e9:.2f} GB of checkpoints "
+        f"({disk['params'] / 1e6:.1f} M parameters, {disk['trainable'] / 1e6:.1f} M trainable)"
+    )
+    print(
+        f"RESULT|paper grid disk: audio + 35 runs' checkpoints|{disk['audio'] / 1e9:.0f} GB + {35 * disk['per_run'] / 1e9:.0f} GB|-|-"
+    )
+    for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
+        print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
     if not torch.cuda.is_available():
         print("CUDA not available: GPU throughput skipped (run this script on a GPU machine)")
         print("RESULT|GPU training throughput|skipped (no CUDA)|-|-")
+        print(
+            f"RESULT|paper grid GPU hours per 10 TFLOP/s achieved (hours = value x 10 / achieved TFLOP/s)|"
+            f"{budget['grid'] / 10e12 / 3600:.0f} h|-|-"
+        )
         return
     dev = torch.device("cuda")
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -142,6 +202,7 @@ def main() -> None:
     print(
         f"RESULT|achieved vs bf16 matmul peak|{achieved / 1e12:.1f} / {peak / 1e12:.1f} TFLOP/s|-|{achieved / peak:.0%}"
     )
+    print(f"RESULT|paper grid GPU hours on {name} (measured rate)|{budget['grid'] / achieved / 3600:.0f} h|-|-")
 
 
 if __name__ == "__main__":

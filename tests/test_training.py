@@ -362,52 +362,77 @@ def test_bad_variant_and_empty_dev(corpus: tuple[Path, Path], tmp_path: Path) ->
 
 
 _CHILD = """
-import json, sys, time
+import json, os, signal, sys
+import safetensors.torch
 from sertools import training
 args = json.loads(sys.argv[1])
-real = training.Objective.__call__
-def slow(self, *a):  # stretch epochs so the kill lands mid-epoch; numerics are unchanged
-    time.sleep(0.05)
-    return real(self, *a)
-training.Objective.__call__ = slow
-training.train(args["labels"], args["manifest"], args["out"], args["cfg"], args["variant"], args["seed"], args["threads"])
+point = args.pop("kill_at")
+resume_writes, batches_after = 0, 0
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+real_objective, real_write_resume, real_save_file = (
+    training.Objective.__call__, training._Trainer.write_resume, safetensors.torch.save_file)
+
+def objective(self, *a):
+    global batches_after
+    if resume_writes:
+        batches_after += 1
+        if point == "mid_epoch" and batches_after == 3:
+            die()
+    return real_objective(self, *a)
+
+def write_resume(self, state):
+    global resume_writes
+    real_write_resume(self, state)
+    resume_writes += 1
+    if point == "between_epochs":
+        die()
+
+def save_file(tensors, filename, metadata=None):
+    real_save_file(tensors, filename, metadata=metadata)
+    if point == "checkpoint_write" and "last.safetensors" in filename and resume_writes == 1:
+        with open(filename, "r+b") as fh:  # half-written temporary file, then the kill
+            fh.truncate(os.path.getsize(filename) // 2)
+        die()
+
+training.Objective.__call__ = objective
+training._Trainer.write_resume = write_resume
+safetensors.torch.save_file = save_file
+training.train(**args)
 """
 
 
+@pytest.mark.parametrize("kill_at", ["mid_epoch", "between_epochs", "checkpoint_write"])
 def test_sigkill_and_rerun_is_identical(
-    reference: tuple[Path, dict[str, Any]], corpus: tuple[Path, Path], tmp_path: Path
+    reference: tuple[Path, dict[str, Any]], corpus: tuple[Path, Path], tmp_path: Path, kill_at: str
 ) -> None:
+    """SIGKILL in epoch 2, after epoch 1's checkpoint, or while epoch 2's is being written."""
     out = tmp_path / "killed"
     args = {
-        "labels": str(corpus[0]),
-        "manifest": str(corpus[1]),
-        "out": str(out),
+        "labels_path": str(corpus[0]),
+        "manifest_path": str(corpus[1]),
+        "out_dir": str(out),
         "cfg": make_cfg(),
         "variant": VARIANT,
         "seed": SEED,
         "threads": THREADS,
+        "kill_at": kill_at,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, json.dumps(args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300
     )
-    last = out / "resume" / "last.safetensors"
-    deadline = time.monotonic() + 120
-    try:
-        while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert last.exists(), proc.stderr.read().decode() if proc.poll() is not None else "timeout"
-        time.sleep(0.1)  # into epoch 2
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     assert not (out / "run.json").exists()
-    killed_at = checkpoint.read_meta(last)["state"]["epochs_done"]
-    assert 1 <= killed_at < 3
+    last = out / "resume" / "last.safetensors"
+    assert checkpoint.read_meta(last, "resume")["state"]["epochs_done"] == 1
+    leftovers = list((out / "resume").glob(".*tmp*"))
+    assert bool(leftovers) == (kill_at == "checkpoint_write")  # the torn write never replaced last
     summary = run_and_predict(corpus, out, make_cfg())
-    assert summary["resumed_from_epoch"] == killed_at
+    assert summary["resumed_from_epoch"] == 1
     assert_same_predictions(reference[0], out)
+    assert not list(out.rglob(".*tmp*"))
 
 
 def test_resume_checkpoint_that_does_not_fit_starts_fresh(

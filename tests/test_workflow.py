@@ -168,3 +168,92 @@ def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):
     proc = snakemake(tmp_path, "-n", config=path)
     assert proc.returncode != 0
     assert "does not look like an MSP-Podcast release (no Labels/ directory)" in proc.stdout + proc.stderr
+
+
+# Outputs that legitimately differ between two runs of the same workflow on the same
+# machine (timings, paths, dates); everything else under results/ must be byte-identical.
+# Documented in results/README.md ("Determinism").
+VOLATILE = (
+    re.compile(r"^benchmarks/"),  # Snakemake's per-job time and memory
+    re.compile(r"^train/[^/]+/seed\d+/(run\.json|env\.json|train_log\.csv)$"),  # seconds, dates
+    re.compile(r"^train/[^/]+/seed\d+/best\.safetensors$"),  # compared by content below
+)
+
+
+def _files(results: Path) -> dict[str, Path]:
+    return {str(p.relative_to(results)): p for p in results.rglob("*") if p.is_file()}
+
+
+def test_second_run_is_byte_identical(run_dir, tmp_path):
+    from sertools import checkpoint
+
+    proc = snakemake(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    a, b = _files(run_dir / "results"), _files(tmp_path / "results")
+    a = {k: v for k, v in a.items() if not k.startswith("audio_cache")}
+    assert set(a) == set(b)
+    compared = 0
+    for rel, path in sorted(a.items()):
+        if any(rx.search(rel) for rx in VOLATILE):
+            continue
+        assert path.read_bytes() == b[rel].read_bytes(), rel
+        compared += 1
+    assert any(k.startswith("predictions/") for k in a) and any(k.startswith("tables/") for k in a)
+    assert compared >= 30
+    for rel in (k for k in a if k.endswith("best.safetensors")):
+        ca, cb = checkpoint.load(a[rel]), checkpoint.load(b[rel])
+        assert ca.meta == cb.meta, rel
+        assert all(ca.tensors[k].equal(cb.tensors[k]) for k in ca.tensors) and ca.tensors.keys() == cb.tensors.keys()
+    for rel in (k for k in a if k.endswith("train_log.csv")):
+        la, lb = pd.read_csv(a[rel]), pd.read_csv(b[rel])
+        pd.testing.assert_frame_equal(la.drop(columns="seconds"), lb.drop(columns="seconds"))
+
+
+_KILL_ON_RENAME = """
+import os, signal, sys
+import sertools.io
+def die(*a, **k):  # the data is written to the temporary file; die before it takes the final name
+    os.kill(os.getpid(), signal.SIGKILL)
+sertools.io.os.replace = die
+sys.argv = sys.argv[1:]
+exec(sys.argv[0])
+"""
+
+_STAGES = {
+    "predict": (
+        "from sertools import predict; import yaml; cfg = yaml.safe_load(open('results/train/hard_ce/seed0/config.yaml'));"
+        "predict.predict('results/train/hard_ce/seed0/best.safetensors', 'results/labels/labels.parquet',"
+        " 'results/manifest/manifest.parquet', ['Test1'], ['OUT/Test1.parquet'], cfg)",
+        ["Test1.parquet"],
+    ),
+    "metrics": (
+        "from sertools import evaluate, config; cfg = config.resolve({'evaluation': {'bootstrap_resamples': 20}});"
+        "evaluate.run_variant_metrics({'Test1': ['results/predictions/hard_ce/seed0/Test1.parquet']},"
+        " 'results/labels/labels.parquet', cfg['evaluation'], 'OUT/hard_ce.json')",
+        ["hard_ce.json"],
+    ),
+    "figures": (
+        "from sertools import plots, config; cfg = config.resolve({});"
+        "plots.run_figures({v: f'results/metrics/{v}.json' for v in ('hard_ce', 'dist_primary_kl')},"
+        " 'results/labels/summary.json', cfg['evaluation'], 'OUT')",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(_STAGES))
+def test_job_killed_mid_write_leaves_no_output(run_dir, tmp_path, stage):
+    """A writer killed with its data in a temporary file: the output name never appears."""
+    code, names = _STAGES[stage]
+    code = code.replace("OUT", str(tmp_path / "out"))
+    env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILL_ON_RENAME, code], cwd=run_dir, env=env, capture_output=True, text=True
+    )
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    left = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert left and all(p.name.startswith(".") and ".tmp" in p.name for p in left), left
+    done = subprocess.run([sys.executable, "-c", code], cwd=run_dir, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    made = {p.name for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert made >= set(names or []) and made

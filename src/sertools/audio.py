@@ -7,7 +7,10 @@ WAV under the cache directory; the manifest then points at the cached copy.
 Per utterance, in this order, the first problem found decides its fate:
 
 - ``missing`` (no file), ``unreadable`` (soundfile cannot parse the header),
-  ``empty`` (zero frames), ``too_short`` (under ``manifest.min_duration_s``):
+  ``truncated`` (a RIFF/WAVE file whose ``data`` chunk declares more bytes
+  than the file holds: libsndfile would silently read the part that is
+  there), ``empty`` (zero frames), ``too_short`` (under
+  ``manifest.min_duration_s``):
   *bad audio* - the stage stops with a message naming every such file, unless
   ``manifest.drop_bad_audio`` is true, in which case they are dropped and
   listed by name in the manifest summary;
@@ -35,7 +38,7 @@ from sertools.io import atomic_path, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
-BAD_AUDIO = ("missing", "unreadable", "empty", "too_short")
+BAD_AUDIO = ("missing", "unreadable", "truncated", "empty", "too_short")
 
 
 class AudioError(RuntimeError):
@@ -64,7 +67,36 @@ def probe(path: Path) -> AudioFacts:
         return AudioFacts(None, None, None, None, "unreadable", str(e).splitlines()[0][:200])
     if info.frames <= 0 or info.samplerate <= 0:
         return AudioFacts(info.samplerate, info.channels, 0, info.subtype, "empty", "no audio frames")
+    shortfall = wav_data_shortfall(path)
+    if shortfall is not None:
+        declared, held = shortfall
+        detail = f"data chunk declares {declared} bytes, the file holds {held}"
+        return AudioFacts(info.samplerate, info.channels, int(info.frames), info.subtype, "truncated", detail)
     return AudioFacts(info.samplerate, info.channels, int(info.frames), info.subtype, None)
+
+
+def wav_data_shortfall(path: Path, scan_bytes: int = 1 << 16) -> tuple[int, int] | None:
+    """(declared, present) byte counts of a RIFF/WAVE ``data`` chunk cut short, else None.
+
+    Walks the chunk list of the first ``scan_bytes``. Files that are not RIFF/WAVE,
+    whose ``data`` chunk lies further in, or whose size field is a streaming
+    placeholder (0 or 0xFFFFFFFF) are not judged.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(scan_bytes)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if chunk == b"data":
+            held = size - (pos + 8)
+            if length in (0, 0xFFFFFFFF) or held >= length:
+                return None
+            return length, held
+        pos += 8 + length + (length & 1)  # chunks are word-aligned
+    return None
 
 
 def load_mono(path: str | Path, sample_rate: int) -> np.ndarray:

@@ -326,6 +326,23 @@ class Batch(NamedTuple):
     index: torch.Tensor
 
 
+def check_min_frames(rows: pd.DataFrame, min_frames: int, sample_rate: int, what: str) -> None:
+    """Refuse utterances shorter than the backbone's receptive field, naming them.
+
+    The model cannot produce a single frame from them; padding would make the
+    output depend on the padding, so they must be dropped at the manifest stage.
+    """
+    short = rows[rows["frames"].to_numpy() < min_frames]
+    if len(short):
+        names = ", ".join(f"{f} ({n} samples)" for f, n in zip(short["file_id"][:10], short["frames"][:10], strict=True))
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        raise DataError(
+            f"{what}: {len(short)} utterance(s) shorter than the backbone's receptive field of {min_frames} "
+            f"samples ({min_frames / sample_rate * 1000:.1f} ms): {names}{more}. Set manifest.min_duration_s "
+            f"above {min_frames / sample_rate:.4f} s so that the manifest stage drops them (counted)"
+        )
+
+
 def collate(items: Sequence[tuple[int, np.ndarray]], min_length: int = 1) -> Batch:
     """Zero-pad to the longest item (at least ``min_length`` samples)."""
     lengths = np.array([len(w) for _, w in items], dtype=np.int64)

@@ -222,6 +222,7 @@ def _predict_splits(
             raise data.DataError(
                 f"{split}: audio at {sr} Hz but the model was trained at {meta['sample_rate']} Hz"
             )
+        data.check_min_frames(rows, min_len, sr, split)
         ds = data.AudioDataset(rows["path"].tolist(), rows["frames"].tolist(), sr)
         logits, dims = infer(
             model,

@@ -426,6 +426,8 @@ class _Trainer:
         self.waveform_stats: dict[str, float] | None = None
         self.model.to(self.device)
         self.min_len = model_mod.min_input_samples(self.model)
+        data.check_min_frames(self.train_df.iloc[self.train_t.rows], self.min_len, self.sample_rate, "Train")
+        data.check_min_frames(self.dev_df, self.min_len, self.sample_rate, "Development")
         backbone, heads = self.model.param_groups()
         self.params = [*backbone, *heads]
         t = self.tcfg

@@ -1,0 +1,113 @@
+"""Workflow-level figures: the paper grid's dry-run time and the demo's end-to-end time.
+
+    python benchmarks/bench_workflow.py [--skip-demo]
+
+1. Dry run (DAG only) of ``config/paper.yaml`` (7 variants x 5 seeds) against a
+   labels-only synthetic corpus in the MSP-Podcast layout: how long Snakemake
+   takes to plan the full grid.
+2. The demo as ``make demo`` runs it (``--cores 2 --resources gpu=2
+   --set-threads train=1 predict=1``) in a fresh copy of the repository:
+   end-to-end wall time, and the train+predict phase (first training start to
+   last prediction end, from the Snakemake log) against the 10-minute target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+START = re.compile(r"^(?:local)?rule (\w+):$")
+FINISH = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)$")
+
+
+def phases(log: str) -> dict[str, tuple[dt.datetime, dt.datetime]]:
+    """Rule -> (first job start, last job end) from a Snakemake log."""
+    now: dt.datetime | None = None
+    out: dict[str, list[dt.datetime]] = {}
+    for line in log.splitlines():
+        line = line.strip()
+        if m := STAMP.match(line):
+            now = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+        elif now and (m := START.match(line)):
+            out.setdefault(m.group(1), [now, now])[0] = min(out.get(m.group(1), [now])[0], now)
+        elif now and (m := FINISH.match(line)):
+            span = out.setdefault(m.group(1), [now, now])
+            span[1] = max(span[1], now)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def copy_repo(dest: Path) -> None:
+    """The tracked files of the working tree (a clean checkout with local edits)."""
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listing.decode().split("\0")):
+        src, out = ROOT / name, dest / name
+        if src.exists() or src.is_symlink():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, out, follow_symlinks=False)
+
+
+def paper_dry_run(tmp: Path) -> float:
+    corpus = tmp / "msp"
+    subprocess.run(
+        [sys.executable, "-m", "sertools.cli", "synth", str(corpus), "--utterances", "2000", "--seed", "1", "--labels-only"],
+        check=True,
+        capture_output=True,
+    )
+    (corpus / "Audios").mkdir(exist_ok=True)
+    cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(tmp / "paper"), "--configfile", str(ROOT / "config/paper.yaml")]
+    cmd += ["--config", f"corpus={{source: msp_podcast, root: {corpus}}}", "--cores", "8", "--resources", "gpu=1", "-n"]
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+        best = min(best, time.perf_counter() - t)
+        if proc.returncode:
+            raise SystemExit(f"paper dry run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    jobs = re.search(r"^total\s+(\d+)$", proc.stdout, re.M)
+    print(f"paper grid dry run: {jobs.group(1) if jobs else '?'} jobs planned; best of 3: {best:.1f} s")
+    return best
+
+
+def demo(tmp: Path) -> None:
+    repo = tmp / "repo"
+    repo.mkdir()
+    copy_repo(repo)
+    cmd = [*SNAKEMAKE, "--cores", "2", "--resources", "gpu=2", "--set-threads", "train=1", "predict=1"]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"demo failed:\n{proc.stderr[-3000:]}")
+    span = phases(proc.stderr + proc.stdout)
+    tp = (max(span["predict"][1], span["train"][1]) - span["train"][0]).total_seconds()
+    print(f"demo workflow end to end (without the HTML report): {wall:.0f} s")
+    for rule, (a, b) in sorted(span.items(), key=lambda kv: kv[1][0]):
+        print(f"  {rule:<14} {a:%H:%M:%S} -> {b:%H:%M:%S}")
+    print(f"RESULT|demo workflow end to end, 2 cores|{wall / 60:.1f} min|-|-")
+    print(f"RESULT|demo train+predict phase (14 trainings, 14 prediction jobs)|{tp / 60:.1f} min|<= 10 min|-")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-demo", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        dry = paper_dry_run(tmp)
+        print(f"RESULT|paper grid dry run (7 variants x 5 seeds, DAG only)|{dry:.1f} s|-|-")
+        if not args.skip_demo:
+            demo(tmp)
+
+
+if __name__ == "__main__":
+    main()
