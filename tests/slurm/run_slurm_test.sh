@@ -17,6 +17,8 @@
 #      and that every job ran the venv's python.
 #   5. Run the same config locally (--cores 2 --resources gpu=1) in <tmp>/local.
 #   6. Compare results/ and resources/ of the two runs (compare_outputs.py).
+#   7. Train one model as two DDP ranks with `srun --ntasks=2` (Gloo on CPU) and check
+#      it matches one process with twice the gradient accumulation (SKIP_DDP=1 skips).
 # Prints PASS, FAIL or SKIP as the last line. Exit status: 0 pass, 1 fail, 77 skipped
 # (no cluster, and no root or no local_slurm.sh to start one).
 #
@@ -187,6 +189,43 @@ rc=0
 "$VENV_BIN/python" "$HERE/compare_outputs.py" "$SLURM_DIR" "$LOCAL_DIR" > "$WORK/compare.txt" 2>&1 || rc=$?
 grep -v '^same ' "$WORK/compare.txt" || true
 ((rc == 0)) || fail "SLURM and local outputs differ (full list: $WORK/compare.txt)"
+
+# --- 7. one training as two DDP ranks under srun --------------------------------
+# Ranks and rendezvous come from srun's environment (SLURM_PROCID/NTASKS/JOB_NODELIST);
+# two Gloo ranks with batch B must take the steps of one process with grad_accum x 2.
+if [[ ${SKIP_DDP:-0} != 1 ]]; then
+  t=$(now)
+  "$VENV_BIN/python" - "$CONFIG" "$WORK" <<'PY' || fail "could not write the DDP configs"
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+cfg.setdefault("model", {})["head_dropout"] = 0.0  # rank-specific dropout masks would differ
+cfg["model"].setdefault("tiny", {})["dropout"] = 0.0
+for name, ga in (("ddp", 1), ("single", 2)):
+    cfg.setdefault("train", {})["grad_accum"] = ga
+    yaml.safe_dump(cfg, open(f"{sys.argv[2]}/{name}.yaml", "w"))
+PY
+  TRAIN_ARGS=("$LOCAL_DIR/results/labels/labels.parquet" "$LOCAL_DIR/results/manifest/manifest.parquet"
+              --variant hard_ce --seed 0 --threads 1)
+  rc=0
+  timeout -s INT 600 srun --ntasks=2 --cpus-per-task=1 --export=ALL \
+    "$VENV_BIN/python" -m sertools.cli train "${TRAIN_ARGS[@]}" --out-dir "$WORK/ddp" --config "$WORK/ddp.yaml" \
+    > "$WORK/ddp.log" 2>&1 || rc=$?
+  ((rc == 0)) || { tail -30 "$WORK/ddp.log"; fail "srun --ntasks=2 training exited with $rc (log $WORK/ddp.log)"; }
+  "$VENV_BIN/python" -m sertools.cli train "${TRAIN_ARGS[@]}" --out-dir "$WORK/single" --config "$WORK/single.yaml" \
+    > "$WORK/single.log" 2>&1 || { tail -30 "$WORK/single.log"; fail "single-process reference training failed"; }
+  "$VENV_BIN/python" - "$WORK" <<'PY' || fail "DDP under srun does not match the single-process run"
+import json, sys
+from sertools import checkpoint
+w = sys.argv[1]
+assert json.load(open(f"{w}/ddp/run.json"))["world_size"] == 2, "run.json does not record 2 ranks"
+a = checkpoint.load(f"{w}/ddp/best.safetensors").tensors
+b = checkpoint.load(f"{w}/single/best.safetensors").tensors
+worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+print(f"[slurm-test] DDP (2 ranks under srun) vs one process with grad_accum 2: max weight difference {worst:.2e}")
+assert a.keys() == b.keys() and worst < 1e-4
+PY
+  say "DDP under srun: 2 ranks match one process with double accumulation ($(elapsed "$t" "$(now)") s)"
+fi
 
 STATUS=0
 say "wall time: SLURM run $SLURM_SECONDS s, local run $LOCAL_SECONDS s, whole test $(elapsed "$T0" "$(now)") s"
