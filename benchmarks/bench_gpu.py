@@ -154,7 +154,9 @@ def main() -> None:
         f"paper grid (7 variants x 5 seeds, <= 18 epochs, MSP-Podcast 2.0 at {MSP2_MEAN_S:.2f} s mean): "
         f"{budget['per_run'] / 1e18:.2f} EFLOP per run, {budget['grid'] / 1e18:.1f} EFLOP in all"
     )
-    print(f"RESULT|paper grid compute, 35 runs of <= 18 epochs (upper bound)|{budget['grid'] / 1e18:.1f} EFLOP|-|-")
+    print(
+        f"RESULT|paper grid compute, 35 runs of <= 18 epochs (upper bound)|{budget['grid'] / 1e18:.1f} EFLOP|-|-"
+    )
     print(
         f"disk: audio {disk['audio'] / 1e9:.0f} GB (16-bit PCM); per run {disk['per_run'] / 1e9:.2f} GB of checkpoints "
         f"({disk['params'] / 1e6:.1f} M parameters, {disk['trainable'] / 1e6:.1f} M trainable)"
@@ -202,7 +204,9 @@ def main() -> None:
     print(
         f"RESULT|achieved vs bf16 matmul peak|{achieved / 1e12:.1f} / {peak / 1e12:.1f} TFLOP/s|-|{achieved / peak:.0%}"
     )
-    print(f"RESULT|paper grid GPU hours on {name} (measured rate)|{budget['grid'] / achieved / 3600:.0f} h|-|-")
+    print(
+        f"RESULT|paper grid GPU hours on {name} (measured rate)|{budget['grid'] / achieved / 3600:.0f} h|-|-"
+    )
 
 
 if __name__ == "__main__":

@@ -59,13 +59,40 @@ def copy_repo(dest: Path) -> None:
 def paper_dry_run(tmp: Path) -> float:
     corpus = tmp / "msp"
     subprocess.run(
-        [sys.executable, "-m", "sertools.cli", "synth", str(corpus), "--utterances", "2000", "--seed", "1", "--labels-only"],
+        [
+            sys.executable,
+            "-m",
+            "sertools.cli",
+            "synth",
+            str(corpus),
+            "--utterances",
+            "2000",
+            "--seed",
+            "1",
+            "--labels-only",
+        ],
         check=True,
         capture_output=True,
     )
     (corpus / "Audios").mkdir(exist_ok=True)
-    cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(tmp / "paper"), "--configfile", str(ROOT / "config/paper.yaml")]
-    cmd += ["--config", f"corpus={{source: msp_podcast, root: {corpus}}}", "--cores", "8", "--resources", "gpu=1", "-n"]
+    cmd = [
+        *SNAKEMAKE,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(tmp / "paper"),
+        "--configfile",
+        str(ROOT / "config/paper.yaml"),
+    ]
+    cmd += [
+        "--config",
+        f"corpus={{source: msp_podcast, root: {corpus}}}",
+        "--cores",
+        "8",
+        "--resources",
+        "gpu=1",
+        "-n",
+    ]
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()

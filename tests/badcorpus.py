@@ -37,7 +37,9 @@ def read_csv(path: Path) -> tuple[list[str], Rows]:
     return rows[0], rows[1:]
 
 
-def write_csv(path: Path, header: list[str], rows: Rows, encoding: str = "utf-8", newline: str = "\n") -> None:
+def write_csv(
+    path: Path, header: list[str], rows: Rows, encoding: str = "utf-8", newline: str = "\n"
+) -> None:
     with open(path, "w", newline="", encoding=encoding) as fh:
         w = csv.writer(fh, lineterminator=newline)
         w.writerow(header)
@@ -188,10 +190,9 @@ def audio_without_labels(root: Path) -> str:
 
 
 def non_utf8_text(root: Path) -> str:
-    fid = _edit_annotation(root, "EmoClass_Second", "Other-\udcff\udcfe")
+    fid = _edit_annotation(root, "EmoClass_Second", "Other-MARKER")
     path = root / "Labels" / DETAILED
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))  # raw 0xFF 0xFE bytes
+    path.write_bytes(path.read_bytes().replace(b"MARKER", b"\xff\xfe"))  # raw bytes, not UTF-8
     return fid
 
 

@@ -42,7 +42,9 @@ def _cfg(**sections: dict) -> dict:
 def _stages(corpus: Path, out: Path, cfg: dict) -> tuple[dict, dict]:
     """Labels and manifest stages; both summaries checked for complete accounting."""
     lab = labels.run(corpus, out / "labels.parquet", out / "labels.json", cfg["labels"])
-    man = audio.run(corpus, out / "labels.parquet", out / "manifest.parquet", out / "manifest.json", cfg["manifest"])
+    man = audio.run(
+        corpus, out / "labels.parquet", out / "manifest.parquet", out / "manifest.json", cfg["manifest"]
+    )
     _check_accounting(corpus, lab, man)
     return lab, man
 
@@ -94,13 +96,15 @@ BAD_AUDIO = {
 
 
 @pytest.mark.parametrize("fault", sorted(BAD_AUDIO))
-def test_bad_audio_stops_naming_the_file_or_is_a_counted_drop(clean: Path, tmp_path: Path, fault: str) -> None:
+def test_bad_audio_stops_naming_the_file_or_is_a_counted_drop(
+    clean: Path, tmp_path: Path, fault: str
+) -> None:
     corpus, fid = _faulty(clean, tmp_path, fault)
     reason = BAD_AUDIO[fault]
-    with pytest.raises(audio.AudioError, match=rf"1 labelled utterance\(s\) have unusable audio") as err:
+    with pytest.raises(audio.AudioError, match=r"1 labelled utterance\(s\) have unusable audio") as err:
         _stages(corpus, tmp_path / "strict", _cfg())
     assert f"{corpus / 'Audios' / fid}: {reason}" in str(err.value)
-    lab, man = _stages(corpus, tmp_path / "lenient", _cfg(manifest={"drop_bad_audio": True}))
+    _lab, man = _stages(corpus, tmp_path / "lenient", _cfg(manifest={"drop_bad_audio": True}))
     assert man["utterances_dropped"] == {reason: 1}
     assert [(d["file_id"], d["reason"]) for d in man["dropped_files"]] == [(fid, reason)]
     assert fid not in set(pd.read_parquet(tmp_path / "lenient" / "manifest.parquet").file_id)
@@ -115,8 +119,13 @@ def test_truncated_wav_names_declared_and_present_bytes(clean: Path, tmp_path: P
     assert audio.wav_data_shortfall(clean / "Audios" / fid) is None
 
 
-@pytest.mark.parametrize(("fault", "subtype", "converted"), [("stereo_44k", "PCM_16", True), ("pcm_u8", "PCM_U8", False), ("float_wav", "FLOAT", False)])
-def test_other_formats_are_kept(clean: Path, tmp_path: Path, fault: str, subtype: str, converted: bool) -> None:
+@pytest.mark.parametrize(
+    ("fault", "subtype", "converted"),
+    [("stereo_44k", "PCM_16", True), ("pcm_u8", "PCM_U8", False), ("float_wav", "FLOAT", False)],
+)
+def test_other_formats_are_kept(
+    clean: Path, tmp_path: Path, fault: str, subtype: str, converted: bool
+) -> None:
     corpus, fid = _faulty(clean, tmp_path, fault)
     _, man = _stages(corpus, tmp_path, _cfg())
     assert man["utterances_dropped"] == {}
@@ -129,7 +138,7 @@ def test_other_formats_are_kept(clean: Path, tmp_path: Path, fault: str, subtype
 
 def test_audio_without_labels_is_counted(clean: Path, tmp_path: Path) -> None:
     corpus, fid = _faulty(clean, tmp_path, "audio_without_labels")
-    lab, man = _stages(corpus, tmp_path, _cfg())
+    _lab, man = _stages(corpus, tmp_path, _cfg())
     assert man["audio_without_labels"] == 1 and man["audio_without_labels_examples"] == [fid]
 
 
@@ -141,7 +150,9 @@ def test_shorter_than_receptive_field(clean: Path, tmp_path: Path) -> None:
     cfg = _cfg(manifest={"min_duration_s": 0.0})
     out = tmp_path / "permissive"
     _stages(corpus, out, cfg)
-    with pytest.raises(data.DataError, match=rf"Development: 1 utterance\(s\) shorter than .*{fid} \(200 samples\)"):
+    with pytest.raises(
+        data.DataError, match=rf"Development: 1 utterance\(s\) shorter than .*{fid} \(200 samples\)"
+    ):
         training.train(out / "labels.parquet", out / "manifest.parquet", out / "run", cfg, "hard_ce", 0, 1)
 
 
@@ -158,7 +169,7 @@ BAD_ANNOTATIONS = {
 def test_bad_annotation_is_a_counted_drop_or_a_named_error(clean: Path, tmp_path: Path, fault: str) -> None:
     corpus, fid = _faulty(clean, tmp_path, fault)
     reason, message = BAD_ANNOTATIONS[fault]
-    ref, _ = _stages(clean, tmp_path / "clean", _cfg())
+    _ref, _ = _stages(clean, tmp_path / "clean", _cfg())
     lab, _ = _stages(corpus, tmp_path / "drop", _cfg())
     assert lab["annotations_dropped"] == {reason: 1} and lab["utterances_dropped"] == {}
     before = _table(tmp_path / "clean").loc[fid, "n_annotators"]
@@ -168,7 +179,7 @@ def test_bad_annotation_is_a_counted_drop_or_a_named_error(clean: Path, tmp_path
 
 
 def test_unknown_secondary_word_goes_to_other_and_is_counted(clean: Path, tmp_path: Path) -> None:
-    corpus, fid = _faulty(clean, tmp_path, "unknown_secondary_word")
+    corpus, _fid = _faulty(clean, tmp_path, "unknown_secondary_word")
     lab, _ = _stages(corpus, tmp_path, _cfg())
     assert lab["secondary"]["unmapped_words"].get("bewildered") == 1
     assert lab["annotations_dropped"] == {}
@@ -186,7 +197,7 @@ def test_one_annotator_is_kept_unless_min_annotators_says_otherwise(clean: Path,
     corpus, fid = _faulty(clean, tmp_path, "one_annotator")
     _stages(corpus, tmp_path / "default", _cfg())
     assert _table(tmp_path / "default").loc[fid, "n_annotators"] == 1
-    lab, man = _stages(corpus, tmp_path / "min2", _cfg(labels={"min_annotators": 2}))
+    lab, _man = _stages(corpus, tmp_path / "min2", _cfg(labels={"min_annotators": 2}))
     assert lab["utterances_dropped"] == {"fewer_than_min_annotators": 1}
     assert fid not in _table(tmp_path / "min2").index
 
@@ -217,13 +228,16 @@ def test_bom_and_crlf_read_like_the_clean_files(clean: Path, tmp_path: Path) -> 
 
 # ---------------------------------------------------------------- empty splits, through training
 
+
 def test_empty_development_split_stops_training(clean: Path, tmp_path: Path) -> None:
     corpus, _ = _faulty(clean, tmp_path, "empty_development")
     cfg = _cfg()
     _, man = _stages(corpus, tmp_path, cfg)
     assert "Development" not in man["per_split"]
     with pytest.raises(training.TrainingError, match="no Development utterances"):
-        training.train(tmp_path / "labels.parquet", tmp_path / "manifest.parquet", tmp_path / "run", cfg, "hard_ce", 0, 1)
+        training.train(
+            tmp_path / "labels.parquet", tmp_path / "manifest.parquet", tmp_path / "run", cfg, "hard_ce", 0, 1
+        )
 
 
 def test_empty_test_split_gives_empty_predictions_and_n0_metrics(clean: Path, tmp_path: Path) -> None:
@@ -238,7 +252,9 @@ def test_empty_test_split_gives_empty_predictions_and_n0_metrics(clean: Path, tm
     empty = pd.read_parquet(outs[1])
     assert len(empty) == 0 and list(empty.columns) == list(pd.read_parquet(outs[0]).columns)
     metrics = tmp_path / "metrics.json"
-    evaluate.run_variant_metrics({s: [o] for s, o in zip(splits, outs, strict=True)}, lab, cfg["evaluation"], metrics)
+    evaluate.run_variant_metrics(
+        {s: [o] for s, o in zip(splits, outs, strict=True)}, lab, cfg["evaluation"], metrics
+    )
     res = json.loads(metrics.read_text())["splits"]
     assert res["Test2"]["n_utterances"]["all"] == 0 and res["Test1"]["n_utterances"]["all"] > 0
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -421,7 +419,10 @@ def test_sigkill_and_rerun_is_identical(
         "kill_at": kill_at,
     }
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300
+        [sys.executable, "-c", _CHILD, json.dumps(args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=300,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     assert not (out / "run.json").exists()

@@ -116,7 +116,7 @@ def _count_replaced(df: pd.DataFrame) -> int:
         return 0
     mask = pd.Series(False, index=df.index)
     for c in df.columns:
-        if df[c].dtype == object:
+        if pd.api.types.is_string_dtype(df[c]):  # object or pandas' (arrow) str dtype
             mask |= df[c].str.contains(REPLACEMENT_CHAR, regex=False, na=False)
     return int(mask.sum())
 

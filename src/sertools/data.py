@@ -334,7 +334,9 @@ def check_min_frames(rows: pd.DataFrame, min_frames: int, sample_rate: int, what
     """
     short = rows[rows["frames"].to_numpy() < min_frames]
     if len(short):
-        names = ", ".join(f"{f} ({n} samples)" for f, n in zip(short["file_id"][:10], short["frames"][:10], strict=True))
+        names = ", ".join(
+            f"{f} ({n} samples)" for f, n in zip(short["file_id"][:10], short["frames"][:10], strict=True)
+        )
         more = f" and {len(short) - 10} more" if len(short) > 10 else ""
         raise DataError(
             f"{what}: {len(short)} utterance(s) shorter than the backbone's receptive field of {min_frames} "

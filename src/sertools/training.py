@@ -68,7 +68,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from sertools import batching, checkpoint, curriculum, data, losses, metrics, predict, provenance
+from sertools import batching, checkpoint, curriculum, data, distributed, losses, metrics, predict, provenance
 from sertools import config as config_mod
 from sertools import model as model_mod
 from sertools.io import atomic_path, write_json, write_text
@@ -77,6 +77,7 @@ from sertools.schedulers import NewBob, set_lr
 log = logging.getLogger(__name__)
 
 TRAINING_VERSION = 1  # bump when training semantics change: old resume checkpoints are then ignored
+RANK_SEED_STRIDE = 1_000_003  # torch RNG of rank r in an epoch: epoch seed + r x stride
 NONFINITE_LIMIT = 0.10  # largest tolerated fraction of non-finite batches per epoch
 # modules whose source is part of the config hash (see code_fingerprint)
 HASHED_MODULES = (
@@ -107,6 +108,7 @@ LOG_COLUMNS = (
     "padded_fraction",
     "batches",
     "nonfinite_batches",
+    "batches_left_out",
     "seconds",
 )
 
@@ -333,6 +335,7 @@ class _Trainer:
         variant: str,
         seed: int,
         device: torch.device,
+        ctx: distributed.DistContext | None = None,
     ) -> None:
         if variant not in cfg["variants"]:
             raise ValueError(f"unknown variant {variant!r}; configured: {sorted(cfg['variants'])}")
@@ -344,6 +347,7 @@ class _Trainer:
         self.model_cfg = copy.deepcopy(dict(cfg["model"]))
         self.paths = Paths(out_dir)
         self.device = device
+        self.ctx = ctx or distributed.DistContext()
         self.amp = predict.amp_dtype(self.tcfg["amp"], device)
         self.labels_path, self.manifest_path = labels_path, manifest_path
         self.hash = config_hash(
@@ -426,6 +430,14 @@ class _Trainer:
         self.waveform_stats: dict[str, float] | None = None
         self.model.to(self.device)
         self.min_len = model_mod.min_input_samples(self.model)
+        # the DDP wrapper only drives forward/backward; state and validation use self.model
+        self.forward_model: torch.nn.Module = self.model
+        if self.ctx.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # layerdrop and curricula can leave parameters without gradients in a step
+            self.forward_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
         data.check_min_frames(self.train_df.iloc[self.train_t.rows], self.min_len, self.sample_rate, "Train")
         data.check_min_frames(self.dev_df, self.min_len, self.sample_rate, "Development")
         backbone, heads = self.model.param_groups()
@@ -481,6 +493,8 @@ class _Trainer:
         }
 
     def write_best(self, state: RunState) -> None:
+        if not self.ctx.is_main:
+            return
         assert state.best_weights is not None
         checkpoint.save(
             self.paths.best,
@@ -490,10 +504,14 @@ class _Trainer:
         )
 
     def write_log(self, state: RunState) -> None:
+        if not self.ctx.is_main:
+            return
         with atomic_path(self.paths.log) as tmp:
             pd.DataFrame(state.log_rows, columns=list(LOG_COLUMNS)).to_csv(tmp, index=False)
 
     def write_resume(self, state: RunState) -> None:
+        if not self.ctx.is_main:
+            return
         tensors = checkpoint.with_prefix(checkpoint.model_state(self.model), "model.")
         meta: dict[str, Any] = {"config_hash": self.hash, "state": state.to_meta(), "optimizers": {}}
         for name, opt in self.opts.items():
@@ -579,8 +597,9 @@ class _Trainer:
     # -- one epoch ---------------------------------------------------------------------------
 
     def train_epoch(self, epoch: int, batches: list[np.ndarray]) -> tuple[float, int]:
-        """Train on ``batches`` (dataset indices); returns (mean loss per utterance, non-finite count)."""
-        model, dev = self.model, self.device
+        """Train on ``batches`` (dataset indices; under DDP this rank's share); returns
+        (mean loss per utterance over all ranks, non-finite count)."""
+        model, dev = self.forward_model, self.device
         ga = int(self.tcfg["grad_accum"])
         clip = self.tcfg["grad_clip"]
         model.train()
@@ -616,7 +635,7 @@ class _Trainer:
             with predict.autocast(dev, self.amp):
                 out = model(batch.wave.to(dev), batch.lengths.to(dev))
             loss = self.objective(out.logits.float(), out.dims.float(), cat, dim_t)
-            if torch.isfinite(loss):
+            if distributed.all_finite(loss, self.ctx):  # one decision for all ranks
                 scaled = loss / ga
                 (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
                 total += float(loss.detach()) * len(idx)
@@ -630,6 +649,7 @@ class _Trainer:
                 for opt in self.opts.values():
                     opt.zero_grad(set_to_none=True)
                 accumulated = 0
+        total, count = distributed.sum_across([total, count], self.ctx, dev)
         return (total / count if count else float("nan")), nonfinite
 
     def step(self, accumulated: int, ga: int, clip: float | None) -> bool:
@@ -685,12 +705,15 @@ class _Trainer:
     def run(self, stop_after_epochs: int | None) -> dict[str, Any]:
         t_start = time.monotonic()
         self.paths.out.mkdir(parents=True, exist_ok=True)
-        self.paths.clean_stale_temporaries()
+        if self.ctx.is_main:
+            self.paths.clean_stale_temporaries()
+        distributed.barrier(self.ctx)
         self.load_data()
         self.build()
         state, resumed_from = self.try_resume()
         self.write_config()
-        write_json(self.paths.env, provenance.collect(self.device))
+        if self.ctx.is_main:
+            write_json(self.paths.env, provenance.collect(self.device))
         t = self.tcfg
         max_epochs = int(t["max_epochs"])
         if self.curriculum_cfg["order"] != "none":
@@ -736,8 +759,11 @@ class _Trainer:
             "n_train": len(self.train_ds),
             "n_dev": len(self.dev_ds),
             "labels_without_audio": self.join_report["labels_without_audio"],
+            "world_size": self.ctx.world_size,
         }
-        write_json(self.paths.run, summary)
+        if self.ctx.is_main:
+            write_json(self.paths.run, summary)
+        distributed.barrier(self.ctx)  # no rank leaves before rank 0's files exist
         log.info(
             "done: best epoch %s, %s = %.6g, %d epochs",
             state.best_epoch,
@@ -748,6 +774,8 @@ class _Trainer:
         return summary
 
     def write_config(self) -> None:
+        if not self.ctx.is_main:
+            return
         doc = {
             "model": self.model_cfg,
             "train": self.tcfg,
@@ -762,19 +790,26 @@ class _Trainer:
         t = self.tcfg
         epoch = state.epochs_done  # 0-based index of the epoch being run
         eseed = epoch_seed(self.seed, epoch)
-        reseed(eseed)
+        reseed(eseed + RANK_SEED_STRIDE * self.ctx.rank)  # dropout/masks differ by rank; plans do not
         pool, is_full = curriculum.epoch_pool_from_config(
             self.curriculum_cfg, self.difficulty, self.train_t.classes, epoch, max_epochs, self.seed
         )
         plan = batching.bucket_batches(
             self.train_len[pool], int(t["batch_size"]), int(t["bucket_size_multiplier"]), eseed
         )
-        batches = [pool[b] for b in plan]
+        batches, left_out = distributed.shard([pool[b] for b in plan], self.ctx)
+        if left_out:
+            log.info(
+                "epoch %d: %d batch(es) left out so that %d ranks take equal steps",
+                epoch + 1,
+                left_out,
+                self.ctx.world_size,
+            )
         lrs = {name: s.value for name, s in self.newbob.items()}
         for name, opt in self.opts.items():
             set_lr(opt, lrs[name])
         train_loss, nonfinite = self.train_epoch(epoch, batches)
-        val = self.validate()
+        val = distributed.broadcast(self.validate() if self.ctx.is_main else None, self.ctx)
         metric = val[t["selection_metric"]]
         for name in (t["selection_metric"], t["newbob_metric"]):
             if not math.isfinite(val[name]):
@@ -821,6 +856,7 @@ class _Trainer:
                 "padded_fraction": batching.padded_fraction(self.train_len, batches),
                 "batches": len(batches),
                 "nonfinite_batches": nonfinite,
+                "batches_left_out": left_out,
                 "seconds": round(seconds, 3),
             }
         )
@@ -877,6 +913,14 @@ def train(
     tcfg = config_mod.variant_train(cfg, variant) if variant in cfg["variants"] else cfg["train"]
     device = predict.resolve_device(tcfg["device"])
     n_threads = tcfg.get("num_threads") or threads
+    ctx = distributed.context_from_env()
+    device = distributed.device_for(ctx, device)
     with torch_settings(bool(tcfg["deterministic"]), n_threads, device):
-        trainer = _Trainer(Path(labels_path), Path(manifest_path), Path(out_dir), cfg, variant, seed, device)
-        return trainer.run(stop_after_epochs)
+        distributed.init(ctx, device)
+        try:
+            trainer = _Trainer(
+                Path(labels_path), Path(manifest_path), Path(out_dir), cfg, variant, seed, device, ctx
+            )
+            return trainer.run(stop_after_epochs)
+        finally:
+            distributed.shutdown(ctx)
