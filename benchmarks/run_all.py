@@ -19,7 +19,17 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_synth", "bench_labels", "bench_reliability", "bench_batching", "bench_train", "bench_metrics"]
+ORDER = [
+    "bench_synth",
+    "bench_labels",
+    "bench_reliability",
+    "bench_manifest",
+    "bench_batching",
+    "bench_train",
+    "bench_metrics",
+    "bench_gpu",
+    "bench_workflow",
+]
 
 
 def machine() -> str:
@@ -35,6 +45,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None)
@@ -44,6 +63,7 @@ def main() -> None:
     if args.only:
         scripts = [s for s in scripts if s.stem in args.only or s.stem.removeprefix("bench_") in args.only]
     date = dt.date.today().isoformat()
+    host = f"{os.cpu_count()}-core CPU" + (", GPU" if _has_cuda() else "")
     rows, sections = [], []
     for script in scripts:
         print(f"== {script.name}", flush=True)
@@ -55,9 +75,9 @@ def main() -> None:
         for line in proc.stdout.splitlines():
             if line.startswith("RESULT|"):
                 parts = [*line.split("|"), "", "", "", ""][1:5]
-                rows.append(f"| {script.stem} | {' | '.join(p.strip() for p in parts)} | {date} |")
+                rows.append(f"| {script.stem} | {' | '.join(p.strip() for p in parts)} | {host} | {date} |")
         if proc.returncode:
-            rows.append(f"| {script.stem} | FAILED (exit {proc.returncode}) | | | | {date} |")
+            rows.append(f"| {script.stem} | FAILED (exit {proc.returncode}) | | | | {host} | {date} |")
         body = "\n".join(line for line in out.splitlines() if not line.startswith("RESULT|"))
         sections.append(f"### {script.name} ({took:.0f} s)\n\n```\n{body.strip()}\n```\n")
     text = [
@@ -66,8 +86,8 @@ def main() -> None:
         "Written by `make bench` (`python benchmarks/run_all.py`); never edited by hand.",
         f"Machine: {machine()}.",
         "",
-        "| benchmark | figure | value | target | ratio vs naive reference | date |",
-        "|---|---|---|---|---|---|",
+        "| benchmark | figure | value | target | ratio vs naive reference | machine | date |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         "## Full output",
