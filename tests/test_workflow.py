@@ -160,6 +160,19 @@ def test_library_modules_are_inputs_of_only_the_rules_they_shape(run_dir):
     assert "train" not in users["evaluate"] and "train" not in users["plots"]
 
 
+@pytest.mark.parametrize(("module", "expected"), [("plots", {"figures": 1}), ("tables", {"tables": 1})])
+def test_editing_a_module_reruns_only_its_rules(run_dir, module, expected):
+    """A real content edit of the plotting (or table) code: only figures (or tables) rerun."""
+    path = ROOT / "src" / "sertools" / f"{module}.py"
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original + b"\n# an edit that changes the file's checksum\n")
+        proc = snakemake(run_dir, "-n")
+    finally:
+        path.write_bytes(original)
+    assert job_counts(proc.stdout) == expected, proc.stdout[-2000:]
+
+
 def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["corpus"] = {"source": "msp_podcast", "root": str(tmp_path / "nowhere")}
