@@ -27,13 +27,23 @@
 #   TEST_TARGETS        Snakemake targets (default: the workflow's default target),
 #                       e.g. "results/manifest/manifest.parquet" for the data stages only
 #   SLURM_TEST_TIMEOUT  seconds allowed for the SLURM run (default 1200)
-#   LOCAL_SLURM         path of local_slurm.sh (default <repo>/../shared/tools/local_slurm.sh)
+#   LOCAL_SLURM         path of local_slurm.sh (default: ../shared/tools/local_slurm.sh next to the
+#                       repository or to one of its parent directories)
 #   KEEP_TMP=1          keep the working directories (they are always kept on failure)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/../.." && pwd))
-LOCAL_SLURM=${LOCAL_SLURM:-$REPO/../shared/tools/local_slurm.sh}
+# local_slurm.sh: $LOCAL_SLURM, else shared/tools/ next to the checkout or to any of its parents
+find_local_slurm() {
+  local d=$REPO
+  while [[ $d != / ]]; do
+    [[ -f $d/../shared/tools/local_slurm.sh ]] && { realpath "$d/../shared/tools/local_slurm.sh"; return; }
+    d=$(dirname "$d")
+  done
+  echo "$REPO/../shared/tools/local_slurm.sh"
+}
+LOCAL_SLURM=${LOCAL_SLURM:-$(find_local_slurm)}
 VENV_BIN=${VENV_BIN:-$REPO/.venv/bin}
 CONFIG=${TEST_CONFIG:-$HERE/config.yaml}
 TIMEOUT=${SLURM_TEST_TIMEOUT:-1200}
