@@ -38,11 +38,9 @@ def phases(log: str) -> dict[str, tuple[dt.datetime, dt.datetime]]:
         line = line.strip()
         if m := STAMP.match(line):
             now = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
-        elif now and (m := START.match(line)):
-            out.setdefault(m.group(1), [now, now])[0] = min(out.get(m.group(1), [now])[0], now)
-        elif now and (m := FINISH.match(line)):
-            span = out.setdefault(m.group(1), [now, now])
-            span[1] = max(span[1], now)
+        elif now and (m := START.match(line) or FINISH.match(line)):
+            span = out.setdefault(m.group(1), [now, now])  # the log is in time order
+            span[1] = now
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 

@@ -2,6 +2,8 @@
 
     python benchmarks/run_all.py [--only NAME ...]
 
+With --only, the other benchmarks' rows and outputs are kept from the README.
+
 Each benchmark script prints free text plus summary lines of the form
 ``RESULT|<figure>|<value>|<target>|<ratio vs naive reference or ->``; those
 lines become the table, and the full output of each script is kept below it.
@@ -25,6 +27,7 @@ ORDER = [
     "bench_reliability",
     "bench_manifest",
     "bench_batching",
+    "bench_group_norm",
     "bench_train",
     "bench_metrics",
     "bench_gpu",
@@ -54,17 +57,39 @@ def _has_cuda() -> bool:
         return False
 
 
+def previous(readme: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Table rows and output sections per benchmark from an existing README (for --only)."""
+    rows: dict[str, list[str]] = {}
+    sections: dict[str, str] = {}
+    if not readme.exists():
+        return rows, sections
+    text = readme.read_text()
+    for line in text.splitlines():
+        name = line.split("|")[1].strip() if line.startswith("| bench_") else None
+        if name:
+            rows.setdefault(name, []).append(line)
+    for chunk in text.split("\n### ")[1:]:
+        name = chunk.split(".py", 1)[0]
+        sections[name] = "### " + chunk.rstrip("\n") + "\n"
+    return rows, sections
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None)
     args = ap.parse_args()
-    scripts = [HERE / f"{n}.py" for n in ORDER if (HERE / f"{n}.py").exists()]
-    scripts += sorted(p for p in HERE.glob("bench_*.py") if p.stem not in ORDER)
+    every = [HERE / f"{n}.py" for n in ORDER if (HERE / f"{n}.py").exists()]
+    every += sorted(p for p in HERE.glob("bench_*.py") if p.stem not in ORDER)
+    scripts = every
     if args.only:
-        scripts = [s for s in scripts if s.stem in args.only or s.stem.removeprefix("bench_") in args.only]
+        scripts = [s for s in every if s.stem in args.only or s.stem.removeprefix("bench_") in args.only]
     date = dt.date.today().isoformat()
     host = f"{os.cpu_count()}-core CPU" + (", GPU" if _has_cuda() else "")
-    rows, sections = [], []
+    # per benchmark: its table rows and its output section; --only keeps the others' from the last run
+    rows: dict[str, list[str]] = {}
+    sections: dict[str, str] = {}
+    if args.only:
+        rows, sections = previous(HERE / "README.md")
     for script in scripts:
         print(f"== {script.name}", flush=True)
         t = time.perf_counter()
@@ -72,14 +97,20 @@ def main() -> None:
         took = time.perf_counter() - t
         out = proc.stdout + (f"\n[exit {proc.returncode}]\n{proc.stderr[-2000:]}" if proc.returncode else "")
         print(out)
+        rows[script.stem] = []
         for line in proc.stdout.splitlines():
             if line.startswith("RESULT|"):
                 parts = [*line.split("|"), "", "", "", ""][1:5]
-                rows.append(f"| {script.stem} | {' | '.join(p.strip() for p in parts)} | {host} | {date} |")
+                rows[script.stem].append(
+                    f"| {script.stem} | {' | '.join(p.strip() for p in parts)} | {host} | {date} |"
+                )
         if proc.returncode:
-            rows.append(f"| {script.stem} | FAILED (exit {proc.returncode}) | | | | {host} | {date} |")
+            rows[script.stem].append(
+                f"| {script.stem} | FAILED (exit {proc.returncode}) | | | | {host} | {date} |"
+            )
         body = "\n".join(line for line in out.splitlines() if not line.startswith("RESULT|"))
-        sections.append(f"### {script.name} ({took:.0f} s)\n\n```\n{body.strip()}\n```\n")
+        sections[script.stem] = f"### {script.name} ({took:.0f} s)\n\n```\n{body.strip()}\n```\n"
+    order = [s.stem for s in every] + sorted(set(rows) - {s.stem for s in every})
     text = [
         "# Benchmarks",
         "",
@@ -88,11 +119,11 @@ def main() -> None:
         "",
         "| benchmark | figure | value | target | ratio vs naive reference | machine | date |",
         "|---|---|---|---|---|---|---|",
-        *rows,
+        *(r for name in order for r in rows.get(name, [])),
         "",
         "## Full output",
         "",
-        *sections,
+        *(sections[name] for name in order if name in sections),
     ]
     (HERE / "README.md").write_text("\n".join(text))
     print(f"wrote {HERE / 'README.md'}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from badcorpus import DETAILED, FAULTS, make, read_csv
+from badcorpus import DETAILED, FAULTS, clean_corpus, make, read_csv
 
 from sertools import audio, data, evaluate, labels, predict, training
 from sertools import config as config_mod
@@ -24,8 +24,6 @@ OTHER = CLASSES.index("Other")
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from badcorpus import clean_corpus
-
     return clean_corpus(tmp_path_factory.mktemp("clean") / "corpus")
 
 
@@ -278,3 +276,12 @@ def test_every_fault_has_a_test() -> None:
         "empty_test2",
     }
     assert tested == set(FAULTS)
+
+
+def test_receptive_field_error_names_ten_files_and_counts_the_rest() -> None:
+    rows = pd.DataFrame({"file_id": [f"u{i:02d}.wav" for i in range(12)], "frames": [100] * 11 + [400]})
+    with pytest.raises(
+        data.DataError, match=r"Test1: 11 utterance\(s\) .*u09\.wav \(100 samples\) and 1 more"
+    ):
+        data.check_min_frames(rows, 400, 16000, "Test1")
+    data.check_min_frames(rows.iloc[11:], 400, 16000, "Test1")  # exactly the receptive field is enough

@@ -35,6 +35,7 @@ def test_rendezvous_defaults_under_srun() -> None:
     assert env["MASTER_ADDR"] == "gpu07"  # by scontrol where installed, else by first_host_of
     assert distributed.first_host_of("gpu[07-09,12],cpu1") == "gpu07"
     assert distributed.first_host_of("node3,node4") == "node3"
+    assert distributed.first_host_of("cpu1,gpu[07-09]") == "cpu1"
     assert distributed.rendezvous_env({"MASTER_ADDR": "a", "MASTER_PORT": "1"}) == {}
 
 

@@ -89,10 +89,9 @@ def _first_host(nodelist: str) -> str:
 
 def first_host_of(nodelist: str) -> str:
     """First host of a SLURM node list without scontrol: ``gpu[07-09,12],cpu1`` -> ``gpu07``."""
-    head = nodelist.split(",")[0] if "[" not in nodelist.split(",")[0] else nodelist.split("]")[0]
-    if "[" not in head:
-        return head
-    prefix, ranges = head.split("[", 1)
+    prefix, bracket, ranges = nodelist.partition("[")
+    if not bracket or "," in prefix:  # no range, or the first host comes before it
+        return prefix.split(",")[0]
     return prefix + ranges.split(",")[0].split("-")[0]
 
 
@@ -134,7 +133,7 @@ def all_finite(value: torch.Tensor, ctx: DistContext) -> bool:
     """True if ``value`` is finite on every rank (a collective: every rank must call it)."""
     flag = torch.isfinite(value.detach()).all().to(torch.float32).reshape(1)
     if ctx.enabled:
-        flag = flag.to(_comm_device(value))
+        flag = flag.to(_comm_device(value.device))
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
     return bool(flag.item() > 0)
 
@@ -143,7 +142,7 @@ def sum_across(values: Sequence[float], ctx: DistContext, device: torch.device) 
     """Element-wise sum of ``values`` over ranks (float64)."""
     t = torch.tensor(list(values), dtype=torch.float64)
     if ctx.enabled:
-        t = t.to(_comm_device_of(device))
+        t = t.to(_comm_device(device))
         dist.all_reduce(t)
     return [float(x) for x in t.cpu()]
 
@@ -162,10 +161,6 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
-def _comm_device(t: torch.Tensor) -> torch.device:
-    return _comm_device_of(t.device)
-
-
-def _comm_device_of(device: torch.device) -> torch.device:
+def _comm_device(device: torch.device) -> torch.device:
     # NCCL needs CUDA tensors; Gloo takes CPU tensors
     return device if dist.get_backend() == "nccl" else torch.device("cpu")
