@@ -5,16 +5,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# uv (pinned with hashes in tools/uv-bootstrap.txt) lives in its own small venv,
+# so that `uv sync` can make .venv exactly what uv.lock says.
+UV_HOME := .venv-uv
+UV := $(UV_HOME)/bin/uv
 CORES ?= 2
+# Never download a Python: use $(PYTHON) (3.11), the interpreter the lock is for.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: venv demo test test-slurm lint format bench readme report clean-results
+.PHONY: venv lock lock-check demo test test-slurm lint format bench readme report clean-results
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+$(UV): tools/uv-bootstrap.txt
+	rm -rf $(UV_HOME)
+	$(PYTHON) -m venv $(UV_HOME)
+	PIP_CONSTRAINT= $(UV_HOME)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv-bootstrap.txt
+	touch $(UV)
+
+# Install exactly what uv.lock says (--locked: stop if pyproject.toml changed and
+# the lock was not regenerated with `make lock`), then check that the stack loads.
+$(STAMP): $(UV) pyproject.toml uv.lock
+	rm -f $(STAMP)
+	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(BIN)/python -m sertools.envcheck
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-resolve every dependency to the newest versions pyproject.toml allows and
+# rewrite uv.lock; then `make test` and commit both files.
+lock: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(PYTHON) tools/pin_environment.py
+
+# Fails when pyproject.toml changed and uv.lock was not regenerated.
+lock-check: $(UV)
+	$(UV) lock --check --python $(PYTHON)
 
 # Without a GPU, `gpu` is only a cap on concurrent training/prediction jobs: on this
 # 2-core CPU two single-threaded trainings side by side train faster in total than
@@ -34,7 +60,7 @@ test-slurm: $(STAMP)
 	@bash tests/slurm/run_slurm_test.sh; rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "test-slurm: skipped (see the message above)"; exit 0; fi; exit $$rc
 
-lint: $(STAMP)
+lint: $(STAMP) lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile workflow/rules

@@ -22,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = [
+    "bench_install",
     "bench_synth",
     "bench_labels",
     "bench_reliability",
