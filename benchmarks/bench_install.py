@@ -25,7 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- BEGIN install-time (written by benchmarks/bench_install.py) -->", "<!-- END install-time -->"
+BEGIN, END = (
+    "<!-- BEGIN install-time (written by benchmarks/bench_install.py) -->",
+    "<!-- END install-time -->",
+)
 
 
 def write_readme(cold: float, warm: float, size_gib: float, readme: Path = ROOT / "README.md") -> None:
@@ -79,7 +82,9 @@ def main() -> None:
         )
         print(f".venv size {size:.1f} GiB; uv cache {cache_size / 1024:.1f} GiB")
     write_readme(times["cold"], times["warm"], size)
-    print(f"RESULT|fresh clone, make venv, cold package cache (downloads every wheel)|{times['cold']:.0f} s|-|-")
+    print(
+        f"RESULT|fresh clone, make venv, cold package cache (downloads every wheel)|{times['cold']:.0f} s|-|-"
+    )
     print(
         f"RESULT|fresh clone, make venv, warm package cache|{times['warm']:.0f} s|<= 90 s|"
         f"cold cache {times['cold'] / times['warm']:.1f}x slower"
