@@ -67,7 +67,7 @@ lint: $(STAMP) lock-check
 	$(BIN)/snakemake --lint --cores 1 >/dev/null
 
 readme: $(STAMP)
-	$(BIN)/python -m sertools.readme README.md
+	$(BIN)/python -m sertools.report.readme README.md
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html

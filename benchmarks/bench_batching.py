@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from sertools.batching import bucket_batches, eval_batches, padded_fraction
+from sertools.data.batching import bucket_batches, eval_batches, padded_fraction
 
 
 def msp_like_durations(n: int, seed: int = 0) -> np.ndarray:

@@ -23,8 +23,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from sertools import config as config_mod
-from sertools import losses
-from sertools import model as model_mod
+from sertools.model import losses
+from sertools.model import network as model_mod
 
 SR = 16000
 

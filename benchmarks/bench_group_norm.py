@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from sertools import model as M
+from sertools.model import network as M
 
 
 def time_fn(fn, x, lengths, w, b, reps: int) -> float:

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from sertools import config as config_mod
-from sertools import labels as L
 from sertools.classes import CLASSES, K, primary_index
+from sertools.labels import distributions as L
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -65,7 +65,9 @@ def naive_votes(corpus: Path, labels_cfg: dict) -> dict[str, tuple[list[float], 
 
 STAGE = """
 import json, resource, sys, time
-from sertools import config, corpus, labels
+from sertools import config
+from sertools.corpus import msp as corpus
+from sertools.labels import distributions as labels
 cfg = config.resolve({})["labels"]
 t0 = time.perf_counter()
 raw = corpus.read_labels(sys.argv[1])
@@ -85,7 +87,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from sertools import synth
+    from sertools.corpus.synthetic import generate as synth
 
     corpus = OUT / f"labels_only_{args.utterances}_{args.seed}"
     if not (corpus / "Labels" / "labels_detailed.csv").exists():

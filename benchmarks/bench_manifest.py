@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from sertools import audio
 from sertools import config as config_mod
+from sertools.data import manifest as audio
 
 SR = 16000
 

@@ -28,7 +28,7 @@ from scipy.spatial.distance import jensenshannon  # noqa: E402
 from scipy.stats import entropy  # noqa: E402
 
 from sertools.classes import CLASSES, OTHER, K  # noqa: E402
-from sertools.metrics import (  # noqa: E402
+from sertools.evaluation.scores import (  # noqa: E402
     EvalData,
     bootstrap,
     bootstrap_replicates,

@@ -19,7 +19,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from sertools.reliability import fleiss_kappa_detail, krippendorff_alpha_detail  # noqa: E402
+from sertools.labels.reliability import fleiss_kappa_detail, krippendorff_alpha_detail  # noqa: E402
 
 
 def loop_alpha_interval(units: np.ndarray, values: np.ndarray) -> float:

@@ -31,7 +31,7 @@ def _peak_mib() -> float:
 def _phase_audio(n: int, duration: float, seed: int) -> dict:
     import scipy.signal  # noqa: F401  (import cost is not generation cost)
 
-    from sertools import synth
+    from sertools.corpus.synthetic import generate as synth
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def _phase_audio(n: int, duration: float, seed: int) -> dict:
 
 
 def _phase_full(n: int, seed: int) -> dict:
-    from sertools import synth
+    from sertools.corpus.synthetic import generate as synth
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -19,8 +19,11 @@ from typing import Any
 import pandas as pd
 import torch
 
-from sertools import audio, labels, synth, training
 from sertools import config as config_mod
+from sertools.corpus.synthetic import generate as synth
+from sertools.data import manifest as audio
+from sertools.labels import distributions as labels
+from sertools.training import loop as training
 
 
 def main() -> None:

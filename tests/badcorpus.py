@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sertools import synth
+from sertools.corpus.synthetic import generate as synth
 
 SR = 16000
 CONSENSUS = "labels_consensus.csv"

@@ -15,9 +15,14 @@ import pandas as pd
 import pytest
 from badcorpus import DETAILED, FAULTS, clean_corpus, make, read_csv
 
-from sertools import audio, data, evaluate, labels, predict, training
 from sertools import config as config_mod
 from sertools.classes import CLASSES
+from sertools.data import dataset as data
+from sertools.data import manifest as audio
+from sertools.evaluation import metrics as evaluate
+from sertools.evaluation import predict
+from sertools.labels import distributions as labels
+from sertools.training import loop as training
 
 OTHER = CLASSES.index("Other")
 

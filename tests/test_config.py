@@ -112,10 +112,10 @@ def test_load_names_the_file(tmp_path):
 
 
 def test_config_readme_is_generated_from_schema():
-    from sertools import configdoc
+    from sertools.report import configdoc
 
     assert (ROOT / "config" / "README.md").read_text() == configdoc.render(), (
-        "config/README.md is stale: run `python -m sertools.configdoc > config/README.md`"
+        "config/README.md is stale: run `python -m sertools.report.configdoc > config/README.md`"
     )
 
 

@@ -130,5 +130,5 @@ def test_envcheck_passes_on_this_install():
 
 def test_workflow_schema_is_the_package_schema():
     a = (ROOT / "workflow/schemas/config.schema.yaml").read_text()
-    b = (ROOT / "src/sertools/data/config.schema.yaml").read_text()
+    b = (ROOT / "src/sertools/config.schema.yaml").read_text()
     assert a == b

@@ -22,7 +22,7 @@ def _cfg(args: argparse.Namespace) -> dict:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from sertools import synth
+    from sertools.corpus.synthetic import generate as synth
 
     summary = synth.generate(
         args.out_dir,
@@ -36,7 +36,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_labels(args: argparse.Namespace) -> None:
-    from sertools import labels
+    from sertools.labels import distributions as labels
 
     s = labels.run(args.corpus_dir, args.out, args.summary, _cfg(args)["labels"])
     print(
@@ -46,7 +46,7 @@ def cmd_labels(args: argparse.Namespace) -> None:
 
 
 def cmd_manifest(args: argparse.Namespace) -> None:
-    from sertools import audio
+    from sertools.data import manifest as audio
 
     summary_path = args.summary or str(Path(args.out).with_suffix("")) + "_summary.json"
     s = audio.run(
@@ -56,7 +56,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from sertools import training
+    from sertools.training import loop as training
 
     cfg = _cfg(args)
     if args.variant not in cfg["variants"]:
@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from sertools import predict
+    from sertools.evaluation import predict
 
     outs = [str(Path(args.out_dir) / f"{s}.parquet") for s in args.splits]
     predict.predict(args.checkpoint, args.labels, args.manifest, args.splits, outs, _cfg(args))
@@ -80,7 +80,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from sertools import evaluate
+    from sertools.evaluation import metrics as evaluate
 
     cfg = _cfg(args)["evaluation"]
     preds: dict[str, list[str]] = {}
@@ -170,9 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from sertools.audio import AudioError
-    from sertools.corpus import CorpusFormatError
-    from sertools.labels import LabelError
+    from sertools.corpus.msp import CorpusFormatError
+    from sertools.data.manifest import AudioError
+    from sertools.labels.distributions import LabelError
 
     # ValueError covers DataError, CheckpointError-free paths, EvaluationError, bad arguments
     return (

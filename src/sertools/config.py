@@ -1,6 +1,6 @@
 """Configuration: JSON-schema validation with defaults and key-naming errors.
 
-The schema (``sertools/data/config.schema.yaml``, also reached as
+The schema (``sertools/config.schema.yaml``, also reached as
 ``workflow/schemas/config.schema.yaml``) is the single source of defaults.
 Objects with fixed ``properties`` merge key by key over their defaults; free-form
 maps (``variants``, ``labels.secondary_map``) replace the default whole, so a
@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 
 @cache
 def _schema_text() -> str:
-    return resources.files("sertools").joinpath("data/config.schema.yaml").read_text()
+    return resources.files("sertools").joinpath("config.schema.yaml").read_text()
 
 
 def load_schema() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import sertools
 from sertools import config as sertools_config
+from sertools import deps as sertools_deps
 
 # Validate before anything runs: unknown keys and wrong types stop here with a
 # message naming the key; every absent key gets its schema default. Keys are
@@ -42,7 +43,7 @@ def corpus_label_files(wildcards):
             "consensus": f"{SYNTH_DIR}/Labels/labels_consensus.csv",
             "detailed": f"{SYNTH_DIR}/Labels/labels_detailed.csv",
         }
-    from sertools.corpus import find_label_file
+    from sertools.corpus.msp import find_label_file
 
     labels = Path(corpus_dir()) / "Labels"
     return {
@@ -55,13 +56,14 @@ def corpus_audio_dir():
     return f"{corpus_dir()}/Audios"
 
 
-def lib(*modules):
-    """Library modules a rule depends on, as inputs - editing one reruns that rule.
+def lib(stage_module):
+    """The library files whose code decides a stage's output, as inputs.
 
-    Snakemake does not follow imports, so each rule lists the sertools modules
-    whose code decides its output (kept narrow so an edit reruns only what it touches).
+    Snakemake does not follow imports: sertools.deps reads them from the stage
+    module's source (training hashes the same list), so editing one of these
+    files reruns the stage and everything after it.
     """
-    return [str(LIB_DIR / f"{m}.py") for m in ("classes", "io", *modules)]
+    return [str(p) for p in sertools_deps.files(stage_module)]
 
 
 VARIANTS = list(config["variants"])
@@ -69,22 +71,6 @@ SEEDS = list(config["seeds"])
 EVAL_SPLITS = list(config["evaluation"]["splits"])
 
 
-# sertools modules whose code decides each stage's output
-TRAIN_MODULES = (
-    "model",
-    "losses",
-    "training",
-    "data",
-    "batching",
-    "curriculum",
-    "schedulers",
-    "checkpoint",
-    "provenance",
-    "predict",
-    "config",
-    "metrics",
-)
-PREDICT_MODULES = ("model", "predict", "data", "batching", "checkpoint")
 # keys of the (variant-resolved) train section that prediction reads
 PREDICT_TRAIN_KEYS = ("device", "amp", "num_threads", "max_eval_batch_seconds")
 

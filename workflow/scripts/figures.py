@@ -1,6 +1,6 @@
 """Snakemake adapter: every figure (PNG and PDF)."""
 
-from sertools import plots
+from sertools.report import figures as plots
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

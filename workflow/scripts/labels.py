@@ -1,6 +1,6 @@
 """Snakemake adapter: build the label table."""
 
-from sertools import labels
+from sertools.labels import distributions as labels
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: build the audio manifest."""
 
-from sertools import audio
+from sertools.data import manifest as audio
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: metrics with bootstrap CIs for one variant (all seeds, all splits)."""
 
-from sertools import evaluate
+from sertools.evaluation import metrics as evaluate
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: prediction dumps of one trained (variant, seed)."""
 
-from sertools import predict
+from sertools.evaluation import predict
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

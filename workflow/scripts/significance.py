@@ -1,6 +1,6 @@
 """Snakemake adapter: paired bootstrap of one variant against the baseline."""
 
-from sertools import evaluate
+from sertools.evaluation import metrics as evaluate
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: write the synthetic corpus."""
 
-from sertools import synth
+from sertools.corpus.synthetic import generate as synth
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]) as log:

@@ -1,6 +1,6 @@
 """Snakemake adapter: the paper's tables (CSV, Markdown, LaTeX)."""
 
-from sertools import tables
+from sertools.report import tables
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Snakemake adapter: train one (variant, seed)."""
 
-from sertools import training
 from sertools.runlog import script_logging
+from sertools.training import loop as training
 
 with script_logging(snakemake.log[0]):
     variant = snakemake.wildcards.variant

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from sertools import curriculum as cur
+from sertools.data import curriculum as cur
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,11 @@ import soundfile as sf
 import torch
 import yaml
 
-from sertools import checkpoint, config, data, predict, training
+from sertools import config
+from sertools.data import dataset as data
+from sertools.evaluation import predict
+from sertools.training import checkpoint
+from sertools.training import loop as training
 
 SR = 16000
 CODES = "ASHUFDCNO"
@@ -362,7 +366,7 @@ def test_bad_variant_and_empty_dev(corpus: tuple[Path, Path], tmp_path: Path) ->
 _CHILD = """
 import json, os, signal, sys
 import safetensors.torch
-from sertools import training
+from sertools.training import loop as training
 args = json.loads(sys.argv[1])
 point = args.pop("kill_at")
 resume_writes, batches_after = 0, 0

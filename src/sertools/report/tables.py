@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from sertools.classes import CODES, NO_AGREEMENT
+from sertools.evaluation.scores import holm
 from sertools.io import write_text
-from sertools.metrics import holm
 
 __all__ = [
     "CCC_COLUMNS",

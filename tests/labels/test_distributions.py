@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from conftest import write_corpus
 
-from sertools import labels as L
 from sertools.classes import CLASSES
-from sertools.corpus import CorpusFormatError, read_labels
+from sertools.corpus.msp import CorpusFormatError, read_labels
+from sertools.labels import distributions as L
 
 A, S, H, N, OTH = (CLASSES.index(c) for c in ("Angry", "Sad", "Happy", "Neutral", "Other"))
 
@@ -227,7 +227,7 @@ def test_normalised_entropy_bounds():
 
 
 def test_synthetic_corpus_reads_back(tmp_path, default_cfg):
-    from sertools import synth
+    from sertools.corpus.synthetic import generate as synth
 
     synth.generate(tmp_path, utterances=40, seed=5, labels_only=True)
     df, s = L.build_labels(read_labels(tmp_path), default_cfg["labels"])

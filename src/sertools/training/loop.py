@@ -39,7 +39,7 @@ best weights, so ``best.safetensors`` is restored even if Snakemake deleted it
 as an incomplete output. The checkpoint is used only if its config hash (model
 config, the variant's train config, the variant, the seed, the SHA-256 of the
 label and manifest files, the source of the sertools modules that shape
-training (:data:`HASHED_MODULES`), the torch and transformers versions and
+training (every module it imports, :func:`sertools.deps.files`), the torch and transformers versions and
 :data:`TRAINING_VERSION`) matches; otherwise training starts fresh and says so
 in the log. A finished run whose hash matches is not retrained: its outputs are
 rewritten from the checkpoint.
@@ -68,33 +68,23 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from sertools import batching, checkpoint, curriculum, data, distributed, losses, metrics, predict, provenance
 from sertools import config as config_mod
-from sertools import model as model_mod
+from sertools import deps
+from sertools.data import batching, curriculum
+from sertools.data import dataset as data
+from sertools.evaluation import predict
+from sertools.evaluation import scores as metrics
 from sertools.io import atomic_path, write_json, write_text
-from sertools.schedulers import NewBob, set_lr
+from sertools.model import losses
+from sertools.model import network as model_mod
+from sertools.training import checkpoint, distributed, provenance
+from sertools.training.schedulers import NewBob, set_lr
 
 log = logging.getLogger(__name__)
 
 TRAINING_VERSION = 1  # bump when training semantics change: old resume checkpoints are then ignored
 RANK_SEED_STRIDE = 1_000_003  # torch RNG of rank r in an epoch: epoch seed + r x stride
 NONFINITE_LIMIT = 0.10  # largest tolerated fraction of non-finite batches per epoch
-# modules whose source is part of the config hash (see code_fingerprint)
-HASHED_MODULES = (
-    "batching",
-    "checkpoint",
-    "classes",
-    "config",
-    "curriculum",
-    "data",
-    "io",
-    "losses",
-    "metrics",
-    "model",
-    "predict",
-    "schedulers",
-    "training",
-)
 LOG_COLUMNS = (
     "epoch",
     "pool_size",
@@ -137,10 +127,9 @@ def code_fingerprint() -> dict[str, str]:
     """
     import transformers
 
-    here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in HASHED_MODULES:
-        h.update(name.encode() + b"\0" + (here / f"{name}.py").read_bytes())
+    for path in deps.files(__name__):
+        h.update(path.relative_to(deps.ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return {
         "sertools_sha256": h.hexdigest(),
         "torch": torch.__version__,

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sertools import synth
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT, K, primary_index
+from sertools.corpus.synthetic import generate as synth
 
 N_AUDIO = 64
 N_STATS = 20_000

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sertools import losses as L
+from sertools.model import losses as L
 
 LOGITS = np.array(
     [

@@ -35,10 +35,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sertools import reliability
 from sertools.classes import CLASSES, CODE_TO_INDEX, CODES, NO_AGREEMENT, OTHER, K, primary_index
-from sertools.corpus import RawLabels, read_labels
+from sertools.corpus.msp import RawLabels, read_labels
 from sertools.io import atomic_path, write_json
+from sertools.labels import reliability
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sertools import tables
-from sertools.metrics import holm
+from sertools.evaluation.scores import holm
+from sertools.report import tables
 
 STRATA = ["[0.000, 0.333)", "[0.333, 0.667)", "[0.667, 1.000]"]
 SPLITS = ["Development", "Test1", "Test2"]

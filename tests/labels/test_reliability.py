@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from sertools.reliability import (
+from sertools.labels.reliability import (
     fleiss_kappa,
     fleiss_kappa_detail,
     krippendorff_alpha,

@@ -24,9 +24,11 @@ import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
-from sertools import batching, checkpoint, data
 from sertools.classes import K
+from sertools.data import batching
+from sertools.data import dataset as data
 from sertools.io import atomic_path
+from sertools.training import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ def sample_rate_of(rows: pd.DataFrame, where: str) -> int:
 
 def load_model(checkpoint_path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Model rebuilt from a ``best`` checkpoint (architecture + weights), and its metadata."""
-    from sertools import model as model_mod
+    from sertools.model import network as model_mod
 
     ck = checkpoint.load(checkpoint_path, kind="best")
     arch = ck.meta.get("architecture")
@@ -209,7 +211,7 @@ def _predict_splits(
     splits: Sequence[str],
     out_paths: Sequence[str | Path],
 ) -> None:
-    from sertools import model as model_mod
+    from sertools.model import network as model_mod
 
     dtype = amp_dtype(tcfg["amp"], device)
     model.to(device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sertools.batching import bucket_batches, eval_batches, padded_fraction
+from sertools.data.batching import bucket_batches, eval_batches, padded_fraction
 
 
 def _durations(n: int = 500, seed: int = 0) -> np.ndarray:

@@ -13,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from test_training import TINY_MODEL, TRAIN, make_corpus
+from test_loop import TINY_MODEL, TRAIN, make_corpus
 
-from sertools import checkpoint, config, distributed, training
+from sertools import config
+from sertools.training import checkpoint, distributed
+from sertools.training import loop as training
 
 D = distributed.DistContext
 
@@ -48,7 +50,7 @@ def test_shard_gives_equal_step_counts_and_counts_what_is_left_out() -> None:
 
 _RANK = """
 import json, sys
-from sertools import training
+from sertools.training import loop as training
 a = json.loads(sys.argv[1])
 training.train(a["labels"], a["manifest"], a["out"], a["cfg"], "dist_primary_kl", 3, 1)
 """

@@ -11,10 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sertools import evaluate, plots, tables
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT, OTHER, K
-from sertools.labels import normalised_entropy
-from sertools.metrics import entropy_strata, jsd
+from sertools.evaluation import metrics as evaluate
+from sertools.evaluation.scores import entropy_strata, jsd
+from sertools.labels.distributions import normalised_entropy
+from sertools.report import figures as plots
+from sertools.report import tables
 
 N = 60
 SPLITS = ("Test1", "Test2")

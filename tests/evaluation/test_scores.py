@@ -10,9 +10,9 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy as scipy_entropy
 
-from sertools import metrics as M
 from sertools.classes import CLASSES, OTHER, K
-from sertools.metrics import (
+from sertools.evaluation import scores as M
+from sertools.evaluation.scores import (
     EvalData,
     bootstrap,
     bootstrap_multiseed,

@@ -1,6 +1,6 @@
 """Render config/README.md from the schema (a test keeps the file in sync).
 
-python -m sertools.configdoc > config/README.md
+python -m sertools.report.configdoc > config/README.md
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sertools.config import _resolve_ref, load_schema
 
 HEADER = """# Configuration reference
 
-Generated from `workflow/schemas/config.schema.yaml` by `python -m sertools.configdoc`
+Generated from `workflow/schemas/config.schema.yaml` by `python -m sertools.report.configdoc`
 (`tests/test_config.py` fails when this file is out of date). Every key is optional:
 an absent key takes its default. Unknown keys and wrong types stop the workflow
 before anything runs, with a message naming the key.

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sertools import audio
+from sertools.data import manifest as audio
 
 SR = 16000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sertools.schedulers import NewBob, set_lr
+from sertools.training.schedulers import NewBob, set_lr
 
 
 def test_docstring_example() -> None:

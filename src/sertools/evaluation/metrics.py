@@ -41,8 +41,7 @@ import numpy as np
 import pandas as pd
 
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT
-from sertools.io import write_json
-from sertools.metrics import (
+from sertools.evaluation.scores import (
     EvalData,
     PairedCI,
     SeedCI,
@@ -53,6 +52,7 @@ from sertools.metrics import (
     paired_bootstrap,
     stratum_names,
 )
+from sertools.io import write_json
 
 __all__ = [
     "DIST_METRICS",
@@ -220,7 +220,7 @@ def load_split(
 def _entropy_of(d: EvalData) -> np.ndarray:
     if d.entropy is not None and np.all(np.isfinite(d.entropy)):
         return d.entropy
-    from sertools.labels import normalised_entropy  # lazy: pulls in the corpus readers
+    from sertools.labels.distributions import normalised_entropy  # lazy: pulls in the corpus readers
 
     return normalised_entropy(d.p_primary)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sertools import plots
 from sertools.classes import K
+from sertools.report import figures as plots
 
 STRATA = ["[0.000, 0.333)", "[0.333, 0.667)", "[0.667, 1.000]"]
 
