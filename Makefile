@@ -68,6 +68,7 @@ lint: $(STAMP) lock-check
 
 readme: $(STAMP)
 	$(BIN)/python -m sertools.report.readme README.md
+	$(BIN)/python -m sertools.deps --write README.md
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html

@@ -56,14 +56,14 @@ def corpus_audio_dir():
     return f"{corpus_dir()}/Audios"
 
 
-def lib(stage_module):
+def lib(rule):
     """The library files whose code decides a stage's output, as inputs.
 
-    Snakemake does not follow imports: sertools.deps reads them from the stage
-    module's source (training hashes the same list), so editing one of these
-    files reruns the stage and everything after it.
+    Snakemake does not follow imports: sertools.deps reads them from the source
+    of the stage module behind each rule (training hashes the same list), so
+    editing one of these files reruns the stage and everything after it.
     """
-    return [str(p) for p in sertools_deps.files(stage_module)]
+    return [str(p) for p in sertools_deps.files(sertools_deps.STAGES[rule])]
 
 
 VARIANTS = list(config["variants"])

@@ -4,7 +4,7 @@
 
 rule synth_corpus:
     input:
-        lib("sertools.corpus.synthetic.generate"),
+        lib("synth_corpus"),
     output:
         consensus=f"{SYNTH_DIR}/Labels/labels_consensus.csv",
         detailed=f"{SYNTH_DIR}/Labels/labels_detailed.csv",

@@ -6,7 +6,7 @@ rule metrics:
     input:
         unpack(metrics_inputs),
         labels="results/labels/labels.parquet",
-        code=lib("sertools.evaluation.metrics"),
+        code=lib("metrics"),
     output:
         "results/metrics/{variant}.json",
     log:
@@ -26,7 +26,7 @@ rule significance:
     input:
         unpack(significance_inputs),
         labels="results/labels/labels.parquet",
-        code=lib("sertools.evaluation.metrics"),
+        code=lib("significance"),
     output:
         "results/metrics/significance/{variant}.json",
     log:
@@ -50,7 +50,7 @@ rule tables:
             "results/metrics/significance/{variant}.json", variant=COMPARED
         ),
         label_summary="results/labels/summary.json",
-        code=lib("sertools.report.tables"),
+        code=lib("tables"),
     output:
         TABLE_OUTPUTS,
     log:
@@ -75,7 +75,7 @@ rule figures:
             variant=VARIANTS,
             seed=SEEDS,
         ),
-        code=lib("sertools.report.figures"),
+        code=lib("figures"),
     output:
         FIGURE_OUTPUTS,
     log:

@@ -4,7 +4,7 @@
 rule labels:
     input:
         unpack(corpus_label_files),
-        code=lib("sertools.labels.distributions"),
+        code=lib("labels"),
     output:
         table="results/labels/labels.parquet",
         summary="results/labels/summary.json",

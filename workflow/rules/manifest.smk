@@ -6,7 +6,7 @@ rule manifest:
     input:
         labels="results/labels/labels.parquet",
         audio=corpus_audio_dir(),
-        code=lib("sertools.data.manifest"),
+        code=lib("manifest"),
     output:
         manifest="results/manifest/manifest.parquet",
         summary="results/manifest/summary.json",

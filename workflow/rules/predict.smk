@@ -6,7 +6,7 @@ rule predict:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("sertools.evaluation.predict"),
+        code=lib("predict"),
     output:
         expand(
             "results/predictions/{{variant}}/seed{{seed}}/{split}.parquet",

@@ -7,7 +7,7 @@ rule train:
     input:
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("sertools.training.loop"),
+        code=lib("train"),
     output:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         log_csv="results/train/{variant}/seed{seed}/train_log.csv",

@@ -1,0 +1,88 @@
+"""The package tree is the architecture: imports flow one way, every rule has a stage module."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sertools import deps
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = deps.all_modules()
+#: modules that must never import torch (numpy-only label and metric code)
+NO_TORCH = ("sertools.labels", "sertools.corpus", "sertools.measures", "sertools.report")
+
+
+def test_every_module_has_a_layer():
+    for module in MODULES:
+        if module != deps.PACKAGE:
+            deps.layer_of(module)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m != deps.PACKAGE])
+def test_imports_flow_down_the_layers(module):
+    """A lower stage never imports a higher one (corpus < labels < data < model < training < ...)."""
+    mine = deps.layer_of(module)
+    upward = sorted(m for m in deps.direct_imports(module) if deps.layer_of(m) > mine)
+    assert not upward, f"{module} (layer {mine}) imports higher layers: {upward}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.startswith(NO_TORCH)])
+def test_label_and_metric_code_never_imports_torch(module):
+    source = deps.module_path(module).read_text()
+    assert not re.search(r"^\s*(import torch|from torch)", source, re.M), module
+    # nor through a sertools module it imports
+    for dep in deps.closure(module):
+        text = deps.module_path(dep).read_text()
+        assert not re.search(r"^\s*(import torch|from torch)", text, re.M), f"{module} -> {dep}"
+
+
+def test_every_rule_has_a_stage_module_with_run():
+    rules = set()
+    for smk in (ROOT / "workflow/rules").glob("*.smk"):
+        rules |= set(re.findall(r"^rule (\w+):", smk.read_text(), re.M))
+    assert rules == set(deps.STAGES)
+    for rule, module in deps.STAGES.items():
+        source = deps.module_path(module).read_text()
+        assert re.search(r"^def run\(", source, re.M), f"rule {rule}: {module} has no run()"
+
+
+def test_stage_modules_are_named_after_their_rules():
+    """rule manifest -> sertools.data.manifest; rule metrics -> sertools.evaluation.metrics; ..."""
+    for rule, module in deps.STAGES.items():
+        parts = module.split(".")
+        stem = {"synth_corpus": "synthetic", "train": "training", "labels": "labels"}.get(rule, rule)
+        assert stem in parts, f"rule {rule} runs {module}"
+
+
+def test_dependencies_follow_added_imports(tmp_path, monkeypatch):
+    """A new import in a stage module adds the imported file to the rule's inputs."""
+    pkg = tmp_path / "sertools"
+    (pkg / "stage").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "stage" / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text("X = 1\n")
+    (pkg / "other.py").write_text("from sertools import helper\n")
+    (pkg / "stage" / "run.py").write_text("from sertools.other import thing\n")
+    monkeypatch.setattr(deps, "ROOT", pkg)
+    deps.direct_imports.cache_clear()
+    try:
+        got = [p.relative_to(pkg).as_posix() for p in deps.files("sertools.stage.run")]
+        assert got == ["helper.py", "other.py", "stage/run.py"]
+        (pkg / "stage" / "run.py").write_text("from sertools.other import thing\nfrom . import sibling\n")
+        (pkg / "stage" / "sibling.py").write_text("")
+        deps.direct_imports.cache_clear()
+        got = [p.relative_to(pkg).as_posix() for p in deps.files("sertools.stage.run")]
+        assert got == ["helper.py", "other.py", "stage/run.py", "stage/sibling.py"]
+    finally:
+        deps.direct_imports.cache_clear()
+
+
+def test_readme_package_map_is_current():
+    text = (ROOT / "README.md").read_text()
+    begin, end = deps.MAP_BEGIN, deps.MAP_END
+    assert begin in text and end in text
+    block = text.split(begin, 1)[1].split(end, 1)[0].strip()
+    assert block == deps.render_map().strip(), "README package map is stale: run `make readme`"
