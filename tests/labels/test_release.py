@@ -1,0 +1,96 @@
+"""The release's label rules on hand-written annotations with known distributions and hard labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sertools.classes import CLASSES
+from sertools.labels import release as R
+
+I = {c: i for i, c in enumerate(CLASSES)}  # noqa: E741
+
+
+def vec(**mass: float) -> np.ndarray:
+    v = np.zeros(len(CLASSES))
+    for name, x in mass.items():
+        v[I[name]] = x
+    return v
+
+
+@pytest.mark.parametrize(
+    ("word", "cls"),
+    [
+        ("Neutral", "Neutral"),
+        ("excited", "Happy"),
+        ("Frustrated", "Angry"),
+        ("Concerned", "Sad"),  # the release maps concerned to Sad
+        ("Other-Concerned", "Other"),
+        ("Other:bored", "Other"),
+        ("Other_x", "Other"),
+        ("X", "Other"),
+        ("U", "Surprise"),
+        ("Bored", "Other"),  # unmappable primary -> Other
+    ],
+)
+def test_primary_word_map(word, cls):
+    assert R.primary_class(word) == I[cls]
+
+
+def test_secondary_lists_drop_unknown_words_and_duplicates():
+    got = R.secondary_classes("Concerned, Confused; sad and Excited | Other-tired / happy:0.5 + Fear(0.3)")
+    assert [CLASSES[i] for i in got] == ["Sad", "Happy", "Other", "Fear"]
+    assert R.secondary_classes("") == [] and R.secondary_classes("Confused") == []
+
+
+def test_distributions_of_a_hand_written_utterance():
+    """Four workers: N / N (secondary Sad, Frustrated) / H (secondary Excited) / N listed twice."""
+    utt = np.array([0, 0, 0, 0, 1])
+    primary = np.array([I["Neutral"], I["Neutral"], I["Happy"], I["Neutral"], I["Sad"]])
+    secondary = [[], [I["Sad"], I["Angry"]], [I["Happy"]], [], []]
+    votes, mass = R.vote_distributions(utt, primary, secondary, 2)
+    assert votes[0].tolist() == vec(Neutral=3, Happy=1).tolist()
+    assert mass[0].tolist() == vec(Sad=0.5, Angry=0.5, Happy=1.0).tolist()
+    p, s = R.normalise_rows(votes), R.normalise_rows(mass)
+    assert np.allclose(p[0], vec(Neutral=0.75, Happy=0.25))
+    assert np.allclose(s[0], vec(Sad=0.25, Angry=0.25, Happy=0.5))
+    assert s[1].sum() == 0  # no secondary at all
+    mh = R.merge(p, s, 0.9, 0.1)
+    assert np.allclose(mh[0], vec(Neutral=0.675, Happy=0.275, Sad=0.025, Angry=0.025))
+    assert np.allclose(mh[1], p[1])  # no secondary: merged = primary
+    ml = R.merge(p, s, 0.8, 0.2)
+    assert np.allclose(ml[0], vec(Neutral=0.6, Happy=0.3, Sad=0.05, Angry=0.05))
+
+
+def test_consensus_x_other():
+    assert R.consensus_x_other(["N", "X", "h", "Q"]).tolist() == [I["Neutral"], I["Other"], I["Happy"], -1]
+
+
+def test_guarded_argmax_neutral_guard_and_ties():
+    dists = np.stack(
+        [
+            vec(Neutral=0.5, Happy=0.3, Sad=0.2),  # 0: neutral kept (votes 2, p 0.5, margin 0.2)
+            vec(Neutral=0.5, Happy=0.3, Sad=0.2),  # 1: only 1 neutral vote -> Happy
+            vec(Neutral=0.4, Happy=0.35, Sad=0.25),  # 2: margin 0.05 < 0.10 -> Happy
+            vec(Neutral=0.34, Happy=0.2, Sad=0.2, Angry=0.26),  # 3: p 0.34 < 0.35 -> Angry
+            vec(Neutral=1.0),  # 4: one vote only -> best non-neutral at p 0: Surprise (tie order)
+            vec(Happy=0.5, Sad=0.5),  # 5: tie -> Sad before Happy
+            vec(Angry=0.25, Contempt=0.25, Other=0.25, Fear=0.25),  # 6: Other first of these
+            vec(Neutral=0.5, Surprise=0.5),  # 7: neutral ties -> non-neutral first
+            vec(Angry=0.6, Neutral=0.4),  # 8: top not neutral
+        ]
+    )
+    neutral_votes = np.array([2, 1, 4, 3, 1, 0, 0, 5, 2])
+    got = [CLASSES[i] for i in R.guarded_argmax(dists, neutral_votes)]
+    assert got == ["Neutral", "Happy", "Happy", "Angry", "Surprise", "Sad", "Other", "Surprise", "Angry"]
+
+
+def test_normalised_entropy():
+    assert R.normalised_entropy(
+        np.stack([vec(Happy=1.0), np.full(9, 1 / 9), np.zeros(9)])
+    ).tolist() == pytest.approx([0.0, 1.0, 0.0])
+
+
+def test_merge_weights_are_checked():
+    with pytest.raises(ValueError, match="merge weights"):
+        R.merge(np.ones((1, 9)), np.ones((1, 9)), 0.0, 0.0)
