@@ -26,8 +26,6 @@ import tracemalloc  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.distance import jensenshannon  # noqa: E402
 from scipy.stats import entropy  # noqa: E402
-
-from sertools.classes import CLASSES, OTHER, K  # noqa: E402
 from sertools.evaluation.scores import (  # noqa: E402
     EvalData,
     bootstrap,
@@ -35,6 +33,8 @@ from sertools.evaluation.scores import (  # noqa: E402
     paired_bootstrap,
     resample_indices,
 )
+
+from sertools.classes import CLASSES, OTHER, K  # noqa: E402
 
 
 def synthetic(n: int, seed: int = 0) -> EvalData:

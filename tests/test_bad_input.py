@@ -17,12 +17,15 @@ from badcorpus import DETAILED, FAULTS, clean_corpus, make, read_csv
 
 from sertools import config as config_mod
 from sertools.classes import CLASSES
+from sertools.corpus.msp import label_files
+from sertools.data import audio, manifest, manifest_table
 from sertools.data import dataset as data
-from sertools.data import manifest as audio
 from sertools.evaluation import metrics as evaluate
 from sertools.evaluation import predict
-from sertools.labels import distributions as labels
-from sertools.training import loop as training
+from sertools.labels import build
+from sertools.labels import table as label_table
+from sertools.training import train as training
+from sertools.training.errors import TrainingError
 
 OTHER = CLASSES.index("Other")
 
@@ -44,9 +47,15 @@ def _cfg(**sections: dict) -> dict:
 
 def _stages(corpus: Path, out: Path, cfg: dict) -> tuple[dict, dict]:
     """Labels and manifest stages; both summaries checked for complete accounting."""
-    lab = labels.run(corpus, out / "labels.parquet", out / "labels.json", cfg["labels"])
-    man = audio.run(
-        corpus, out / "labels.parquet", out / "manifest.parquet", out / "manifest.json", cfg["manifest"]
+    lab = build.run(
+        label_files(corpus),
+        {"table": out / "labels.parquet", "summary": out / "labels.json"},
+        labels=cfg["labels"],
+    )
+    man = manifest.run(
+        {"labels": out / "labels.parquet", "audio": corpus / "Audios"},
+        {"manifest": out / "manifest.parquet", "summary": out / "manifest.json"},
+        manifest=cfg["manifest"],
     )
     _check_accounting(corpus, lab, man)
     return lab, man
@@ -77,7 +86,7 @@ def _faulty(clean: Path, tmp_path: Path, fault: str) -> tuple[Path, str]:
 
 
 def _table(out: Path) -> pd.DataFrame:
-    return pd.read_parquet(out / "labels.parquet").set_index("file_id")
+    return label_table.read(out / "labels.parquet").set_index("file_id")
 
 
 def test_clean_corpus_has_every_split_and_two_annotators(clean: Path, tmp_path: Path) -> None:
@@ -104,13 +113,13 @@ def test_bad_audio_stops_naming_the_file_or_is_a_counted_drop(
 ) -> None:
     corpus, fid = _faulty(clean, tmp_path, fault)
     reason = BAD_AUDIO[fault]
-    with pytest.raises(audio.AudioError, match=r"1 labelled utterance\(s\) have unusable audio") as err:
+    with pytest.raises(manifest.AudioError, match=r"1 labelled utterance\(s\) have unusable audio") as err:
         _stages(corpus, tmp_path / "strict", _cfg())
     assert f"{corpus / 'Audios' / fid}: {reason}" in str(err.value)
     _lab, man = _stages(corpus, tmp_path / "lenient", _cfg(manifest={"drop_bad_audio": True}))
     assert man["utterances_dropped"] == {reason: 1}
     assert [(d["file_id"], d["reason"]) for d in man["dropped_files"]] == [(fid, reason)]
-    assert fid not in set(pd.read_parquet(tmp_path / "lenient" / "manifest.parquet").file_id)
+    assert fid not in set(manifest_table.read(tmp_path / "lenient" / "manifest.parquet").file_id)
 
 
 def test_truncated_wav_names_declared_and_present_bytes(clean: Path, tmp_path: Path) -> None:
@@ -133,7 +142,7 @@ def test_other_formats_are_kept(
     _, man = _stages(corpus, tmp_path, _cfg())
     assert man["utterances_dropped"] == {}
     assert man["converted_to_cache"] == int(converted)
-    row = pd.read_parquet(tmp_path / "manifest.parquet").set_index("file_id").loc[fid]
+    row = manifest_table.read(tmp_path / "manifest.parquet").set_index("file_id").loc[fid]
     assert row.source_subtype == subtype and bool(row.converted) == converted
     wave = audio.load_mono(row.path, 16000)
     assert len(wave) == row.frames and np.isfinite(wave).all() and np.abs(wave).max() > 0.01
@@ -147,7 +156,7 @@ def test_audio_without_labels_is_counted(clean: Path, tmp_path: Path) -> None:
 
 def test_shorter_than_receptive_field(clean: Path, tmp_path: Path) -> None:
     corpus, fid = _faulty(clean, tmp_path, "shorter_than_receptive_field")
-    with pytest.raises(audio.AudioError, match=rf"{fid}: too_short \(0\.013 s < min_duration_s 0\.5\)"):
+    with pytest.raises(manifest.AudioError, match=rf"{fid}: too_short \(0\.013 s < min_duration_s 0\.5\)"):
         _stages(corpus, tmp_path / "default", _cfg())
     # a manifest threshold below the receptive field: training refuses, naming the file
     cfg = _cfg(manifest={"min_duration_s": 0.0})
@@ -156,7 +165,9 @@ def test_shorter_than_receptive_field(clean: Path, tmp_path: Path) -> None:
     with pytest.raises(
         data.DataError, match=rf"Development: 1 utterance\(s\) shorter than .*{fid} \(200 samples\)"
     ):
-        training.train(out / "labels.parquet", out / "manifest.parquet", out / "run", cfg, "hard_ce", 0, 1)
+        training.from_config(
+            out / "labels.parquet", out / "manifest.parquet", out / "run", cfg, "hard_ce", 0, 1
+        )
 
 
 # ---------------------------------------------------------------- bad annotations
@@ -177,7 +188,7 @@ def test_bad_annotation_is_a_counted_drop_or_a_named_error(clean: Path, tmp_path
     assert lab["annotations_dropped"] == {reason: 1} and lab["utterances_dropped"] == {}
     before = _table(tmp_path / "clean").loc[fid, "n_annotators"]
     assert _table(tmp_path / "drop").loc[fid, "n_annotators"] == before - 1
-    with pytest.raises(labels.LabelError, match=rf"labels_detailed\.csv line \d+, {message}"):
+    with pytest.raises(build.LabelError, match=rf"labels_detailed\.csv line \d+, {message}"):
         _stages(corpus, tmp_path / "strict", _cfg(labels={"on_invalid_annotation": "error"}))
 
 
@@ -192,7 +203,7 @@ def test_duplicated_worker_keeps_first_or_stops(clean: Path, tmp_path: Path) -> 
     corpus, fid = _faulty(clean, tmp_path, "duplicated_worker")
     lab, _ = _stages(corpus, tmp_path / "keep", _cfg())
     assert lab["annotations_dropped"] == {"duplicate_worker": 1}
-    with pytest.raises(labels.LabelError, match=rf"rates '{fid}' twice"):
+    with pytest.raises(build.LabelError, match=rf"rates '{fid}' twice"):
         _stages(corpus, tmp_path / "strict", _cfg(labels={"on_duplicate_worker": "error"}))
 
 
@@ -237,8 +248,8 @@ def test_empty_development_split_stops_training(clean: Path, tmp_path: Path) -> 
     cfg = _cfg()
     _, man = _stages(corpus, tmp_path, cfg)
     assert "Development" not in man["per_split"]
-    with pytest.raises(training.TrainingError, match="no Development utterances"):
-        training.train(
+    with pytest.raises(TrainingError, match="no Development utterances"):
+        training.from_config(
             tmp_path / "labels.parquet", tmp_path / "manifest.parquet", tmp_path / "run", cfg, "hard_ce", 0, 1
         )
 
@@ -248,16 +259,16 @@ def test_empty_test_split_gives_empty_predictions_and_n0_metrics(clean: Path, tm
     cfg = _cfg()
     _stages(corpus, tmp_path, cfg)
     lab, man, run = tmp_path / "labels.parquet", tmp_path / "manifest.parquet", tmp_path / "run"
-    training.train(lab, man, run, cfg, "hard_ce", 0, 1)
+    training.from_config(lab, man, run, cfg, "hard_ce", 0, 1)
     splits = ["Test1", "Test2"]
     outs = [tmp_path / f"{s}.parquet" for s in splits]
     predict.predict(run / "best.safetensors", lab, man, splits, outs, {"train": cfg["train"], "variants": {}})
     empty = pd.read_parquet(outs[1])
     assert len(empty) == 0 and list(empty.columns) == list(pd.read_parquet(outs[0]).columns)
     metrics = tmp_path / "metrics.json"
-    evaluate.run_variant_metrics(
-        {s: [o] for s, o in zip(splits, outs, strict=True)}, lab, cfg["evaluation"], metrics
-    )
+    inputs = {"labels": lab, **{s: [o] for s, o in zip(splits, outs, strict=True)}}
+    section = {**cfg["evaluation"], "splits": splits}
+    evaluate.run(inputs, {"metrics": metrics}, evaluation=section, seeds=[0], variant="hard_ce")
     res = json.loads(metrics.read_text())["splits"]
     assert res["Test2"]["n_utterances"]["all"] == 0 and res["Test1"]["n_utterances"]["all"] > 0
 

@@ -158,6 +158,7 @@ def test_library_modules_are_inputs_of_only_the_rules_they_shape(run_dir):
     assert users["labels/distributions"] == {"labels"}
     assert users["corpus/synthetic/generate"] == {"synth_corpus"}
     assert users["training/loop"] == {"train"}
+    assert users["training/train"] == {"train"}
     assert users["evaluation/metrics"] == {"metrics", "significance"}
     assert users["classes"] >= {"labels", "train", "metrics"}
 
@@ -242,21 +243,24 @@ exec(sys.argv[0])
 
 _STAGES = {
     "predict": (
-        "from sertools import predict; import yaml; cfg = yaml.safe_load(open('results/train/hard_ce/seed0/config.yaml'));"
+        "from sertools.evaluation import predict; import yaml; cfg = yaml.safe_load(open('results/train/hard_ce/seed0/config.yaml'));"
         "predict.predict('results/train/hard_ce/seed0/best.safetensors', 'results/labels/labels.parquet',"
         " 'results/manifest/manifest.parquet', ['Test1'], ['OUT/Test1.parquet'], cfg)",
         ["Test1.parquet"],
     ),
     "metrics": (
-        "from sertools import evaluate, config; cfg = config.resolve({'evaluation': {'bootstrap_resamples': 20}});"
-        "evaluate.run_variant_metrics({'Test1': ['results/predictions/hard_ce/seed0/Test1.parquet']},"
-        " 'results/labels/labels.parquet', cfg['evaluation'], 'OUT/hard_ce.json')",
+        "from sertools import config; from sertools.evaluation import metrics, metrics_doc;"
+        " cfg = config.resolve({'evaluation': {'bootstrap_resamples': 20}});"
+        "metrics_doc.write('OUT/hard_ce.json', metrics.variant_metrics("
+        "{'Test1': ['results/predictions/hard_ce/seed0/Test1.parquet']},"
+        " 'results/labels/labels.parquet', cfg['evaluation']))",
         ["hard_ce.json"],
     ),
     "figures": (
-        "from sertools import plots, config; cfg = config.resolve({});"
-        "plots.run_figures({v: f'results/metrics/{v}.json' for v in ('hard_ce', 'dist_primary_kl')},"
-        " 'results/labels/summary.json', cfg['evaluation'], 'OUT')",
+        "import json; from sertools import config; from sertools.evaluation import metrics_doc;"
+        " from sertools.report import figures; cfg = config.resolve({});"
+        "figures.build_figures({v: metrics_doc.read(f'results/metrics/{v}.json') for v in ('hard_ce', 'dist_primary_kl')},"
+        " json.load(open('results/labels/summary.json')), cfg['evaluation'], 'OUT')",
         None,
     ),
 }

@@ -36,9 +36,12 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_labels(args: argparse.Namespace) -> None:
-    from sertools.labels import distributions as labels
+    from sertools.corpus.msp import label_files
+    from sertools.labels import build
 
-    s = labels.run(args.corpus_dir, args.out, args.summary, _cfg(args)["labels"])
+    section = _cfg(args)["labels"]  # a bad config is reported before the corpus is looked at
+    outputs = {"table": args.out, "summary": args.summary}
+    s = build.run(label_files(args.corpus_dir), outputs, labels=section)
     print(
         f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, "
         f"{s['annotations_kept']}/{s['annotations_read']} annotations kept; summary in {args.summary}"
@@ -46,24 +49,27 @@ def cmd_labels(args: argparse.Namespace) -> None:
 
 
 def cmd_manifest(args: argparse.Namespace) -> None:
-    from sertools.data import manifest as audio
+    from sertools.data import manifest
 
     summary_path = args.summary or str(Path(args.out).with_suffix("")) + "_summary.json"
-    s = audio.run(
-        args.corpus_dir, args.labels, args.out, summary_path, _cfg(args)["manifest"], args.cache_dir
+    s = manifest.run(
+        {"labels": args.labels, "audio": Path(args.corpus_dir) / "Audios"},
+        {"manifest": args.out, "summary": summary_path},
+        manifest=_cfg(args)["manifest"],
+        cache_dir=args.cache_dir,
     )
     print(f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, {s['hours']:.2f} h")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from sertools.training import loop as training
+    from sertools.training import train as training
 
     cfg = _cfg(args)
     if args.variant not in cfg["variants"]:
         raise config_mod.ConfigError(
             f"unknown variant {args.variant!r}; configured: {', '.join(cfg['variants'])}"
         )
-    res = training.train(
+    res = training.from_config(
         args.labels, args.manifest, args.out_dir, cfg, args.variant, args.seed, threads=args.threads
     )
     print(
@@ -80,7 +86,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from sertools.evaluation import metrics as evaluate
+    from sertools.evaluation import metrics, metrics_doc
 
     cfg = _cfg(args)["evaluation"]
     preds: dict[str, list[str]] = {}
@@ -92,7 +98,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if not preds:
         raise FileNotFoundError(f"no <split>.parquet for splits {cfg['splits']} in {args.prediction_dirs}")
     cfg = {**cfg, "splits": [s for s in cfg["splits"] if s in preds]}
-    evaluate.run_variant_metrics(preds, args.labels, cfg, args.out, truth_path=args.truth)
+    metrics_doc.write(args.out, metrics.variant_metrics(preds, args.labels, cfg, args.truth))
     print(f"wrote {args.out}")
 
 
@@ -172,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _known_errors() -> tuple[type[BaseException], ...]:
     from sertools.corpus.msp import CorpusFormatError
     from sertools.data.manifest import AudioError
-    from sertools.labels.distributions import LabelError
+    from sertools.labels.build import LabelError
 
     # ValueError covers DataError, CheckpointError-free paths, EvaluationError, bad arguments
     return (

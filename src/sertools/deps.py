@@ -93,12 +93,12 @@ def files(*modules: str) -> list[Path]:
 #: take their library inputs from here through ``lib(rule)``).
 STAGES: dict[str, str] = {
     "synth_corpus": "sertools.corpus.synthetic.generate",
-    "labels": "sertools.labels.distributions",
+    "labels": "sertools.labels.build",
     "manifest": "sertools.data.manifest",
-    "train": "sertools.training.loop",
+    "train": "sertools.training.train",
     "predict": "sertools.evaluation.predict",
     "metrics": "sertools.evaluation.metrics",
-    "significance": "sertools.evaluation.metrics",
+    "significance": "sertools.evaluation.significance",
     "tables": "sertools.report.tables",
     "figures": "sertools.report.figures",
 }

@@ -1,4 +1,4 @@
-"""Audio manifest: probing, conversion cache, bad audio named and counted."""
+"""The manifest stage (sertools.data.manifest): kept, converted, bad audio named and counted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sertools.data import manifest as audio
+from sertools.data import audio, manifest, manifest_table
 
 SR = 16000
 
@@ -45,7 +45,7 @@ CFG = {"sample_rate": SR, "min_duration_s": 0.5, "max_duration_s": 2.0, "drop_ba
 
 def test_good_files_and_conversion(corpus, tmp_path):
     labels = _labels("ok.wav", "stereo44k.wav", "float.wav", "u8.wav", "long.wav")
-    m, s = audio.build_manifest(corpus, labels, CFG, tmp_path / "cache")
+    m, s = manifest.build_manifest(labels, corpus / "Audios", manifest=CFG, cache_dir=tmp_path / "cache")
     m = m.set_index("file_id")
     assert set(m.index) == {"ok.wav", "stereo44k.wav", "float.wav", "u8.wav"}
     assert s["utterances_dropped"] == {"too_long": 1}
@@ -61,14 +61,14 @@ def test_good_files_and_conversion(corpus, tmp_path):
     assert s["audio_without_labels"] == 4  # corrupt, empty, short, unlabelled
     # a second run reuses the cache (no rewrite)
     mtime = (tmp_path / "cache" / "stereo44k.wav").stat().st_mtime_ns
-    audio.build_manifest(corpus, labels, CFG, tmp_path / "cache")
+    manifest.build_manifest(labels, corpus / "Audios", manifest=CFG, cache_dir=tmp_path / "cache")
     assert (tmp_path / "cache" / "stereo44k.wav").stat().st_mtime_ns == mtime
 
 
 def test_bad_audio_stops_with_names(corpus, tmp_path):
     labels = _labels("ok.wav", "missing.wav", "corrupt.wav", "empty.wav", "short.wav")
-    with pytest.raises(audio.AudioError) as e:
-        audio.build_manifest(corpus, labels, CFG, tmp_path / "cache")
+    with pytest.raises(manifest.AudioError) as e:
+        manifest.build_manifest(labels, corpus / "Audios", manifest=CFG, cache_dir=tmp_path / "cache")
     msg = str(e.value)
     assert "4 labelled utterance(s) have unusable audio" in msg
     for name, reason in [
@@ -86,7 +86,12 @@ def test_bad_audio_dropped_when_allowed(corpus, tmp_path):
     cfg = {**CFG, "drop_bad_audio": True}
     out, summ = tmp_path / "m.parquet", tmp_path / "s.json"
     labels.to_parquet(tmp_path / "labels.parquet")
-    audio.run(corpus, tmp_path / "labels.parquet", out, summ, cfg, tmp_path / "cache")
+    manifest.run(
+        {"labels": tmp_path / "labels.parquet", "audio": corpus / "Audios"},
+        {"manifest": out, "summary": summ},
+        manifest=cfg,
+        cache_dir=tmp_path / "cache",
+    )
     s = json.loads(summ.read_text())
     assert s["utterances_read"] == 5 and s["utterances_kept"] == 1
     assert s["utterances_dropped"] == {"empty": 1, "missing": 1, "too_short": 1, "unreadable": 1}
@@ -96,4 +101,16 @@ def test_bad_audio_dropped_when_allowed(corpus, tmp_path):
         "missing.wav",
         "short.wav",
     ]
-    assert list(pd.read_parquet(out).file_id) == ["ok.wav"]
+    assert list(manifest_table.read(out).file_id) == ["ok.wav"]
+
+
+def test_everything_dropped_gives_an_empty_manifest_with_every_column(corpus, tmp_path):
+    labels = _labels("missing.wav")
+    labels.to_parquet(tmp_path / "labels.parquet")
+    out = tmp_path / "m.parquet"
+    inputs = {"labels": tmp_path / "labels.parquet", "audio": corpus / "Audios"}
+    s = manifest.run(
+        inputs, {"manifest": out, "summary": tmp_path / "s.json"}, manifest={**CFG, "drop_bad_audio": True}
+    )
+    assert s["utterances_kept"] == 0 and s["hours"] == 0.0 and s["per_split"] == {}
+    assert list(manifest_table.read(out).columns) == list(manifest_table.COLUMNS)

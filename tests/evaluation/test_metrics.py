@@ -1,4 +1,5 @@
-"""Tests for sertools.evaluate on small synthetic prediction dumps (and the stage chain to tables/plots)."""
+"""Tests for the metrics stage (sertools.evaluation.metrics) on small synthetic prediction
+dumps, and the chain from its documents to tables and figures."""
 
 from __future__ import annotations
 
@@ -7,166 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from dumps import EVAL_CFG, SEEDS, SPLITS, N, summary, write_dump
 
-from sertools.classes import CLASSES, CODES, NO_AGREEMENT, OTHER, K
-from sertools.evaluation import metrics as evaluate
-from sertools.evaluation.scores import entropy_strata, jsd
-from sertools.labels.distributions import normalised_entropy
-from sertools.report import figures as plots
-from sertools.report import tables
-
-N = 60
-SPLITS = ("Test1", "Test2")
-EVAL_CFG = {
-    "splits": list(SPLITS),
-    "baseline_variant": "uniform",
-    "bootstrap_resamples": 50,
-    "bootstrap_seed": 3,
-    "ci_level": 0.95,
-    "entropy_bins": [0.0, 1 / 3, 2 / 3, 1.0],
-    "prob_floor": 1e-12,
-    "ece_bins": 10,
-}
-
-PRED_SCHEMA = pa.schema(
-    [
-        ("file_id", pa.string()),
-        ("split", pa.string()),
-        ("probs", pa.list_(pa.float32())),
-        ("pred", pa.int64()),
-        ("arousal", pa.float32()),
-        ("valence", pa.float32()),
-        ("dominance", pa.float32()),
-    ]
-)
-
-
-def _votes(rng: np.random.Generator, n: int) -> np.ndarray:
-    """6 votes per utterance: a third unanimous, a third two-way, a third spread (all strata filled)."""
-    votes = np.zeros((n, K), dtype=np.int64)
-    for i in range(n):
-        kind = i % 3
-        if kind == 0:
-            votes[i, rng.integers(K)] = 6
-        elif kind == 1:
-            a, b = rng.choice(K, 2, replace=False)
-            votes[i, a], votes[i, b] = 4, 2
-        else:
-            votes[i] = rng.multinomial(6, np.full(K, 1 / K))
-    return votes
-
-
-def make_labels(root: Path, seed: int = 0) -> tuple[Path, Path, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    frames = []
-    for split in SPLITS:
-        votes = _votes(rng, N)
-        p = votes / votes.sum(axis=1, keepdims=True)
-        top = votes.max(axis=1)
-        unique = (votes == top[:, None]).sum(axis=1) == 1
-        hard = pd.array(np.where(unique, votes.argmax(axis=1), -1), dtype="Int64")
-        hard[~unique] = pd.NA
-        merged = 0.8 * p + 0.2 / K
-        frames.append(
-            pd.DataFrame(
-                {
-                    "file_id": [f"{split}_{i:03d}.wav" for i in range(N)],
-                    "split": split,
-                    "consensus": [
-                        CODES[h] if u else NO_AGREEMENT for h, u in zip(votes.argmax(1), unique, strict=True)
-                    ],
-                    "hard_label": hard,
-                    "entropy_primary": normalised_entropy(p),
-                    "arousal": rng.uniform(1, 7, N),
-                    "valence": rng.uniform(1, 7, N),
-                    "dominance": rng.uniform(1, 7, N),
-                    "p_primary": list(p),
-                    "p_merged": list(merged),
-                }
-            )
-        )
-    labels = pd.concat(frames, ignore_index=True)
-    lab_path = root / "labels.parquet"
-    labels.to_parquet(lab_path, index=False)
-    p_all = np.stack(labels["p_primary"].to_numpy())
-    truth = pd.DataFrame({"file_id": labels["file_id"], "p_true": list(0.9 * p_all + 0.1 / K)})
-    truth_path = root / "latent_truth.parquet"
-    truth.to_parquet(truth_path, index=False)
-    return lab_path, truth_path, labels
-
-
-def write_dump(
-    path: Path, labels: pd.DataFrame, split: str, probs: np.ndarray, dims_noise: float, seed: int
-) -> None:
-    lab = labels[labels["split"] == split]
-    rng = np.random.default_rng(seed)
-    dims = lab[["arousal", "valence", "dominance"]].to_numpy() + rng.normal(0, dims_noise, (len(lab), 3))
-    table = pa.table(
-        {
-            "file_id": lab["file_id"].tolist(),
-            "split": [split] * len(lab),
-            "probs": pa.array(list(probs.astype(np.float32)), pa.list_(pa.float32())),
-            "pred": probs.argmax(axis=1).astype(np.int64),
-            "arousal": dims[:, 0].astype(np.float32),
-            "valence": dims[:, 1].astype(np.float32),
-            "dominance": dims[:, 2].astype(np.float32),
-        },
-        schema=PRED_SCHEMA,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-
-
-def variant_probs(name: str, p: np.ndarray, entropy: np.ndarray, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = len(p)
-    if name == "perfect":
-        return p
-    if name == "uniform":
-        return np.full((n, K), 1 / K)
-    if name == "noisy":
-        q = 0.6 * p + 0.4 * rng.dirichlet(np.ones(K), n)
-        return q / q.sum(axis=1, keepdims=True)
-    if name == "other_router":  # argmax Other exactly on the high-entropy stratum
-        q = np.full((n, K), 0.02)
-        q[np.arange(n), np.where(entropy >= 2 / 3, OTHER, 0)] = 1 - 0.02 * (K - 1)
-        return q
-    raise ValueError(name)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("eval")
-    lab_path, truth_path, labels = make_labels(root)
-    paths: dict[str, dict[str, list[Path]]] = {}
-    for v in ("perfect", "uniform", "noisy", "other_router"):
-        paths[v] = {}
-        for split in SPLITS:
-            lab = labels[labels["split"] == split].sort_values("file_id")
-            p = np.stack(lab["p_primary"].to_numpy())
-            paths[v][split] = []
-            for seed in (0, 1):
-                out = root / v / f"seed{seed}" / f"{split}.parquet"
-                probs = variant_probs(
-                    v, p, lab["entropy_primary"].to_numpy(), seed + 10 * SPLITS.index(split)
-                )
-                write_dump(out, labels, split, probs, 0.5, seed)
-                paths[v][split].append(out)
-    return {"root": root, "labels": lab_path, "truth": truth_path, "frame": labels, "paths": paths}
-
-
-@pytest.fixture(scope="module")
-def results(corpus: dict) -> dict[str, dict]:
-    return {
-        v: evaluate.variant_metrics(
-            corpus["paths"][v], corpus["labels"], EVAL_CFG, corpus["truth"], variant=v
-        )
-        for v in ("perfect", "uniform", "noisy", "other_router")
-    }
-
+from sertools.classes import CLASSES, OTHER, K
+from sertools.evaluation import metrics, metrics_doc, significance
+from sertools.evaluation.evaldata import EvaluationError
+from sertools.evaluation.strata import entropy_strata
+from sertools.measures import jsd
+from sertools.report import figures, table_rows, tables
 
 # ------------------------------------------------------------------------------- metrics
 
@@ -284,13 +134,18 @@ def test_confusion_reliability_examples(corpus: dict, results: dict) -> None:
     ]
 
 
-def test_json_is_strict_and_written_atomically(corpus: dict, results: dict, tmp_path: Path) -> None:
+def test_documents_pass_strict_validation(results: dict) -> None:
+    for doc in results.values():
+        metrics_doc.validate(doc, strict=True)
+
+
+def test_run_writes_strict_json_atomically(corpus: dict, results: dict, tmp_path: Path) -> None:
     json.dumps(results["uniform"], allow_nan=False)  # NaN became null
     out = tmp_path / "m" / "uniform.json"
-    res = evaluate.run_variant_metrics(
-        {"Test1": corpus["paths"]["uniform"]["Test1"]}, corpus["labels"], EVAL_CFG, out, variant="uniform"
-    )
-    assert json.loads(out.read_text()) == json.loads(json.dumps(res))
+    inputs = {"Test1": corpus["paths"]["uniform"]["Test1"], "labels": corpus["labels"]}
+    cfg = {**EVAL_CFG, "splits": ["Test1"]}
+    res = metrics.run(inputs, {"metrics": out}, evaluation=cfg, seeds=SEEDS, variant="uniform")
+    assert metrics_doc.read(out) == json.loads(json.dumps(res))
     assert list(res["splits"]) == ["Test1"]
     assert res["has_truth"] is False
     assert "jsd_true" not in res["splits"]["Test1"]["metrics"]
@@ -298,48 +153,24 @@ def test_json_is_strict_and_written_atomically(corpus: dict, results: dict, tmp_
 
 
 def test_bootstrap_is_reproducible(corpus: dict, results: dict) -> None:
-    again = evaluate.variant_metrics(
+    again = metrics.variant_metrics(
         corpus["paths"]["noisy"], corpus["labels"], EVAL_CFG, corpus["truth"], variant="noisy"
     )
     assert json.dumps(again, sort_keys=True) == json.dumps(results["noisy"], sort_keys=True)
 
 
-# --------------------------------------------------------------------------- significance
-
-
-def test_perfect_beats_uniform_in_paired_test(corpus: dict) -> None:
-    sig = evaluate.significance(
-        corpus["paths"]["perfect"],
-        corpus["paths"]["uniform"],
-        corpus["labels"],
-        EVAL_CFG,
-        corpus["truth"],
-        variant="perfect",
+def test_config_keys_cover_what_the_stages_read() -> None:
+    assert metrics.CONFIG_KEYS == (
+        "splits",
+        "bootstrap_resamples",
+        "bootstrap_seed",
+        "ci_level",
+        "entropy_bins",
+        "prob_floor",
+        "ece_bins",
     )
-    assert sig["baseline"] == "uniform"
-    B = EVAL_CFG["bootstrap_resamples"]
-    for split in SPLITS:
-        blocks = sig["splits"][split]
-        assert set(blocks) == {"all", *sig["strata"]}
-        e = blocks["all"]["metrics"]["jsd_primary"]
-        assert e["diff"] < 0 and e["ci_high"] < 0
-        assert e["p_value"] == pytest.approx(2 / (B + 1))
-        assert e["diff"] == pytest.approx(e["variant"] - e["baseline"])
-        assert blocks["all"]["metrics"]["macro_f1"]["diff"] > 0
-        assert "jsd_true" in blocks["all"]["metrics"]
-        assert sum(blocks[s]["n_utterances"] for s in sig["strata"]) == blocks["all"]["n_utterances"] == N
-
-
-def test_identical_systems_are_not_different(corpus: dict) -> None:
-    sig = evaluate.significance(
-        {"Test1": corpus["paths"]["noisy"]["Test1"]},
-        {"Test1": corpus["paths"]["noisy"]["Test1"]},
-        corpus["labels"],
-        EVAL_CFG,
-    )
-    for e in sig["splits"]["Test1"]["all"]["metrics"].values():
-        assert e["diff"] == pytest.approx(0.0, abs=1e-12)
-        assert e["p_value"] == 1.0
+    assert significance.CONFIG_KEYS == metrics.CONFIG_KEYS
+    assert set(metrics.CONFIG_KEYS) <= set(EVAL_CFG)
 
 
 # ----------------------------------------------------------------------------------- errors
@@ -347,23 +178,29 @@ def test_identical_systems_are_not_different(corpus: dict) -> None:
 
 def test_bad_inputs_raise_clear_errors(corpus: dict, tmp_path: Path) -> None:
     paths = corpus["paths"]
-    with pytest.raises(evaluate.EvaluationError, match="lacks key"):
-        evaluate.variant_metrics(paths["noisy"], corpus["labels"], {"ci_level": 0.9})
+    with pytest.raises(EvaluationError, match="lacks key"):
+        metrics.variant_metrics(paths["noisy"], corpus["labels"], {"ci_level": 0.9})
     # a seed that predicts fewer utterances
     lab = corpus["frame"]
     short = tmp_path / "short.parquet"
     sub = lab[(lab["split"] == "Test1")].iloc[:10]
     write_dump(short, sub, "Test1", np.full((10, K), 1 / K), 0.1, 0)
-    with pytest.raises(evaluate.EvaluationError, match="same utterances"):
-        evaluate.variant_metrics({"Test1": [paths["noisy"]["Test1"][0], short]}, corpus["labels"], EVAL_CFG)
+    with pytest.raises(EvaluationError, match="same utterances"):
+        metrics.variant_metrics({"Test1": [paths["noisy"]["Test1"][0], short]}, corpus["labels"], EVAL_CFG)
     # a dump of the wrong split
-    with pytest.raises(evaluate.EvaluationError, match="expected split 'Test1'"):
-        evaluate.variant_metrics({"Test1": paths["noisy"]["Test2"]}, corpus["labels"], EVAL_CFG)
-    with pytest.raises(evaluate.EvaluationError, match="not found"):
-        evaluate.variant_metrics({"Test1": [tmp_path / "missing.parquet"]}, corpus["labels"], EVAL_CFG)
-    with pytest.raises(evaluate.EvaluationError, match="no predictions for split"):
-        evaluate.significance(
-            paths["noisy"], {"Test1": paths["uniform"]["Test1"]}, corpus["labels"], EVAL_CFG
+    with pytest.raises(EvaluationError, match="expected split 'Test1'"):
+        metrics.variant_metrics({"Test1": paths["noisy"]["Test2"]}, corpus["labels"], EVAL_CFG)
+    with pytest.raises(EvaluationError, match="not found"):
+        metrics.variant_metrics({"Test1": [tmp_path / "missing.parquet"]}, corpus["labels"], EVAL_CFG)
+    with pytest.raises(EvaluationError, match="need a mapping"):
+        metrics.variant_metrics({}, corpus["labels"], EVAL_CFG)
+    with pytest.raises(EvaluationError, match="seed"):
+        metrics.run(
+            {**paths["noisy"], "labels": corpus["labels"]},
+            {"metrics": tmp_path / "x.json"},
+            evaluation=EVAL_CFG,
+            seeds=[0, 1, 2],
+            variant="noisy",
         )
 
 
@@ -371,30 +208,18 @@ def test_bad_inputs_raise_clear_errors(corpus: dict, tmp_path: Path) -> None:
 
 
 def test_chain_to_tables_and_figures(corpus: dict, results: dict, tmp_path: Path) -> None:
-    """Real evaluate output feeds build_tables and build_figures (structure agreement)."""
+    """Real metrics documents feed build_tables and build_figures (structure agreement)."""
     sig = {
-        v: evaluate.significance(
+        v: significance.compare(
             corpus["paths"][v], corpus["paths"]["uniform"], corpus["labels"], EVAL_CFG, variant=v
         )
         for v in ("perfect", "noisy")
     }
-    metrics = {v: results[v] for v in ("perfect", "uniform", "noisy")}
-    counts = {c: 1 for c in [*CODES, NO_AGREEMENT]}
-    summary = {
-        "class_distribution": {s: {"utterances": N, "consensus": counts} for s in SPLITS},
-        "entropy_histogram": {
-            "edges": [0.0, 0.5, 1.0],
-            **{s: {"primary": [30, 30], "merged": [20, 40]} for s in SPLITS},
-        },
-        "reliability": {
-            "fleiss_kappa_primary": {"Test1": 0.2},
-            "krippendorff_alpha_interval": {"arousal": 0.4},
-        },
-    }
-    written = tables.build_tables(metrics, sig, summary, EVAL_CFG, tmp_path / "tables")
+    docs = {v: results[v] for v in ("perfect", "uniform", "noisy")}
+    written = tables.build_tables(docs, sig, summary(), EVAL_CFG, tmp_path / "tables")
     assert sorted(written) == sorted(tables.table_files(tmp_path / "tables"))
     main = pd.read_csv(tmp_path / "tables" / "main.csv")
-    assert list(main.columns) == list(tables.MAIN_COLUMNS)
+    assert list(main.columns) == list(table_rows.MAIN_COLUMNS)
     jsd_rows = main[(main["metric"] == "jsd_primary") & (main["split"] == "Test1")].set_index("variant")
     assert jsd_rows.loc["perfect", "mean"] == pytest.approx(0.0, abs=1e-6)
     assert list(jsd_rows.index) == ["uniform", "noisy", "perfect"]  # baseline first
@@ -403,8 +228,8 @@ def test_chain_to_tables_and_figures(corpus: dict, results: dict, tmp_path: Path
     )
     assert md == (tmp_path / "tables" / "main.md").read_text()
     assert "| perfect |" in md and "B = 50" in md
-    figs = plots.build_figures(metrics, summary, EVAL_CFG, tmp_path / "fig")
-    stems = plots.figure_stems(list(metrics), with_training=False)
+    figs = figures.build_figures(docs, summary(), EVAL_CFG, tmp_path / "fig")
+    stems = figures.figure_stems(list(docs), with_training=False)
     assert sorted(p.name for p in figs) == sorted(f"{s}.{e}" for s in stems for e in ("png", "pdf"))
     assert all(p.stat().st_size > 1000 for p in figs)
     assert CLASSES[0] == "Angry"  # class order assumed by the fixtures

@@ -1,258 +1,53 @@
-"""Readers in all three layouts and vote counting on hand-computed cases."""
+"""Votes -> distributions (sertools.labels.distributions) on hand-computed arrays."""
 
 from __future__ import annotations
-
-import json
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_corpus
 
 from sertools.classes import CLASSES
-from sertools.corpus.msp import CorpusFormatError, read_labels
-from sertools.labels import distributions as L
+from sertools.labels import distributions as D
 
 A, S, H, N, OTH = (CLASSES.index(c) for c in ("Angry", "Sad", "Happy", "Neutral", "Other"))
-
-CONSENSUS = [
-    ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
-    ["f2.wav", "X", 4.0, 4.0, 4.0, 2, "Female", "Development"],
-    ["f3.wav", "O", 3.0, 4.0, 3.0, 3, "Female", "Test1"],
-    ["f4.wav", "N", 4.0, 4.0, 4.0, 4, "Male", "Test2"],
-]
-ANNOTATIONS = [
-    # f1: 2 Angry, 1 Sad; secondaries repeat primaries, one empty
-    ("f1.wav", "W1", "Angry", "Frustrated,Annoyed", 5, 2, 5),
-    ("f1.wav", "W2", "Angry", "", 6, 2, 6),
-    ("f1.wav", "W3", "Sad", "Sad, Angry", 4, 3, 3),
-    # f2: a tie -> X
-    ("f2.wav", "W1", "Happy", "Bored", 4, 5, 4),
-    ("f2.wav", "W2", "Neutral", "", 4, 4, 4),
-    # f3: every spelling of Other
-    ("f3.wav", "W1", "Other-Concerned", "Concerned", 3, 3, 3),
-    ("f3.wav", "W2", "Other (bored)", "", 3, 4, 3),
-    ("f3.wav", "W3", "Other", "Happy,Happy", 3, 5, 3),
-    ("f3.wav", "W4", "Happy", "", 4, 5, 4),
-    # f4: a worker listed twice
-    ("f4.wav", "W1", "Neutral", "", 4, 4, 4),
-    ("f4.wav", "W1", "Sad", "", 2, 2, 2),
-    ("f4.wav", "W2", "Neutral", "", 4, 4, 4),
-]
+CFG = {
+    "secondary_map": {"Frustrated": "Angry", "annoyed": "Angry"},
+    "secondary_weight": 0.5,
+    "count_secondary_equal_to_primary": False,
+}
 
 
-def _build(tmp_path, cfg, layout="2.0", **kw):
-    write_corpus(tmp_path, CONSENSUS, ANNOTATIONS, layout=layout, **kw)
-    return L.build_labels(read_labels(tmp_path), cfg["labels"])
+def test_plurality_is_x_on_ties_and_without_votes():
+    votes = np.zeros((3, 9), dtype=np.int64)
+    votes[0, [A, S]] = [2, 1]
+    votes[1, [H, N]] = [2, 2]
+    assert list(D.plurality_codes(votes)) == ["A", "X", "X"]
 
 
-def _row(df, f):
-    return df.set_index("file_id").loc[f]
+def test_secondary_strings_are_sets_of_classes_with_unmapped_words_counted():
+    uniques = pd.Index(["Frustrated, annoyed", "Bored,Sad", "", "Other-Curious"])
+    mentioned, unmapped, n_words = D.secondary_table(uniques, D.word_map(CFG))
+    assert np.flatnonzero(mentioned[0]).tolist() == [A]  # two Angry words: one mention
+    assert np.flatnonzero(mentioned[1]).tolist() == [S, OTH]
+    assert not mentioned[2].any() and np.flatnonzero(mentioned[3]).tolist() == [OTH]
+    assert unmapped == [[], ["bored"], [], []]
+    assert n_words.tolist() == [2, 2, 0, 1]
 
 
-def test_hand_counted_votes(tmp_path, default_cfg):
-    df, summary = _build(tmp_path, default_cfg)
-    f1 = _row(df, "f1.wav")
-    assert list(f1.votes_primary) == [2, 1, 0, 0, 0, 0, 0, 0, 0]
-    # W1's secondaries both map to Angry = its own primary: skipped; W3: Sad skipped, Angry counted
-    assert list(f1.votes_merged) == [3, 1, 0, 0, 0, 0, 0, 0, 0]
-    assert f1.hard_label == A and f1.consensus == "A" and f1.plurality == "A"
-    assert f1.n_annotators == 3
-    h = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)) / math.log(9)
-    assert f1.entropy_primary == pytest.approx(h)
-    assert f1.arousal == pytest.approx(5.0) and f1.arousal_sd == pytest.approx(1.0)
-
-    f2 = _row(df, "f2.wav")
-    assert pd.isna(f2.hard_label) and f2.consensus == "X" and f2.plurality == "X"
-    assert list(f2.p_primary)[H] == 0.5 and list(f2.p_primary)[N] == 0.5
-    # "Bored" is unmapped -> Other, counted
-    assert list(f2.votes_merged)[OTH] == 1
-    assert summary["secondary"]["unmapped_words"] == {"bored": 1}
-
-    f3 = _row(df, "f3.wav")
-    assert list(f3.votes_primary)[OTH] == 3 and list(f3.votes_primary)[H] == 1
-    # W1 Concerned -> Other = own primary (skipped); W3 "Happy,Happy" is one Happy mention
-    assert list(f3.votes_merged)[H] == 2 and list(f3.votes_merged)[OTH] == 3
-
-    f4 = _row(df, "f4.wav")
-    assert list(f4.votes_primary)[N] == 2 and sum(f4.votes_primary) == 2  # W1's second row dropped
-    assert summary["annotations_dropped"] == {"duplicate_worker": 1}
-    for col in ("p_primary", "p_merged"):
-        np.testing.assert_allclose(L.matrix(df, col).sum(axis=1), 1.0)
+def test_secondary_votes_skip_the_own_primary_unless_configured():
+    utt = np.array([0, 0, 1])
+    prim = np.array([A, S, N])
+    secondary = pd.Series(["Frustrated,Sad", "Sad", "Bored"])
+    sec = D.secondary_votes(utt, prim, secondary, 2, CFG)
+    assert sec.votes[0].tolist() == [0, 1, 0, 0, 0, 0, 0, 0, 0]  # W1's Angry = own primary; W2's Sad too
+    assert sec.votes[1, OTH] == 1
+    assert sec.summary["class_mentions"] == 4 and sec.summary["class_mentions_equal_to_primary"] == 2
+    assert sec.summary["unmapped_words"] == {"bored": 1}
+    again = D.secondary_votes(utt, prim, secondary, 2, {**CFG, "count_secondary_equal_to_primary": True})
+    assert again.votes[0, A] == 1 and again.votes[0, S] == 2
 
 
-def test_secondary_switches(tmp_path, default_cfg):
-    cfg = default_cfg
-    cfg["labels"]["count_secondary_equal_to_primary"] = True
-    cfg["labels"]["secondary_weight"] = 0.5
-    df, _ = _build(tmp_path, cfg)
-    # primary [2,1] + 0.5 x (W1 Angry, W3 Sad, W3 Angry) = [3, 1.5]
-    assert list(_row(df, "f1.wav").votes_merged)[:2] == [3.0, 1.5]
-
-
-def test_all_layouts_agree(tmp_path, default_cfg):
-    # JSON keys workers by id, so it cannot hold the duplicated worker row: leave it out
-    rows = [a for a in ANNOTATIONS if a[:3] != ("f4.wav", "W1", "Sad")]
-    tables = {}
-    for layout in ("2.0", "1.11", "json"):
-        write_corpus(tmp_path / layout, CONSENSUS, rows, layout=layout)
-        tables[layout], summary = L.build_labels(read_labels(tmp_path / layout), default_cfg["labels"])
-        assert summary["source"]["detailed_layout"] == layout
-    for layout in ("1.11", "json"):
-        pd.testing.assert_frame_equal(tables["2.0"], tables[layout])
-
-
-def test_columns_by_name_any_order_extra_ignored(tmp_path, default_cfg):
-    header = [
-        "EmoDom",
-        "Timestamp",
-        "WorkerID",
-        "EmoClass_Second",
-        "FileName",
-        "EmoAct",
-        "EmoClass_Major",
-        "EmoVal",
-    ]
-    df, _ = _build(tmp_path / "a", default_cfg, detailed_header=header)
-    ref, _ = _build(tmp_path / "b", default_cfg)
-    pd.testing.assert_frame_equal(df, ref)
-
-
-def test_bom_and_crlf(tmp_path, default_cfg):
-    df, _ = _build(tmp_path / "a", default_cfg, bom=True, newline="\r\n")
-    ref, _ = _build(tmp_path / "b", default_cfg)
-    pd.testing.assert_frame_equal(df, ref)
-
-
-def test_missing_column_names_file_and_column(tmp_path, default_cfg):
-    header = ["FileName", "WorkerID", "EmoClass_Major", "EmoClass_Second", "EmoAct", "EmoVal"]
-    with pytest.raises(CorpusFormatError, match=r"labels_detailed\.csv: required column 'EmoDom'"):
-        _build(tmp_path, default_cfg, detailed_header=header)
-
-
-def test_not_a_corpus(tmp_path):
-    with pytest.raises(CorpusFormatError, match="no Labels/ directory"):
-        read_labels(tmp_path)
-
-
-BAD_ROWS = [
-    (("f1.wav", "W9", "Joyful", "", 4, 4, 4), "unknown_primary", "column EmoClass_Major: 'Joyful'"),
-    (("f1.wav", "W9", "Happy", "", "abc", 4, 4), "non_numeric_rating", "column EmoAct: 'abc'"),
-    (("f1.wav", "W9", "Happy", "", 4, 9, 4), "rating_out_of_range", "column EmoVal: '9'"),
-    (("f1.wav", "W9", "Happy", "", 4, 4, ""), "non_numeric_rating", "column EmoDom: ''"),
-]
-
-
-@pytest.mark.parametrize(("row", "reason", "message"), BAD_ROWS)
-def test_bad_annotation_dropped_or_error(tmp_path, default_cfg, row, reason, message):
-    write_corpus(tmp_path, CONSENSUS, [*ANNOTATIONS, row])
-    raw = read_labels(tmp_path)
-    df, summary = L.build_labels(raw, default_cfg["labels"])
-    assert summary["annotations_dropped"][reason] == 1
-    assert summary["annotations_read"] == len(ANNOTATIONS) + 1
-    assert _row(df, "f1.wav").n_annotators == 3
-    default_cfg["labels"]["on_invalid_annotation"] = "error"
-    line = len(ANNOTATIONS) + 2  # header is line 1
-    with pytest.raises(L.LabelError, match=rf"labels_detailed\.csv line {line}, {message}"):
-        L.build_labels(raw, default_cfg["labels"])
-
-
-def test_duplicate_worker_error(tmp_path, default_cfg):
-    default_cfg["labels"]["on_duplicate_worker"] = "error"
-    with pytest.raises(L.LabelError, match=r"line 12, column WorkerID: worker 'W1' rates 'f4.wav' twice"):
-        _build(tmp_path, default_cfg)
-
-
-def test_unmatched_utterances(tmp_path, default_cfg):
-    consensus = [*CONSENSUS, ["f5.wav", "N", 4, 4, 4, 5, "Male", "Train"]]
-    annotations = [*ANNOTATIONS, ("f6.wav", "W1", "Happy", "", 4, 4, 4)]
-    write_corpus(tmp_path, consensus, annotations)
-    raw = read_labels(tmp_path)
-    df, s = L.build_labels(raw, default_cfg["labels"])
-    assert set(df.file_id) == {"f1.wav", "f2.wav", "f3.wav", "f4.wav"}
-    assert s["utterances_read"] == 6
-    assert s["utterances_dropped"] == {"no_annotations": 1, "not_in_consensus": 1}
-    assert s["annotations_dropped"] == {"duplicate_worker": 1, "file_not_in_consensus": 1}
-    default_cfg["labels"]["on_unmatched_utterance"] = "error"
-    with pytest.raises(L.LabelError, match=r"f6\.wav' has annotations but is not in labels_consensus\.csv"):
-        L.build_labels(raw, default_cfg["labels"])
-
-
-def test_unknown_consensus_code_is_an_error(tmp_path, default_cfg):
-    consensus = [*CONSENSUS, ["f5.wav", "Q", 4, 4, 4, 5, "Male", "Train"]]
-    write_corpus(tmp_path, consensus, ANNOTATIONS)
-    with pytest.raises(
-        L.LabelError, match=r"labels_consensus\.csv line 6, column EmoClass: unknown consensus code 'Q'"
-    ):
-        L.build_labels(read_labels(tmp_path), default_cfg["labels"])
-
-
-def test_min_annotators_and_unused_split(tmp_path, default_cfg):
-    consensus = [*CONSENSUS, ["t3.wav", "N", 4, 4, 4, 5, "Male", "Test3"]]
-    annotations = [*ANNOTATIONS, ("t3.wav", "W1", "Neutral", "", 4, 4, 4)]
-    write_corpus(tmp_path, consensus, annotations)
-    default_cfg["labels"]["min_annotators"] = 3
-    df, s = L.build_labels(read_labels(tmp_path), default_cfg["labels"])
-    assert set(df.file_id) == {"f1.wav", "f3.wav"}
-    assert s["utterances_dropped"] == {"fewer_than_min_annotators": 2, "split_not_used:Test3": 1}
-    assert s["annotations_dropped"]["utterance_dropped"] == 2 + 2 + 1
-    for what in ("utterances", "annotations"):
-        assert s[f"{what}_kept"] + sum(s[f"{what}_dropped"].values()) == s[f"{what}_read"]
-
-
-def test_summary_contents(tmp_path, default_cfg):
-    _, s = _build(tmp_path, default_cfg)
-    assert s["class_distribution"]["all"]["consensus"]["X"] == 1
-    assert s["class_distribution"]["Train"]["vote_mass_primary"]["Angry"] == pytest.approx(2 / 3)
-    assert sum(s["entropy_histogram"]["all"]["primary"]) == 4
-    assert set(s["reliability"]["krippendorff_alpha_interval"]) == {"arousal", "valence", "dominance"}
-    assert s["consensus_vs_plurality"] == {"agree": 4, "disagree": 0}
-
-
-def test_run_writes_parquet_and_summary(tmp_path, default_cfg):
-    corpus = write_corpus(tmp_path / "c", CONSENSUS, ANNOTATIONS)
-    out, summ = tmp_path / "o" / "labels.parquet", tmp_path / "o" / "summary.json"
-    L.run(corpus, out, summ, default_cfg["labels"])
-    back = pd.read_parquet(out)
-    assert list(back.columns[:5]) == ["file_id", "split", "speaker", "gender", "consensus"]
-    assert back["hard_label"].dtype == "Int64"
-    np.testing.assert_allclose(L.matrix(back, "p_primary").sum(axis=1), 1.0)
-    assert json.loads(summ.read_text())["utterances_kept"] == 4
-
-
-def test_normalised_entropy_bounds():
-    p = np.array([[1.0] + [0.0] * 8, [1 / 9] * 9])
-    np.testing.assert_allclose(L.normalised_entropy(p), [0.0, 1.0])
-
-
-def test_synthetic_corpus_reads_back(tmp_path, default_cfg):
-    from sertools.corpus.synthetic import generate as synth
-
-    synth.generate(tmp_path, utterances=40, seed=5, labels_only=True)
-    df, s = L.build_labels(read_labels(tmp_path), default_cfg["labels"])
-    assert s["utterances_read"] == s["utterances_kept"] == 40 and s["utterances_dropped"] == {}
-    assert s["annotations_dropped"] == {} and s["annotations_read"] == s["annotations_kept"]
-    assert s["consensus_vs_plurality"]["disagree"] == 0  # the generator's consensus is the plurality
-    assert set(df["split"]) == {"Train", "Development", "Test1", "Test2"}
-    assert (df["n_annotators"] >= 5).all()
-
-
-def test_consensus_json_reads_like_csv(tmp_path, default_cfg):
-    ref, _ = _build(tmp_path / "csv", default_cfg)
-    root = write_corpus(tmp_path / "json", CONSENSUS, ANNOTATIONS)
-    cons = root / "Labels" / "labels_consensus.csv"
-    rows = pd.read_csv(cons, dtype=str, keep_default_na=False)
-    data = {r.pop("FileName"): r for r in rows.to_dict("records")}
-    (root / "Labels" / "labels_consensus.json").write_text(json.dumps(data))
-    cons.unlink()
-    df, s = L.build_labels(read_labels(root), default_cfg["labels"])
-    assert s["source"]["consensus_file"].endswith("labels_consensus.json")
-    pd.testing.assert_frame_equal(df, ref)
-
-
-def test_invalid_json_names_file_and_position(tmp_path):
-    root = write_corpus(tmp_path, CONSENSUS, ANNOTATIONS, layout="json")
-    (root / "Labels" / "labels_detailed.json").write_text('{"f1.wav": {"W1": ')
-    with pytest.raises(CorpusFormatError, match=r"labels_detailed\.json: invalid JSON at line 1"):
-        read_labels(root)
+def test_rating_moments_use_the_sample_standard_deviation():
+    mean, sd = D.rating_moments(np.array([0, 0, 0, 1]), np.array([4.0, 5.0, 6.0, 3.0]), 2)
+    assert mean.tolist() == [5.0, 3.0]
+    assert sd[0] == pytest.approx(1.0) and np.isnan(sd[1])

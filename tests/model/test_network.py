@@ -1,4 +1,4 @@
-"""Tests of sertools.model on the tiny (random-init, offline) WavLM config."""
+"""The multitask model on the tiny (random-init, offline) WavLM config."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import WavLMModel
+from tinymodel import build, noise
 
 from sertools.model import network as M
+from sertools.model.lengths import length_mask
 
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning")
 
@@ -18,23 +19,13 @@ AGGREGATIONS = ("weighted_sum", "last")
 POOLINGS = ("attentive_stats", "mean")
 
 
-def _build(seed: int = 0, **overrides) -> M.SERModel:
-    torch.manual_seed(seed)
-    return M.build_model(overrides)
-
-
 @pytest.fixture(scope="module")
 def model() -> M.SERModel:
-    return _build().eval()
-
-
-def _wave(n: int, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, generator=g) * 0.3 + 0.05
+    return build().eval()
 
 
 def test_output_shapes(model: M.SERModel) -> None:
-    wave = torch.stack([_wave(3000, 1), _wave(3000, 2)])
+    wave = torch.stack([noise(3000, 1), noise(3000, 2)])
     out = model(wave, torch.tensor([3000, 1800]))
     assert isinstance(out, M.ModelOutput)
     assert out.logits.shape == (2, 9) and out.dims.shape == (2, 3)
@@ -47,15 +38,15 @@ def test_output_shapes(model: M.SERModel) -> None:
 @pytest.mark.parametrize("aggregation", AGGREGATIONS)
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_padding_invariance(aggregation: str, pooling: str) -> None:
-    m = _build(layer_aggregation=aggregation, pooling=pooling).eval()
-    u = _wave(1500, 3)
+    m = build(layer_aggregation=aggregation, pooling=pooling).eval()
+    u = noise(1500, 3)
     alone = m(u[None], torch.tensor([1500]))
     results = []
     for pad_to, seed in ((2600, 4), (5000, 5)):
         batch = torch.zeros(2, pad_to)
         batch[0, :1500] = u
         batch[0, 1500:] = 7.0  # garbage in the padding must not matter
-        batch[1] = _wave(pad_to, seed)
+        batch[1] = noise(pad_to, seed)
         lengths = torch.tensor([1500, pad_to])
         results.append((m(batch, lengths), m.embed(batch, lengths)))
     ref_emb = m.embed(u[None], torch.tensor([1500]))
@@ -65,59 +56,12 @@ def test_padding_invariance(aggregation: str, pooling: str) -> None:
         torch.testing.assert_close(emb[0], ref_emb[0], atol=1e-5, rtol=0)
 
 
-def test_length_aware_group_norm_matches_group_norm_and_ignores_padding() -> None:
-    torch.manual_seed(0)
-    gn = torch.nn.GroupNorm(4, 8)
-    torch.nn.init.normal_(gn.weight)
-    torch.nn.init.normal_(gn.bias)
-    lgn = M.LengthAwareGroupNorm(gn)
-    x = torch.randn(2, 8, 20)
-    torch.testing.assert_close(lgn(x), gn(x))  # no lengths: plain GroupNorm
-    with lgn.frame_lengths(torch.tensor([20, 20])):
-        torch.testing.assert_close(lgn(x), gn(x), atol=1e-5, rtol=0)
-    padded = torch.cat([x, torch.full((2, 8, 5), 100.0)], dim=2)
-    with lgn.frame_lengths(torch.tensor([20, 20])):
-        torch.testing.assert_close(lgn(padded)[:, :, :20], gn(x), atol=1e-5, rtol=0)
-    assert lgn._lengths is None  # the lengths live for one call only
-
-
-@pytest.mark.parametrize(("groups", "channels"), [(4, 8), (6, 6)])
-def test_masked_group_norm_forward_and_backward_match_autograd_reference(groups: int, channels: int) -> None:
-    torch.manual_seed(1)
-    lengths = torch.tensor([13, 20, 7])
-    x = torch.randn(3, channels, 20, dtype=torch.float64) * 3 + 1
-    x[0, :, 13:] = 50.0  # padding values must not reach the statistics
-    w = torch.randn(channels, dtype=torch.float64)
-    b = torch.randn(channels, dtype=torch.float64)
-    grad = torch.randn(3, channels, 20, dtype=torch.float64)  # also on padded outputs
-    outs = []
-    for fn in (M.masked_group_norm, M.masked_group_norm_reference):
-        xi, wi, bi = (a.clone().requires_grad_() for a in (x, w, b))
-        out = fn(xi, lengths, groups, wi, bi, 1e-5)
-        out.backward(grad)
-        outs.append((out, xi.grad, wi.grad, bi.grad))
-    for fast, ref in zip(*outs, strict=True):
-        torch.testing.assert_close(fast, ref, atol=1e-10, rtol=1e-10)
-    xi = x.clone().requires_grad_()
-    wi, bi = (a.clone().requires_grad_() for a in (w, b))
-    assert torch.autograd.gradcheck(
-        lambda a, c, d: M.masked_group_norm(a, lengths, groups, c, d, 1e-5), (xi, wi, bi)
-    )
-
-
-def test_masked_group_norm_without_affine_is_plain_normalisation() -> None:
-    x = torch.randn(2, 4, 9, dtype=torch.float64)
-    lengths = torch.tensor([9, 9])
-    ref = torch.nn.functional.group_norm(x, 2, eps=1e-5)
-    torch.testing.assert_close(M.masked_group_norm(x, lengths, 2, None, None, 1e-5), ref)
-
-
 def test_utterance_normalisation_ignores_padding() -> None:
-    u = _wave(100, 6) * 3 + 2
+    u = noise(100, 6) * 3 + 2
     batch = torch.full((2, 160), float("nan"))  # even NaN padding must not leak
     batch[0, :100] = u
-    batch[1] = _wave(160, 7)
-    mask = M.length_mask(torch.tensor([100, 160]), 160)
+    batch[1] = noise(160, 7)
+    mask = length_mask(torch.tensor([100, 160]), 160)
     out = M.normalize_waveform(batch, mask, "utterance")
     alone = M.normalize_waveform(u[None], torch.ones(1, 100, dtype=torch.bool), "utterance")
     torch.testing.assert_close(out[0, :100], alone[0], atol=1e-6, rtol=0)
@@ -130,8 +74,8 @@ def test_utterance_normalisation_ignores_padding() -> None:
 
 
 def test_train_stats_and_none_normalisation() -> None:
-    m = _build(waveform_norm="train_stats").eval()
-    wave = torch.stack([_wave(2000, 8), _wave(2000, 9)])
+    m = build(waveform_norm="train_stats").eval()
+    wave = torch.stack([noise(2000, 8), noise(2000, 9)])
     lengths = torch.tensor([2000, 1200])
     with pytest.raises(ValueError, match="set_waveform_stats"):
         m(wave, lengths)
@@ -143,14 +87,14 @@ def test_train_stats_and_none_normalisation() -> None:
     assert torch.all(x[1, 1200:] == 0)
     torch.testing.assert_close(x[1, :1200], (wave[1, :1200] - 0.05) / 0.3)
     assert "wave_mean" in m.state_dict()
-    mask = M.length_mask(lengths, 2000)
+    mask = length_mask(lengths, 2000)
     raw = M.normalize_waveform(wave, mask, "none")
     assert torch.equal(raw[0], wave[0]) and torch.all(raw[1, 1200:] == 0)
 
 
 def test_param_groups_partition_trainable_params() -> None:
     for freeze in (True, False):
-        m = _build(freeze_feature_encoder=freeze)
+        m = build(freeze_feature_encoder=freeze)
         backbone, rest = m.param_groups()
         ids_b, ids_r = {id(p) for p in backbone}, {id(p) for p in rest}
         trainable = {id(p) for p in m.parameters() if p.requires_grad}
@@ -165,8 +109,8 @@ def test_param_groups_partition_trainable_params() -> None:
 
 
 def test_frozen_encoder_gets_no_gradient_but_heads_do() -> None:
-    m = _build()
-    out = m(torch.stack([_wave(2000, 10), _wave(2000, 11)]), torch.tensor([2000, 1500]))
+    m = build()
+    out = m(torch.stack([noise(2000, 10), noise(2000, 11)]), torch.tensor([2000, 1500]))
     (out.logits.sum() + out.dims.sum()).backward()
     assert all(p.grad is None for p in m.backbone.feature_extractor.parameters())
     assert m.layer_weights.grad is not None and torch.any(m.layer_weights.grad != 0)
@@ -174,7 +118,7 @@ def test_frozen_encoder_gets_no_gradient_but_heads_do() -> None:
 
 
 def test_architecture_roundtrip_reproduces_outputs(tmp_path) -> None:
-    m = _build(seed=3, pooling="mean", waveform_norm="train_stats", freeze_feature_encoder=False)
+    m = build(seed=3, pooling="mean", waveform_norm="train_stats", freeze_feature_encoder=False)
     m.set_waveform_stats(0.01, 0.25)
     arch = json.loads(json.dumps(m.architecture()))
     path = tmp_path / "model.safetensors"
@@ -185,7 +129,7 @@ def test_architecture_roundtrip_reproduces_outputs(tmp_path) -> None:
     assert m2.architecture() == m.architecture()
     m.eval()
     m2.eval()
-    wave = torch.stack([_wave(2400, 12), _wave(2400, 13)])
+    wave = torch.stack([noise(2400, 12), noise(2400, 13)])
     lengths = torch.tensor([2400, 1000])
     a, b = m(wave, lengths), m2(wave, lengths)
     assert torch.equal(a.logits, b.logits) and torch.equal(a.dims, b.dims)
@@ -200,42 +144,13 @@ def test_model_from_architecture_rejects_incomplete_description(model: M.SERMode
 
 
 def test_deterministic_init_and_forward() -> None:
-    a, b, c = _build(seed=5), _build(seed=5), _build(seed=6)
+    a, b, c = build(seed=5), build(seed=5), build(seed=6)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
     a.eval()
-    wave = _wave(2000, 14)[None]
+    wave = noise(2000, 14)[None]
     assert torch.equal(a(wave).logits, a(wave).logits)
-
-
-def test_layer_weights_uniform_and_weighted_sum_matches_transformers(model: M.SERModel) -> None:
-    L = model.backbone.config.num_hidden_layers
-    torch.testing.assert_close(model.layer_weight_values(), torch.full((L + 1,), 1.0 / (L + 1)))
-    x = _wave(2000, 15)[None]
-    attn = torch.ones(1, 2000, dtype=torch.long)
-    ours = model._backbone_states(x, attn)
-    ref = model.backbone(x, attention_mask=attn, output_hidden_states=True).hidden_states
-    assert len(ref) == L + 1
-    torch.testing.assert_close(ours, torch.stack(ref).mean(0), atol=1e-6, rtol=0)
-
-
-def test_layerdrop_in_training_still_aggregates_all_states() -> None:
-    m = _build(layerdrop=1.0).train()  # every layer after the first is skipped
-    assert m.backbone.config.layerdrop == 1.0
-    out = m(torch.stack([_wave(2000, 16), _wave(2000, 17)]), torch.tensor([2000, 1700]))
-    assert torch.isfinite(out.logits).all()
-
-
-def test_spec_augment_config_and_short_input_error() -> None:
-    m = _build(mask_time_prob=0.3)
-    assert m.backbone.config.apply_spec_augment and m.backbone.config.mask_time_prob == 0.3
-    assert not _build().backbone.config.apply_spec_augment
-    m.train()
-    with pytest.raises(ValueError, match="mask_time_length"):
-        m(_wave(1000, 18)[None])  # 3 frames < mask_time_length
-    out = m(_wave(4000, 18)[None])  # 12 frames
-    assert torch.isfinite(out.logits).all()
 
 
 def test_dims_scale_roundtrip_and_clipping() -> None:
@@ -250,54 +165,22 @@ def test_min_input_samples_and_frames(model: M.SERModel) -> None:
     n = M.min_input_samples(model)
     assert n == 345  # backwards from 1 frame, n ← (n − 1)·s + k: 1 → 4 → 16 → 68 → 345
     assert M.frames_for_samples(model, n) == 1
-    out = model(_wave(n, 19)[None], torch.tensor([n]))
+    out = model(noise(n, 19)[None], torch.tensor([n]))
     assert torch.isfinite(out.logits).all()
     with pytest.raises(ValueError, match="receptive field"):
-        model(_wave(n, 19)[None, : n - 1], torch.tensor([n - 1]))
+        model(noise(n, 19)[None, : n - 1], torch.tensor([n - 1]))
     lengths = torch.tensor([345, 1000, 1665, 1666, 4321])
     frames = M.frames_for_samples(model, lengths)
     for length, f in zip(lengths.tolist(), frames.tolist(), strict=True):
-        hidden = model.backbone(_wave(length, 20)[None]).last_hidden_state
+        hidden = model.backbone(noise(length, 20)[None]).last_hidden_state
         assert hidden.shape[1] == f
 
 
 def test_input_validation(model: M.SERModel) -> None:
-    wave = _wave(2000, 21)[None]
+    wave = noise(2000, 21)[None]
     with pytest.raises(ValueError, match="exceed"):
         model(wave, torch.tensor([2001]))
     with pytest.raises(ValueError, match="lengths"):
         model(wave, torch.tensor([2000, 2000]))
     with pytest.raises(ValueError, match="wave"):
         model(wave[0], torch.tensor([2000]))
-
-
-def test_config_errors(tmp_path, monkeypatch) -> None:
-    with pytest.raises(ValueError, match="num_attention_heads"):
-        M.build_model({"tiny": {"num_attention_heads": 3}})
-    with pytest.raises(ValueError, match="equal length"):
-        M.build_model({"tiny": {"conv_kernel": [10, 8, 4]}})
-    with pytest.raises(ValueError, match="pooling"):
-        M.build_model({"pooling": "max"})
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        M.build_model({"backbone": str(tmp_path / "missing")})
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"config\.json"):
-        M.build_model({"backbone": str(tmp_path / "empty")})
-
-    def offline(*args, **kwargs):
-        raise OSError("We couldn't connect to 'https://huggingface.co'")
-
-    monkeypatch.setattr(WavLMModel, "from_pretrained", offline)
-    with pytest.raises(RuntimeError, match="local directory"):
-        M.build_model({"backbone": "microsoft/wavlm-base"})
-
-
-def test_local_checkpoint_directory_loads_weights(tmp_path) -> None:
-    src = _build(seed=7)
-    src.backbone.save_pretrained(str(tmp_path / "ckpt"))
-    m = M.build_model({"backbone": str(tmp_path / "ckpt"), "layerdrop": 0.2})
-    assert m.backbone.config.layerdrop == 0.2 and not m.backbone.config.apply_spec_augment
-    sa, sb = src.backbone.state_dict(), m.backbone.state_dict()
-    assert sa.keys() == sb.keys()
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert m.architecture()["backbone_source"] == str(tmp_path / "ckpt")

@@ -1,15 +1,19 @@
-"""Tests for sertools.tables on hand-built metric and significance results."""
+"""Tests for sertools.report.tables and sertools.report.table_rows on hand-built metrics and
+significance documents."""
 
 from __future__ import annotations
 
+import copy
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sertools.evaluation.scores import holm
-from sertools.report import tables
+from sertools.evaluation import metrics_doc, significance_doc
+from sertools.evaluation.significance import holm
+from sertools.report import table_rows, tables
 
 STRATA = ["[0.000, 0.333)", "[0.333, 0.667)", "[0.667, 1.000]"]
 SPLITS = ["Development", "Test1", "Test2"]
@@ -140,8 +144,10 @@ def test_files_and_exact_columns(inputs: tuple[dict, dict], tmp_path: Path) -> N
         "n_seeds",
         "n_utterances",
     ]
-    assert header(tmp_path / "entropy_strata.csv") == list(tables.STRATA_COLUMNS)
-    assert "stratum" in tables.STRATA_COLUMNS and set(tables.MAIN_COLUMNS) < set(tables.STRATA_COLUMNS)
+    assert header(tmp_path / "entropy_strata.csv") == list(table_rows.STRATA_COLUMNS)
+    assert "stratum" in table_rows.STRATA_COLUMNS and set(table_rows.MAIN_COLUMNS) < set(
+        table_rows.STRATA_COLUMNS
+    )
     assert header(tmp_path / "significance.csv") == [
         "variant",
         "baseline",
@@ -155,8 +161,8 @@ def test_files_and_exact_columns(inputs: tuple[dict, dict], tmp_path: Path) -> N
         "p_holm",
         "significant",
     ]
-    assert header(tmp_path / "ccc.csv") == list(tables.CCC_COLUMNS)
-    assert header(tmp_path / "other_class.csv") == list(tables.OTHER_COLUMNS)
+    assert header(tmp_path / "ccc.csv") == list(table_rows.CCC_COLUMNS)
+    assert header(tmp_path / "other_class.csv") == list(table_rows.OTHER_COLUMNS)
     assert header(tmp_path / "label_stats.csv") == ["split", "statistic", "value"]
 
 
@@ -166,7 +172,7 @@ def test_main_rows_order_and_format(inputs: tuple[dict, dict], tmp_path: Path) -
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     assert variants == ["hard_ce", "dist_jsd", "dist_kl", "single"]  # baseline first, then sorted
     first = [r["metric"] for r in rows if r["variant"] == "hard_ce" and r["split"] == "Test1"]
-    assert first[:10] == list(tables.METRIC_ORDER[:10])
+    assert first[:10] == list(table_rows.METRIC_ORDER[:10])
     r = next(
         r
         for r in rows
@@ -288,3 +294,82 @@ def test_bad_inputs(inputs: tuple[dict, dict], tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("a,b\n")
     with pytest.raises(tables.TableError, match="empty or lacks"):
         tables.readme_table(tmp_path / "empty.csv")
+
+
+def test_table_files_match_the_workflow_outputs() -> None:
+    """The list workflow/rules/common.smk declares: every table as csv, md and tex."""
+    names = ("main", "entropy_strata", "significance", "ccc", "other_class", "label_stats")
+    assert names == tables.TABLE_NAMES
+    assert [str(p) for p in tables.table_files("results/tables", ("csv",))] == [
+        f"results/tables/{n}.csv" for n in names
+    ]
+    assert [str(p) for p in tables.table_files("results/tables", ("md", "tex"))] == [
+        f"results/tables/{n}.{e}" for n in names for e in ("md", "tex")
+    ]
+    assert len(tables.table_files("t")) == 3 * len(names)
+
+
+def test_run_reads_the_documents(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    paths = {}
+    for v, d in metrics.items():
+        full = {"variant": v, "settings": {}, "classes": [], "has_truth": False, **copy.deepcopy(d)}
+        for res in full["splits"].values():
+            res.update(prediction_files=[], confusion_matrix={}, reliability_diagram={}, examples=[])
+        paths[v] = tmp_path / f"{v}.json"
+        metrics_doc.write(paths[v], full)
+    sig_paths = {}
+    for v, d in sig.items():
+        sig_paths[v] = tmp_path / "sig" / f"{v}.json"
+        significance_doc.write(sig_paths[v], {"schema": significance_doc.SCHEMA, "settings": {}, **d})
+    (tmp_path / "summary.json").write_text(json.dumps(SUMMARY))
+    variants, compared = list(paths), list(sig_paths)
+    run_inputs = {
+        "metrics": [paths[v] for v in variants],
+        "significance": [sig_paths[v] for v in compared],
+        "label_summary": tmp_path / "summary.json",
+    }
+    out = tmp_path / "tables"
+    written = tables.run(
+        run_inputs,
+        tables.table_files(out),
+        evaluation=EVAL_CFG,
+        variants=variants,
+        compared=compared,
+        out_dir=out,
+    )
+    direct = tables.build_tables(metrics, sig, SUMMARY, EVAL_CFG, tmp_path / "direct")
+    for a, b in zip(written, direct, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    with pytest.raises(tables.TableError, match="declared outputs"):
+        tables.run(
+            run_inputs,
+            [out / "extra.csv"],
+            evaluation=EVAL_CFG,
+            variants=variants,
+            compared=compared,
+            out_dir=out,
+        )
+    with pytest.raises(tables.TableError, match="cannot read"):
+        tables.run(
+            {**run_inputs, "metrics": [tmp_path / "missing.json"] * len(variants)},
+            [],
+            evaluation=EVAL_CFG,
+            variants=variants,
+            compared=compared,
+            out_dir=out,
+        )
+
+
+def test_row_builders_directly(inputs: tuple[dict, dict]) -> None:
+    metrics, sig = inputs
+    order = table_rows.variant_order(metrics, "hard_ce")
+    assert order == ["hard_ce", "dist_jsd", "dist_kl", "single"]
+    main = table_rows.main_rows(metrics, order)
+    assert {r["split"] for r in main} == set(SPLITS)
+    assert {r["attribute"] for r in table_rows.ccc_rows(main)} == set(table_rows.ATTRIBUTES)
+    rows = table_rows.significance_rows(sig, "hard_ce", 0.95)
+    assert {r["variant"] for r in rows} == {"dist_kl", "dist_jsd", "single"}
+    assert table_rows.label_rows({}) == []
+    with pytest.raises(table_rows.TableError, match="no 'splits'"):
+        table_rows.significance_rows({"x": {"splits": None}}, "hard_ce", 0.95)

@@ -13,11 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from test_loop import TINY_MODEL, TRAIN, make_corpus
+from tinyrun import TINY_MODEL, TRAIN, make_corpus
 
 from sertools import config
-from sertools.training import checkpoint, distributed
-from sertools.training import loop as training
+from sertools.training import checkpoint, distributed, train
 
 D = distributed.DistContext
 
@@ -50,9 +49,9 @@ def test_shard_gives_equal_step_counts_and_counts_what_is_left_out() -> None:
 
 _RANK = """
 import json, sys
-from sertools.training import loop as training
+from sertools.training import train
 a = json.loads(sys.argv[1])
-training.train(a["labels"], a["manifest"], a["out"], a["cfg"], "dist_primary_kl", 3, 1)
+train.from_config(a["labels"], a["manifest"], a["out"], a["cfg"], "dist_primary_kl", 3, 1)
 """
 
 
@@ -89,14 +88,14 @@ def test_two_gloo_ranks_match_one_process_with_double_accumulation(tmp_path: Pat
     ]
     errs = [p.communicate(timeout=600)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(e[-3000:] for e in errs)
-    single = training.train(
+    single = train.from_config(
         labels, manifest, tmp_path / "single", _cfg(grad_accum=2), "dist_primary_kl", 3, 1
     )
     run = json.loads((tmp_path / "ddp" / "run.json").read_text())
     assert run["world_size"] == 2 and single["world_size"] == 1
     a = checkpoint.load(tmp_path / "ddp" / "best.safetensors").tensors
     b = checkpoint.load(tmp_path / "single" / "best.safetensors").tensors
-    init = training.train(
+    init = train.from_config(
         labels,
         manifest,
         tmp_path / "init",

@@ -1,4 +1,4 @@
-"""NewBob: SpeechBrain semantics (methods.md section 1)."""
+"""NewBob: SpeechBrain semantics (docs/training.md, "Learning rates: NewBob")."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
 # Helpers shared by the rule files - config validation, paths, input functions.
 # This is the only Python in the rule files; all stage logic lives in src/sertools.
 
+import importlib
 from pathlib import Path
 
 import sertools
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
+from sertools.report import figures as sertools_figures
+from sertools.report import tables as sertools_tables
 
 # Validate before anything runs: unknown keys and wrong types stop here with a
 # message naming the key; every absent key gets its schema default. Keys are
@@ -43,13 +46,9 @@ def corpus_label_files(wildcards):
             "consensus": f"{SYNTH_DIR}/Labels/labels_consensus.csv",
             "detailed": f"{SYNTH_DIR}/Labels/labels_detailed.csv",
         }
-    from sertools.corpus.msp import find_label_file
+    from sertools.corpus.msp import label_files
 
-    labels = Path(corpus_dir()) / "Labels"
-    return {
-        "consensus": str(find_label_file(labels, "labels_consensus")),
-        "detailed": str(find_label_file(labels, "labels_detailed")),
-    }
+    return {k: str(v) for k, v in label_files(corpus_dir()).items()}
 
 
 def corpus_audio_dir():
@@ -92,24 +91,12 @@ def predict_params(wildcards):
 # ---- evaluation
 BASELINE = config["evaluation"]["baseline_variant"]
 COMPARED = [v for v in VARIANTS if v != BASELINE]
-EVAL_KEYS = {
-    "metrics": (
-        "splits",
-        "bootstrap_resamples",
-        "bootstrap_seed",
-        "ci_level",
-        "entropy_bins",
-        "prob_floor",
-        "ece_bins",
-    ),
-    "tables": ("splits", "baseline_variant", "ci_level", "bootstrap_resamples"),
-    "figures": ("splits", "baseline_variant", "entropy_bins"),
-}
 
 
-def evaluation_params(stage):
-    """Only the evaluation keys a stage reads, so other changes do not rerun it."""
-    return {k: config["evaluation"][k] for k in EVAL_KEYS[stage]}
+def evaluation_params(rule):
+    """Only the evaluation keys a stage reads (its module's CONFIG_KEYS), so other changes do not rerun it."""
+    keys = importlib.import_module(sertools_deps.STAGES[rule]).CONFIG_KEYS
+    return {k: config["evaluation"][k] for k in keys}
 
 
 def truth_inputs():
@@ -147,50 +134,26 @@ def _caption(name):
 
 
 TABLE_OUTPUTS = [
-    _report(
-        f"results/tables/{name}.csv",
-        caption=_caption(f"table_{name}"),
-        category="Tables",
-    )
-    for name in (
-        "main",
-        "entropy_strata",
-        "significance",
-        "ccc",
-        "other_class",
-        "label_stats",
-    )
-] + [
-    f"results/tables/{name}.{ext}"
-    for name in (
-        "main",
-        "entropy_strata",
-        "significance",
-        "ccc",
-        "other_class",
-        "label_stats",
-    )
-    for ext in ("md", "tex")
-]
+    _report(str(p), caption=_caption(f"table_{p.stem}"), category="Tables")
+    for p in sertools_tables.table_files("results/tables", ("csv",))
+] + [str(p) for p in sertools_tables.table_files("results/tables", ("md", "tex"))]
 
-_SHARED_FIGURES = {
-    "strata_jsd_primary": "Entropy strata",
-    "strata_kld_primary": "Entropy strata",
-    "strata_macro_f1": "Entropy strata",
-    "other_class": "Other class",
-    "entropy_histogram": "Corpus",
-    "examples_Test1": "Examples",
+# report category of each shared figure, by the first part of its stem
+_FIGURE_CATEGORIES = {
+    "strata": "Entropy strata",
+    "other": "Other class",
+    "entropy": "Corpus",
+    "examples": "Examples",
 }
-_VARIANT_FIGURES = ("confusion", "reliability", "training")
-
+_SHARED_FIGURES = sertools_figures.figure_stems([])
 FIGURE_OUTPUTS = (
     [
         _report(
             f"results/figures/{stem}.png",
             caption=_caption(f"fig_{stem.split('_')[0]}"),
-            category=category,
+            category=_FIGURE_CATEGORIES[stem.split("_")[0]],
         )
-        for stem, category in _SHARED_FIGURES.items()
+        for stem in _SHARED_FIGURES
     ]
     + [
         _report(
@@ -200,10 +163,14 @@ FIGURE_OUTPUTS = (
             subcategory=v,
         )
         for v in VARIANTS
-        for kind in _VARIANT_FIGURES
+        for kind in sertools_figures.VARIANT_FIGURES
     ]
     + [f"results/figures/{stem}.pdf" for stem in _SHARED_FIGURES]
-    + [f"results/figures/{k}_{v}.pdf" for v in VARIANTS for k in _VARIANT_FIGURES]
+    + [
+        f"results/figures/{k}_{v}.pdf"
+        for v in VARIANTS
+        for k in sertools_figures.VARIANT_FIGURES
+    ]
 )
 
 

@@ -18,6 +18,5 @@ rule synth_corpus:
         CONDA_ENV
     params:
         synthetic=config["synthetic"],
-        out_dir=subpath(output.truth, parent=True),
     script:
         "../scripts/synth_corpus.py"

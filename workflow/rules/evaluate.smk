@@ -8,7 +8,7 @@ rule metrics:
         labels="results/labels/labels.parquet",
         code=lib("metrics"),
     output:
-        "results/metrics/{variant}.json",
+        metrics="results/metrics/{variant}.json",
     log:
         "logs/metrics/{variant}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule significance:
         labels="results/labels/labels.parquet",
         code=lib("significance"),
     output:
-        "results/metrics/significance/{variant}.json",
+        significance="results/metrics/significance/{variant}.json",
     log:
         "logs/significance/{variant}.log",
     benchmark:
@@ -36,7 +36,7 @@ rule significance:
     conda:
         CONDA_ENV
     params:
-        evaluation=evaluation_params("metrics"),
+        evaluation=evaluation_params("significance"),
         baseline=config["evaluation"]["baseline_variant"],
         seeds=SEEDS,
     script:

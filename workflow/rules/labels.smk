@@ -16,6 +16,5 @@ rule labels:
         CONDA_ENV
     params:
         labels=config["labels"],
-        corpus=subpath(input.consensus, ancestor=2),
     script:
         "../scripts/labels.py"

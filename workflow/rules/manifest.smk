@@ -18,6 +18,5 @@ rule manifest:
         CONDA_ENV
     params:
         manifest=config["manifest"],
-        corpus=subpath(input.audio, parent=True),
     script:
         "../scripts/manifest.py"

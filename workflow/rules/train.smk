@@ -25,6 +25,5 @@ rule train:
         model=config["model"],
         train=variant_train_params,
         variant=variant_params,
-        out_dir=subpath(output.run, parent=True),
     script:
         "../scripts/train.py"

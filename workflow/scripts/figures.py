@@ -1,16 +1,7 @@
-"""Snakemake adapter: every figure (PNG and PDF)."""
+"""Snakemake adapter: the ``figures`` rule (sertools.report.figures.run)."""
 
-from sertools.report import figures as plots
+from sertools.report import figures
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):
-    p = snakemake.params
-    logs = iter(snakemake.input.train_logs)  # expand() order: variant-major, then seed
-    train_logs = {v: {s: next(logs) for s in p.seeds} for v in p.variants}
-    plots.run_figures(
-        dict(zip(p.variants, snakemake.input.metrics, strict=True)),
-        snakemake.input.label_summary,
-        p.evaluation,
-        p.out_dir,
-        train_logs=train_logs,
-    )
+    figures.run(snakemake.input, snakemake.output, **snakemake.params)

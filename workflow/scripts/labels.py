@@ -1,12 +1,7 @@
 """Snakemake adapter: build the label table."""
 
-from sertools.labels import distributions as labels
+from sertools.labels import build
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):
-    labels.run(
-        snakemake.params.corpus,
-        snakemake.output.table,
-        snakemake.output.summary,
-        snakemake.params.labels,
-    )
+    build.run(snakemake.input, snakemake.output, labels=snakemake.params.labels)

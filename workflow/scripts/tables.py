@@ -1,14 +1,7 @@
-"""Snakemake adapter: the paper's tables (CSV, Markdown, LaTeX)."""
+"""Snakemake adapter: the ``tables`` rule (sertools.report.tables.run)."""
 
 from sertools.report import tables
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):
-    p = snakemake.params
-    tables.run_tables(
-        dict(zip(p.variants, snakemake.input.metrics, strict=True)),
-        dict(zip(p.compared, snakemake.input.significance, strict=True)),
-        snakemake.input.label_summary,
-        p.evaluation,
-        p.out_dir,
-    )
+    tables.run(snakemake.input, snakemake.output, **snakemake.params)

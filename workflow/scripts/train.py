@@ -1,21 +1,16 @@
 """Snakemake adapter: train one (variant, seed)."""
 
 from sertools.runlog import script_logging
-from sertools.training import loop as training
+from sertools.training import train
 
 with script_logging(snakemake.log[0]):
-    variant = snakemake.wildcards.variant
-    cfg = {
-        "model": snakemake.params.model,
-        "train": snakemake.params.train,
-        "variants": {variant: snakemake.params.variant},
-    }
-    training.train(
-        snakemake.input.labels,
-        snakemake.input.manifest,
-        snakemake.params.out_dir,
-        cfg,
-        variant,
-        int(snakemake.wildcards.seed),
+    train.run(
+        snakemake.input,
+        snakemake.output,
+        model=snakemake.params.model,
+        train=snakemake.params.train,
+        variant=snakemake.params.variant,
+        variant_name=snakemake.wildcards.variant,
+        seed=int(snakemake.wildcards.seed),
         threads=snakemake.threads,
     )

@@ -1,10 +1,10 @@
-"""Readers for MSP-Podcast label files, in every known layout.
+"""Readers for MSP-Podcast label files, in every known layout (docs/corpus.md).
 
 The readers only parse; they return raw strings so that the label stage can
 decide (and count) what is valid. Columns are found by name, in any order;
 extra columns are ignored; a missing column is an error naming the file.
 
-Supported files (``<root>/Labels/``):
+Supported files (``<root>/Labels/``, see "Label files" in docs/corpus.md):
 
 - ``labels_consensus.csv`` / ``labels_consensus.json``
 - ``labels_detailed.csv`` in the 2.0 layout (``FileName, WorkerID,
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from sertools.splits import DEVELOPMENT, TRAIN
 
 CONSENSUS_COLUMNS = {
     "file_id": "FileName",
@@ -56,6 +58,20 @@ _EMODETAIL_RE = (
 )
 
 REPLACEMENT_CHAR = "\ufffd"
+
+# Other spellings of partition names (lower case) -> sertools.splits names.
+# Early releases wrote Validation for Development.
+SPLIT_ALIASES = {
+    "validation": DEVELOPMENT,
+    "dev": DEVELOPMENT,
+    "train": TRAIN,
+    "development": DEVELOPMENT,
+}
+
+
+def canonical_split(name: str) -> str:
+    """The ``sertools.splits`` spelling of a ``Split_Set`` value (unknown names unchanged)."""
+    return SPLIT_ALIASES.get(name.lower(), name)
 
 
 class CorpusFormatError(ValueError):
@@ -227,8 +243,12 @@ def _read_detailed_json(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def read_labels(root: str | Path) -> RawLabels:
-    """Read the consensus and detailed label files of an MSP-Podcast directory."""
+def label_files(root: str | Path) -> dict[str, Path]:
+    """The ``consensus`` and ``detailed`` label files of an MSP-Podcast directory.
+
+    CSV is preferred over JSON; a clear error when ``root`` has no ``Labels/``
+    directory or a file is missing.
+    """
     root = Path(root)
     labels_dir = root / "Labels"
     if not labels_dir.is_dir():
@@ -236,8 +256,24 @@ def read_labels(root: str | Path) -> RawLabels:
             f"{root}: no Labels/ directory - this does not look like an MSP-Podcast release "
             "(expected Audios/ and Labels/labels_consensus.csv, Labels/labels_detailed.csv)"
         )
-    cpath = find_label_file(labels_dir, "labels_consensus")
-    dpath = find_label_file(labels_dir, "labels_detailed")
-    consensus, bad_c = read_consensus(cpath)
-    detailed, layout, bad_d = read_detailed(dpath)
-    return RawLabels(consensus, detailed, cpath, dpath, layout, bad_c + bad_d)
+    return {
+        "consensus": find_label_file(labels_dir, "labels_consensus"),
+        "detailed": find_label_file(labels_dir, "labels_detailed"),
+    }
+
+
+def read_label_files(consensus: str | Path, detailed: str | Path) -> RawLabels:
+    """Read a consensus and a detailed label file (each CSV or JSON, by suffix)."""
+    cpath, dpath = Path(consensus), Path(detailed)
+    for path in (cpath, dpath):
+        if not path.is_file():
+            raise CorpusFormatError(f"{path}: label file not found")
+    consensus_df, bad_c = read_consensus(cpath)
+    detailed_df, layout, bad_d = read_detailed(dpath)
+    return RawLabels(consensus_df, detailed_df, cpath, dpath, layout, bad_c + bad_d)
+
+
+def read_labels(root: str | Path) -> RawLabels:
+    """Read the consensus and detailed label files of an MSP-Podcast directory."""
+    files = label_files(root)
+    return read_label_files(files["consensus"], files["detailed"])

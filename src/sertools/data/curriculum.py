@@ -1,6 +1,7 @@
 """Entropy-aware curriculum: which training utterances each epoch may use.
 
-Granularity is the epoch (methods.md section 5 with steps replaced by epochs):
+Granularity is the epoch (the pacing functions of Wu et al. 2021, "When do curricula
+work?", with steps replaced by epochs):
 
 * ``t`` is the 0-based epoch index, ``T = max_epochs``, ``a = full_at``,
   ``b = start_fraction``, ``N`` = training-set size;

@@ -1,7 +1,8 @@
 """Training data: label table + manifest -> targets, audio dataset, padded batches.
 
-* :func:`load_table` inner-joins the label table and the audio manifest on
-  ``file_id``. Labelled utterances without audio are counted per split and
+* :func:`load_table` reads the label table and the audio manifest (validated by
+  :mod:`sertools.labels.table` and :mod:`sertools.data.manifest_table`) and
+  inner-joins them on ``file_id``. Labelled utterances without audio are counted per split and
   logged (never silently lost); the label table's ``split`` is authoritative
   and a disagreeing manifest split is an error.
 * :func:`build_targets` turns a split's rows into the arrays a variant trains on
@@ -30,7 +31,10 @@ import pandas as pd
 import soundfile as sf
 import torch
 
+from sertools.arrays import stack_lists
 from sertools.classes import NO_AGREEMENT, K
+from sertools.data import manifest_table
+from sertools.labels import table as label_table
 
 log = logging.getLogger(__name__)
 
@@ -56,45 +60,24 @@ IN_MEMORY_LIMIT_BYTES = 1 << 30
 
 
 class DataError(ValueError):
-    """The label table or manifest is missing columns or is inconsistent."""
+    """Label table and manifest disagree, targets cannot be built, or audio is not as promised.
+
+    (A table that breaks its own schema raises the error of its module:
+    :class:`sertools.labels.table.LabelTableError`, :class:`sertools.data.manifest_table.ManifestError`.)
+    """
 
 
 # ----------------------------------------------------------------------------- tables
 
 
-def _read_parquet(path: str | Path, what: str) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: {what} not found") from None
-    except Exception as e:  # pyarrow raises several types for a file that is not parquet
-        raise DataError(f"{path}: cannot read the {what} as parquet ({e})") from None
-
-
-def _require(df: pd.DataFrame, columns: Sequence[str], what: str, path: str | Path) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(f"{path}: {what} lacks column(s) {missing}; has {list(df.columns)}")
-
-
 def read_labels(path: str | Path) -> pd.DataFrame:
-    """The label table (one row per utterance), with its required columns checked."""
-    df = _read_parquet(path, "label table")
-    _require(df, LABEL_COLUMNS, "label table", path)
-    dup = df["file_id"][df["file_id"].duplicated()]
-    if len(dup):
-        raise DataError(f"{path}: duplicate file_id(s) in the label table, e.g. {dup.iloc[:3].tolist()}")
-    return df
+    """The label table (one row per utterance), validated, with the columns training needs."""
+    return label_table.read(path, require=LABEL_COLUMNS)
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    """The audio manifest, with its required columns checked."""
-    df = _read_parquet(path, "manifest")
-    _require(df, MANIFEST_COLUMNS, "manifest", path)
-    dup = df["file_id"][df["file_id"].duplicated()]
-    if len(dup):
-        raise DataError(f"{path}: duplicate file_id(s) in the manifest, e.g. {dup.iloc[:3].tolist()}")
-    return df
+    """The audio manifest, validated, with the columns training needs."""
+    return manifest_table.read(path, require=MANIFEST_COLUMNS)
 
 
 def join(labels: pd.DataFrame, manifest: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -139,20 +122,11 @@ def load_table(labels_path: str | Path, manifest_path: str | Path) -> tuple[pd.D
 
 
 def stack(column: pd.Series, name: str = "") -> np.ndarray:
-    """(N, 9) float64 array from a list column."""
-    if len(column) == 0:
-        return np.zeros((0, K))
+    """(N, 9) float64 array from a list column: :func:`sertools.arrays.stack_lists`, raising DataError."""
     try:
-        out = np.stack([np.asarray(v, dtype=np.float64) for v in column.to_numpy()])
+        return stack_lists(column, name or str(column.name))
     except ValueError as e:
-        raise DataError(
-            f"column {name or column.name!r}: rows are not equal-length numeric lists ({e})"
-        ) from None
-    if out.ndim != 2 or out.shape[1] != K:
-        raise DataError(
-            f"column {name or column.name!r}: expected lists of {K} values, got shape {out.shape}"
-        )
-    return out
+        raise DataError(str(e)) from None
 
 
 def hard_labels(df: pd.DataFrame) -> np.ndarray:

@@ -1,88 +1,65 @@
-"""Evaluation stage: prediction dumps of one variant -> a JSON of metrics with bootstrap CIs.
+"""The ``metrics`` stage: the prediction dumps of one variant -> its metrics document.
 
-All numbers come from :mod:`sertools.metrics` (one fast multi-seed bootstrap per
-utterance set). This module only chooses the utterance sets, joins the files
-and arranges the results.
-
-Utterance sets and metric names (per split, and again per entropy stratum):
+For every evaluated split (all seeds together) this module chooses the
+utterance sets, bootstraps them (:mod:`sertools.evaluation.bootstrap`) and
+arranges the results in the layout of :mod:`sertools.evaluation.metrics_doc`.
+Which utterances each metric uses, and the suffix ``_noX``, are set out in
+``docs/metrics.md``; in short:
 
 * Hard metrics (``accuracy, macro_f1, weighted_f1, f1_<Class>, ece,
   brier_onehot``) always exclude X (no agreement) utterances.
-* Distributional metrics (``jsd_*, kld_*, brier_primary``) and
-  ``ccc_<dimension>``, ``other_*`` use every utterance with votes (X
-  included). The same distributional metrics on the hard-labelled utterances
-  only carry the suffix ``_noX`` (``jsd_primary_noX``); that set is
-  bootstrapped on its own (resampled within the hard-labelled utterances).
+* Distributional metrics (``jsd_*, kld_*, brier_primary``), ``ccc_<dimension>``
+  and ``other_*`` use every utterance with votes (X included). The same
+  distributional metrics on the hard-labelled utterances only carry the
+  suffix ``_noX`` (``jsd_primary_noX``), bootstrapped on their own.
 * ``jsd_true, kld_true`` (and ``_noX``) compare with the latent truth of the
-  synthetic corpus when ``truth_path`` is given.
+  synthetic corpus when the rule has a ``truth`` input.
 
-Every metric entry holds ``mean`` (over seeds), ``sd_seeds`` (ddof=1, null for
-one seed), ``ci_low, ci_high`` (percentile bootstrap of the seed-averaged
-metric: the same resamples for every seed), ``per_seed`` (point values in the
-order of the given paths) and ``n`` (utterances the metric is computed on).
-NaN is written as JSON ``null``.
-
-Entropy strata use the normalised entropy of the primary-vote distribution
-(``entropy_primary`` of the label table) and the edges ``entropy_bins``
-(last bin closed). Each stratum is resampled within itself.
-
-Config keys read (the ``evaluation`` section): ``bootstrap_resamples``,
-``bootstrap_seed``, ``ci_level``, ``entropy_bins``, ``prob_floor``, ``ece_bins``.
+The same is repeated per entropy stratum (:mod:`sertools.evaluation.strata`),
+each resampled within itself.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT
-from sertools.evaluation.scores import (
+from sertools.evaluation import metrics_doc, settings
+from sertools.evaluation.bootstrap import SeedCI, bootstrap_multiseed
+from sertools.evaluation.evaldata import (
     EvalData,
-    PairedCI,
-    SeedCI,
-    bootstrap_multiseed,
-    compute_all,
-    confusion_matrix,
-    entropy_strata,
-    paired_bootstrap,
-    stratum_names,
+    EvaluationError,
+    load_split,
+    read_labels,
+    read_truth,
+    seed_files,
 )
-from sertools.io import write_json
+from sertools.evaluation.metricset import compute_all
+from sertools.evaluation.strata import split_strata, stratum_names
+from sertools.measures import confusion_matrix, ece_bin
+from sertools.splits import ordered
 
 __all__ = [
+    "CONFIG_KEYS",
     "DIST_METRICS",
-    "EVAL_KEYS",
     "HARD_METRICS",
-    "SIGNIFICANCE_METRICS",
-    "SPLIT_ORDER",
     "EvaluationError",
-    "load_split",
-    "run_significance",
-    "run_variant_metrics",
-    "significance",
+    "run",
     "variant_metrics",
 ]
 
 PathLike = str | Path
 
-EVAL_KEYS: tuple[str, ...] = (
-    "bootstrap_resamples",
-    "bootstrap_seed",
-    "ci_level",
-    "entropy_bins",
-    "prob_floor",
-    "ece_bins",
-)
-SPLIT_ORDER: tuple[str, ...] = ("Train", "Development", "Test1", "Test2")
+#: keys of the ``evaluation`` config section this stage reads
+CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS)
 HARD_METRICS: frozenset[str] = frozenset(
     {"accuracy", "macro_f1", "weighted_f1", "ece", "brier_onehot", *(f"f1_{c}" for c in CLASSES)}
 )
-# Metrics that get a "_noX" twin computed on the hard-labelled utterances only.
+#: metrics that get a "_noX" twin computed on the hard-labelled utterances only
 DIST_METRICS: tuple[str, ...] = (
     "jsd_primary",
     "kld_primary",
@@ -92,150 +69,16 @@ DIST_METRICS: tuple[str, ...] = (
     "kld_true",
     "brier_primary",
 )
-# Compared against the baseline by the paired bootstrap (those present are used).
-SIGNIFICANCE_METRICS: tuple[str, ...] = (
-    "macro_f1",
-    "accuracy",
-    "jsd_primary",
-    "kld_primary",
-    "jsd_merged",
-    "kld_merged",
-    "jsd_true",
-    "kld_true",
-    "ccc_arousal",
-    "ccc_valence",
-    "ccc_dominance",
-    "ece",
-    "other_share_pred",
-    "other_mass",
-)
-# metric-engine name -> name in the Other-class analysis
+#: metric-engine name -> name in the Other-class analysis
 OTHER_FIELDS: dict[str, str] = {
     "other_share_pred": "other_pred_share",
     "other_mass": "other_mass",
     "other_share_human": "human_other_share",
 }
-_SCHEMA_METRICS = "sertools.variant_metrics/1"
-_SCHEMA_SIG = "sertools.significance/1"
+_NO_ENTRY = {"mean": None, "sd_seeds": None, "ci_low": None, "ci_high": None}
 
 
-class EvaluationError(ValueError):
-    """Inputs of the evaluation stage are missing or inconsistent."""
-
-
-# ============================================================================ settings and IO
-
-
-def _settings(eval_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    missing = [k for k in EVAL_KEYS if k not in eval_cfg]
-    if missing:
-        raise EvaluationError(f"evaluation config lacks key(s) {missing} (pass config['evaluation'])")
-    s = {k: eval_cfg[k] for k in EVAL_KEYS}
-    s["bootstrap_resamples"] = int(s["bootstrap_resamples"])
-    s["bootstrap_seed"] = int(s["bootstrap_seed"])
-    s["ci_level"] = float(s["ci_level"])
-    s["entropy_bins"] = [float(e) for e in s["entropy_bins"]]
-    s["prob_floor"] = float(s["prob_floor"])
-    s["ece_bins"] = int(s["ece_bins"])
-    if s["bootstrap_resamples"] < 1:
-        raise EvaluationError("evaluation.bootstrap_resamples must be >= 1")
-    if not 0 < s["ci_level"] < 1:
-        raise EvaluationError("evaluation.ci_level must lie in (0, 1)")
-    stratum_names(s["entropy_bins"])  # validates the edges
-    return s
-
-
-def _boot_kw(s: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "B": s["bootstrap_resamples"],
-        "seed": s["bootstrap_seed"],
-        "ci": s["ci_level"],
-        "prob_floor": s["prob_floor"],
-        "ece_bins": s["ece_bins"],
-    }
-
-
-def _read_parquet(path: PathLike, what: str) -> pd.DataFrame:
-    p = Path(path)
-    if not p.is_file():
-        raise EvaluationError(f"{what} not found: {p}")
-    try:
-        return pd.read_parquet(p)
-    except Exception as err:  # pyarrow raises several types for a broken file
-        raise EvaluationError(f"{what} {p} is not a readable parquet file ({err})") from None
-
-
-def _read_labels(path: PathLike) -> pd.DataFrame:
-    df = _read_parquet(path, "label table")
-    need = ("file_id", "split", "hard_label", "p_primary", "p_merged")
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise EvaluationError(f"label table {path} lacks column(s) {missing}")
-    return df
-
-
-def _read_truth(path: PathLike | None) -> pd.DataFrame | None:
-    if path is None:
-        return None
-    df = _read_parquet(path, "latent truth")
-    if "file_id" not in df.columns or "p_true" not in df.columns:
-        raise EvaluationError(f"latent truth {path} needs the columns file_id and p_true")
-    return df[["file_id", "p_true"]]
-
-
-def load_split(
-    pred_paths: Sequence[PathLike],
-    labels: pd.DataFrame,
-    split: str,
-    truth: pd.DataFrame | None = None,
-) -> tuple[list[EvalData], int]:
-    """One :class:`EvalData` per seed for ``split``, aligned on ``file_id``.
-
-    Returns the sets and the number of labelled utterances of the split that
-    have no prediction (utterances the manifest dropped, e.g. missing audio).
-    Every seed must predict the same utterances.
-    """
-    if isinstance(pred_paths, (str, Path)) or not len(pred_paths):
-        raise EvaluationError(f"{split}: need a non-empty list of prediction files (one per seed)")
-    lab = labels[labels["split"] == split]
-    sets: list[EvalData] = []
-    for path in pred_paths:
-        pred = _read_parquet(path, f"prediction dump of {split}")
-        if "split" in pred.columns and len(pred) and not (pred["split"] == split).all():
-            found = sorted(set(pred["split"].astype(str)))
-            raise EvaluationError(f"{path}: expected split {split!r}, the file holds {found}")
-        try:
-            d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True)
-        except ValueError as err:
-            raise EvaluationError(f"{path} ({split}): {err}") from None
-        if sets and not np.array_equal(d.file_ids, sets[0].file_ids):
-            raise EvaluationError(
-                f"{path}: predicts other utterances than {pred_paths[0]} "
-                f"({d.n} vs {sets[0].n}); every seed must cover the same utterances"
-            )
-        sets.append(d)
-    return sets, len(lab) - sets[0].n
-
-
-def _entropy_of(d: EvalData) -> np.ndarray:
-    if d.entropy is not None and np.all(np.isfinite(d.entropy)):
-        return d.entropy
-    from sertools.labels.distributions import normalised_entropy  # lazy: pulls in the corpus readers
-
-    return normalised_entropy(d.p_primary)
-
-
-def _ordered(splits: Sequence[str]) -> list[str]:
-    rank = {s: i for i, s in enumerate(SPLIT_ORDER)}
-    return sorted(splits, key=lambda s: (rank.get(s, len(rank)), s))
-
-
-# ================================================================================ blocks
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
+# ================================================================================ metric blocks
 
 
 def _entry(ci: SeedCI, per_seed: Sequence[float], n: int) -> dict[str, Any]:
@@ -243,12 +86,13 @@ def _entry(ci: SeedCI, per_seed: Sequence[float], n: int) -> dict[str, Any]:
     ok = vals[np.isfinite(vals)]
     mean = float(ok.mean()) if len(ok) == len(vals) and len(vals) else float("nan")
     sd = float(np.std(vals, ddof=1)) if len(vals) > 1 and len(ok) == len(vals) else float("nan")
+    num = metrics_doc.number
     return {
-        "mean": _num(mean),
-        "sd_seeds": _num(sd),
-        "ci_low": _num(ci.lo),
-        "ci_high": _num(ci.hi),
-        "per_seed": [_num(v) for v in vals],
+        "mean": num(mean),
+        "sd_seeds": num(sd),
+        "ci_low": num(ci.lo),
+        "ci_high": num(ci.hi),
+        "per_seed": [num(v) for v in vals],
         "n": int(n),
     }
 
@@ -265,7 +109,7 @@ def _metric_block(sets: Sequence[EvalData], s: Mapping[str, Any]) -> dict[str, d
         return {}
     hard = sets[0].hard >= 0
     n_hard = int(hard.sum())
-    kw = _boot_kw(s)
+    kw = settings.bootstrap_kw(s)
     out: dict[str, dict[str, Any]] = {}
     boot = bootstrap_multiseed(sets, **kw)
     points = [compute_all(d, s["prob_floor"], s["ece_bins"]) for d in sets]
@@ -274,36 +118,72 @@ def _metric_block(sets: Sequence[EvalData], s: Mapping[str, Any]) -> dict[str, d
             continue
         out[k] = _entry(ci, [p[k] for p in points], _metric_n(k, n_all, n_hard))
     if n_hard:
-        sub = [d.subset(hard) for d in sets] if n_hard < n_all else list(sets)
-        boot_h = boot if n_hard == n_all else bootstrap_multiseed(sub, **kw)
-        points_h = (
-            points if n_hard == n_all else [compute_all(d, s["prob_floor"], s["ece_bins"]) for d in sub]
-        )
-        for k in DIST_METRICS:
-            if k in boot_h:
-                out[f"{k}_noX"] = _entry(boot_h[k], [p[k] for p in points_h], n_hard)
+        out.update(_no_x_block(sets, s, hard, boot, points))
     return out
+
+
+def _no_x_block(
+    sets: Sequence[EvalData],
+    s: Mapping[str, Any],
+    hard: np.ndarray,
+    boot: Mapping[str, SeedCI],
+    points: Sequence[Mapping[str, float]],
+) -> dict[str, dict[str, Any]]:
+    """The :data:`DIST_METRICS` on the hard-labelled utterances, as ``<name>_noX``."""
+    n_hard = int(hard.sum())
+    if n_hard < len(hard):
+        sub = [d.subset(hard) for d in sets]
+        boot = bootstrap_multiseed(sub, **settings.bootstrap_kw(s))
+        points = [compute_all(d, s["prob_floor"], s["ece_bins"]) for d in sub]
+    return {f"{k}_noX": _entry(boot[k], [p[k] for p in points], n_hard) for k in DIST_METRICS if k in boot}
 
 
 def _other_row(block: Mapping[str, Mapping[str, Any]], n_all: int) -> dict[str, Any]:
     row: dict[str, Any] = {"n_utterances": int(n_all)}
     for src, dst in OTHER_FIELDS.items():
         e = block.get(src)
-        row[dst] = (
-            {k: e[k] for k in ("mean", "sd_seeds", "ci_low", "ci_high")}
-            if e
-            else {"mean": None, "sd_seeds": None, "ci_low": None, "ci_high": None}
-        )
+        row[dst] = {k: e[k] for k in _NO_ENTRY} if e else dict(_NO_ENTRY)
     return row
 
 
-def _ece_bins_of(conf: np.ndarray, n_bins: int) -> np.ndarray:
-    """Right-closed equal-width bins ((m-1)/M, m/M], as the ECE in sertools.metrics."""
-    return np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+# ========================================================================= per-split analyses
+
+
+def _strata_results(
+    sets: Sequence[EvalData],
+    s: Mapping[str, Any],
+    block: Mapping[str, Mapping[str, Any]],
+    masks: Sequence[np.ndarray],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per entropy stratum: its metric block, and the Other-class rows (whole split first)."""
+    d0 = sets[0]
+    edges = s["entropy_bins"]
+    strata: dict[str, Any] = {}
+    other: dict[str, Any] = {"all": _other_row(block, d0.n)}
+    for i, (name, mask) in enumerate(zip(stratum_names(edges), masks, strict=True)):
+        sblock = _metric_block([d.subset(mask) for d in sets], s) if mask.any() else {}
+        strata[name] = {
+            "lo": edges[i],
+            "hi": edges[i + 1],
+            "n_utterances": {"all": int(mask.sum()), "hard": int((mask & (d0.hard >= 0)).sum())},
+            "metrics": sblock,
+        }
+        other[name] = _other_row(sblock, int(mask.sum()))
+    return strata, other
+
+
+def _confusion(sets: Sequence[EvalData]) -> dict[str, Any]:
+    per_seed_cm = [confusion_matrix(d.hard, d.pred) for d in sets]
+    return {
+        "rows": "consensus class (X excluded)",
+        "columns": "predicted class",
+        "summed": np.sum(per_seed_cm, axis=0).tolist() if per_seed_cm else [],
+        "per_seed": [cm.tolist() for cm in per_seed_cm],
+    }
 
 
 def _reliability(sets: Sequence[EvalData], n_bins: int) -> dict[str, Any]:
-    """Reliability-diagram data on hard-labelled utterances, pooled over seeds."""
+    """Reliability-diagram data on hard-labelled utterances, pooled over seeds (ECE's bins)."""
     count = np.zeros(n_bins)
     s_conf = np.zeros(n_bins)
     s_acc = np.zeros(n_bins)
@@ -311,7 +191,7 @@ def _reliability(sets: Sequence[EvalData], n_bins: int) -> dict[str, Any]:
         keep = d.hard >= 0
         conf = d.probs[keep].max(axis=1)
         correct = (d.pred[keep] == d.hard[keep]).astype(np.float64)
-        b = _ece_bins_of(conf, n_bins)
+        b = ece_bin(conf, n_bins)
         count += np.bincount(b, minlength=n_bins)
         s_conf += np.bincount(b, weights=conf, minlength=n_bins)
         s_acc += np.bincount(b, weights=correct, minlength=n_bins)
@@ -320,8 +200,8 @@ def _reliability(sets: Sequence[EvalData], n_bins: int) -> dict[str, Any]:
     return {
         "edges": np.linspace(0.0, 1.0, n_bins + 1).tolist(),
         "count": [int(c) for c in count],
-        "mean_confidence": [_num(v) for v in mc],
-        "accuracy": [_num(v) for v in acc],
+        "mean_confidence": [metrics_doc.number(v) for v in mc],
+        "accuracy": [metrics_doc.number(v) for v in acc],
         "pooled_over_seeds": len(sets),
     }
 
@@ -331,6 +211,8 @@ def _examples(
 ) -> list[dict[str, Any]]:
     """One utterance per non-empty stratum: the median by (entropy, file_id) within the stratum."""
     d0 = sets[0]
+    if not d0.n:
+        return []
     mean_probs = np.mean([d.probs for d in sets], axis=0)
     fids = d0.file_ids.astype(str)
     out = []
@@ -358,48 +240,26 @@ def _examples(
 def _split_metrics(
     sets: Sequence[EvalData], s: Mapping[str, Any], unpredicted: int, paths: Sequence[PathLike]
 ) -> dict[str, Any]:
+    """Everything the metrics document holds about one split."""
     d0 = sets[0]
-    n_all, n_hard = d0.n, int((d0.hard >= 0).sum())
-    res: dict[str, Any] = {
+    block = _metric_block(sets, s)
+    entropy, masks = split_strata(d0, s["entropy_bins"])
+    strata, other = _strata_results(sets, s, block, masks)
+    return {
         "n_seeds": len(sets),
         "prediction_files": [str(p) for p in paths],
-        "n_utterances": {"all": n_all, "hard": n_hard, "labelled_without_prediction": int(unpredicted)},
+        "n_utterances": {
+            "all": d0.n,
+            "hard": int((d0.hard >= 0).sum()),
+            "labelled_without_prediction": int(unpredicted),
+        },
+        "metrics": block,
+        "strata": strata,
+        "other_class": other,
+        "confusion_matrix": _confusion(sets),
+        "reliability_diagram": _reliability(sets, s["ece_bins"]),
+        "examples": _examples(sets, entropy, masks, stratum_names(s["entropy_bins"])),
     }
-    block = _metric_block(sets, s)
-    res["metrics"] = block
-    names = stratum_names(s["entropy_bins"])
-    edges = s["entropy_bins"]
-    h = _entropy_of(d0) if n_all else np.zeros(0)
-    masks = entropy_strata(h, edges) if n_all else [np.zeros(0, bool)] * len(names)
-    strata: dict[str, Any] = {}
-    other: dict[str, Any] = {"all": _other_row(block, n_all)}
-    for i, (name, mask) in enumerate(zip(names, masks, strict=True)):
-        sub = [d.subset(mask) for d in sets] if n_all else []
-        sblock = _metric_block(sub, s) if mask.any() else {}
-        strata[name] = {
-            "lo": edges[i],
-            "hi": edges[i + 1],
-            "n_utterances": {"all": int(mask.sum()), "hard": int((mask & (d0.hard >= 0)).sum())},
-            "metrics": sblock,
-        }
-        other[name] = _other_row(sblock, int(mask.sum()))
-    res["strata"] = strata
-    res["other_class"] = other
-    per_seed_cm = [confusion_matrix(d.hard, d.pred) for d in sets]
-    res["confusion_matrix"] = {
-        "rows": "consensus class (X excluded)",
-        "columns": "predicted class",
-        "summed": np.sum(per_seed_cm, axis=0).tolist() if per_seed_cm else [],
-        "per_seed": [cm.tolist() for cm in per_seed_cm],
-    }
-    res["reliability_diagram"] = _reliability(sets, s["ece_bins"])
-    res["examples"] = _examples(sets, h, masks, names) if n_all else []
-    return res
-
-
-def _check_split_paths(pred_paths: Mapping[str, Sequence[PathLike]], what: str) -> None:
-    if not isinstance(pred_paths, Mapping) or not pred_paths:
-        raise EvaluationError(f"{what}: need a mapping split -> list of prediction files (one per seed)")
 
 
 # ================================================================================ public API
@@ -408,31 +268,26 @@ def _check_split_paths(pred_paths: Mapping[str, Sequence[PathLike]], what: str) 
 def variant_metrics(
     pred_paths: Mapping[str, Sequence[PathLike]],
     labels_path: PathLike,
-    eval_cfg: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
     truth_path: PathLike | None = None,
     *,
     variant: str | None = None,
 ) -> dict[str, Any]:
-    """All metrics of one variant (see the module docstring); a JSON-serialisable dict.
+    """The metrics document of one variant (layout: :mod:`sertools.evaluation.metrics_doc`).
 
     ``pred_paths`` maps each split to one prediction dump per seed (the same
-    seed order for every split). Layout::
-
-        {schema, variant, settings, classes, strata: [names],
-         splits: {split: {n_seeds, prediction_files, n_utterances: {all, hard,
-                  labelled_without_prediction}, metrics: {name: entry},
-                  strata: {name: {lo, hi, n_utterances, metrics}},
-                  other_class: {"all" | stratum: {n_utterances, other_pred_share,
-                                other_mass, human_other_share}},
-                  confusion_matrix: {summed, per_seed}, reliability_diagram:
-                  {edges, count, mean_confidence, accuracy}, examples: [...]}}}
+    seed order for every split); ``evaluation`` is the config section
+    (:data:`CONFIG_KEYS`; ``splits`` is not read here).
     """
-    s = _settings(eval_cfg)
-    _check_split_paths(pred_paths, "variant_metrics")
-    labels = _read_labels(labels_path)
-    truth = _read_truth(truth_path)
-    out: dict[str, Any] = {
-        "schema": _SCHEMA_METRICS,
+    s = settings.resolve(evaluation)
+    if not isinstance(pred_paths, Mapping) or not pred_paths:
+        raise EvaluationError(
+            "variant_metrics: need a mapping split -> list of prediction files (one per seed)"
+        )
+    labels = read_labels(labels_path)
+    truth = read_truth(truth_path)
+    doc: dict[str, Any] = {
+        "schema": metrics_doc.SCHEMA,
         "variant": variant,
         "settings": s,
         "classes": list(CLASSES),
@@ -440,116 +295,28 @@ def variant_metrics(
         "has_truth": truth is not None,
         "splits": {},
     }
-    for split in _ordered(list(pred_paths)):
+    for split in ordered(pred_paths):
         paths = list(pred_paths[split])
         sets, unpredicted = load_split(paths, labels, split, truth)
-        out["splits"][split] = _split_metrics(sets, s, unpredicted, paths)
-    return out
+        doc["splits"][split] = _split_metrics(sets, s, unpredicted, paths)
+    return doc
 
 
-def run_variant_metrics(
-    pred_paths: Mapping[str, Sequence[PathLike]],
-    labels_path: PathLike,
-    eval_cfg: Mapping[str, Any],
-    out_path: PathLike,
-    truth_path: PathLike | None = None,
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
     *,
-    variant: str | None = None,
+    evaluation: Mapping[str, Any],
+    seeds: Sequence[Any],
+    variant: str | None,
 ) -> dict[str, Any]:
-    """:func:`variant_metrics`, written atomically to ``out_path`` as JSON."""
-    res = variant_metrics(pred_paths, labels_path, eval_cfg, truth_path, variant=variant)
-    write_json(out_path, res)
-    return res
+    """The ``metrics`` rule: write the metrics document of ``variant`` to ``outputs["metrics"]``.
 
-
-def _paired_entry(p: PairedCI) -> dict[str, Any]:
-    return {
-        "diff": _num(p.diff),
-        "ci_low": _num(p.lo),
-        "ci_high": _num(p.hi),
-        "p_value": _num(p.p_value),
-        "variant": _num(p.variant),
-        "baseline": _num(p.baseline),
-    }
-
-
-def _paired_block(v: Sequence[EvalData], b: Sequence[EvalData], s: Mapping[str, Any]) -> dict[str, Any]:
-    if not v or v[0].n == 0:
-        return {}
-    res = paired_bootstrap(v, b, **_boot_kw(s))
-    return {k: _paired_entry(res[k]) for k in SIGNIFICANCE_METRICS if k in res}
-
-
-def significance(
-    variant_paths: Mapping[str, Sequence[PathLike]],
-    baseline_paths: Mapping[str, Sequence[PathLike]],
-    labels_path: PathLike,
-    eval_cfg: Mapping[str, Any],
-    truth_path: PathLike | None = None,
-    *,
-    variant: str | None = None,
-    baseline: str | None = None,
-) -> dict[str, Any]:
-    """Paired bootstrap of ``variant - baseline`` (seed-averaged, shared resamples).
-
-    Per split and per entropy stratum (``"all"`` = whole split), for the
-    metrics of :data:`SIGNIFICANCE_METRICS` that exist: ``diff, ci_low,
-    ci_high, p_value`` (two-sided, uncorrected) and both point values. Holm
-    correction needs every variant and is applied by :mod:`sertools.tables`.
-    The baseline name defaults to ``eval_cfg["baseline_variant"]``.
+    ``inputs``: one list of prediction dumps per split of ``evaluation["splits"]``
+    (key = split name, one file per seed, in ``seeds`` order), ``labels`` (the
+    label table) and optionally ``truth`` (the synthetic corpus's latent truth).
     """
-    s = _settings(eval_cfg)
-    _check_split_paths(variant_paths, "significance (variant)")
-    _check_split_paths(baseline_paths, "significance (baseline)")
-    absent = sorted(set(variant_paths) - set(baseline_paths))
-    if absent:
-        raise EvaluationError(f"significance: the baseline has no predictions for split(s) {absent}")
-    labels = _read_labels(labels_path)
-    truth = _read_truth(truth_path)
-    names = stratum_names(s["entropy_bins"])
-    out: dict[str, Any] = {
-        "schema": _SCHEMA_SIG,
-        "variant": variant,
-        "baseline": baseline if baseline is not None else eval_cfg.get("baseline_variant"),
-        "settings": s,
-        "strata": names,
-        "splits": {},
-    }
-    for split in _ordered(list(variant_paths)):
-        v_sets, _ = load_split(list(variant_paths[split]), labels, split, truth)
-        b_sets, _ = load_split(list(baseline_paths[split]), labels, split, truth)
-        if not np.array_equal(v_sets[0].file_ids, b_sets[0].file_ids):
-            raise EvaluationError(
-                f"{split}: the variant ({v_sets[0].n} utterances) and the baseline ({b_sets[0].n}) "
-                "were not evaluated on the same utterances"
-            )
-        n = v_sets[0].n
-        split_out: dict[str, Any] = {"all": {"n_utterances": n, "metrics": _paired_block(v_sets, b_sets, s)}}
-        h = _entropy_of(v_sets[0]) if n else np.zeros(0)
-        masks = entropy_strata(h, s["entropy_bins"]) if n else [np.zeros(0, bool)] * len(names)
-        for name, mask in zip(names, masks, strict=True):
-            block = {}
-            if mask.any():
-                block = _paired_block([d.subset(mask) for d in v_sets], [d.subset(mask) for d in b_sets], s)
-            split_out[name] = {"n_utterances": int(mask.sum()), "metrics": block}
-        out["splits"][split] = split_out
-    return out
-
-
-def run_significance(
-    variant_paths: Mapping[str, Sequence[PathLike]],
-    baseline_paths: Mapping[str, Sequence[PathLike]],
-    labels_path: PathLike,
-    eval_cfg: Mapping[str, Any],
-    out_path: PathLike,
-    truth_path: PathLike | None = None,
-    *,
-    variant: str | None = None,
-    baseline: str | None = None,
-) -> dict[str, Any]:
-    """:func:`significance`, written atomically to ``out_path`` as JSON."""
-    res = significance(
-        variant_paths, baseline_paths, labels_path, eval_cfg, truth_path, variant=variant, baseline=baseline
-    )
-    write_json(out_path, res)
-    return res
+    pred_paths = {s: seed_files(inputs[s], seeds, s) for s in evaluation["splits"]}
+    doc = variant_metrics(pred_paths, inputs["labels"], evaluation, inputs.get("truth"), variant=variant)
+    metrics_doc.write(outputs["metrics"], doc)
+    return doc

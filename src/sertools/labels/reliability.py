@@ -149,6 +149,28 @@ def krippendorff_alpha_detail(
     """
     if metric not in ("interval", "nominal"):
         raise ValueError(f"metric must be 'interval' or 'nominal', got {metric!r}")
+    u, v = _long_form(units, values)
+    present = ~np.isnan(v)
+    codes, n_groups = _factorize(u)
+    codes, v = codes[present], v[present]
+    m = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    keep_unit = m >= 2  # units with a pairable value
+    n_used = int(keep_unit.sum())
+    n_excl = n_groups - n_used
+    keep = keep_unit[codes]
+    codes, v = codes[keep], v[keep]
+    n = float(len(v))
+    nan = float("nan")
+    if n_used == 0:
+        return AlphaResult(nan, 0, n_excl, 0, nan, nan)
+    disagreements = _interval_disagreements if metric == "interval" else _nominal_disagreements
+    d_o, d_e = disagreements(codes, v, m, keep_unit)
+    alpha = 1.0 - d_o / d_e if d_e > 0 else nan
+    return AlphaResult(float(alpha), n_used, n_excl, int(n), d_o, d_e)
+
+
+def _long_form(units: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Checked 1-D units and float64 values (NaN = missing)."""
     u = np.asarray(units)
     v = np.asarray(values)
     if u.ndim != 1 or v.ndim != 1:
@@ -161,46 +183,44 @@ def krippendorff_alpha_detail(
         raise TypeError(f"values must be numeric (NaN for missing): {err}") from None
     if np.any(np.isinf(v)):
         raise ValueError("values contains infinite entries")
+    return u, v
 
-    present = ~np.isnan(v)
-    codes, n_groups = _factorize(u)
-    codes, v = codes[present], v[present]
-    m = np.bincount(codes, minlength=n_groups).astype(np.float64)
-    keep_unit = m >= 2
-    n_used = int(keep_unit.sum())
-    n_excl = n_groups - n_used
-    keep = keep_unit[codes]
-    codes, v = codes[keep], v[keep]
-    n = float(len(v))
-    nan = float("nan")
-    if n_used == 0:
-        return AlphaResult(nan, 0, n_excl, 0, nan, nan)
 
-    if metric == "interval":
-        # Centre on the pooled mean first: both disagreements are shift invariant and
-        # the grouped sums lose less precision.
-        v = v - v.mean()
-        s1 = np.bincount(codes, weights=v, minlength=n_groups)
-        mean_u = np.zeros(n_groups)
-        mean_u[keep_unit] = s1[keep_unit] / m[keep_unit]
-        dev2 = np.bincount(codes, weights=(v - mean_u[codes]) ** 2, minlength=n_groups)
-        # ordered pairs in unit u: 2 * m_u * dev2_u; divided by (m_u - 1)
-        d_o = float((2.0 * m[keep_unit] * dev2[keep_unit] / (m[keep_unit] - 1.0)).sum() / n)
-        d_e = float(2.0 * n * (v**2).sum() / (n * (n - 1.0)))
-    else:
-        cat_codes, n_cat = _factorize(v)
-        # per (unit, category) counts via a combined key
-        key = codes.astype(np.int64) * n_cat + cat_codes
-        cells, cell_counts = np.unique(key, return_counts=True)
-        cell_units = cells // n_cat
-        sq = np.bincount(cell_units, weights=cell_counts.astype(np.float64) ** 2, minlength=n_groups)
-        mu = m[keep_unit]
-        # ordered pairs with different categories in unit u: m_u^2 - sum_c n_uc^2
-        d_o = float(((mu**2 - sq[keep_unit]) / (mu - 1.0)).sum() / n)
-        n_c = np.bincount(cat_codes, minlength=n_cat).astype(np.float64)
-        d_e = float((n**2 - (n_c**2).sum()) / (n * (n - 1.0)))
-    alpha = 1.0 - d_o / d_e if d_e > 0 else nan
-    return AlphaResult(float(alpha), n_used, n_excl, int(n), d_o, d_e)
+def _interval_disagreements(
+    codes: np.ndarray, v: np.ndarray, m: np.ndarray, keep_unit: np.ndarray
+) -> tuple[float, float]:
+    """(D_o, D_e) for squared differences, from grouped sums over the pairable values."""
+    n_groups, n = len(m), float(len(v))
+    # Centre on the pooled mean first: both disagreements are shift invariant and
+    # the grouped sums lose less precision.
+    v = v - v.mean()
+    s1 = np.bincount(codes, weights=v, minlength=n_groups)
+    mean_u = np.zeros(n_groups)
+    mean_u[keep_unit] = s1[keep_unit] / m[keep_unit]
+    dev2 = np.bincount(codes, weights=(v - mean_u[codes]) ** 2, minlength=n_groups)
+    # ordered pairs in unit u: 2 * m_u * dev2_u; divided by (m_u - 1)
+    d_o = float((2.0 * m[keep_unit] * dev2[keep_unit] / (m[keep_unit] - 1.0)).sum() / n)
+    d_e = float(2.0 * n * (v**2).sum() / (n * (n - 1.0)))
+    return d_o, d_e
+
+
+def _nominal_disagreements(
+    codes: np.ndarray, v: np.ndarray, m: np.ndarray, keep_unit: np.ndarray
+) -> tuple[float, float]:
+    """(D_o, D_e) for the 0/1 distance between category labels."""
+    n_groups, n = len(m), float(len(v))
+    cat_codes, n_cat = _factorize(v)
+    # per (unit, category) counts via a combined key
+    key = codes.astype(np.int64) * n_cat + cat_codes
+    cells, cell_counts = np.unique(key, return_counts=True)
+    cell_units = cells // n_cat
+    sq = np.bincount(cell_units, weights=cell_counts.astype(np.float64) ** 2, minlength=n_groups)
+    mu = m[keep_unit]
+    # ordered pairs with different categories in unit u: m_u^2 - sum_c n_uc^2
+    d_o = float(((mu**2 - sq[keep_unit]) / (mu - 1.0)).sum() / n)
+    n_c = np.bincount(cat_codes, minlength=n_cat).astype(np.float64)
+    d_e = float((n**2 - (n_c**2).sum()) / (n * (n - 1.0)))
+    return d_o, d_e
 
 
 def krippendorff_alpha(units: np.ndarray, values: np.ndarray, metric: Metric = "interval") -> float:

@@ -4,7 +4,8 @@ Pipeline of ``SERModel.forward(wave, lengths)``:
 
 1. waveform normalisation (``utterance`` / ``train_stats`` / ``none``); padded
    samples are zeroed afterwards;
-2. WavLM backbone (sample-level attention mask passed when ``attention_mask``);
+2. WavLM backbone (:mod:`sertools.model.backbone`; sample-level attention mask
+   passed when ``attention_mask``);
 3. layer aggregation: softmax-weighted sum of all L + 1 hidden states
    (embedding output + every transformer layer) or the last hidden state;
 4. masked pooling (attentive statistics or mean) over the valid frames only;
@@ -15,40 +16,32 @@ whatever it is padded to, in eval mode and with ``attention_mask`` true. Three
 places would otherwise let padding leak in, and each is handled:
 
 * the waveform statistics (``utterance`` norm) use the valid samples only;
-* WavLM-Base's first conv layer has a GroupNorm over *time* (one mean/var per
-  channel over the whole padded sequence). It is replaced by a numerically
-  equivalent, length-aware GroupNorm that uses the valid frames of each
-  utterance only. Pre-training cropped every batch to one length (no padding),
-  so this is also what the pre-trained weights expect. Parameter names are
-  unchanged, so checkpoints load as usual;
+* WavLM-Base's first conv layer has a GroupNorm over *time*; it is replaced by
+  the length-aware GroupNorm of :mod:`sertools.model.group_norm`;
 * pooling and the frame mask use the conv output-length formula
-  (``WavLMModel._get_feat_extract_output_lengths``); WavLM itself zeroes padded
-  frames before its positional convolution and masks padded keys in attention.
+  (:mod:`sertools.model.lengths`); WavLM itself zeroes padded frames before its
+  positional convolution and masks padded keys in attention.
 
 With ``attention_mask`` false, WavLM attends over padded frames (the behaviour
 the transformers docs recommend for ``feat_extract_norm == "group"``), so
 outputs then depend on the padding.
-
-Layer-weight capture uses hooks installed for the duration of one forward call,
-so LayerDrop (a skipped layer is the identity) still yields L + 1 states.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import warnings
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import WavLMConfig, WavLMModel
 
+from sertools import config as config_mod
 from sertools.classes import K
+from sertools.model import backbone as backbones
+from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_for
 
 NUM_DIMS = 3
 DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
@@ -84,147 +77,44 @@ def dims_to_scale(u: Any) -> Any:
     return np.clip(x, 1.0, 7.0)
 
 
-# --------------------------------------------------------------------------- masks and lengths
-
-
-def length_mask(lengths: Tensor, max_len: int) -> Tensor:
-    """Boolean [B, max_len] mask, True at positions < lengths[b]."""
-    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def _min_samples_for(kernels: list[int], strides: list[int]) -> int:
-    """Smallest input length whose valid-conv stack yields one frame (the receptive field)."""
-    n = 1
-    for k, s in zip(reversed(kernels), reversed(strides), strict=True):
-        n = (n - 1) * s + k
-    return n
-
-
-def min_input_samples(model: SERModel) -> int:
-    """The smallest number of samples the conv feature encoder accepts."""
-    cfg = model.backbone.config
-    return _min_samples_for(list(cfg.conv_kernel), list(cfg.conv_stride))
-
-
-def frames_for_samples(model: SERModel, lengths: Tensor | int) -> Tensor | int:
-    """Number of backbone frames for ``lengths`` samples (same kind as the input: int or LongTensor)."""
-    as_tensor = torch.as_tensor(lengths, dtype=torch.long)
-    frames = model.backbone._get_feat_extract_output_lengths(as_tensor, add_adapter=False).to(torch.long)
-    return int(frames) if isinstance(lengths, int) else frames
-
-
 # --------------------------------------------------------------------------- building blocks
 
 
-class LengthAwareGroupNorm(nn.Module):
-    """GroupNorm over (channels-in-group, time) that uses the valid frames only.
-
-    Holds the original GroupNorm's ``weight``/``bias`` under the same names. With
-    no lengths set it is plain ``F.group_norm``. Lengths are set only for the
-    duration of one forward call through ``frame_lengths()``.
-    """
-
-    def __init__(self, gn: nn.GroupNorm) -> None:
-        super().__init__()
-        self.num_groups = gn.num_groups
-        self.num_channels = gn.num_channels
-        self.eps = gn.eps
-        self.weight = gn.weight
-        self.bias = gn.bias
-        self._lengths: Tensor | None = None
-
-    @contextlib.contextmanager
-    def frame_lengths(self, lengths: Tensor) -> Iterator[None]:
-        self._lengths = lengths
-        try:
-            yield
-        finally:
-            self._lengths = None
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self._lengths is None:
-            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
-        return masked_group_norm(x, self._lengths, self.num_groups, self.weight, self.bias, self.eps)
+def _check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"model.{key} must be one of {list(allowed)}, got {value!r}")
 
 
-def masked_group_norm_reference(
-    x: Tensor, lengths: Tensor, groups: int, weight: Tensor | None, bias: Tensor | None, eps: float
+def normalize_waveform(
+    wave: Tensor,
+    mask: Tensor,
+    kind: str,
+    *,
+    mean: Tensor | float = 0.0,
+    std: Tensor | float = 1.0,
+    stats_set: bool = True,
 ) -> Tensor:
-    """Plain-autograd masked GroupNorm: the readable definition that ``masked_group_norm`` must match."""
-    b, c, t = x.shape
-    mask = length_mask(lengths, t).to(x.dtype)[:, None, None, :]  # [B, 1, 1, T]
-    xg = x.reshape(b, groups, c // groups, t)
-    count = (lengths.to(x.dtype) * (c // groups))[:, None, None, None]
-    mean = (xg * mask).sum(dim=(2, 3), keepdim=True) / count
-    centred = (xg - mean) * mask
-    var = (centred * centred).sum(dim=(2, 3), keepdim=True) / count
-    out = ((xg - mean) * torch.rsqrt(var + eps)).reshape(b, c, t)
-    if weight is not None:
-        out = out * weight[None, :, None] + bias[None, :, None]
-    return out
+    """Normalise a padded batch; statistics use valid samples only; padding is zeroed.
 
-
-class _MaskedGroupNorm(torch.autograd.Function):
-    """GroupNorm whose statistics use the valid frames only, with a hand-written backward.
-
-    The first CNN layer's output is the largest activation of the model (channels x
-    samples/5), so plain autograd through the masked statistics spent about half of a
-    tiny-model training step in elementwise passes over it; fewer, fused passes here
-    (speed-up against ``masked_group_norm_reference``: benchmarks/bench_group_norm.py).
-
-    With y = (x - mu) / sigma per (utterance, group), statistics over the n valid
-    positions V, out = gamma * y + beta on every position, and h = gamma * dL/dout:
-        dL/dx_i = (h_i - [i in V] (sum_all h + y_i sum_all h*y) / n) / sigma
-    (padded outputs depend on mu and sigma, so their gradient reaches valid inputs).
+    ``utterance``: (x − μ_i) / sqrt(σ²_i + 1e-7) over each row's valid samples;
+    ``train_stats``: (x − mean) / std with global stats; ``none``: unchanged.
     """
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: Tensor, lengths: Tensor, groups: int, weight: Tensor, bias: Tensor, eps: float
-    ) -> Tensor:
-        b, c, t = x.shape
-        cg = c // groups
-        valid = length_mask(lengths, t).to(x.dtype).repeat(1, cg)[:, :, None]  # [B, cg*T, 1]
-        n = (lengths.to(x.dtype) * cg)[:, None, None]  # [B, 1, 1]
-        xg = x.reshape(b, groups, cg * t)
-        mean = torch.bmm(xg, valid) / n  # [B, G, 1]
-        centred = xg - mean
-        var = torch.bmm(centred.square(), valid) / n
-        inv_std = torch.rsqrt(var + eps)  # [B, G, 1]
-        scale = inv_std.repeat_interleave(cg, dim=1) * weight[None, :, None]  # [B, C, 1]
-        out = torch.addcmul(bias[None, :, None], centred.view(b, c, t), scale)
-        ctx.save_for_backward(x, valid, n, mean, inv_std, weight)
-        ctx.groups = groups
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        x, valid, n, mean, inv_std, weight = ctx.saved_tensors
-        b, c, t = x.shape
-        groups = ctx.groups
-        cg = c // groups
-        y = ((x.reshape(b, groups, cg * t) - mean) * inv_std).view(b, c, t)
-        grad_weight = (grad_out * y).sum(dim=(0, 2)) if ctx.needs_input_grad[3] else None
-        grad_bias = grad_out.sum(dim=(0, 2)) if ctx.needs_input_grad[4] else None
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            h = (grad_out * weight[None, :, None]).view(b, groups, cg * t)
-            yg = y.view(b, groups, cg * t)
-            sum_h = h.sum(dim=2, keepdim=True) / n  # [B, G, 1]
-            sum_hy = (h * yg).sum(dim=2, keepdim=True) / n
-            correction = torch.addcmul(sum_h, yg, sum_hy) * valid.view(b, 1, cg * t)
-            grad_x = ((h - correction) * inv_std).view(b, c, t)
-        return grad_x, None, None, grad_weight, grad_bias, None
-
-
-def masked_group_norm(
-    x: Tensor, lengths: Tensor, groups: int, weight: Tensor | None, bias: Tensor | None, eps: float
-) -> Tensor:
-    """GroupNorm of [B, C, T] whose statistics ignore frames at or beyond ``lengths``."""
-    if weight is None:
-        weight = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
-        bias = torch.zeros_like(weight)
-    return _MaskedGroupNorm.apply(x, lengths, groups, weight, bias, eps)
+    _check_choice("waveform_norm", kind, _WAVEFORM_NORMS)
+    x = torch.where(mask, wave, 0.0)  # padding (even NaN) never reaches the statistics
+    if kind == "utterance":
+        m = mask.to(x.dtype)
+        n = m.sum(dim=1, keepdim=True)
+        mu = x.sum(dim=1, keepdim=True) / n
+        centred = (x - mu) * m
+        var = (centred * centred).sum(dim=1, keepdim=True) / n
+        return centred * torch.rsqrt(var + UTTERANCE_NORM_EPS)
+    if kind == "train_stats":
+        if not stats_set:
+            raise ValueError(
+                "waveform_norm is train_stats but set_waveform_stats(mean, std) was never called"
+            )
+        return torch.where(mask, (x - mean) / std, 0.0)
+    return x
 
 
 class AttentiveStatsPooling(nn.Module):
@@ -275,6 +165,18 @@ def _head(in_dim: int, hidden: int, out_dim: int, dropout: float) -> nn.Sequenti
     )
 
 
+def _check_options(
+    layer_aggregation: str, pooling: str, waveform_norm: str, head_hidden: int, head_dropout: float
+) -> None:
+    _check_choice("layer_aggregation", layer_aggregation, _LAYER_AGGREGATIONS)
+    _check_choice("pooling", pooling, _POOLINGS)
+    _check_choice("waveform_norm", waveform_norm, _WAVEFORM_NORMS)
+    if head_hidden < 1:
+        raise ValueError(f"model.head_hidden must be >= 1, got {head_hidden}")
+    if not 0.0 <= head_dropout <= 1.0:
+        raise ValueError(f"model.head_dropout must be in [0, 1], got {head_dropout}")
+
+
 # --------------------------------------------------------------------------- the model
 
 
@@ -299,14 +201,7 @@ class SERModel(nn.Module):
         backbone_source: str = "tiny",
     ) -> None:
         super().__init__()
-        _check_choice("layer_aggregation", layer_aggregation, _LAYER_AGGREGATIONS)
-        _check_choice("pooling", pooling, _POOLINGS)
-        _check_choice("waveform_norm", waveform_norm, _WAVEFORM_NORMS)
-        if head_hidden < 1:
-            raise ValueError(f"model.head_hidden must be >= 1, got {head_hidden}")
-        if not 0.0 <= head_dropout <= 1.0:
-            raise ValueError(f"model.head_dropout must be in [0, 1], got {head_dropout}")
-
+        _check_options(layer_aggregation, pooling, waveform_norm, head_hidden, head_dropout)
         self.backbone = backbone
         self.layer_aggregation = layer_aggregation
         self.pooling_kind = pooling
@@ -317,7 +212,7 @@ class SERModel(nn.Module):
         self.freeze_feature_encoder = freeze_feature_encoder
         self.backbone_source = backbone_source
 
-        _install_length_aware_group_norm(backbone)
+        backbones.install_length_aware_group_norm(backbone)
         if freeze_feature_encoder:
             backbone.freeze_feature_encoder()
 
@@ -335,7 +230,7 @@ class SERModel(nn.Module):
         self.register_buffer("wave_mean", torch.zeros(()))
         self.register_buffer("wave_std", torch.ones(()))
         self.register_buffer("wave_stats_set", torch.zeros((), dtype=torch.bool))
-        self._min_samples = _min_samples_for(list(cfg.conv_kernel), list(cfg.conv_stride))
+        self._min_samples = min_samples_for(list(cfg.conv_kernel), list(cfg.conv_stride))
 
     # ------------------------------------------------------------------ public API
 
@@ -370,9 +265,10 @@ class SERModel(nn.Module):
         sample_mask = length_mask(lengths, x.shape[1])
         frames = frames_for_samples(self, lengths)
         self._check_spec_augment(int(frames.max()))
-        first_layer = _conv_out_lengths(lengths, self.backbone.config, layers=1)
+        cfg = self.backbone.config
+        first_layer = conv_out_lengths(lengths, cfg.conv_kernel, cfg.conv_stride, layers=1)
         attn = sample_mask.to(torch.long) if self.use_attention_mask else None
-        with self._norm_context(first_layer):
+        with backbones.length_aware_norm(self.backbone, first_layer):
             hidden = self._backbone_states(x, attn)
         frame_mask = length_mask(frames, hidden.shape[1])
         return self.pool(hidden, frame_mask)
@@ -449,28 +345,12 @@ class SERModel(nn.Module):
                 f"the batch has {max_frames}; use longer training crops or model.mask_time_prob: 0"
             )
 
-    def _norm_context(self, first_layer_frames: Tensor) -> contextlib.AbstractContextManager[None]:
-        # looked up, not stored: a second reference would register the module twice in the state dict
-        gn = getattr(self.backbone.feature_extractor.conv_layers[0], "layer_norm", None)
-        if not isinstance(gn, LengthAwareGroupNorm):
-            return contextlib.nullcontext()
-        return gn.frame_lengths(first_layer_frames)
-
-    def _run_backbone(self, x: Tensor, attn: Tensor | None) -> Tensor:
-        # transformers' WavLM attention combines a bool padding mask with a float position
-        # bias; torch warns about the mixed types on every call. Harmless: silence only that.
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message="Support for mismatched key_padding_mask", category=UserWarning
-            )
-            return self.backbone(x, attention_mask=attn).last_hidden_state
-
     def _backbone_states(self, x: Tensor, attn: Tensor | None) -> Tensor:
         """The aggregated hidden states [B, T', D]."""
         if self.layer_weights is None:
-            return self._run_backbone(x, attn)
-        with _capture_layer_states(self.backbone) as states:
-            last = self._run_backbone(x, attn)
+            return backbones.last_hidden_state(self.backbone, x, attn)
+        with backbones.capture_layer_states(self.backbone) as states:
+            last = backbones.last_hidden_state(self.backbone, x, attn)
         # last entry tied to last_hidden_state (post final LayerNorm in stable-layer-norm variants)
         hidden = [*states.as_list()[:-1], last]
         weights = torch.softmax(self.layer_weights, dim=0)
@@ -480,160 +360,20 @@ class SERModel(nn.Module):
         return out
 
 
-def _check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"model.{key} must be one of {list(allowed)}, got {value!r}")
+def min_input_samples(model: SERModel) -> int:
+    """The smallest number of samples the conv feature encoder accepts."""
+    cfg = model.backbone.config
+    return min_samples_for(list(cfg.conv_kernel), list(cfg.conv_stride))
 
 
-def _conv_out_lengths(lengths: Tensor, cfg: WavLMConfig, layers: int) -> Tensor:
-    """Output lengths after the first ``layers`` conv layers (valid convolutions)."""
-    out = lengths
-    for k, s in list(zip(cfg.conv_kernel, cfg.conv_stride, strict=True))[:layers]:
-        out = torch.div(out - k, s, rounding_mode="floor") + 1
-    return out
-
-
-def normalize_waveform(
-    wave: Tensor,
-    mask: Tensor,
-    kind: str,
-    *,
-    mean: Tensor | float = 0.0,
-    std: Tensor | float = 1.0,
-    stats_set: bool = True,
-) -> Tensor:
-    """Normalise a padded batch; statistics use valid samples only; padding is zeroed.
-
-    ``utterance``: (x − μ_i) / sqrt(σ²_i + 1e-7) over each row's valid samples;
-    ``train_stats``: (x − mean) / std with global stats; ``none``: unchanged.
-    """
-    _check_choice("waveform_norm", kind, _WAVEFORM_NORMS)
-    x = torch.where(mask, wave, 0.0)  # padding (even NaN) never reaches the statistics
-    if kind == "utterance":
-        m = mask.to(x.dtype)
-        n = m.sum(dim=1, keepdim=True)
-        mu = x.sum(dim=1, keepdim=True) / n
-        centred = (x - mu) * m
-        var = (centred * centred).sum(dim=1, keepdim=True) / n
-        return centred * torch.rsqrt(var + UTTERANCE_NORM_EPS)
-    if kind == "train_stats":
-        if not stats_set:
-            raise ValueError(
-                "waveform_norm is train_stats but set_waveform_stats(mean, std) was never called"
-            )
-        return torch.where(mask, (x - mean) / std, 0.0)
-    return x
-
-
-class _LayerStates:
-    """Per-call store of the backbone's hidden states, filled by hooks."""
-
-    def __init__(self, num_layers: int) -> None:
-        self.initial: Tensor | None = None
-        self.outputs: list[Tensor | None] = [None] * num_layers
-
-    def as_list(self) -> list[Tensor]:
-        if self.initial is None:
-            raise RuntimeError("backbone hooks did not capture the encoder input")
-        states = [self.initial]
-        for out in self.outputs:  # a LayerDrop-skipped layer is the identity
-            states.append(states[-1] if out is None else out)
-        return states
-
-
-@contextlib.contextmanager
-def _capture_layer_states(backbone: WavLMModel) -> Iterator[_LayerStates]:
-    layers = backbone.encoder.layers
-    states = _LayerStates(len(layers))
-
-    def pre_hook(_mod: nn.Module, args: tuple, kwargs: dict) -> None:
-        states.initial = args[0] if args else kwargs["hidden_states"]
-
-    def make_hook(i: int) -> Callable[[nn.Module, tuple, Any], None]:
-        def hook(_mod: nn.Module, _args: tuple, output: Any) -> None:
-            states.outputs[i] = output[0] if isinstance(output, tuple) else output
-
-        return hook
-
-    handles = [layers[0].register_forward_pre_hook(pre_hook, with_kwargs=True)]
-    handles += [layer.register_forward_hook(make_hook(i)) for i, layer in enumerate(layers)]
-    try:
-        yield states
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def _install_length_aware_group_norm(backbone: WavLMModel) -> None:
-    """Swap the time-GroupNorm of the first conv layer (``feat_extract_norm == "group"``)."""
-    if backbone.config.feat_extract_norm != "group":
-        return
-    layer0 = backbone.feature_extractor.conv_layers[0]
-    gn = getattr(layer0, "layer_norm", None)
-    if not isinstance(gn, nn.GroupNorm):
-        raise RuntimeError(
-            "unexpected WavLM feature encoder layout (no GroupNorm in conv layer 0); "
-            "this transformers version is not supported by sertools.model"
-        )
-    layer0.layer_norm = LengthAwareGroupNorm(gn)
+def frames_for_samples(model: SERModel, lengths: Tensor | int) -> Tensor | int:
+    """Number of backbone frames for ``lengths`` samples (same kind as the input: int or LongTensor)."""
+    as_tensor = torch.as_tensor(lengths, dtype=torch.long)
+    frames = model.backbone._get_feat_extract_output_lengths(as_tensor, add_adapter=False).to(torch.long)
+    return int(frames) if isinstance(lengths, int) else frames
 
 
 # --------------------------------------------------------------------------- construction
-
-
-def _backbone_overrides(mask_time_prob: float, layerdrop: float) -> dict[str, Any]:
-    return {
-        "mask_time_prob": float(mask_time_prob),
-        "apply_spec_augment": mask_time_prob > 0,
-        "layerdrop": float(layerdrop),
-    }
-
-
-def tiny_backbone_config(tiny: Mapping[str, Any], mask_time_prob: float, layerdrop: float) -> WavLMConfig:
-    """WavLMConfig of the ``tiny`` random-init backbone, with clear errors on inconsistent sizes."""
-    conv = [list(tiny[k]) for k in ("conv_dim", "conv_stride", "conv_kernel")]
-    if not conv[0] or len({len(c) for c in conv}) != 1:
-        raise ValueError(
-            "model.tiny: conv_dim, conv_stride and conv_kernel must be non-empty and of equal length, "
-            f"got {len(conv[0])}, {len(conv[1])}, {len(conv[2])}"
-        )
-    hidden = tiny["hidden_size"]
-    for key in ("num_attention_heads", "num_conv_pos_embedding_groups"):
-        if hidden % tiny[key] != 0:
-            raise ValueError(f"model.tiny.{key}={tiny[key]} must divide hidden_size={hidden}")
-    fields = dict(tiny)
-    p = fields.pop("dropout", 0.1)
-    drop = {"hidden_dropout": p, "attention_dropout": p, "activation_dropout": p}
-    return WavLMConfig(**fields, **drop, **_backbone_overrides(mask_time_prob, layerdrop))
-
-
-def _looks_like_path(s: str) -> bool:
-    return s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") != 1
-
-
-def load_backbone(source: str, mask_time_prob: float, layerdrop: float) -> WavLMModel:
-    """Pre-trained WavLM from a local checkpoint directory or a model-hub id."""
-    overrides = _backbone_overrides(mask_time_prob, layerdrop)
-    path = Path(source).expanduser()
-    if path.exists():
-        if not path.is_dir() or not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"model.backbone {source!r} is not a saved transformers checkpoint directory "
-                "(expected a directory holding config.json and the weights)"
-            )
-        return WavLMModel.from_pretrained(str(path), **overrides).float()
-    if _looks_like_path(source):
-        raise FileNotFoundError(f"model.backbone: local checkpoint directory {source!r} does not exist")
-    try:
-        backbone = WavLMModel.from_pretrained(source, **overrides)
-    except OSError as e:
-        raise RuntimeError(
-            f"model.backbone: could not load model-hub id {source!r} ({type(e).__name__}); this machine may "
-            "have no hub access. Download it where the hub is reachable (e.g. `hf download "
-            f"{source} --local-dir DIR`, or WavLMModel.from_pretrained(...).save_pretrained(DIR)) "
-            "and set model.backbone to that local directory"
-        ) from e
-    return backbone.float()  # fp32 master weights whatever the checkpoint's dtype
 
 
 def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
@@ -641,16 +381,9 @@ def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
 
     ``tiny`` is random-init and deterministic under ``torch.manual_seed``.
     """
-    from sertools import config as config_mod
-
     cfg = config_mod.resolve({"model": copy.deepcopy(dict(model_cfg))})["model"]
-    source = cfg["backbone"]
-    if source == "tiny":
-        backbone = WavLMModel(tiny_backbone_config(cfg["tiny"], cfg["mask_time_prob"], cfg["layerdrop"]))
-    else:
-        backbone = load_backbone(source, cfg["mask_time_prob"], cfg["layerdrop"])
     return SERModel(
-        backbone,
+        backbones.make_backbone(cfg),
         layer_aggregation=cfg["layer_aggregation"],
         pooling=cfg["pooling"],
         head_hidden=cfg["head_hidden"],
@@ -658,7 +391,7 @@ def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
         waveform_norm=cfg["waveform_norm"],
         attention_mask=cfg["attention_mask"],
         freeze_feature_encoder=cfg["freeze_feature_encoder"],
-        backbone_source=source,
+        backbone_source=cfg["backbone"],
     )
 
 
@@ -674,8 +407,7 @@ _ARCH_KEYS = (
 )
 
 
-def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
-    """Random-init model with exactly the architecture of ``SERModel.architecture()`` (no download)."""
+def _check_architecture(arch: Mapping[str, Any]) -> None:
     missing = [k for k in _ARCH_KEYS if k not in arch]
     if missing:
         raise ValueError(f"architecture description lacks key(s) {missing}")
@@ -688,6 +420,11 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
             f"architecture has {arch.get('num_classes')} classes / dimensions {arch.get('dimensions')}; "
             f"this sertools uses {K} classes and {list(DIMENSIONS)}"
         )
+
+
+def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
+    """Random-init model with exactly the architecture of ``SERModel.architecture()`` (no download)."""
+    _check_architecture(arch)
     backbone = WavLMModel(WavLMConfig.from_dict(copy.deepcopy(dict(arch["backbone_config"]))))
     return SERModel(
         backbone,

@@ -1,4 +1,4 @@
-"""The paper release's loss definitions (docs/paper_release.md, "Losses").
+"""The paper release's loss definitions (docs/training.md, "The paper release's training pieces").
 
 They differ from :mod:`sertools.model.losses` in small, deliberate ways that a
 reproduction must follow:

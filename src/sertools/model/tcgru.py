@@ -1,7 +1,8 @@
 """The paper release's TC-GRU head and its categorical and dimensional output heads.
 
 The release puts a temporal-convolution + GRU head on WavLM-Base's last
-transformer layer instead of a pooling layer (docs/paper_release.md, "Model"):
+transformer layer instead of a pooling layer (docs/training.md, "The paper
+release's training pieces"):
 
 1. Conv1d (``in_dim`` -> 256, kernel 3, padding 1), ReLU, dropout 0.3;
 2. a unidirectional 2-layer GRU (hidden 256, dropout 0.3 between layers) over

@@ -2,8 +2,9 @@
 
 A checkpoint is one ``.safetensors`` file:
 
-* tensors: flat ``name -> tensor`` map (model weights under ``model.``,
-  optimizer moments under ``optim.<name>.``, RNG states under ``rng.``, ...);
+* tensors: a flat ``name -> tensor`` map (a ``best`` checkpoint holds the model
+  weights under ``model.``; what a ``resume`` checkpoint holds is decided by
+  :mod:`sertools.training.recoverables`);
 * header metadata (str -> str): ``sertools.format`` (the marker
   ``sertools-checkpoint``), ``sertools.format_version``, ``sertools.kind``
   (``best`` or ``resume``), ``sertools.meta`` (a JSON document with everything
@@ -20,13 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from sertools.io import atomic_path
@@ -163,7 +162,7 @@ def load(path: str | Path, kind: str | None = None, device: str | torch.device =
     return Checkpoint(tensors=tensors, meta=meta, kind=header[_K_KIND], path=path)
 
 
-# -- helpers to put structured state into the flat tensor map -----------------------------
+# -- naming helpers for the flat tensor map ------------------------------------------------
 
 
 def with_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -179,95 +178,3 @@ def strip_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, 
 def model_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of a module's state_dict (safe to keep while training goes on)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
-
-
-def _jsonable(value: Any, where: str) -> Any:
-    if isinstance(value, tuple | list):
-        return [_jsonable(v, where) for v in value]
-    if isinstance(value, torch.Tensor):
-        raise TypeError(f"{where}: unexpected tensor in a JSON field")
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"{where}: cannot store a {type(value).__name__} in checkpoint metadata")
-
-
-def flatten_optimizer(
-    state_dict: Mapping[str, Any], prefix: str
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Split ``optimizer.state_dict()`` into tensors (named ``prefix + 'state.<pid>.<key>'``) and JSON.
-
-    Works for any torch optimizer whose per-parameter state holds tensors and
-    plain scalars (AdamW: ``step``, ``exp_avg``, ``exp_avg_sq``).
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    keys: dict[str, list[str]] = {}
-    for pid, pstate in state_dict["state"].items():
-        keys[str(pid)] = sorted(pstate)
-        for k, v in pstate.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"{prefix}state.{pid}.{k}"] = v
-            else:
-                scalars.setdefault(str(pid), {})[k] = _jsonable(v, f"optimizer state {pid}.{k}")
-    groups = [
-        {k: _jsonable(v, f"optimizer param_group {k}") for k, v in g.items()}
-        for g in state_dict["param_groups"]
-    ]
-    return tensors, {"param_groups": groups, "state_keys": keys, "state_scalars": scalars}
-
-
-def unflatten_optimizer(
-    tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], prefix: str
-) -> dict[str, Any]:
-    """Inverse of :func:`flatten_optimizer`: a dict for ``optimizer.load_state_dict``."""
-    state: dict[int, dict[str, Any]] = {}
-    try:
-        for pid, keys in meta["state_keys"].items():
-            entry: dict[str, Any] = {}
-            for k in keys:
-                name = f"{prefix}state.{pid}.{k}"
-                if name in tensors:
-                    entry[k] = tensors[name]
-                else:
-                    entry[k] = meta["state_scalars"][pid][k]
-            state[int(pid)] = entry
-        groups = []
-        for g in meta["param_groups"]:
-            # JSON turned tuples (AdamW betas) into lists; params stays a list
-            groups.append(
-                {k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
-            )
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"optimizer state {prefix!r} is incomplete in the checkpoint ({e!r})") from None
-    return {"state": state, "param_groups": groups}
-
-
-def capture_rng(
-    generator: np.random.Generator | None = None,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Torch (CPU and CUDA), numpy ``generator`` and python ``random`` states."""
-    tensors = {"rng.torch_cpu": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.torch_cuda.{i}"] = s
-    version, internal, gauss = random.getstate()
-    meta: dict[str, Any] = {"python_random": [version, list(internal), gauss]}
-    if generator is not None:
-        meta["numpy"] = generator.bit_generator.state
-    return tensors, meta
-
-
-def restore_rng(
-    tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], generator: np.random.Generator | None = None
-) -> None:
-    """Restore what :func:`capture_rng` captured (CUDA states only when CUDA is in use)."""
-    if "rng.torch_cpu" in tensors:
-        torch.set_rng_state(tensors["rng.torch_cpu"].to(torch.uint8))
-    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.torch_cuda.")]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
-    if "python_random" in meta:
-        version, internal, gauss = meta["python_random"]
-        random.setstate((version, tuple(internal), gauss))
-    if generator is not None and "numpy" in meta:
-        generator.bit_generator.state = meta["numpy"]

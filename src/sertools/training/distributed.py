@@ -13,7 +13,7 @@ Each process reads its rank from the launcher's environment (torchrun: ``RANK``,
 (torchrun sets them; under srun they default to the first host of
 ``SLURM_JOB_NODELIST`` and a port derived from the job id).
 
-Semantics (see ``sertools.training``): every rank builds the same model and the
+Semantics (docs/training.md, "Data parallelism"): every rank builds the same model and the
 same epoch plan of length-bucketed batches; rank r trains on batches r, r + W,
 r + 2W, ... (W = world size; an epoch's last ``len % W`` batches are left out and
 counted in the log), and DDP averages the gradients. So W ranks with batch B
@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -108,6 +109,16 @@ def shutdown(ctx: DistContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+@contextmanager
+def session(ctx: DistContext, device: torch.device) -> Iterator[None]:
+    """Be part of the process group for the block (nothing to do when not distributed)."""
+    init(ctx, device)
+    try:
+        yield
+    finally:
+        shutdown(ctx)
 
 
 def device_for(ctx: DistContext, device: torch.device) -> torch.device:

@@ -3,8 +3,8 @@
 Unlike the pacing curriculum (:mod:`sertools.data.curriculum`), which chooses
 which utterances an epoch may draw, this curriculum acts inside each
 mini-batch on the categorical loss only (the dimensional loss keeps every
-sample), as the paper's released code does (docs/paper_release.md, "Entropy
-curriculum"). ``H`` is the normalised entropy (in [0, 1]) of the run's own
+sample), as the paper's released code does (docs/training.md, "The paper
+release's training pieces"). ``H`` is the normalised entropy (in [0, 1]) of the run's own
 target distribution.
 
 Every mode is expressed as weights ``w`` with ``loss = mean(w * per_sample_loss)``:

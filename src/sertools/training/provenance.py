@@ -1,14 +1,23 @@
-"""Run provenance: versions, hardware, determinism flags and the code's git commit."""
+"""Run provenance: versions, hardware, determinism flags, the code's git commit and fingerprints.
+
+:func:`collect` describes the environment a run used (``env.json``).
+:func:`file_sha256` and :func:`code_fingerprint` identify the inputs and the
+code a run's weights depend on; they enter the job's config hash
+(:mod:`sertools.training.job`).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib.metadata
 import platform
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from sertools import deps
 
 PACKAGES = (
     "torch",
@@ -97,4 +106,33 @@ def collect(device: Any = "cpu") -> dict[str, Any]:
         "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
         "git": git_state(),
         "utc_time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_fingerprint(stage_module: str) -> dict[str, str]:
+    """SHA-256 of the sertools modules that decide a stage's output, plus torch/transformers versions.
+
+    The modules are ``stage_module`` and everything it imports
+    (:func:`sertools.deps.files`, the list Snakemake reruns the stage on), so a
+    rerun after an edit starts fresh instead of resuming a run made by other code.
+    """
+    import torch
+    import transformers
+
+    h = hashlib.sha256()
+    for path in deps.files(stage_module):
+        h.update(path.relative_to(deps.ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return {
+        "sertools_sha256": h.hexdigest(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
     }

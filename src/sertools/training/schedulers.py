@@ -1,7 +1,7 @@
 """Learning-rate scheduling: SpeechBrain's NewBob, reimplemented.
 
 The semantics follow ``speechbrain.nnet.schedulers.NewBobScheduler`` exactly
-(methods.md section 1), including its less obvious parts:
+(docs/training.md, "Learning rates: NewBob"), including its less obvious parts:
 
 * the improvement is relative to the **last** metric, not the best so far;
 * the first call never anneals (there is no previous metric);
@@ -10,8 +10,9 @@ The semantics follow ``speechbrain.nnet.schedulers.NewBobScheduler`` exactly
   or not those epochs were consecutive.
 
 The metric must be lower-is-better and positive (a loss, ``1 - F1``).
-One instance drives one optimizer; the training loop keeps one per parameter
-group (backbone, heads) and applies each with :func:`set_lr`.
+One instance drives one optimizer; the run state
+(:class:`sertools.training.state.RunState`) keeps one per parameter group
+(backbone, heads), and the loop applies each with :func:`set_lr`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests of the synthetic MSP-Podcast 2.0 corpus generator (sertools.synth)."""
+"""The synthetic corpus stage (sertools.corpus.synthetic.generate): files, determinism, arguments."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sertools.classes import CLASSES, CODES, NO_AGREEMENT, K, primary_index
+from sertools.classes import CLASSES, CODES, NO_AGREEMENT, K
 from sertools.corpus.synthetic import generate as synth
+from sertools.corpus.synthetic import labels as synth_labels
+from sertools.corpus.synthetic import writers
 
 N_AUDIO = 64
-N_STATS = 20_000
 SEED = 5
 
 CONSENSUS_HEADER = ["FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set"]
@@ -46,13 +47,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def tables(corpus: tuple[Path, dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return _read(corpus[0])
-
-
-@pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    root = tmp_path_factory.mktemp("synth_big")
-    summary = synth.generate(root, N_STATS, 11, labels_only=True)
-    return root, summary
 
 
 # --- determinism -------------------------------------------------------------
@@ -171,115 +165,12 @@ def test_detailed_rows_follow_the_format(tables) -> None:
         assert det[col].between(1, 7).all()
 
 
-def test_primary_and_secondary_vocabulary(big: tuple[Path, dict]) -> None:
-    _, det, _ = _read(big[0])
-    major = det["EmoClass_Major"]
-    assert major.map(primary_index).notna().all()
-    other = major[major.str.startswith("Other")]
-    assert other.str.fullmatch(r"Other(-[A-Z][a-z]+)?").all()
-    assert (other == "Other").any() and other.str.startswith("Other-").mean() > 0.7
-    assert set(major[~major.str.startswith("Other")]) == set(CLASSES[:-1])
-    second = det["EmoClass_Second"]
-    words = second[second != ""].str.split(",").explode()
-    assert set(words) <= set(synth.WORDS)
-    assert (second == "").any() and second.str.contains(",").any()
-    msp16 = set(synth.WORDS[:16])
-    assert msp16 <= set(words)  # the whole MSP vocabulary is used
-    assert (~words.isin(msp16)).any()  # and some unmapped words too
-    # Word lists never repeat a word within one annotation.
-    lists = second[second.str.contains(",")].str.split(",")
-    assert (lists.map(len) == lists.map(lambda w: len(set(w)))).all()
-
-
-def test_secondary_words_follow_the_perceived_emotion(big: tuple[Path, dict]) -> None:
-    _, det, _ = _read(big[0])
-    angry_words = {"Angry", "Frustrated", "Annoyed"}
-    happy_words = {"Happy", "Amused", "Excited"}
-
-    def share(primary: str, vocab: set[str]) -> float:
-        words = det.loc[det["EmoClass_Major"] == primary, "EmoClass_Second"]
-        words = words[words != ""].str.split(",").explode()
-        return float(words.isin(vocab).mean())
-
-    assert share("Happy", happy_words) > 3 * share("Happy", angry_words)
-    assert share("Angry", angry_words) > 3 * share("Angry", happy_words)
-
-
-# --- layout --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n", [8, 9, 13, 20, 37, 50, 1000, 267_905])
-def test_split_sizes_are_positive_and_sum_to_n(n: int) -> None:
-    sizes = synth.split_sizes(n)
-    assert sizes.sum() == n and (sizes >= 1).all()
-    if n >= 1000:
-        share = np.asarray(synth.MSP2_SPLIT_SIZES) / sum(synth.MSP2_SPLIT_SIZES)
-        assert np.abs(sizes / n - share).max() < 2 / n
-
-
 @pytest.mark.parametrize("n", [8, 11, 23])
 def test_every_split_is_present_for_tiny_corpora(n: int, tmp_path: Path) -> None:
     summary = synth.generate(tmp_path, n, 3, labels_only=True)
     cons = pd.read_csv(tmp_path / "Labels" / "labels_consensus.csv")
     assert set(cons["Split_Set"]) == {"Train", "Development", "Test1", "Test2"}
     assert summary["splits"] == cons["Split_Set"].value_counts().to_dict()
-
-
-def test_test2_is_speaker_disjoint_from_train_and_speakers_nest_in_podcasts(big: tuple[Path, dict]) -> None:
-    cons, _, lt = _read(big[0])
-    train = set(cons.loc[cons["Split_Set"] == "Train", "SpkrID"])
-    test2 = set(cons.loc[cons["Split_Set"] == "Test2", "SpkrID"])
-    assert train and test2 and not train & test2
-    podcast = cons["FileName"].str.slice(12, 16)
-    assert (cons.assign(p=podcast).groupby("SpkrID")["p"].nunique() == 1).all()
-    assert (cons.groupby("SpkrID")["Gender"].nunique() == 1).all()
-    assert (lt["speaker"].to_numpy() == cons["SpkrID"].to_numpy()).all()
-    assert cons["SpkrID"].nunique() > 100
-
-
-# --- annotations and consensus ----------------------------------------------------
-
-
-def test_annotators_per_utterance(tables, big: tuple[Path, dict]) -> None:
-    _, det, _ = tables
-    per_file = det.groupby("FileName")["WorkerID"]
-    assert per_file.size().between(5, 12).all()
-    assert (per_file.nunique() == per_file.size()).all()  # distinct workers per file
-    summary = big[1]
-    assert 5.2 < summary["annotators_per_utterance_mean"] < 5.7
-    assert summary["annotation_rows"] / N_STATS == pytest.approx(
-        summary["annotators_per_utterance_mean"], abs=1e-4
-    )
-    big_det = pd.read_csv(big[0] / "Labels" / "labels_detailed.csv", usecols=["FileName"])
-    assert len(big_det) == summary["annotation_rows"]
-    assert big_det["FileName"].value_counts().between(5, 12).all()
-
-
-def _recompute_consensus(det: pd.DataFrame) -> pd.DataFrame:
-    idx = det["EmoClass_Major"].map(primary_index).astype(int)
-    counts = pd.crosstab(det["FileName"], idx).reindex(columns=range(K), fill_value=0)
-    top = counts.max(axis=1)
-    n_top = counts.eq(top, axis=0).sum(axis=1)
-    code = np.where(n_top == 1, np.asarray(CODES)[counts.to_numpy().argmax(axis=1)], NO_AGREEMENT)
-    means = det.groupby("FileName")[["EmoAct", "EmoVal", "EmoDom"]].mean()
-    return means.assign(EmoClass=code)
-
-
-@pytest.mark.parametrize("which", ["small", "big"])
-def test_consensus_is_plurality_with_x_exactly_on_ties(which: str, tables, big: tuple[Path, dict]) -> None:
-    cons, det, _ = tables if which == "small" else _read(big[0])
-    expected = _recompute_consensus(det).loc[cons["FileName"]]
-    assert (expected["EmoClass"].to_numpy() == cons["EmoClass"].to_numpy()).all()
-    for col in ("EmoAct", "EmoVal", "EmoDom"):
-        np.testing.assert_allclose(cons[col].to_numpy(), expected[col].to_numpy(), atol=5e-7)
-
-
-def test_consensus_function_on_hand_made_votes() -> None:
-    utt = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2])
-    prim = np.array([7, 7, 2, 0, 0, 1, 1, 8, 8, 8, 2, 3])
-    codes, counts = synth.consensus(utt, prim, 3)
-    assert list(codes) == ["N", "X", "O"]
-    assert counts.sum() == len(utt)
 
 
 # --- latent truth ------------------------------------------------------------------
@@ -303,7 +194,7 @@ def test_latent_truth_table(tables) -> None:
     assert p.shape == (N_AUDIO, K) and p.dtype == np.float64
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
     assert (p >= 0).all()
-    assert set(lt["kind"]) == set(synth.KINDS)
+    assert set(lt["kind"]) == set(synth_labels.KINDS)
     for col in ("arousal_true", "valence_true", "dominance_true"):
         assert lt[col].between(1, 7).all()
     proto = p[(lt["kind"] == "prototypical").to_numpy()]
@@ -327,38 +218,7 @@ def test_meta_file(corpus: tuple[Path, dict]) -> None:
     assert meta["counts"] == json.loads(json.dumps(corpus[1]))
 
 
-# --- statistics at moderate N -----------------------------------------------------
-
-
-def test_class_statistics_look_like_msp2(big: tuple[Path, dict]) -> None:
-    summary = big[1]
-    counts = summary["consensus_counts"]
-    ranked = sorted(CODES, key=lambda c: -counts[c])
-    assert set(ranked[:2]) == {"N", "H"}
-    assert {"F", "D"} <= set(ranked[-3:])
-    assert 0.05 < summary["x_rate"] < 0.35
-    # Dominant classes of the latent distributions follow MSP 2.0 totals.
-    dom = np.array([summary["dominant_class_counts"][c] for c in CLASSES], dtype=float)
-    ref = np.asarray(synth.MSP2_CLASS_TOTALS, dtype=float)
-    assert 0.5 * np.abs(dom / dom.sum() - ref / ref.sum()).sum() < 0.03
-    kinds = np.array([summary["kind_counts"][k] for k in synth.KINDS]) / N_STATS
-    np.testing.assert_allclose(kinds, synth.KIND_PROBS, atol=0.02)
-
-
-def test_ambiguous_utterances_disagree_more(big: tuple[Path, dict]) -> None:
-    cons, _, lt = _read(big[0])
-    x = (cons["EmoClass"] == NO_AGREEMENT).to_numpy()
-    rate = {k: x[(lt["kind"] == k).to_numpy()].mean() for k in synth.KINDS}
-    assert rate["prototypical"] < rate["blended"] < rate["ambiguous"]
-
-
-def test_ratings_track_the_true_attributes(big: tuple[Path, dict]) -> None:
-    cons, _, lt = _read(big[0])
-    for mine, truth in (("EmoAct", "arousal_true"), ("EmoVal", "valence_true"), ("EmoDom", "dominance_true")):
-        assert np.corrcoef(cons[mine], lt[truth])[0, 1] > 0.5
-
-
-# --- acoustic cues -------------------------------------------------------------------
+# --- acoustic cues ------------------------------------------------------------------
 
 
 def _active_level_db(y: np.ndarray) -> float:
@@ -378,48 +238,6 @@ def test_audio_level_carries_arousal(corpus: tuple[Path, dict], tables) -> None:
     assert level[high].mean() - level[low].mean() > 2.0
     ranks = pd.Series(level).rank().to_numpy(), lt["arousal_true"].rank().to_numpy()
     assert np.corrcoef(*ranks)[0, 1] > 0.2
-
-
-def _f0_hz(y: np.ndarray, sr: int) -> float:
-    """Median autocorrelation pitch of the loudest frames."""
-    frames = np.lib.stride_tricks.sliding_window_view(y, 640)[::160]
-    loud = frames[np.argsort((frames**2).sum(axis=1))[-len(frames) // 3 :]]
-    spec = np.abs(np.fft.rfft(loud * np.hanning(640), 1280, axis=1)) ** 2
-    ac = np.fft.irfft(spec, axis=1)
-    lo, hi = sr // 500, sr // 60
-    return float(np.median(sr / (lo + ac[:, lo:hi].argmax(axis=1))))
-
-
-def _centroid_hz(y: np.ndarray, sr: int) -> float:
-    spec = np.abs(np.fft.rfft(y)) ** 2
-    return float((spec * np.fft.rfftfreq(len(y), 1 / sr)).sum() / spec.sum())
-
-
-def test_render_follows_its_cues() -> None:
-    """Same speaker, channel and random stream; only the class cue vector differs."""
-    sr, n = 16000, 32000
-
-    def make(cls: str) -> np.ndarray:
-        cues = synth.CUES[CLASSES.index(cls)]
-        gain = cues[synth.CUE_NAMES.index("energy_db")]
-        return synth.render(cues, 120.0, 1.0, gain, -70.0, 0.1, n, sr, np.random.default_rng(0))
-
-    angry, sad = make("Angry"), make("Sad")
-    assert angry.shape == (n,) and angry.dtype == np.float32 and np.isfinite(angry).all()
-    assert _active_level_db(angry) > _active_level_db(sad) + 6
-    assert _f0_hz(angry, sr) > _f0_hz(sad, sr) * 2 ** (2 / 12)
-
-
-def test_brightness_cue_tilts_the_spectrum() -> None:
-    sr, n = 16000, 32000
-    neutral = synth.CUES[CLASSES.index("Neutral")]
-    centroids = []
-    for bright in (0.1, 0.95):
-        cues = neutral.copy()
-        cues[synth.CUE_NAMES.index("brightness")] = bright
-        y = synth.render(cues, 120.0, 1.0, 0.0, -70.0, 0.1, n, sr, np.random.default_rng(3))
-        centroids.append(_centroid_hz(y, sr))
-    assert centroids[1] > 1.3 * centroids[0]
 
 
 # --- validation --------------------------------------------------------------------
@@ -454,3 +272,32 @@ def test_out_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
     f.write_text("x")
     with pytest.raises(ValueError, match="not a directory"):
         synth.generate(f, 8, 0, labels_only=True)
+
+
+# --- the stage entry point -----------------------------------------------------------
+
+
+def _outputs(root: Path) -> dict[str, str]:
+    return {
+        "consensus": str(root / writers.CONSENSUS),
+        "detailed": str(root / writers.DETAILED),
+        "truth": str(root / writers.LATENT_TRUTH),
+        "audio": str(root / writers.AUDIO_DIR),
+    }
+
+
+def test_run_writes_the_corpus_the_outputs_name(tmp_path: Path) -> None:
+    section = {"utterances": 8, "seed": SEED, "min_duration_s": 0.5, "max_duration_s": 0.6}
+    summary = synth.run({}, _outputs(tmp_path / "c"), synthetic=section)
+    direct = synth.generate(tmp_path / "d", 8, SEED, min_duration_s=0.5, max_duration_s=0.6)
+    assert summary == direct and summary["audio_files"] == 8
+    for rel in (writers.CONSENSUS, writers.DETAILED, writers.LATENT_TRUTH, writers.RATER_TRUTH):
+        assert (tmp_path / "c" / rel).read_bytes() == (tmp_path / "d" / rel).read_bytes(), rel
+
+
+def test_run_refuses_outputs_the_generator_does_not_write(tmp_path: Path) -> None:
+    outputs = {**_outputs(tmp_path / "c"), "consensus": str(tmp_path / "c" / "consensus.csv")}
+    section = {"utterances": 8, "seed": 0, "min_duration_s": 1.0, "max_duration_s": 1.0}
+    with pytest.raises(ValueError, match=r"output 'consensus' is .*consensus\.csv'; the generator writes"):
+        synth.run({}, outputs, synthetic=section)
+    assert not (tmp_path / "c").exists()

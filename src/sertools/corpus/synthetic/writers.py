@@ -1,0 +1,140 @@
+"""Writers of the synthetic corpus: MSP-Podcast 2.0 files plus the known truth.
+
+The label files have exactly the 2.0 columns (docs/corpus.md, "Label files"):
+CSV with ``\\n`` line ends, mean ratings with at most 6 decimals, rows of the
+detailed file sorted by (FileName, WorkerID). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sertools.classes import K
+from sertools.corpus.synthetic import sampling
+from sertools.corpus.synthetic.labels import KINDS, Annotations, Latent, Raters
+from sertools.corpus.synthetic.layout import Layout
+from sertools.corpus.synthetic.voice import PEAK_CEILING, Voices, render, to_pcm16
+from sertools.io import atomic_path, write_json, write_parquet
+from sertools.splits import SPLITS
+
+# paths inside the corpus directory
+CONSENSUS = "Labels/labels_consensus.csv"
+DETAILED = "Labels/labels_detailed.csv"
+LATENT_TRUTH = "latent_truth.parquet"
+RATER_TRUTH = "rater_truth.parquet"
+META = "synth_meta.json"
+AUDIO_DIR = "Audios"
+
+CONSENSUS_HEADER = ("FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
+DETAILED_HEADER = ("FileName", "WorkerID", "EmoClass_Major", "EmoClass_Second", "EmoAct", "EmoVal", "EmoDom")
+
+
+def _write_csv(dest: Path, df: pd.DataFrame) -> None:
+    with atomic_path(dest) as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n")
+
+
+def write_consensus(root: Path, layout: Layout, codes: np.ndarray, mean_ratings: np.ndarray) -> None:
+    """``labels_consensus.csv``: one row per file with its consensus code and mean ratings."""
+    df = pd.DataFrame(
+        {
+            "FileName": layout.file_id,
+            "EmoClass": codes,
+            "EmoAct": mean_ratings[:, 0],
+            "EmoVal": mean_ratings[:, 1],
+            "EmoDom": mean_ratings[:, 2],
+            "SpkrID": layout.spk_id[layout.speaker],
+            "Gender": np.where(layout.spk_female[layout.speaker], "Female", "Male"),
+            "Split_Set": np.asarray(SPLITS, dtype=object)[layout.split],
+        },
+        columns=list(CONSENSUS_HEADER),
+    )
+    _write_csv(root / CONSENSUS, df)
+
+
+def write_detailed(root: Path, layout: Layout, ann: Annotations, raters: Raters) -> None:
+    """``labels_detailed.csv``: one row per annotation."""
+    df = pd.DataFrame(
+        {
+            "FileName": layout.file_id[ann.utt],
+            "WorkerID": raters.worker_ids()[ann.worker],
+            "EmoClass_Major": ann.major_label,
+            "EmoClass_Second": ann.secondary,
+            "EmoAct": ann.ratings[:, 0],
+            "EmoVal": ann.ratings[:, 1],
+            "EmoDom": ann.ratings[:, 2],
+        },
+        columns=list(DETAILED_HEADER),
+    )
+    _write_csv(root / DETAILED, df)
+
+
+def write_latent(root: Path, layout: Layout, latent: Latent) -> None:
+    """``latent_truth.parquet``: the true class distribution and A/V/D of every utterance."""
+    import pyarrow as pa
+
+    n = len(layout.file_id)
+    offsets = np.arange(0, (n + 1) * K, K, dtype=np.int32)
+    p_lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(latent.p_true.ravel())).to_pandas()
+    df = pd.DataFrame(
+        {
+            "file_id": layout.file_id,
+            "p_true": p_lists,
+            "arousal_true": latent.avd[:, 0],
+            "valence_true": latent.avd[:, 1],
+            "dominance_true": latent.avd[:, 2],
+            "kind": np.asarray(KINDS, dtype=object)[latent.kind],
+            "speaker": layout.spk_id[layout.speaker],
+            "split": np.asarray(SPLITS, dtype=object)[layout.split],
+        }
+    )
+    write_parquet(root / LATENT_TRUTH, df)
+
+
+def write_raters(root: Path, raters: Raters, ann: Annotations) -> None:
+    """``rater_truth.parquet``: known rater traits, for checking reliability statistics."""
+    df = pd.DataFrame(
+        {
+            "worker_id": raters.worker_ids(),
+            "reliability": raters.reliability,
+            "confusion": raters.confusion,
+            "style": np.where(
+                raters.neutral_lover,
+                "neutral_overuse",
+                np.where(raters.other_lover, "other_overuse", "plain"),
+            ),
+            "noisy": raters.noisy,
+            "bias_act": raters.bias[:, 0],
+            "bias_val": raters.bias[:, 1],
+            "bias_dom": raters.bias[:, 2],
+            "rating_noise_sd": raters.noise_sd,
+            "secondary_rate": raters.secondary_rate,
+            "annotations": np.bincount(ann.worker, minlength=len(raters.number)),
+        }
+    ).sort_values("worker_id", kind="stable")
+    write_parquet(root / RATER_TRUTH, df.reset_index(drop=True))
+
+
+def write_audio(root: Path, layout: Layout, voices: Voices, seed: int, sr: int) -> int:
+    """Render and write every wav (PCM16 mono); returns the number of peak-limited files."""
+    import soundfile as sf
+
+    audio_dir = root / AUDIO_DIR
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    n_samples = np.rint(layout.duration_s * sr).astype(np.int64)
+    limited = 0
+    for i, name in enumerate(layout.file_id):
+        y = render(voices.params(i), int(n_samples[i]), sr, sampling.rng(seed, sampling.STREAM_AUDIO, i))
+        limited += int(np.max(np.abs(y)) >= PEAK_CEILING * (1 - 1e-6))  # float32 rounding
+        with atomic_path(audio_dir / name) as tmp:
+            sf.write(tmp, to_pcm16(y), sr, subtype="PCM_16", format="WAV")
+    return limited
+
+
+def write_meta(root: Path, meta: dict[str, Any]) -> None:
+    """``synth_meta.json``: parameters, model constants and counts."""
+    write_json(root / META, meta)

@@ -1,0 +1,396 @@
+"""Percentile bootstrap of every metric over utterances, for one or several training seeds.
+
+Design (``docs/metrics.md``, "Bootstrap"): every metric is a function of a few
+*sums over utterances* of per-utterance statistics (per-class TP / true /
+predicted indicators, per-bin ``correct - confidence``, CCC moments,
+per-utterance JSD/KLD/Brier). A resample is fully described by its count
+vector ``w`` (how often each utterance was drawn), so the sums of all
+resamples are one matrix product ``W @ F`` with ``W`` the (B, N) count matrix
+and ``F`` the (N, S) feature matrix. Metrics are then recomputed from the sums
+of each resample, which is exactly what recomputing on the resampled data
+gives (never an average of per-utterance F1). Resamples are processed in
+chunks to bound memory. Several prediction sets of the same utterances
+(training seeds, or a variant and its baseline) share the resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from sertools.classes import CLASSES, OTHER, K
+from sertools.evaluation.evaldata import DIMENSIONS, EvalData
+from sertools.measures import brier, ece_bin, jsd, kld, onehot
+
+__all__ = [
+    "CI",
+    "SeedCI",
+    "as_sets",
+    "bootstrap",
+    "bootstrap_multiseed",
+    "bootstrap_replicates",
+    "check_ci",
+    "percentile_ci",
+    "replicates_per_set",
+    "resample_indices",
+    "seed_mean",
+    "summary_table",
+]
+
+
+# ================================================================== sufficient statistics
+
+
+class _Layout:
+    """Column positions of the per-utterance feature matrix of one prediction set."""
+
+    def __init__(self, ece_bins: int, has_true: bool) -> None:
+        self.ece_bins = ece_bins
+        self.dist_tags = ("primary", "merged", "true") if has_true else ("primary", "merged")
+        self.means = (
+            *(f"{m}_{t}" for t in self.dist_tags for m in ("jsd", "kld")),
+            "brier_primary",
+            "other_share_pred",
+            "other_mass",
+            "other_share_human",
+        )
+        sizes = {
+            "tp": K,
+            "n_true": K,
+            "n_pred": K,
+            "ece": ece_bins,
+            "brier_onehot": 1,
+            "means": len(self.means),
+            "ccc": 6 * len(DIMENSIONS),
+            "n_all": 1,
+        }
+        self.order = (
+            "accuracy",
+            "macro_f1",
+            "weighted_f1",
+            *(f"f1_{c}" for c in CLASSES),
+            *(f"{m}_{t}" for t in self.dist_tags for m in ("jsd", "kld")),
+            *(f"ccc_{d}" for d in DIMENSIONS),
+            "ece",
+            "brier_onehot",
+            "brier_primary",
+            "other_share_pred",
+            "other_mass",
+            "other_share_human",
+            "n_hard",
+            "n_all",
+        )
+        self.slices: dict[str, slice] = {}
+        start = 0
+        for name, size in sizes.items():
+            self.slices[name] = slice(start, start + size)
+            start += size
+        self.width = start
+
+
+def _features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarray) -> None:
+    """Fill ``out`` (N, S), zeros on entry, with the per-utterance statistics whose column
+    sums determine every metric."""
+    f = out
+    s = layout.slices
+    hard_rows = data.hard >= 0
+    rows = np.flatnonzero(hard_rows)
+    h, p = data.hard[rows], data.pred[rows]
+    correct = (h == p).astype(np.float64)
+    f[rows, s["tp"].start + h] = correct
+    f[rows, s["n_true"].start + h] = 1.0
+    f[rows, s["n_pred"].start + p] = 1.0
+    conf = data.probs[rows].max(axis=1)
+    f[rows, s["ece"].start + ece_bin(conf, layout.ece_bins)] = correct - conf
+    f[rows, s["brier_onehot"].start] = brier(data.probs[rows], onehot(h))
+
+    per_utt: dict[str, np.ndarray] = {}
+    for tag in layout.dist_tags:
+        target = {"primary": data.p_primary, "merged": data.p_merged, "true": data.p_true}[tag]
+        per_utt[f"jsd_{tag}"] = jsd(target, data.probs)
+        per_utt[f"kld_{tag}"] = kld(target, data.probs, prob_floor)
+    per_utt["brier_primary"] = brier(data.probs, data.p_primary)
+    per_utt["other_share_pred"] = (data.pred == OTHER).astype(np.float64)
+    per_utt["other_mass"] = data.probs[:, OTHER]
+    per_utt["other_share_human"] = data.p_primary[:, OTHER]
+    f[:, s["means"]] = np.column_stack([per_utt[m] for m in layout.means])
+
+    if data.dims_pred is not None and data.dims_true is not None:
+        for j in range(len(DIMENSIONS)):
+            x, y = data.dims_pred[:, j], data.dims_true[:, j]
+            ok = np.isfinite(x) & np.isfinite(y)
+            # CCC is invariant to a shift applied to both series; centring on a common
+            # value keeps the raw-moment formulas numerically safe.
+            c = float(y[ok].mean()) if ok.any() else 0.0
+            xc, yc = np.where(ok, x - c, 0.0), np.where(ok, y - c, 0.0)
+            base = s["ccc"].start + 6 * j
+            f[:, base : base + 6] = np.column_stack([ok, xc, yc, xc * xc, yc * yc, xc * yc])
+    f[:, s["n_all"].start] = 1.0
+
+
+def _metrics_from_sums(sums: np.ndarray, layout: _Layout) -> dict[str, np.ndarray]:
+    """Every metric (in :func:`sertools.evaluation.metricset.compute_all`'s order) for each row of ``sums`` (R, S),
+    the column sums of one resample each."""
+    s = layout.slices
+    tp, n_true, n_pred = sums[:, s["tp"]], sums[:, s["n_true"]], sums[:, s["n_pred"]]
+    n_hard = n_true.sum(axis=1)
+    n_all = sums[:, s["n_all"].start]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = n_true + n_pred
+        f1 = np.where(denom > 0, 2.0 * tp / np.where(denom > 0, denom, 1.0), 0.0)
+        has_hard = n_hard > 0
+        inv_hard = np.where(has_hard, 1.0 / np.where(has_hard, n_hard, 1.0), np.nan)
+        out: dict[str, np.ndarray] = {
+            "accuracy": tp.sum(axis=1) * inv_hard,
+            "macro_f1": np.where(has_hard, f1.mean(axis=1), np.nan),
+            "weighted_f1": (f1 * n_true).sum(axis=1) * inv_hard,
+        }
+        for c, name in enumerate(CLASSES):
+            out[f"f1_{name}"] = np.where(has_hard, f1[:, c], np.nan)
+        means = sums[:, s["means"]] / n_all[:, None]
+        for i, name in enumerate(layout.means):
+            out[name] = means[:, i]
+        base = s["ccc"].start
+        for j, dim in enumerate(DIMENSIONS):
+            cnt, sx, sy, sxx, syy, sxy = (sums[:, base + 6 * j + k] for k in range(6))
+            mx, my = sx / cnt, sy / cnt
+            cov = sxy / cnt - mx * my
+            denom_c = (sxx / cnt - mx * mx) + (syy / cnt - my * my) + (mx - my) ** 2
+            out[f"ccc_{dim}"] = np.where((cnt > 0) & (denom_c > 0), 2.0 * cov / denom_c, np.nan)
+        out["ece"] = np.abs(sums[:, s["ece"]]).sum(axis=1) * inv_hard
+        out["brier_onehot"] = sums[:, s["brier_onehot"].start] * inv_hard
+    out["n_hard"] = n_hard
+    out["n_all"] = n_all
+    return {k: out[k] for k in layout.order}
+
+
+# ============================================================================= resampling
+
+
+def _chunk_size(n: int, target_cells: int = 2_000_000) -> int:
+    """Resamples per chunk so a chunk's (b, n) count matrix stays around 16 MB."""
+    return max(1, target_cells // max(n, 1))
+
+
+def _iter_index_chunks(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The resample index stream: ``rng.integers(0, n)`` drawn chunk by chunk (int32)."""
+    rng = np.random.default_rng(seed)
+    step = _chunk_size(n)
+    for start in range(0, n_resamples, step):
+        b = min(step, n_resamples - start)
+        yield rng.integers(0, n, size=(b, n), dtype=np.int32)
+
+
+def resample_indices(n: int, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """The (B, n) bootstrap indices :func:`bootstrap` draws for this ``n`` and ``seed``.
+
+    Memory is ``4 B n`` bytes; :func:`bootstrap` itself never materialises it.
+    """
+    if n < 1 or n_resamples < 1:
+        raise ValueError(f"need n >= 1 and n_resamples >= 1, got n={n}, n_resamples={n_resamples}")
+    return np.concatenate(list(_iter_index_chunks(n, n_resamples, seed)))
+
+
+def _count_matrix(idx: np.ndarray, n: int) -> np.ndarray:
+    """(b, n) float64 counts of how often each utterance appears in each resample."""
+    b = idx.shape[0]
+    flat = idx.astype(np.int64, copy=False) + (np.arange(b, dtype=np.int64) * n)[:, None]
+    return np.bincount(flat.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def _resampled_sums(feats: np.ndarray, n_resamples: int, seed: int, indices: np.ndarray | None) -> np.ndarray:
+    """(B, S) column sums of ``feats`` for every resample (drawn or injected)."""
+    n = feats.shape[0]
+    if indices is not None:
+        idx = np.asarray(indices)
+        if idx.ndim != 2 or idx.shape[1] != n:
+            raise ValueError(f"indices must have shape (B, {n}), got {idx.shape}")
+        if not np.issubdtype(idx.dtype, np.integer) or (idx.size and (idx.min() < 0 or idx.max() >= n)):
+            raise ValueError(f"indices must be integers in [0, {n})")
+        step = _chunk_size(n)
+        chunks: Iterator[np.ndarray] = (idx[i : i + step] for i in range(0, len(idx), step))
+    else:
+        if n_resamples < 1:
+            raise ValueError(f"B must be >= 1, got {n_resamples}")
+        chunks = _iter_index_chunks(n, n_resamples, seed)
+    return np.concatenate([_count_matrix(c, n) @ feats for c in chunks])
+
+
+def _check_common(
+    datas: Sequence[EvalData],
+) -> tuple[EvalData, ...]:
+    """Prediction sets compared on the same resamples must describe the same utterances."""
+    if not datas:
+        raise ValueError("need at least one prediction set")
+    first = datas[0]
+    for i, d in enumerate(datas[1:], start=1):
+        if d.n != first.n:
+            raise ValueError(f"prediction set {i} has {d.n} utterances, set 0 has {first.n}")
+        if (
+            first.file_ids is not None
+            and d.file_ids is not None
+            and not np.array_equal(first.file_ids, d.file_ids)
+        ):
+            raise ValueError(f"prediction set {i} lists different utterances (file_ids) than set 0")
+        if not np.array_equal(first.hard, d.hard) or not np.allclose(first.p_primary, d.p_primary, atol=1e-9):
+            raise ValueError(f"prediction set {i} has different human labels than set 0")
+        if (first.p_true is None) != (d.p_true is None):
+            raise ValueError("either every prediction set has p_true or none has")
+    return tuple(datas)
+
+
+def replicates_per_set(
+    datas: Sequence[EvalData],
+    n_resamples: int,
+    seed: int,
+    indices: np.ndarray | None,
+    prob_floor: float,
+    ece_bins: int,
+) -> tuple[list[dict[str, float]], list[dict[str, np.ndarray]]]:
+    """Per prediction set: the point estimates and every metric on the same B resamples.
+
+    The points come from the full-data sums, i.e. the same code path as the
+    replicates; they equal :func:`sertools.evaluation.metricset.compute_all`
+    up to floating-point rounding.
+    """
+    if ece_bins < 1:
+        raise ValueError(f"ece_bins must be >= 1, got {ece_bins}")
+    datas = _check_common(datas)
+    layout = _Layout(ece_bins, datas[0].p_true is not None)
+    w = layout.width
+    feats = np.zeros((datas[0].n, w * len(datas)))
+    for i, d in enumerate(datas):
+        _features(d, layout, prob_floor, feats[:, i * w : (i + 1) * w])
+    sums = _resampled_sums(feats, n_resamples, seed, indices)
+    full = feats.sum(axis=0, keepdims=True)
+    # ccc columns stay zero without dimensional data, which yields NaN CCC.
+    points = [
+        {k: float(v[0]) for k, v in _metrics_from_sums(full[:, i * w : (i + 1) * w], layout).items()}
+        for i in range(len(datas))
+    ]
+    reps = [_metrics_from_sums(sums[:, i * w : (i + 1) * w], layout) for i in range(len(datas))]
+    return points, reps
+
+
+def bootstrap_replicates(
+    data: EvalData | Sequence[EvalData],
+    B: int = 1000,
+    seed: int = 0,
+    *,
+    indices: np.ndarray | None = None,
+    prob_floor: float = 1e-12,
+    ece_bins: int = 15,
+) -> dict[str, np.ndarray]:
+    """Every metric recomputed on each resample: ``{name: (B,) array}``.
+
+    With several prediction sets of the same utterances (training seeds),
+    each replicate is the seed-averaged metric on that resample. ``indices``
+    (B, N) injects explicit resamples; otherwise they are drawn as by
+    :func:`resample_indices` ``(N, B, seed)``.
+    """
+    _, per_set = replicates_per_set(as_sets(data), B, seed, indices, prob_floor, ece_bins)
+    return seed_mean(per_set)
+
+
+def seed_mean(per_set: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per metric, the mean over prediction sets (seeds) of the replicates."""
+    return {k: np.mean([r[k] for r in per_set], axis=0) for k in per_set[0]}
+
+
+# ================================================================================ results
+
+
+class CI(NamedTuple):
+    """Point estimate and percentile-bootstrap interval."""
+
+    point: float
+    lo: float
+    hi: float
+
+
+class SeedCI(NamedTuple):
+    """Seed-averaged metric: point = mean over seeds; CI of the seed-averaged metric; SD across seeds."""
+
+    point: float
+    lo: float
+    hi: float
+    seed_sd: float  # sample SD (ddof=1) of the per-seed point estimates; NaN for one seed
+    n_seeds: int
+
+
+def check_ci(ci: float) -> None:
+    """Raise unless the interval level ``ci`` lies in (0, 1)."""
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+
+
+def percentile_ci(replicates: np.ndarray, ci: float = 0.95) -> tuple[float, float]:
+    """``[(1-ci)/2, (1+ci)/2]`` percentiles (linear interpolation), ignoring NaN replicates."""
+    check_ci(ci)
+    r = np.asarray(replicates, dtype=np.float64)
+    if np.isnan(r).all():
+        return float("nan"), float("nan")
+    lo, hi = np.nanquantile(r, [(1 - ci) / 2, (1 + ci) / 2])
+    return float(lo), float(hi)
+
+
+def bootstrap(
+    data: EvalData,
+    B: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    *,
+    indices: np.ndarray | None = None,
+    prob_floor: float = 1e-12,
+    ece_bins: int = 15,
+) -> dict[str, CI]:
+    """Percentile-bootstrap CI of every metric of one prediction set.
+
+    The point estimate is the metric on the full data (as
+    :func:`sertools.evaluation.metricset.compute_all`); the interval is the percentile interval of the metric recomputed on each
+    of ``B`` resamples of utterance indices (with replacement, size N, ``seed``).
+    """
+    if not isinstance(data, EvalData):
+        raise TypeError("bootstrap takes one EvalData; use bootstrap_multiseed for several seeds")
+    check_ci(ci)
+    points, per_set = replicates_per_set([data], B, seed, indices, prob_floor, ece_bins)
+    return {k: CI(v, *percentile_ci(per_set[0][k], ci)) for k, v in points[0].items()}
+
+
+def bootstrap_multiseed(
+    datas: Sequence[EvalData],
+    B: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    *,
+    indices: np.ndarray | None = None,
+    prob_floor: float = 1e-12,
+    ece_bins: int = 15,
+) -> dict[str, SeedCI]:
+    """CI of the seed-averaged metric over several training seeds of the same utterances.
+
+    All seeds share the resample indices; inside each resample the metric is
+    computed per seed and then averaged. Also reports the SD across seeds of
+    the per-seed point estimates.
+    """
+    check_ci(ci)
+    points, per_set = replicates_per_set(as_sets(datas), B, seed, indices, prob_floor, ece_bins)
+    reps = seed_mean(per_set)
+    out: dict[str, SeedCI] = {}
+    for k in points[0]:
+        vals = np.array([p[k] for p in points])
+        sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+        out[k] = SeedCI(float(vals.mean()), *percentile_ci(reps[k], ci), sd, len(vals))
+    return out
+
+
+def as_sets(x: EvalData | Sequence[EvalData]) -> list[EvalData]:
+    """One prediction set or several, as a list."""
+    return [x] if isinstance(x, EvalData) else list(x)
+
+
+def summary_table(results: Mapping[str, NamedTuple]) -> dict[str, dict[str, float]]:
+    """``{metric: CI/SeedCI/PairedCI}`` -> ``{metric: {field: value}}`` (JSON friendly)."""
+    return {k: dict(v._asdict()) for k, v in results.items()}

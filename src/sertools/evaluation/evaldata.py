@@ -1,0 +1,313 @@
+"""One prediction set joined with its human labels: :class:`EvalData`, and the loader that
+builds one per seed from a split's prediction dumps, the label table and the latent truth.
+
+The join is on ``file_id``; rows are ordered by ``file_id`` so that every seed
+(and the baseline in a paired comparison) lines up utterance by utterance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sertools.arrays import stack_lists
+from sertools.evaluation import predictions
+from sertools.measures import check_dist, check_labels
+
+__all__ = [
+    "DIMENSIONS",
+    "EvalData",
+    "EvaluationError",
+    "load_split",
+    "read_labels",
+    "read_truth",
+    "seed_files",
+]
+
+PathLike = str | Path
+
+#: the dimensional attributes (1-7 scale) of the labels and the model's dimensional head
+DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
+_FIELDS: tuple[str, ...] = (
+    "probs",
+    "pred",
+    "hard",
+    "p_primary",
+    "p_merged",
+    "p_true",
+    "dims_pred",
+    "dims_true",
+    "entropy",
+    "file_ids",
+)
+
+
+class EvaluationError(ValueError):
+    """Inputs of the evaluation stage are missing or inconsistent."""
+
+
+def _as_dims(x: np.ndarray | None, name: str, n: int) -> np.ndarray | None:
+    if x is None:
+        return None
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape != (n, len(DIMENSIONS)):
+        raise ValueError(f"{name} must have shape ({n}, {len(DIMENSIONS)}), got {a.shape}")
+    if np.any(np.isinf(a)):
+        raise ValueError(f"{name} contains infinite values")
+    return a
+
+
+def _as_vector(x: np.ndarray | None, name: str, n: int, dtype: type | None = None) -> np.ndarray | None:
+    if x is None:
+        return None
+    a = np.asarray(x, dtype=dtype)
+    if a.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {a.shape}")
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class EvalData:
+    """Predictions of one model (one seed) and the human labels of the same utterances.
+
+    Arrays are validated and probability rows renormalised on construction.
+    ``hard`` is -1 for X (no agreement). ``dims_*`` hold arousal, valence,
+    dominance (1-7) and may be None when unavailable (CCC is then NaN).
+    ``entropy`` is the normalised primary-vote entropy used for strata.
+    ``pred`` is taken as given (normally the argmax of ``probs``); accuracy,
+    F1 and the correctness in ECE use it, the confidence is ``max probs``.
+    """
+
+    probs: np.ndarray
+    pred: np.ndarray
+    hard: np.ndarray
+    p_primary: np.ndarray
+    p_merged: np.ndarray
+    p_true: np.ndarray | None = None
+    dims_pred: np.ndarray | None = None
+    dims_true: np.ndarray | None = None
+    entropy: np.ndarray | None = None
+    file_ids: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        probs = check_dist(self.probs, "probs")
+        n = len(probs)
+        pred = check_labels(self.pred, "pred", allow_missing=False)
+        hard = check_labels(self.hard, "hard", allow_missing=True)
+        for name, arr in (("pred", pred), ("hard", hard)):
+            if len(arr) != n:
+                raise ValueError(f"{name} has {len(arr)} rows but probs has {n}")
+        fixed: dict[str, object] = {"probs": probs, "pred": pred, "hard": hard}
+        for name in ("p_primary", "p_merged", "p_true"):
+            val = getattr(self, name)
+            if val is None:
+                if name != "p_true":
+                    raise ValueError(f"{name} is required")
+                continue
+            d = check_dist(val, name)
+            if len(d) != n:
+                raise ValueError(f"{name} has {len(d)} rows but probs has {n}")
+            fixed[name] = d
+        fixed["dims_pred"] = _as_dims(self.dims_pred, "dims_pred", n)
+        fixed["dims_true"] = _as_dims(self.dims_true, "dims_true", n)
+        if self.entropy is not None:
+            fixed["entropy"] = _as_vector(self.entropy, "entropy", n, np.float64)
+        if self.file_ids is not None:
+            fixed["file_ids"] = _as_vector(self.file_ids, "file_ids", n)
+        for k, v in fixed.items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def n(self) -> int:
+        return len(self.pred)
+
+    def take(self, idx: np.ndarray) -> EvalData:
+        """Rows ``idx`` (with repetition allowed): an explicitly resampled copy."""
+        idx = np.asarray(idx)
+        kw = {name: (None if getattr(self, name) is None else getattr(self, name)[idx]) for name in _FIELDS}
+        return EvalData(**kw)
+
+    def subset(self, mask: np.ndarray) -> EvalData:
+        """Rows where the boolean ``mask`` is True."""
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (self.n,):
+            raise ValueError(f"mask must be a boolean array of shape ({self.n},)")
+        return self.take(np.flatnonzero(mask))
+
+    @classmethod
+    def from_frames(
+        cls,
+        predictions: pd.DataFrame,
+        labels: pd.DataFrame,
+        latent_truth: pd.DataFrame | None = None,
+        *,
+        allow_extra_labels: bool = False,
+    ) -> EvalData:
+        """Join a prediction dump with a label table (and optional latent truth) on ``file_id``.
+
+        ``predictions``: ``file_id, probs`` (9 floats), ``pred`` and optionally
+        ``arousal, valence, dominance``. ``labels``: ``file_id, hard_label``
+        (nullable int, null = X), ``p_primary, p_merged`` (9 floats) and
+        optionally ``entropy_primary, arousal, valence, dominance``.
+        ``latent_truth``: ``file_id, p_true``. Rows are ordered by ``file_id``
+        so every seed of a split lines up. The tables must cover the same
+        utterances (``allow_extra_labels`` lets the label table be a superset).
+        """
+        _check_frames(predictions, labels, allow_extra_labels)
+        dims = [c for c in DIMENSIONS if c in predictions.columns]
+        df = predictions[["file_id", "probs", "pred", *dims]].merge(
+            labels, on="file_id", how="left", suffixes=("_pred", "_true")
+        )
+        df = df.sort_values("file_id", kind="stable").reset_index(drop=True)
+        return cls(
+            probs=stack_lists(df["probs"].to_numpy(), "predictions.probs"),
+            pred=df["pred"].to_numpy(),
+            hard=df["hard_label"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64),
+            p_primary=stack_lists(df["p_primary"].to_numpy(), "labels.p_primary"),
+            p_merged=stack_lists(df["p_merged"].to_numpy(), "labels.p_merged"),
+            p_true=None if latent_truth is None else _truth_rows(latent_truth, df["file_id"]),
+            dims_pred=_dims_of(df, "pred", predictions),
+            dims_true=_dims_of(df, "true", labels),
+            entropy=df["entropy_primary"].to_numpy(dtype=np.float64) if "entropy_primary" in df else None,
+            file_ids=df["file_id"].to_numpy(),
+        )
+
+
+# ============================================================================ the join's steps
+
+
+def _require_columns(df: pd.DataFrame, name: str, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} table lacks column(s) {missing}; has {list(df.columns)}")
+
+
+def _check_frames(predictions: pd.DataFrame, labels: pd.DataFrame, allow_extra_labels: bool) -> None:
+    """Required columns, unique ids, and predictions and labels covering the same utterances."""
+    _require_columns(predictions, "predictions", ("file_id", "probs", "pred"))
+    _require_columns(labels, "labels", ("file_id", "hard_label", "p_primary", "p_merged"))
+    for name, df in (("predictions", predictions), ("labels", labels)):
+        dup = df["file_id"][df["file_id"].duplicated()]
+        if len(dup):
+            raise ValueError(f"{name}: duplicated file_id values, e.g. {dup.iloc[0]!r}")
+    pred_ids = pd.Index(predictions["file_id"])
+    lab_ids = pd.Index(labels["file_id"])
+    missing = pred_ids.difference(lab_ids)
+    extra = lab_ids.difference(pred_ids)
+    if len(missing) or (len(extra) and not allow_extra_labels):
+        raise ValueError(
+            "predictions and labels do not cover the same utterances: "
+            f"{len(missing)} predicted utterances have no labels (e.g. {list(missing[:3])}), "
+            f"{len(extra)} labelled utterances have no prediction (e.g. {list(extra[:3])})"
+        )
+
+
+def _dims_of(df: pd.DataFrame, suffix: str, source: pd.DataFrame) -> np.ndarray | None:
+    """(N, 3) dimensional values of ``source`` (predictions or labels) from the joined ``df``."""
+    dims = list(DIMENSIONS)
+    present = [c for c in dims if c in source.columns]
+    if not present:
+        return None
+    if len(present) != len(dims):
+        raise ValueError(f"dimensional columns must be all of {dims} or none, got {present}")
+    names = [f"{c}_{suffix}" if f"{c}_{suffix}" in df.columns else c for c in dims]
+    return df[names].to_numpy(dtype=np.float64)
+
+
+def _truth_rows(latent_truth: pd.DataFrame, file_ids: pd.Series) -> np.ndarray:
+    """``p_true`` of ``file_ids``, in that order."""
+    _require_columns(latent_truth, "latent_truth", ("file_id", "p_true"))
+    lt = latent_truth.set_index("file_id")["p_true"]
+    absent = pd.Index(file_ids).difference(lt.index)
+    if len(absent):
+        raise ValueError(f"latent_truth lacks {len(absent)} utterances, e.g. {list(absent[:3])}")
+    return stack_lists(lt.loc[file_ids].to_numpy(), "latent_truth.p_true")
+
+
+# ================================================================================ files
+
+
+def _read_parquet(path: PathLike, what: str) -> pd.DataFrame:
+    p = Path(path)
+    if not p.is_file():
+        raise EvaluationError(f"{what} not found: {p}")
+    try:
+        return pd.read_parquet(p)
+    except Exception as err:  # pyarrow raises several types for a broken file
+        raise EvaluationError(f"{what} {p} is not a readable parquet file ({err})") from None
+
+
+def read_labels(path: PathLike) -> pd.DataFrame:
+    """The label stage's table, with the columns the join needs."""
+    df = _read_parquet(path, "label table")
+    need = ("file_id", "split", "hard_label", "p_primary", "p_merged")
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise EvaluationError(f"label table {path} lacks column(s) {missing}")
+    return df
+
+
+def read_truth(path: PathLike | None) -> pd.DataFrame | None:
+    """``file_id, p_true`` of the synthetic corpus's latent truth (None without a path)."""
+    if path is None:
+        return None
+    df = _read_parquet(path, "latent truth")
+    if "file_id" not in df.columns or "p_true" not in df.columns:
+        raise EvaluationError(f"latent truth {path} needs the columns file_id and p_true")
+    return df[["file_id", "p_true"]]
+
+
+def _read_prediction(path: PathLike, split: str) -> pd.DataFrame:
+    try:
+        pred = predictions.read(path, f"prediction dump of {split}")
+    except predictions.PredictionsError as err:
+        raise EvaluationError(str(err)) from None
+    if "split" in pred.columns and len(pred) and not (pred["split"] == split).all():
+        found = sorted(set(pred["split"].astype(str)))
+        raise EvaluationError(f"{path}: expected split {split!r}, the file holds {found}")
+    return pred
+
+
+def seed_files(files: PathLike | Sequence[PathLike], seeds: Sequence[object], split: str) -> list[PathLike]:
+    """A split's prediction files from a rule's inputs, checked to hold one file per seed."""
+    paths = [files] if isinstance(files, (str, Path)) else list(files)
+    if len(paths) != len(seeds):
+        raise EvaluationError(
+            f"{split}: {len(paths)} prediction file(s) for {len(seeds)} seed(s) {list(seeds)}"
+        )
+    return paths
+
+
+def load_split(
+    pred_paths: Sequence[PathLike],
+    labels: pd.DataFrame,
+    split: str,
+    truth: pd.DataFrame | None = None,
+) -> tuple[list[EvalData], int]:
+    """One :class:`EvalData` per seed for ``split``, aligned on ``file_id``.
+
+    Returns the sets and the number of labelled utterances of the split that
+    have no prediction (utterances the manifest dropped, e.g. missing audio).
+    Every seed must predict the same utterances.
+    """
+    if isinstance(pred_paths, (str, Path)) or not len(pred_paths):
+        raise EvaluationError(f"{split}: need a non-empty list of prediction files (one per seed)")
+    lab = labels[labels["split"] == split]
+    sets: list[EvalData] = []
+    for path in pred_paths:
+        pred = _read_prediction(path, split)
+        try:
+            d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True)
+        except ValueError as err:
+            raise EvaluationError(f"{path} ({split}): {err}") from None
+        if sets and not np.array_equal(d.file_ids, sets[0].file_ids):
+            raise EvaluationError(
+                f"{path}: predicts other utterances than {pred_paths[0]} "
+                f"({d.n} vs {sets[0].n}); every seed must cover the same utterances"
+            )
+        sets.append(d)
+    return sets, len(lab) - sets[0].n

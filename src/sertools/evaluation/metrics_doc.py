@@ -1,0 +1,207 @@
+"""The metrics document: the JSON file the ``metrics`` stage writes for one variant.
+
+Written by :mod:`sertools.evaluation.metrics`, read by the tables and figures
+of :mod:`sertools.report`. Layout (``schema`` = :data:`SCHEMA`)::
+
+    {schema, variant, settings, classes, strata: [stratum names], has_truth,
+     splits: {split: {
+        n_seeds, prediction_files,
+        n_utterances: {all, hard, labelled_without_prediction},
+        metrics: {name: entry},
+        strata: {stratum: {lo, hi, n_utterances: {all, hard}, metrics: {name: entry}}},
+        other_class: {"all" | stratum: {n_utterances, other_pred_share, other_mass,
+                                        human_other_share}},
+        confusion_matrix: {rows, columns, summed, per_seed},
+        reliability_diagram: {edges, count, mean_confidence, accuracy, pooled_over_seeds},
+        examples: [{file_id, stratum, entropy_primary, consensus, p_primary, p_merged,
+                    probs, p_true?}]}}}
+
+An *entry* is ``{mean, sd_seeds, ci_low, ci_high, per_seed, n}`` (NaN written
+as null). The accessors below read a document the way every consumer does:
+an absent split, stratum or metric gives None or an empty mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from sertools.io import write_json
+from sertools.splits import ordered
+
+__all__ = [
+    "SCHEMA",
+    "Entry",
+    "MetricsDocError",
+    "block",
+    "confusion_summed",
+    "entry",
+    "examples",
+    "n_seeds",
+    "number",
+    "other_class",
+    "read",
+    "reliability_diagram",
+    "split_names",
+    "split_result",
+    "stratum_keys",
+    "stratum_names",
+    "stratum_size",
+    "validate",
+    "value",
+    "write",
+]
+
+PathLike = str | Path
+
+SCHEMA = "sertools.variant_metrics/1"
+_TOP_KEYS = ("schema", "variant", "settings", "classes", "strata", "has_truth", "splits")
+_SPLIT_KEYS = (
+    "n_seeds",
+    "prediction_files",
+    "n_utterances",
+    "metrics",
+    "strata",
+    "other_class",
+    "confusion_matrix",
+    "reliability_diagram",
+    "examples",
+)
+
+
+class Entry(TypedDict):
+    """One metric of one utterance set: seed mean and SD, bootstrap CI, per-seed values, size."""
+
+    mean: float | None
+    sd_seeds: float | None
+    ci_low: float | None
+    ci_high: float | None
+    per_seed: list[float | None]
+    n: int
+
+
+class MetricsDocError(ValueError):
+    """A metrics document is unreadable or does not have the documented layout."""
+
+
+# ============================================================================= file and checks
+
+
+def validate(doc: Any, where: str = "metrics document", *, strict: bool = False) -> None:
+    """Raise :class:`MetricsDocError` unless ``doc`` has the layout consumers rely on.
+
+    Always: a mapping with ``splits``, each split a mapping with ``n_seeds``
+    and ``metrics``. ``strict`` (files written or read by the stages): also
+    the schema id and every top-level and per-split key of the layout.
+    """
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("splits"), Mapping):
+        raise MetricsDocError(f"{where} is not a variant_metrics result (no 'splits')")
+    if strict:
+        if doc.get("schema") != SCHEMA:
+            raise MetricsDocError(f"{where}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+        missing = [k for k in _TOP_KEYS if k not in doc]
+        if missing:
+            raise MetricsDocError(f"{where}: lacks key(s) {missing}")
+    for name, res in doc["splits"].items():
+        need = _SPLIT_KEYS if strict else ("n_seeds", "metrics")
+        absent = [k for k in need if not isinstance(res, Mapping) or k not in res]
+        if absent:
+            raise MetricsDocError(f"{where}: split {name!r} lacks key(s) {absent}")
+
+
+def write(path: PathLike, doc: Mapping[str, Any]) -> None:
+    """Check ``doc`` (strictly) and write it atomically as sorted, indented JSON."""
+    validate(doc, f"metrics document for {path}", strict=True)
+    write_json(path, doc)
+
+
+def read(path: PathLike) -> dict[str, Any]:
+    """The metrics document at ``path``, checked strictly."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise MetricsDocError(f"cannot read {path}: {err}") from None
+    validate(doc, f"metrics document {path}", strict=True)
+    return doc
+
+
+def number(x: float) -> float | None:
+    """A float for the document: NaN and infinities become None (JSON null)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# ================================================================================= accessors
+
+
+def split_names(doc: Mapping[str, Any]) -> list[str]:
+    """The evaluated splits, in reporting order."""
+    return ordered(doc["splits"])
+
+
+def stratum_names(doc: Mapping[str, Any]) -> list[str]:
+    """The entropy strata in bin order (empty when the document names none)."""
+    return list(doc.get("strata") or [])
+
+
+def split_result(doc: Mapping[str, Any], split: str) -> Mapping[str, Any] | None:
+    """Everything about ``split`` (None when it was not evaluated)."""
+    return doc["splits"].get(split)
+
+
+def n_seeds(doc: Mapping[str, Any], split: str) -> int:
+    """Training seeds averaged for ``split``."""
+    return doc["splits"][split]["n_seeds"]
+
+
+def block(doc: Mapping[str, Any], split: str, stratum: str | None = None) -> Mapping[str, Entry]:
+    """``metric -> entry`` of the whole split, or of one entropy stratum ({} when absent)."""
+    res = doc["splits"].get(split) or {}
+    if stratum is None:
+        return res.get("metrics", {})
+    return res.get("strata", {}).get(stratum, {}).get("metrics", {})
+
+
+def entry(doc: Mapping[str, Any], split: str, metric: str, stratum: str | None = None) -> Entry | None:
+    """One metric's entry (None when absent)."""
+    return block(doc, split, stratum).get(metric)
+
+
+def stratum_keys(doc: Mapping[str, Any], split: str) -> list[str]:
+    """The strata the split's result lists (as stored)."""
+    return list((doc["splits"].get(split) or {}).get("strata", {}))
+
+
+def stratum_size(doc: Mapping[str, Any], split: str, stratum: str) -> int:
+    """Utterances (X included) of ``stratum`` in ``split`` (0 when absent)."""
+    res = doc["splits"].get(split) or {}
+    return res.get("strata", {}).get(stratum, {}).get("n_utterances", {}).get("all", 0)
+
+
+def other_class(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]:
+    """The Other-class analysis of ``split``: ``"all" | stratum -> row`` ({} when absent)."""
+    return (doc["splits"].get(split) or {}).get("other_class") or {}
+
+
+def confusion_summed(doc: Mapping[str, Any], split: str) -> Sequence[Sequence[int]]:
+    """The (K, K) confusion matrix of ``split`` summed over seeds."""
+    return doc["splits"][split]["confusion_matrix"]["summed"]
+
+
+def reliability_diagram(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]:
+    """Bin edges, counts, mean confidence and accuracy of ``split`` (pooled over seeds)."""
+    return doc["splits"][split]["reliability_diagram"]
+
+
+def examples(doc: Mapping[str, Any], split: str) -> list[Mapping[str, Any]]:
+    """The example utterances of ``split`` (one per non-empty stratum; [] when absent)."""
+    return list((doc["splits"].get(split) or {}).get("examples", []))
+
+
+def value(e: Mapping[str, Any] | None, key: str) -> float:
+    """A field of an entry as float; NaN for a missing entry or a null value."""
+    v = None if e is None else e.get(key)
+    return float("nan") if v is None else float(v)

@@ -1,0 +1,86 @@
+"""The metric set of one prediction set: every metric of an :class:`EvalData` by name.
+
+:func:`compute_all` computes each metric directly with :mod:`sertools.measures`;
+it is the reference the bootstrap's sums-based recomputation
+(:mod:`sertools.evaluation.bootstrap`) reproduces, and it gives the per-seed
+point values of the metrics document. Which utterances each metric uses is
+set out in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sertools.classes import CLASSES, OTHER
+from sertools.evaluation.evaldata import DIMENSIONS, EvalData
+from sertools.measures import brier, ccc, confusion_matrix, ece, f1_scores, jsd, kld, onehot
+
+__all__ = ["compute_all"]
+
+
+def compute_all(data: EvalData, prob_floor: float = 1e-12, ece_bins: int = 15) -> dict[str, float]:
+    """Every metric of one prediction set, as a flat ``name -> value`` dict.
+
+    Names: ``accuracy, macro_f1, weighted_f1, f1_<Class>``, ``jsd_primary,
+    kld_primary, jsd_merged, kld_merged`` (plus ``jsd_true, kld_true`` when
+    ``p_true`` is set), ``ccc_<dimension>``, ``ece, brier_onehot,
+    brier_primary``, ``other_share_pred, other_mass, other_share_human``,
+    ``n_hard, n_all``. Metrics over an empty set are NaN.
+    """
+    out = _hard_metrics(data)
+    out.update(_distribution_metrics(data, prob_floor))
+    out.update(_ccc_metrics(data))
+    hard_rows = data.hard >= 0
+    out["ece"] = ece(data.probs, data.pred, data.hard, ece_bins)
+    out["brier_onehot"] = _mean(brier(data.probs[hard_rows], onehot(data.hard[hard_rows])))
+    out["brier_primary"] = _mean(brier(data.probs, data.p_primary))
+    out["other_share_pred"] = _mean((data.pred == OTHER).astype(np.float64))
+    out["other_mass"] = _mean(data.probs[:, OTHER])
+    out["other_share_human"] = _mean(data.p_primary[:, OTHER])
+    out["n_hard"] = float(hard_rows.sum())
+    out["n_all"] = float(data.n)
+    return out
+
+
+def _hard_metrics(data: EvalData) -> dict[str, float]:
+    """Accuracy and F1 scores on the hard-labelled utterances (NaN without any)."""
+    cm = confusion_matrix(data.hard, data.pred)
+    n_hard = int(cm.sum())
+    f1 = f1_scores(cm)
+    support = cm.sum(axis=1)
+    nan = float("nan")
+    out = {
+        "accuracy": float(np.trace(cm) / n_hard) if n_hard else nan,
+        "macro_f1": float(f1.mean()) if n_hard else nan,
+        "weighted_f1": float((f1 * support).sum() / n_hard) if n_hard else nan,
+    }
+    for c, name in enumerate(CLASSES):
+        out[f"f1_{name}"] = float(f1[c]) if n_hard else nan
+    return out
+
+
+def _distribution_metrics(data: EvalData, prob_floor: float) -> dict[str, float]:
+    """Mean JSD and KLD against each human (and, when present, latent-truth) distribution."""
+    targets = [("primary", data.p_primary), ("merged", data.p_merged)]
+    if data.p_true is not None:
+        targets.append(("true", data.p_true))
+    out: dict[str, float] = {}
+    for tag, target in targets:
+        out[f"jsd_{tag}"] = _mean(jsd(target, data.probs))
+        out[f"kld_{tag}"] = _mean(kld(target, data.probs, prob_floor))
+    return out
+
+
+def _ccc_metrics(data: EvalData) -> dict[str, float]:
+    """CCC per dimension (NaN without dimensional predictions or labels)."""
+    out: dict[str, float] = {}
+    for j, dim in enumerate(DIMENSIONS):
+        if data.dims_pred is None or data.dims_true is None:
+            out[f"ccc_{dim}"] = float("nan")
+        else:
+            out[f"ccc_{dim}"] = ccc(data.dims_pred[:, j], data.dims_true[:, j])
+    return out
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else float("nan")

@@ -1,0 +1,113 @@
+"""The prediction dump: one parquet file of per-utterance model outputs per (variant, seed, split).
+
+Columns (:data:`SCHEMA`): ``file_id``, ``split``, ``probs`` (9 float32 class
+probabilities in :data:`sertools.classes.CLASSES` order), ``pred`` (the
+predicted class index, normally the argmax of ``probs``), and the dimensional
+head's ``arousal, valence, dominance`` on the 1-7 scale. Rows are sorted by
+``file_id``; a split without utterances gives an empty file with the same
+schema. The prediction stage writes it with :func:`write`; the metrics and
+significance stages read it with :func:`read`, which checks it with
+:func:`validate`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sertools.arrays import stack_lists
+from sertools.classes import K
+from sertools.io import atomic_path
+from sertools.measures import ROW_SUM_TOL
+
+__all__ = ["SCHEMA", "PredictionsError", "read", "validate", "write"]
+
+PathLike = str | Path
+
+SCHEMA = pa.schema(
+    [
+        ("file_id", pa.string()),
+        ("split", pa.string()),
+        ("probs", pa.list_(pa.float32())),
+        ("pred", pa.int64()),
+        ("arousal", pa.float32()),
+        ("valence", pa.float32()),
+        ("dominance", pa.float32()),
+    ]
+)
+_FLOAT_COLUMNS = ("arousal", "valence", "dominance")
+_TEXT_COLUMNS = ("file_id", "split")
+
+
+class PredictionsError(ValueError):
+    """A prediction dump is missing, unreadable or does not follow :data:`SCHEMA`."""
+
+
+def write(path: PathLike, table: pa.Table) -> None:
+    """Write a prediction table (schema :data:`SCHEMA`) to ``path`` atomically."""
+    if not table.schema.equals(SCHEMA):
+        raise PredictionsError(f"{path}: prediction table schema {table.schema} is not {SCHEMA}")
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read(path: PathLike, what: str = "prediction dump") -> pd.DataFrame:
+    """The prediction dump at ``path`` as a DataFrame, checked by :func:`validate`.
+
+    ``what`` names the file in the error messages.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise PredictionsError(f"{what} not found: {p}")
+    try:
+        df = pd.read_parquet(p)
+    except Exception as err:  # pyarrow raises several types for a broken file
+        raise PredictionsError(f"{what} {p} is not a readable parquet file ({err})") from None
+    validate(df, f"{what} {p}")
+    return df
+
+
+def validate(df: pd.DataFrame, where: str = "prediction dump") -> None:
+    """Raise :class:`PredictionsError` unless ``df`` is a well-formed prediction dump.
+
+    Checks: every :data:`SCHEMA` column present; text ``file_id``/``split``,
+    integer ``pred`` in [0, K), floating dimensions; ``probs`` rows of K
+    non-negative numbers summing to 1 (within ``sertools.measures.ROW_SUM_TOL``);
+    no duplicated ``file_id``.
+    """
+    missing = [c for c in SCHEMA.names if c not in df.columns]
+    if missing:
+        raise PredictionsError(f"{where}: lacks column(s) {missing}; has {list(df.columns)}")
+    if not len(df):
+        return
+    for c in _TEXT_COLUMNS:
+        if not (pd.api.types.is_string_dtype(df[c]) or pd.api.types.is_object_dtype(df[c])):
+            raise PredictionsError(f"{where}: column {c!r} must hold text, has dtype {df[c].dtype}")
+    for c in _FLOAT_COLUMNS:
+        if not pd.api.types.is_float_dtype(df[c]):
+            raise PredictionsError(f"{where}: column {c!r} must be floating point, has dtype {df[c].dtype}")
+    if not pd.api.types.is_integer_dtype(df["pred"]):
+        raise PredictionsError(f"{where}: column 'pred' must hold integers, has dtype {df['pred'].dtype}")
+    pred = df["pred"].to_numpy()
+    if pred.min() < 0 or pred.max() >= K:
+        raise PredictionsError(f"{where}: 'pred' values must lie in [0, {K - 1}]")
+    try:
+        probs = stack_lists(df["probs"], f"{where}: column 'probs'")
+    except ValueError as err:
+        raise PredictionsError(str(err)) from None
+    if not np.all(np.isfinite(probs)) or np.any(probs < 0):
+        raise PredictionsError(f"{where}: 'probs' holds negative, NaN or infinite values")
+    sums = probs.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
+    if bad.size:
+        raise PredictionsError(
+            f"{where}: {bad.size} 'probs' rows do not sum to 1 "
+            f"(first: {df['file_id'].iloc[bad[0]]!r} sums to {sums[bad[0]]:.6g})"
+        )
+    dup = df["file_id"][df["file_id"].duplicated()]
+    if len(dup):
+        raise PredictionsError(f"{where}: duplicated file_id values, e.g. {dup.iloc[0]!r}")

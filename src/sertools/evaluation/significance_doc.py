@@ -1,0 +1,118 @@
+"""The significance document: the JSON file the ``significance`` stage writes for one variant.
+
+Written by :mod:`sertools.evaluation.significance`, read by
+:mod:`sertools.report.tables` (which applies Holm's correction across
+variants). Layout (``schema`` = :data:`SCHEMA`)::
+
+    {schema, variant, baseline, settings, strata: [stratum names],
+     splits: {split: {"all" | stratum: {n_utterances, metrics: {name: comparison}}}}}
+
+A *comparison* is ``{diff, ci_low, ci_high, p_value, variant, baseline}``:
+variant minus baseline, the percentile CI of the paired differences, the
+uncorrected two-sided bootstrap p-value and both point values (null for NaN).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypedDict
+
+from sertools.io import write_json
+from sertools.splits import ordered
+
+__all__ = [
+    "SCHEMA",
+    "Comparison",
+    "SignificanceDocError",
+    "baseline",
+    "block_names",
+    "comparisons",
+    "read",
+    "split_names",
+    "stratum_names",
+    "validate",
+    "write",
+]
+
+PathLike = str | Path
+
+SCHEMA = "sertools.significance/1"
+_TOP_KEYS = ("schema", "variant", "baseline", "settings", "strata", "splits")
+
+
+class Comparison(TypedDict):
+    """Variant minus baseline for one metric on one utterance set."""
+
+    diff: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    variant: float | None
+    baseline: float | None
+
+
+class SignificanceDocError(ValueError):
+    """A significance document is unreadable or does not have the documented layout."""
+
+
+def validate(doc: Any, where: str = "significance document", *, strict: bool = False) -> None:
+    """Raise :class:`SignificanceDocError` unless ``doc`` has the layout consumers rely on.
+
+    Always: a mapping with ``splits``, each split a mapping of utterance sets
+    (``"all"`` and the strata), each a mapping. ``strict`` (files): also the
+    schema id and every top-level key.
+    """
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("splits"), Mapping):
+        raise SignificanceDocError(f"{where} is not a significance result (no 'splits')")
+    if strict:
+        if doc.get("schema") != SCHEMA:
+            raise SignificanceDocError(f"{where}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+        missing = [k for k in _TOP_KEYS if k not in doc]
+        if missing:
+            raise SignificanceDocError(f"{where}: lacks key(s) {missing}")
+    for name, blocks in doc["splits"].items():
+        if not isinstance(blocks, Mapping) or not all(isinstance(b, Mapping) for b in blocks.values()):
+            raise SignificanceDocError(f"{where}: split {name!r} is not a mapping of utterance sets")
+
+
+def write(path: PathLike, doc: Mapping[str, Any]) -> None:
+    """Check ``doc`` (strictly) and write it atomically as sorted, indented JSON."""
+    validate(doc, f"significance document for {path}", strict=True)
+    write_json(path, doc)
+
+
+def read(path: PathLike) -> dict[str, Any]:
+    """The significance document at ``path``, checked strictly."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SignificanceDocError(f"cannot read {path}: {err}") from None
+    validate(doc, f"significance document {path}", strict=True)
+    return doc
+
+
+def baseline(doc: Mapping[str, Any]) -> str | None:
+    """The variant compared against (None when the document does not say)."""
+    return doc.get("baseline")
+
+
+def split_names(doc: Mapping[str, Any]) -> list[str]:
+    """The compared splits, in reporting order."""
+    return ordered(doc["splits"])
+
+
+def stratum_names(doc: Mapping[str, Any]) -> list[str]:
+    """The entropy strata in bin order (empty when the document names none)."""
+    return list(doc.get("strata") or [])
+
+
+def block_names(doc: Mapping[str, Any], split: str) -> list[str]:
+    """The utterance sets (``"all"`` and strata) of ``split``, as stored."""
+    return list(doc["splits"][split])
+
+
+def comparisons(doc: Mapping[str, Any], split: str, block: str) -> Mapping[str, Comparison]:
+    """``metric -> comparison`` for one utterance set ({} when it has none)."""
+    return doc["splits"][split][block].get("metrics", {})

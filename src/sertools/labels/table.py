@@ -1,0 +1,239 @@
+"""The label table (``results/labels/labels.parquet``): its one definition.
+
+One row per utterance; the columns, their types and invariants are listed in
+docs/corpus.md ("The label table"). The label stage writes it with
+:func:`write`; every reader goes through :func:`read`. Both run
+:func:`validate`, which stops at the first problem with a
+:class:`LabelTableError` naming the file, the column and an offending
+utterance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sertools.arrays import stack_lists
+from sertools.classes import CLASSES, CODES, CONSENSUS_CODES, NO_AGREEMENT, K
+from sertools.io import atomic_path
+from sertools.splits import SPLITS
+
+#: every column, in the order the label stage writes them, with its kind
+COLUMNS: dict[str, str] = {
+    "file_id": "str",
+    "split": "str",
+    "speaker": "str",
+    "gender": "str",
+    "consensus": "str",
+    "hard_label": "int",
+    "plurality": "str",
+    "n_annotators": "int",
+    "agreement": "float",
+    "entropy_primary": "float",
+    "entropy_merged": "float",
+    "arousal": "float",
+    "arousal_sd": "float",
+    "valence": "float",
+    "valence_sd": "float",
+    "dominance": "float",
+    "dominance_sd": "float",
+    "votes_primary": "list",
+    "votes_merged": "list",
+    "p_primary": "list",
+    "p_merged": "list",
+}
+LIST_COLUMNS: tuple[str, ...] = ("votes_primary", "votes_merged", "p_primary", "p_merged")
+DISTRIBUTIONS: tuple[str, ...] = ("p_primary", "p_merged")
+RATINGS: tuple[str, ...] = ("arousal", "valence", "dominance")
+SUM_TOLERANCE = 1e-6
+_CLASSES_KEY = b"sertools.classes"
+
+
+class LabelTableError(ValueError):
+    """A label table that is missing, unreadable, or breaks the schema."""
+
+
+def write(df: pd.DataFrame, path: str | Path) -> None:
+    """Validate ``df`` and write it atomically (list columns from flat buffers, fast)."""
+    validate(df, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(_to_arrow(df), tmp)
+
+
+def read(
+    path: str | Path, *, columns: Sequence[str] | None = None, require: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The label table at ``path``, validated.
+
+    ``columns``: read only these (default: all). ``require``: columns that must
+    be present (default: ``columns``, or every column of the schema).
+    """
+    need = list(require if require is not None else columns if columns is not None else COLUMNS)
+    try:
+        names = pq.read_schema(path).names
+    except FileNotFoundError:
+        raise LabelTableError(f"{path}: label table not found") from None
+    except Exception as e:  # pyarrow raises several types for a file that is not parquet
+        raise LabelTableError(f"{path}: cannot read the label table as parquet ({e})") from None
+    _require(names, need, path)
+    df = pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+    validate(df, path, require=need)
+    return df
+
+
+def validate(
+    df: pd.DataFrame, path: str | Path = "<label table>", *, require: Sequence[str] = tuple(COLUMNS)
+) -> None:
+    """Check ``df`` against the schema; raise :class:`LabelTableError` naming ``path`` and the problem.
+
+    Every column of ``require`` (default: all) must be present; every schema column that is
+    present is checked (types, ranges, distributions summing to 1, unique
+    ``file_id``, known splits and codes, ``hard_label`` matching ``consensus``).
+    """
+    mats = {c: matrix(df, c, path) for c in LIST_COLUMNS if c in df.columns}
+    _check(df, path, require, mats)
+
+
+def matrix(df: pd.DataFrame, column: str, path: str | Path = "<label table>") -> np.ndarray:
+    """(N, 9) float64 array of a list column (votes or probabilities)."""
+    try:
+        return stack_lists(df[column], column)
+    except ValueError as e:
+        raise LabelTableError(f"{path}: label table: {e}") from None
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _require(columns: Sequence[str], need: Sequence[str], path: str | Path) -> None:
+    missing = [c for c in need if c not in columns]
+    if missing:
+        raise LabelTableError(f"{path}: label table lacks column(s) {missing}; has {list(columns)}")
+
+
+def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dict[str, np.ndarray]) -> None:
+    _require(list(df.columns), require, path)
+    bad = _Problems(df, path)
+    for name, kind in COLUMNS.items():
+        if name in df.columns and kind != "list":
+            bad.dtype(name, kind)
+    if "file_id" in df.columns:
+        ids = df["file_id"]
+        bad.rows("file_id", ids.duplicated(keep="first").to_numpy(), "is listed more than once")
+        bad.rows("file_id", (ids.str.len() == 0).to_numpy(), "is empty")
+    bad.member("split", SPLITS)
+    bad.member("consensus", CONSENSUS_CODES)
+    bad.member("plurality", CONSENSUS_CODES)
+    if "hard_label" in df.columns:
+        _check_hard_label(df, bad)
+    if "n_annotators" in df.columns:
+        bad.rows("n_annotators", df["n_annotators"].to_numpy() < 1, "is below 1")
+    bad.outside("agreement", 0.0, 1.0, low_open=True)
+    for name in ("entropy_primary", "entropy_merged"):
+        bad.outside(name, 0.0, 1.0)
+    for name in RATINGS:
+        bad.outside(name, 1.0, 7.0, allow_nan=True)
+        bad.outside(f"{name}_sd", 0.0, np.inf, allow_nan=True)
+    _check_lists(df, mats, bad)
+
+
+def _check_hard_label(df: pd.DataFrame, bad: _Problems) -> None:
+    hard = df["hard_label"].astype("Int64")
+    known = hard.notna().to_numpy()
+    value = hard.fillna(-1).to_numpy(dtype=np.int64)
+    bad.rows("hard_label", known & ((value < 0) | (value >= K)), f"is not a class index 0-{K - 1}")
+    if "consensus" in df.columns:
+        expected = pd.Index(CODES).get_indexer(df["consensus"])  # class index; -1 for X
+        is_x = (df["consensus"] == NO_AGREEMENT).to_numpy()
+        mismatch = np.where(is_x, known, ~known | (value != expected))
+        bad.rows("hard_label", mismatch, "does not match the consensus code (null exactly for X)")
+
+
+def _check_lists(df: pd.DataFrame, mats: dict[str, np.ndarray], bad: _Problems) -> None:
+    for name, m in mats.items():
+        bad.rows(
+            name, ~np.isfinite(m).all(axis=1) | (m < 0).any(axis=1), "has a negative or non-finite entry"
+        )
+    if "votes_primary" in mats:
+        votes = mats["votes_primary"]
+        bad.rows("votes_primary", (votes != np.round(votes)).any(axis=1), "has a non-integer vote count")
+        if "n_annotators" in df.columns:
+            n = df["n_annotators"].to_numpy()
+            bad.rows("votes_primary", votes.sum(axis=1) != n, "does not add up to n_annotators")
+    for name in DISTRIBUTIONS:
+        if name in mats:
+            off = np.abs(mats[name].sum(axis=1) - 1.0) > SUM_TOLERANCE
+            bad.rows(name, off, "does not sum to 1")
+
+
+class _Problems:
+    """Raises on the first problem found, naming the file, the column and one utterance."""
+
+    def __init__(self, df: pd.DataFrame, path: str | Path) -> None:
+        self.df = df
+        self.where = f"{path}: label table"
+
+    def rows(self, column: str, mask: np.ndarray, problem: str) -> None:
+        if not mask.any():
+            return
+        i = int(np.flatnonzero(mask)[0])
+        who = f"{self.df['file_id'].iloc[i]!r}" if "file_id" in self.df.columns else f"row {i}"
+        value = self.df[column].iloc[i]
+        shown = value.tolist() if hasattr(value, "tolist") else value  # numpy -> plain Python
+        raise LabelTableError(
+            f"{self.where}: column {column!r} of {who} ({shown!r}) {problem} ({int(mask.sum())} row(s))"
+        )
+
+    def member(self, column: str, allowed: Sequence[str]) -> None:
+        if column in self.df.columns:
+            unknown = pd.Index(allowed).get_indexer(self.df[column]) < 0
+            self.rows(column, unknown, f"is not one of {', '.join(allowed)}")
+
+    def outside(
+        self, column: str, lo: float, hi: float, *, low_open: bool = False, allow_nan: bool = False
+    ) -> None:
+        if column not in self.df.columns:
+            return
+        x = self.df[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        nan = np.isnan(x)
+        with np.errstate(invalid="ignore"):
+            out = (x <= lo if low_open else x < lo - 1e-9) | (x > hi + 1e-9)
+        mask = out | (nan & (not allow_nan))
+        interval = f"{'(' if low_open else '['}{lo:g}, {hi:g}]"
+        self.rows(column, mask, f"is outside {interval}" + ("" if allow_nan else " or missing"))
+
+    def dtype(self, column: str, kind: str) -> None:
+        s = self.df[column]
+        if len(s) == 0:
+            return
+        ok = {
+            "str": pd.api.types.is_string_dtype,
+            "int": pd.api.types.is_integer_dtype,
+            "float": lambda t: pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t),
+        }[kind](s)
+        if not ok:
+            raise LabelTableError(f"{self.where}: column {column!r} has type {s.dtype}, expected {kind}")
+
+
+# ----------------------------------------------------------------------------- arrow
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    """Arrow table with the vote columns as list<...> built from flat buffers (fast).
+
+    The list values keep the frame's dtype (int64 primary votes, float64 otherwise).
+    """
+    n = len(df)
+    offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
+    table = pa.Table.from_pandas(df.drop(columns=list(LIST_COLUMNS)), preserve_index=False)
+    for name in LIST_COLUMNS:
+        values = np.stack(df[name].to_numpy()) if n else np.zeros((0, K))
+        table = table.append_column(name, pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1))))
+    meta = dict(table.schema.metadata or {})  # keeps pandas' dtypes (nullable Int64)
+    meta[_CLASSES_KEY] = ",".join(CLASSES).encode()
+    return table.replace_schema_metadata(meta)

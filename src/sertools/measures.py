@@ -1,0 +1,212 @@
+"""Metric definitions on plain arrays: divergences, hard-label scores, CCC, ECE, Brier, entropy.
+
+Every function here works on numpy arrays of one prediction set and knows
+nothing of files, seeds or resampling. The conventions (which utterances each
+metric uses, JSD base, KLD direction and floor, ECE binning) are written out
+in ``docs/metrics.md``; the evaluation stage, the label stage and the training
+loop's validation all take their definitions from here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import rel_entr
+
+from sertools.classes import K
+
+__all__ = [
+    "ROW_SUM_TOL",
+    "accuracy",
+    "brier",
+    "ccc",
+    "check_dist",
+    "check_labels",
+    "confusion_matrix",
+    "ece",
+    "ece_bin",
+    "f1_scores",
+    "floor_probs",
+    "jsd",
+    "kld",
+    "normalised_entropy",
+    "onehot",
+]
+
+#: probability rows must sum to 1 within this before they are renormalised
+ROW_SUM_TOL = 1e-3
+
+
+# ============================================================================ input checks
+
+
+def check_dist(x: np.ndarray, name: str, n_cols: int = K) -> np.ndarray:
+    """Validate an (N, ``n_cols``) array of probability rows and renormalise it to sum to exactly 1."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != n_cols:
+        raise ValueError(f"{name} must have shape (N, {n_cols}), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if np.any(a < 0):
+        raise ValueError(f"{name} contains negative probabilities")
+    s = a.sum(axis=1)
+    bad = np.flatnonzero(np.abs(s - 1.0) > ROW_SUM_TOL)
+    if bad.size:
+        raise ValueError(
+            f"{name}: {bad.size} rows do not sum to 1 (first: row {bad[0]} sums to {s[bad[0]]:.6g})"
+        )
+    return a / s[:, None]
+
+
+def check_labels(x: np.ndarray, name: str, allow_missing: bool) -> np.ndarray:
+    """1-D int64 class indices in ``[0, K)``; with ``allow_missing`` also -1 (X, no agreement)."""
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer):
+        if np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)):
+            a = a.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must hold integer class indices, got dtype {a.dtype}")
+    lo = -1 if allow_missing else 0
+    if a.size and (a.min() < lo or a.max() >= K):
+        raise ValueError(f"{name} values must lie in [{lo}, {K - 1}], got range [{a.min()}, {a.max()}]")
+    return a.astype(np.int64)
+
+
+# ===================================================================== per-utterance values
+
+
+def floor_probs(probs: np.ndarray, prob_floor: float = 1e-12) -> np.ndarray:
+    """Floor probabilities at ``prob_floor`` and renormalise each row (safe to take logs)."""
+    if not prob_floor > 0:
+        raise ValueError(f"prob_floor must be > 0, got {prob_floor}")
+    p = np.maximum(np.asarray(probs, dtype=np.float64), prob_floor)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def jsd(p: np.ndarray, q: np.ndarray, base: float = 2.0) -> np.ndarray:
+    """Per-row Jensen-Shannon divergence (not distance); base 2 gives values in [0, 1].
+
+    Rows are used as given (callers pass normalised distributions). Computed
+    as ``H(m) - (H(p) + H(q)) / 2`` with ``m = (p + q) / 2`` and 0·log 0 = 0,
+    so zero entries need no floor.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"jsd: shapes differ ({p.shape} vs {q.shape})")
+    m = 0.5 * (p + q)
+    # JSD = H(m) - (H(p) + H(q)) / 2 with H(x) = -sum x log x
+    div = 0.5 * (_plogp(p) + _plogp(q)) - _plogp(m)
+    return np.clip(div / math.log(base), 0.0, None)
+
+
+def _plogp(x: np.ndarray) -> np.ndarray:
+    """Row sums of ``x log x`` with 0·log 0 = 0 (np.log is much faster than xlogy)."""
+    return (x * np.log(np.where(x > 0, x, 1.0))).sum(axis=-1)
+
+
+def kld(human: np.ndarray, model: np.ndarray, prob_floor: float = 1e-12) -> np.ndarray:
+    """Per-row KL(human ‖ model) in nats; model floored at ``prob_floor`` and renormalised."""
+    human = np.asarray(human, dtype=np.float64)
+    if human.shape != np.shape(model):
+        raise ValueError(f"kld: shapes differ ({human.shape} vs {np.shape(model)})")
+    return rel_entr(human, floor_probs(model, prob_floor)).sum(axis=-1)
+
+
+def brier(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-row Brier score: sum over classes of squared differences (range [0, 2])."""
+    d = np.asarray(probs, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+    return (d * d).sum(axis=-1)
+
+
+def onehot(labels: np.ndarray, k: int = K) -> np.ndarray:
+    """(N, k) one-hot rows of class indices ``labels`` (all >= 0)."""
+    out = np.zeros((len(labels), k))
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def normalised_entropy(p: np.ndarray) -> np.ndarray:
+    """Shannon entropy of each row of ``p`` divided by ln K (0 = unanimous, 1 = uniform)."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=-1)
+    return np.clip(h / np.log(p.shape[-1]), 0.0, 1.0)
+
+
+# ======================================================================= aggregate metrics
+
+
+def confusion_matrix(hard: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(K, K) counts, rows = consensus class, columns = prediction; X (hard < 0) excluded."""
+    hard = check_labels(hard, "hard", allow_missing=True)
+    pred = check_labels(pred, "pred", allow_missing=False)
+    keep = hard >= 0
+    return np.bincount(hard[keep] * K + pred[keep], minlength=K * K).reshape(K, K)
+
+
+def f1_scores(cm: np.ndarray) -> np.ndarray:
+    """Per-class F1 = 2TP / (2TP + FP + FN) from a confusion matrix; 0 when the denominator is 0."""
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    denom = cm.sum(axis=0) + cm.sum(axis=1)  # (TP + FP) + (TP + FN)
+    return np.divide(2.0 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+
+
+def accuracy(hard: np.ndarray, pred: np.ndarray) -> float:
+    """Accuracy of ``pred`` on utterances with a consensus class (NaN when there are none)."""
+    cm = confusion_matrix(hard, pred)
+    n = cm.sum()
+    return float(np.trace(cm) / n) if n else float("nan")
+
+
+def ccc(x: np.ndarray, y: np.ndarray) -> float:
+    """Concordance correlation coefficient with population variances; NaN pairs are skipped.
+
+    ``2 cov / (var_x + var_y + (mean_x - mean_y)^2)``; NaN when undefined
+    (no pairs, or both series constant and equal).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"ccc needs two 1-D arrays of equal length, got {x.shape} and {y.shape}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return float("nan")
+    x, y = x[ok], y[ok]
+    mx, my = x.mean(), y.mean()
+    cov = np.mean((x - mx) * (y - my))
+    denom = x.var() + y.var() + (mx - my) ** 2
+    return float(2.0 * cov / denom) if denom > 0 else float("nan")
+
+
+def ece_bin(conf: np.ndarray, n_bins: int) -> np.ndarray:
+    """Right-closed equal-width bin index: ((m-1)/M, m/M] -> m-1; conf = 0 goes to bin 0."""
+    return np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+
+
+def ece(probs: np.ndarray, pred: np.ndarray, hard: np.ndarray, n_bins: int = 15) -> float:
+    """Expected calibration error (Guo et al. 2017) on utterances with a consensus class.
+
+    ``sum_m |B_m|/n * |acc(B_m) - conf(B_m)|`` over ``n_bins`` equal-width bins
+    of ``max_k probs``; correctness is ``pred == hard``.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    probs = np.asarray(probs, dtype=np.float64)
+    hard = np.asarray(hard)
+    keep = hard >= 0
+    if not keep.any():
+        return float("nan")
+    conf = probs[keep].max(axis=1)
+    correct = (np.asarray(pred)[keep] == hard[keep]).astype(np.float64)
+    bins = ece_bin(conf, n_bins)
+    total = 0.0
+    for m in range(n_bins):
+        in_bin = bins == m
+        if in_bin.any():
+            total += in_bin.sum() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+    return float(total / keep.sum())

@@ -1,0 +1,176 @@
+"""The WavLM backbone: where it comes from and what sertools changes inside it.
+
+Sources (``model.backbone``): ``tiny`` is a small random-init WavLM built from
+``model.tiny`` (offline, deterministic under ``torch.manual_seed``); anything
+else is a pre-trained checkpoint, either a local directory saved by
+transformers or a model-hub id. Both get the run's SpecAugment
+(``mask_time_prob``) and LayerDrop settings, and weights are kept in fp32.
+
+Inside the backbone sertools changes one thing and observes another:
+
+* the time-GroupNorm of the first conv layer is swapped for the length-aware
+  one of :mod:`sertools.model.group_norm` (:func:`install_length_aware_group_norm`);
+* the hidden state after every transformer layer is captured with hooks that
+  live for one forward call (:func:`capture_layer_states`), so LayerDrop (a
+  skipped layer acts as the identity) still yields all L + 1 states.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+from transformers import WavLMConfig, WavLMModel
+
+from sertools.model.group_norm import LengthAwareGroupNorm
+
+# --------------------------------------------------------------------------- where it comes from
+
+
+def backbone_overrides(mask_time_prob: float, layerdrop: float) -> dict[str, Any]:
+    """WavLMConfig fields the run sets on any backbone (SpecAugment, LayerDrop)."""
+    return {
+        "mask_time_prob": float(mask_time_prob),
+        "apply_spec_augment": mask_time_prob > 0,
+        "layerdrop": float(layerdrop),
+    }
+
+
+def tiny_backbone_config(tiny: Mapping[str, Any], mask_time_prob: float, layerdrop: float) -> WavLMConfig:
+    """WavLMConfig of the ``tiny`` random-init backbone, with clear errors on inconsistent sizes."""
+    conv = [list(tiny[k]) for k in ("conv_dim", "conv_stride", "conv_kernel")]
+    if not conv[0] or len({len(c) for c in conv}) != 1:
+        raise ValueError(
+            "model.tiny: conv_dim, conv_stride and conv_kernel must be non-empty and of equal length, "
+            f"got {len(conv[0])}, {len(conv[1])}, {len(conv[2])}"
+        )
+    hidden = tiny["hidden_size"]
+    for key in ("num_attention_heads", "num_conv_pos_embedding_groups"):
+        if hidden % tiny[key] != 0:
+            raise ValueError(f"model.tiny.{key}={tiny[key]} must divide hidden_size={hidden}")
+    fields = dict(tiny)
+    p = fields.pop("dropout", 0.1)
+    drop = {"hidden_dropout": p, "attention_dropout": p, "activation_dropout": p}
+    return WavLMConfig(**fields, **drop, **backbone_overrides(mask_time_prob, layerdrop))
+
+
+def _looks_like_path(s: str) -> bool:
+    return s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") != 1
+
+
+def load_backbone(source: str, mask_time_prob: float, layerdrop: float) -> WavLMModel:
+    """Pre-trained WavLM from a local checkpoint directory or a model-hub id."""
+    overrides = backbone_overrides(mask_time_prob, layerdrop)
+    path = Path(source).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"model.backbone {source!r} is not a saved transformers checkpoint directory "
+                "(expected a directory holding config.json and the weights)"
+            )
+        return WavLMModel.from_pretrained(str(path), **overrides).float()
+    if _looks_like_path(source):
+        raise FileNotFoundError(f"model.backbone: local checkpoint directory {source!r} does not exist")
+    try:
+        backbone = WavLMModel.from_pretrained(source, **overrides)
+    except OSError as e:
+        raise RuntimeError(
+            f"model.backbone: could not load model-hub id {source!r} ({type(e).__name__}); this machine may "
+            "have no hub access. Download it where the hub is reachable (e.g. `hf download "
+            f"{source} --local-dir DIR`, or WavLMModel.from_pretrained(...).save_pretrained(DIR)) "
+            "and set model.backbone to that local directory"
+        ) from e
+    return backbone.float()  # fp32 master weights whatever the checkpoint's dtype
+
+
+def make_backbone(model_cfg: Mapping[str, Any]) -> WavLMModel:
+    """The backbone of a resolved ``model`` config section (``tiny`` or a pre-trained source)."""
+    source = model_cfg["backbone"]
+    if source == "tiny":
+        config = tiny_backbone_config(model_cfg["tiny"], model_cfg["mask_time_prob"], model_cfg["layerdrop"])
+        return WavLMModel(config)
+    return load_backbone(source, model_cfg["mask_time_prob"], model_cfg["layerdrop"])
+
+
+# --------------------------------------------------------------------------- what sertools changes inside
+
+
+def install_length_aware_group_norm(backbone: WavLMModel) -> None:
+    """Swap the time-GroupNorm of the first conv layer (``feat_extract_norm == "group"``)."""
+    if backbone.config.feat_extract_norm != "group":
+        return
+    layer0 = backbone.feature_extractor.conv_layers[0]
+    gn = getattr(layer0, "layer_norm", None)
+    if not isinstance(gn, nn.GroupNorm):
+        raise RuntimeError(
+            "unexpected WavLM feature encoder layout (no GroupNorm in conv layer 0); "
+            "this transformers version is not supported by sertools.model"
+        )
+    layer0.layer_norm = LengthAwareGroupNorm(gn)
+
+
+def length_aware_norm(
+    backbone: WavLMModel, first_layer_frames: Tensor
+) -> contextlib.AbstractContextManager[None]:
+    """Context in which the first conv layer's GroupNorm knows each utterance's valid frames."""
+    # looked up, not stored: a second reference would register the module twice in the state dict
+    gn = getattr(backbone.feature_extractor.conv_layers[0], "layer_norm", None)
+    if not isinstance(gn, LengthAwareGroupNorm):
+        return contextlib.nullcontext()
+    return gn.frame_lengths(first_layer_frames)
+
+
+def last_hidden_state(backbone: WavLMModel, x: Tensor, attn: Tensor | None) -> Tensor:
+    """The backbone's output [B, T', D] for normalised waveforms ``x`` and a sample mask ``attn``."""
+    # transformers' WavLM attention combines a bool padding mask with a float position
+    # bias; torch warns about the mixed types on every call. Harmless: silence only that.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Support for mismatched key_padding_mask", category=UserWarning
+        )
+        return backbone(x, attention_mask=attn).last_hidden_state
+
+
+class LayerStates:
+    """Per-call store of the backbone's hidden states, filled by hooks."""
+
+    def __init__(self, num_layers: int) -> None:
+        self.initial: Tensor | None = None
+        self.outputs: list[Tensor | None] = [None] * num_layers
+
+    def as_list(self) -> list[Tensor]:
+        """The encoder input and every layer's output (L + 1 states)."""
+        if self.initial is None:
+            raise RuntimeError("backbone hooks did not capture the encoder input")
+        states = [self.initial]
+        for out in self.outputs:  # a LayerDrop-skipped layer is the identity
+            states.append(states[-1] if out is None else out)
+        return states
+
+
+@contextlib.contextmanager
+def capture_layer_states(backbone: WavLMModel) -> Iterator[LayerStates]:
+    """Hooks that record the encoder input and each layer's output during the block."""
+    layers = backbone.encoder.layers
+    states = LayerStates(len(layers))
+
+    def pre_hook(_mod: nn.Module, args: tuple, kwargs: dict) -> None:
+        states.initial = args[0] if args else kwargs["hidden_states"]
+
+    def make_hook(i: int) -> Callable[[nn.Module, tuple, Any], None]:
+        def hook(_mod: nn.Module, _args: tuple, output: Any) -> None:
+            states.outputs[i] = output[0] if isinstance(output, tuple) else output
+
+        return hook
+
+    handles = [layers[0].register_forward_pre_hook(pre_hook, with_kwargs=True)]
+    handles += [layer.register_forward_hook(make_hook(i)) for i, layer in enumerate(layers)]
+    try:
+        yield states
+    finally:
+        for h in handles:
+            h.remove()

@@ -1,0 +1,78 @@
+"""Running a model over a dataset: full-length utterances in bounded batches, fp32 outputs.
+
+Used by training's validation and by the prediction stage, so both see the
+same numbers for the same weights: eval mode, ``torch.inference_mode()``,
+batches of at most ``max_batch_seconds`` of padded audio
+(:func:`sertools.data.batching.eval_batches`), autocast to the run's AMP
+dtype when there is one, and outputs cast to fp32 before they leave the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from sertools.classes import K
+from sertools.data import batching
+from sertools.data import dataset as data
+from sertools.model.network import NUM_DIMS
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """Autocast context for ``dtype``, or a no-op for fp32 (``None``)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def infer(
+    model: torch.nn.Module,
+    dataset: data.AudioDataset,
+    lengths: np.ndarray,
+    max_batch_seconds: float,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    min_length: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits [N, 9] and normalised dims [N, 3] (float32) of every item, full length.
+
+    ``lengths`` are in samples; the batch limit is converted with the dataset's
+    sample rate. The model is put in eval mode.
+    """
+    n = len(dataset)
+    logits = np.zeros((n, K), dtype=np.float32)
+    dims = np.zeros((n, NUM_DIMS), dtype=np.float32)
+    if n == 0:
+        return logits, dims
+    plan = batching.eval_batches(np.asarray(lengths) / dataset.sample_rate, max_batch_seconds)
+    model.eval()
+    with torch.inference_mode():
+        batches = data.iterate_batches(dataset, plan, min_length)
+        for batch in tqdm(
+            batches, total=len(plan), desc="predict", unit="batch", mininterval=30, file=sys.stderr
+        ):
+            with autocast(device, dtype):
+                out = model(batch.wave.to(device), batch.lengths.to(device))
+            idx = batch.index.numpy()
+            logits[idx] = out.logits.float().cpu().numpy()
+            dims[idx] = out.dims.float().cpu().numpy()
+    return logits, dims
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row softmax computed in fp32 by torch (float32 result)."""
+    return torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), dim=1).numpy()
+
+
+def sample_rate_of(rows: pd.DataFrame, where: str) -> int:
+    """The one sample rate of a set of manifest rows (16 kHz when there are none)."""
+    rates = sorted({int(r) for r in rows["sample_rate"]})
+    if len(rates) > 1:
+        raise data.DataError(f"{where}: manifest mixes sample rates {rates}; expected one")
+    return rates[0] if rates else 16000

@@ -1,0 +1,330 @@
+"""The long-form rows of the result tables (the CSV files), from the metrics and
+significance documents and the label summary.
+
+Every value is text: floats with 6 decimals (NaN as an empty field, 4 decimals
+for label statistics), integers as digits. Rows come in a fixed order: the
+given variant order (baseline first), splits in :func:`sertools.splits.ordered`
+order, metrics in :data:`METRIC_ORDER` then alphabetically, ``"all"`` and then
+the strata in bin order. The significance rows carry Holm-adjusted p-values
+(``docs/metrics.md``, "Significance").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sertools import splits as partitions
+from sertools.classes import CODES, NO_AGREEMENT
+from sertools.evaluation import metrics_doc, significance_doc
+from sertools.evaluation.significance import holm
+from sertools.report.render import fmt_float, fmt_int
+
+__all__ = [
+    "ATTRIBUTES",
+    "CCC_COLUMNS",
+    "LABEL_COLUMNS",
+    "MAIN_COLUMNS",
+    "METRIC_ORDER",
+    "OTHER_COLUMNS",
+    "OTHER_FIELDS",
+    "SIGNIFICANCE_COLUMNS",
+    "STRATA_COLUMNS",
+    "Row",
+    "TableError",
+    "ccc_rows",
+    "label_rows",
+    "main_rows",
+    "other_rows",
+    "significance_rows",
+    "strata_rows",
+    "variant_order",
+]
+
+MAIN_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "split",
+    "metric",
+    "mean",
+    "sd_seeds",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "n_utterances",
+)
+STRATA_COLUMNS: tuple[str, ...] = ("variant", "split", "stratum", *MAIN_COLUMNS[2:])
+SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "baseline",
+    "split",
+    "stratum",
+    "metric",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_holm",
+    "significant",
+)
+CCC_COLUMNS: tuple[str, ...] = ("variant", "split", "attribute", *MAIN_COLUMNS[3:])
+OTHER_FIELDS = ("other_pred_share", "other_mass", "human_other_share")
+OTHER_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "split",
+    "stratum",
+    "n_seeds",
+    "n_utterances",
+    *(f"{f}{sfx}" for f in OTHER_FIELDS for sfx in ("", "_ci_low", "_ci_high")),
+)
+LABEL_COLUMNS: tuple[str, ...] = ("split", "statistic", "value")
+
+METRIC_ORDER: tuple[str, ...] = (
+    "macro_f1",
+    "accuracy",
+    "jsd_primary",
+    "kld_primary",
+    "jsd_merged",
+    "kld_merged",
+    "ccc_arousal",
+    "ccc_valence",
+    "ccc_dominance",
+    "ece",
+    "jsd_true",
+    "kld_true",
+)
+ATTRIBUTES: tuple[str, ...] = ("arousal", "valence", "dominance")
+
+Row = dict[str, str]
+
+
+class TableError(ValueError):
+    """The metric or significance inputs cannot be turned into tables."""
+
+
+# ================================================================================== ordering
+
+
+def _order_key(order: Sequence[str]) -> Callable[[str], tuple[int, str]]:
+    rank = {v: i for i, v in enumerate(order)}
+    return lambda v: (rank.get(v, len(rank)), v)
+
+
+def _strata_order(present: Iterable[str], names: Sequence[str] | None, with_all: bool = True) -> list[str]:
+    """``"all"`` first, then the strata in bin order (``names`` from the JSON), then anything else."""
+    order = ([partitions.ALL] if with_all else []) + list(names or [])
+    return sorted(present, key=_order_key(order))
+
+
+def variant_order(variants: Iterable[str], baseline: str | None) -> list[str]:
+    """The baseline first, then the other variants alphabetically."""
+    return sorted(variants, key=lambda v: (v != baseline, v))
+
+
+def _metric_order(metrics: Iterable[str]) -> list[str]:
+    return sorted(metrics, key=_order_key(METRIC_ORDER))
+
+
+# ====================================================================================== rows
+
+
+def _metric_rows(variant: str, doc: Mapping[str, Any], split: str, stratum: str | None) -> list[Row]:
+    n_seeds = metrics_doc.n_seeds(doc, split)
+    block = metrics_doc.block(doc, split, stratum)
+    rows = []
+    for m in _metric_order(block):
+        e = block[m]
+        row = {
+            "variant": variant,
+            "split": split,
+            "metric": m,
+            "mean": fmt_float(e.get("mean")),
+            "sd_seeds": fmt_float(e.get("sd_seeds")),
+            "ci_low": fmt_float(e.get("ci_low")),
+            "ci_high": fmt_float(e.get("ci_high")),
+            "n_seeds": fmt_int(n_seeds),
+            "n_utterances": fmt_int(e.get("n")),
+        }
+        if stratum is not None:
+            row["stratum"] = stratum
+        rows.append(row)
+    return rows
+
+
+def main_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
+    """Every metric of every split (whole split) of the variants in ``order``."""
+    rows = []
+    for v in order:
+        for split in metrics_doc.split_names(metrics[v]):
+            rows += _metric_rows(v, metrics[v], split, None)
+    return rows
+
+
+def _empty_stratum_row(variant: str, doc: Mapping[str, Any], split: str, stratum: str) -> Row:
+    """The one row of a stratum without utterances: it records the size 0."""
+    return {
+        "variant": variant,
+        "split": split,
+        "stratum": stratum,
+        "metric": "n_utterances",
+        "mean": "",
+        "sd_seeds": "",
+        "ci_low": "",
+        "ci_high": "",
+        "n_seeds": fmt_int(metrics_doc.n_seeds(doc, split)),
+        "n_utterances": "0",
+    }
+
+
+def strata_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
+    """Every metric per entropy stratum; an empty stratum gets one row recording its size."""
+    rows = []
+    for v in order:
+        doc = metrics[v]
+        for split in metrics_doc.split_names(doc):
+            present = metrics_doc.stratum_keys(doc, split)
+            for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
+                rows += _metric_rows(v, doc, split, stratum) or [_empty_stratum_row(v, doc, split, stratum)]
+    return rows
+
+
+def ccc_rows(main: Sequence[Row]) -> list[Row]:
+    """The CCC rows of the main table, one per attribute."""
+    rows = []
+    for r in main:
+        if r["metric"].startswith("ccc_") and r["metric"][4:] in ATTRIBUTES:
+            rows.append({**{k: r[k] for k in CCC_COLUMNS if k in r}, "attribute": r["metric"][4:]})
+    return rows
+
+
+def other_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
+    """The Other-class analysis, whole split and per stratum."""
+    rows = []
+    for v in order:
+        doc = metrics[v]
+        for split in metrics_doc.split_names(doc):
+            other = metrics_doc.other_class(doc, split)
+            for stratum in _strata_order(other, metrics_doc.stratum_names(doc)):
+                o = other[stratum]
+                row = {
+                    "variant": v,
+                    "split": split,
+                    "stratum": stratum,
+                    "n_seeds": fmt_int(metrics_doc.n_seeds(doc, split)),
+                    "n_utterances": fmt_int(o.get("n_utterances")),
+                }
+                for f in OTHER_FIELDS:
+                    e = o.get(f) or {}
+                    row[f] = fmt_float(e.get("mean"))
+                    row[f"{f}_ci_low"] = fmt_float(e.get("ci_low"))
+                    row[f"{f}_ci_high"] = fmt_float(e.get("ci_high"))
+                rows.append(row)
+    return rows
+
+
+def _comparisons(
+    significance: Mapping[str, Mapping[str, Any]], baseline: str
+) -> list[tuple[str, str, str, str, str, Mapping[str, Any]]]:
+    """(variant, baseline, split, stratum, metric, comparison) of every non-baseline variant."""
+    raw = []
+    for v in sorted(significance):
+        sig = significance[v]
+        try:
+            significance_doc.validate(sig, f"significance of variant {v!r}")
+        except significance_doc.SignificanceDocError as err:
+            raise TableError(str(err)) from None
+        base = significance_doc.baseline(sig) or baseline
+        if v == base:
+            continue
+        for split in significance_doc.split_names(sig):
+            blocks = significance_doc.block_names(sig, split)
+            for stratum in _strata_order(blocks, significance_doc.stratum_names(sig)):
+                blk = significance_doc.comparisons(sig, split, stratum)
+                for m in _metric_order(blk):
+                    raw.append((v, base, split, stratum, m, blk[m]))
+    return raw
+
+
+def _holm_adjusted(raw: Sequence[tuple[str, str, str, str, str, Mapping[str, Any]]]) -> list[float]:
+    """Holm over variants within each split x stratum x metric, in the order of ``raw``."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, (_, _, split, stratum, m, _) in enumerate(raw):
+        groups.setdefault((split, stratum, m), []).append(i)
+    p_holm = [float("nan")] * len(raw)
+    for idx in groups.values():
+        ps = [raw[i][5].get("p_value") for i in idx]
+        adj = holm([float("nan") if p is None else float(p) for p in ps])
+        for i, a in zip(idx, adj, strict=True):
+            p_holm[i] = float(a)
+    return p_holm
+
+
+def significance_rows(
+    significance: Mapping[str, Mapping[str, Any]], baseline: str, ci_level: float
+) -> list[Row]:
+    raw = _comparisons(significance, baseline)
+    alpha = 1.0 - ci_level
+    rows = []
+    for (v, base, split, stratum, m, e), ph in zip(raw, _holm_adjusted(raw), strict=True):
+        rows.append(
+            {
+                "variant": v,
+                "baseline": base,
+                "split": split,
+                "stratum": stratum,
+                "metric": m,
+                "diff": fmt_float(e.get("diff")),
+                "ci_low": fmt_float(e.get("ci_low")),
+                "ci_high": fmt_float(e.get("ci_high")),
+                "p_value": fmt_float(e.get("p_value")),
+                "p_holm": fmt_float(ph),
+                "significant": "" if math.isnan(ph) else ("true" if ph < alpha else "false"),
+            }
+        )
+    return rows
+
+
+def label_rows(summary: Mapping[str, Any]) -> list[Row]:
+    """Label statistics per split from the label stage's summary."""
+    rows: list[Row] = []
+
+    def add(split: str, stat: str, value: Any) -> None:
+        if isinstance(value, bool) or value is None:
+            text = "" if value is None else str(value).lower()
+        elif isinstance(value, (int, np.integer)):
+            text = str(int(value))
+        else:
+            text = fmt_float(value, 4)
+        rows.append({"split": split, "statistic": stat, "value": text})
+
+    dist = summary.get("class_distribution", {})
+    kappa = summary.get("reliability", {}).get("fleiss_kappa_primary", {})
+    hist = summary.get("entropy_histogram", {})
+    edges = hist.get("edges")
+    for split in partitions.ordered(dist):
+        d = dist[split]
+        n = int(d.get("utterances", 0))
+        add(split, "utterances", n)
+        cons = d.get("consensus", {})
+        for code in (*CODES, NO_AGREEMENT):
+            add(split, f"consensus_{code}", int(cons.get(code, 0)))
+        add(split, "no_agreement_share", cons.get(NO_AGREEMENT, 0) / n if n else None)
+        add(split, "fleiss_kappa_primary", kappa.get(split))
+        counts = hist.get(split, {}).get("primary")
+        if edges and counts:
+            for i, c in enumerate(counts):
+                close = "]" if i == len(counts) - 1 else ")"
+                add(split, f"entropy_primary_hist_[{edges[i]:.2f}, {edges[i + 1]:.2f}{close}", int(c))
+    alpha = summary.get("reliability", {}).get("krippendorff_alpha_interval", {})
+    for attr in ATTRIBUTES:
+        if attr in alpha:
+            add(partitions.ALL, f"krippendorff_alpha_{attr}", alpha[attr])
+    apu = summary.get("annotators_per_utterance", {})
+    for k in ("min", "mean", "max"):
+        if k in apu:
+            add(partitions.ALL, f"annotators_per_utterance_{k}", apu[k])
+    if "workers" in summary:
+        add(partitions.ALL, "workers", int(summary["workers"]))
+    return rows

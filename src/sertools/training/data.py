@@ -1,0 +1,178 @@
+"""What a training run reads: Train and Development utterances, their targets and audio.
+
+:func:`load_training_data` joins the label table and the manifest, builds the
+variant's targets for Train (what the model fits) and Development (what
+selects the checkpoint), refuses data it cannot train or validate on, and
+opens the audio: Train items are cropped to ``max_train_duration_s`` at a
+random start drawn from (seed, epoch, item); Development items are full
+length. :class:`WaveformStats` holds the Train waveform mean and std that
+``model.waveform_norm: train_stats`` needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sertools import splits
+from sertools.data import dataset
+from sertools.model.inference import sample_rate_of
+from sertools.model.network import SERModel
+from sertools.training.errors import TrainingError
+from sertools.training.job import Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingData:
+    """The data of one run (built by :func:`load_training_data`)."""
+
+    train_table: pd.DataFrame  # every Train utterance with audio
+    train_rows: pd.DataFrame  # the Train utterances with a target, in dataset order
+    dev_table: pd.DataFrame  # every Development utterance with audio, in dataset order
+    train_targets: dataset.Targets
+    dev_targets: dataset.Targets
+    train_set: dataset.AudioDataset  # cropped items
+    train_lengths: np.ndarray  # samples per item after cropping
+    dev_set: dataset.AudioDataset  # full-length items
+    dev_lengths: np.ndarray
+    dev_hard: np.ndarray  # consensus class or -1 (validation macro-F1)
+    dev_primary: np.ndarray  # primary-vote distributions (validation JSD)
+    difficulty: np.ndarray  # curriculum difficulty of each Train item (zeros without a curriculum)
+    sample_rate: int
+    num_workers: int  # audio reader processes
+    labels_without_audio: Mapping[str, int]
+
+    def check_min_length(self, min_samples: int) -> None:
+        """Refuse utterances shorter than the model's receptive field (names the file)."""
+        dataset.check_min_frames(self.train_rows, min_samples, self.sample_rate, splits.TRAIN)
+        dataset.check_min_frames(self.dev_table, min_samples, self.sample_rate, splits.DEVELOPMENT)
+
+
+def load_training_data(
+    labels: str | Path, manifest: str | Path, job: Job, device: torch.device
+) -> TrainingData:
+    """Targets and audio of ``job``'s variant for Train and Development."""
+    table, report = dataset.load_table(labels, manifest)
+    train_table = table[table["split"] == splits.TRAIN].reset_index(drop=True)
+    dev_table = table[table["split"] == splits.DEVELOPMENT].reset_index(drop=True)
+    train_targets = dataset.build_targets(train_table, job.variant)
+    dev_targets = dataset.build_targets(dev_table, job.variant)
+    _check_usable(job, train_table, dev_table, train_targets, dev_targets)
+    sample_rate = sample_rate_of(pd.concat([train_table, dev_table]), str(manifest))
+    rows = train_table.iloc[train_targets.rows]
+    crop = max(1, round(float(job.train["max_train_duration_s"]) * sample_rate))
+    train_set = dataset.AudioDataset(
+        rows["path"].tolist(), rows["frames"].tolist(), sample_rate, crop, job.seed
+    )
+    dev_set = dataset.AudioDataset(dev_table["path"].tolist(), dev_table["frames"].tolist(), sample_rate)
+    data = TrainingData(
+        train_table=train_table,
+        train_rows=rows,
+        dev_table=dev_table,
+        train_targets=train_targets,
+        dev_targets=dev_targets,
+        train_set=train_set,
+        train_lengths=np.minimum(rows["frames"].to_numpy(dtype=np.int64), crop),
+        dev_set=dev_set,
+        dev_lengths=dev_table["frames"].to_numpy(dtype=np.int64),
+        dev_hard=dataset.hard_labels(dev_table),
+        dev_primary=dataset.stack(dev_table["p_primary"], "p_primary"),
+        difficulty=_difficulty(rows, job.curriculum),
+        sample_rate=sample_rate,
+        num_workers=_reader_processes(device, train_set),
+        labels_without_audio=report["labels_without_audio"],
+    )
+    log.info(
+        "data: %d Train utterances for variant %s (%d in Train with audio), %d Development; audio in memory: %s/%s",
+        len(rows),
+        job.variant_name,
+        len(train_table),
+        len(dev_table),
+        train_set.in_memory,
+        dev_set.in_memory,
+    )
+    return data
+
+
+def _check_usable(
+    job: Job,
+    train_table: pd.DataFrame,
+    dev_table: pd.DataFrame,
+    train_targets: dataset.Targets,
+    dev_targets: dataset.Targets,
+) -> None:
+    """Refuse data that leaves nothing to train on or no defined validation metric."""
+    metrics = (job.train["selection_metric"], job.train["newbob_metric"])
+    if len(train_targets.rows) == 0:
+        raise TrainingError(
+            f"variant {job.variant_name!r}: no Train utterances with audio and a usable target"
+        )
+    if len(dev_table) == 0:
+        raise TrainingError("no Development utterances with audio: cannot validate or select a checkpoint")
+    if "one_minus_macro_f1" in metrics and not (dataset.hard_labels(dev_table) >= 0).any():
+        raise TrainingError(
+            "macro-F1 is the selection or NewBob metric but no Development utterance has a consensus class"
+        )
+    if len(dev_targets.rows) == 0 and "val_loss" in metrics:
+        raise TrainingError(
+            f"variant {job.variant_name!r}: no Development utterance has a target, so val_loss is undefined"
+        )
+
+
+def _difficulty(rows: pd.DataFrame, curriculum: Mapping[str, Any]) -> np.ndarray:
+    if curriculum["order"] == "none":
+        return np.zeros(len(rows))
+    return dataset.difficulty_scores(rows, curriculum.get("difficulty", "entropy_primary"))
+
+
+def _reader_processes(device: torch.device, train_set: dataset.AudioDataset) -> int:
+    # reader processes only pay off on a GPU with audio read from disk; crops do not
+    # depend on them (pure functions of seed, epoch, item), so results are unchanged
+    lazy_gpu = device.type == "cuda" and not train_set.in_memory
+    return min(4, max(1, (os.cpu_count() or 2) // 2)) if lazy_gpu else 0
+
+
+@dataclass
+class WaveformStats:
+    """Mean and std of the Train waveforms under ``waveform_norm: train_stats`` (``None`` otherwise).
+
+    The model keeps them as buffers; the best checkpoint's metadata records
+    them. A resume checkpoint stores them, so a resumed run does not read the
+    Train audio again.
+    """
+
+    value: dict[str, float] | None = None
+
+    @classmethod
+    def measure(cls, model: SERModel, data: TrainingData) -> WaveformStats:
+        """Measure them over every Train utterance with audio and set them on ``model``."""
+        if model.waveform_norm != "train_stats":
+            return cls()
+        audio = dataset.AudioDataset(
+            data.train_table["path"].tolist(),
+            data.train_table["frames"].tolist(),
+            data.sample_rate,
+            in_memory=False,
+        )
+        mean, std = dataset.waveform_stats(audio)
+        log.info("waveform statistics over %d Train utterances: mean %.6g, std %.6g", len(audio), mean, std)
+        stats = cls({"mean": float(mean), "std": float(std)})
+        model.set_waveform_stats(stats.value["mean"], stats.value["std"])
+        return stats
+
+    def save_state(self) -> tuple[dict[str, torch.Tensor], Any]:
+        return {}, self.value
+
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Any) -> None:
+        # the model's buffers come back with the model's own state
+        self.value = None if meta is None else {"mean": float(meta["mean"]), "std": float(meta["std"])}

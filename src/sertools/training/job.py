@@ -1,0 +1,109 @@
+"""One training job: the config sections that decide its weights, and their hash.
+
+A job is a (variant, seed) pair with the ``model`` section, the variant's
+``train`` section (its overrides applied) and the variant's own settings. The
+config hash covers everything that determines the trained weights: those
+sections, the variant's name, the seed, the SHA-256 of the label and manifest
+files, the code fingerprint (:func:`sertools.training.provenance.code_fingerprint`)
+and :data:`TRAINING_VERSION`. A resume checkpoint is used only by a job with
+the same hash (docs/training.md, "Resume").
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sertools import deps
+from sertools.training import provenance
+
+TRAINING_VERSION = 1  # bump when training semantics change: old resume checkpoints are then ignored
+
+
+def config_hash(
+    model_cfg: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    variant: str,
+    variant_cfg: Mapping[str, Any],
+    seed: int,
+    labels_sha256: str,
+    manifest_sha256: str,
+    code: Mapping[str, str] | None = None,
+) -> str:
+    """Hash of everything that determines the trained weights (see the module docstring)."""
+    doc = {
+        "training_version": TRAINING_VERSION,
+        "code": dict(code or {}),
+        "model": model_cfg,
+        "train": train_cfg,
+        "variant": variant,
+        "variant_cfg": {k: v for k, v in variant_cfg.items() if k != "train"},
+        "seed": int(seed),
+        "labels_sha256": labels_sha256,
+        "manifest_sha256": manifest_sha256,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one training run is. Build it with :func:`make_job`."""
+
+    model: Mapping[str, Any]  # the model section
+    train: Mapping[str, Any]  # the train section with the variant's overrides
+    variant: Mapping[str, Any]  # the variant's section without its train overrides
+    variant_name: str
+    seed: int
+    config_hash: str
+
+    @property
+    def max_epochs(self) -> int:
+        return int(self.train["max_epochs"])
+
+    @property
+    def curriculum(self) -> dict[str, Any]:
+        """The variant's curriculum section (``order: none`` when it has none)."""
+        cur = dict(self.variant.get("curriculum") or {})
+        cur.setdefault("order", "none")
+        return cur
+
+    def config_doc(self) -> dict[str, Any]:
+        """The run's ``config.yaml``."""
+        return {
+            "model": dict(self.model),
+            "train": dict(self.train),
+            "variant": {"name": self.variant_name, **self.variant},
+            "seed": self.seed,
+            "config_hash": self.config_hash,
+        }
+
+
+def make_job(
+    model: Mapping[str, Any],
+    train: Mapping[str, Any],
+    variant: Mapping[str, Any],
+    variant_name: str,
+    seed: int,
+    labels: str | Path,
+    manifest: str | Path,
+) -> Job:
+    """The job of these config sections on these label and manifest files (hashes them all)."""
+    model = copy.deepcopy(dict(model))
+    train = copy.deepcopy(dict(train))
+    variant = {k: copy.deepcopy(v) for k, v in variant.items() if k != "train"}
+    digest = config_hash(
+        model,
+        train,
+        variant_name,
+        variant,
+        int(seed),
+        provenance.file_sha256(labels),
+        provenance.file_sha256(manifest),
+        provenance.code_fingerprint(deps.STAGES["train"]),
+    )
+    return Job(model, train, variant, str(variant_name), int(seed), digest)

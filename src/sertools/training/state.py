@@ -1,0 +1,162 @@
+"""The run state: what changes from epoch to epoch besides the model's and optimisers' tensors.
+
+:class:`RunState` owns the decisions taken after each validation
+(docs/training.md, "After each epoch"):
+
+* best-model tracking: the epoch with the lowest ``selection_metric`` so far
+  and a CPU copy of its weights;
+* NewBob annealing: one :class:`~sertools.training.schedulers.NewBob` per
+  parameter group (backbone, heads), driven by ``newbob_metric``;
+* early stopping after ``early_stopping_patience`` epochs without a new best.
+
+While a curriculum pool is not yet the whole training set, NewBob and the
+early-stopping counter wait (those epochs still compete for the best
+checkpoint). The state also keeps the rows of ``train_log.csv``. It is a
+:class:`~sertools.training.recoverables.Recoverable`: the resume checkpoint
+stores it, and the best weights only when they differ from the current ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from sertools.training import checkpoint
+from sertools.training.errors import TrainingError
+from sertools.training.schedulers import NewBob
+
+#: parameter group -> the train key of its initial learning rate
+LEARNING_RATES = {"backbone": "lr_backbone", "heads": "lr_heads"}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The train settings the after-epoch decisions follow."""
+
+    selection_metric: str
+    newbob_metric: str
+    patience: int
+    max_epochs: int
+
+    @classmethod
+    def of(cls, train: Mapping[str, Any]) -> Rules:
+        return cls(
+            str(train["selection_metric"]),
+            str(train["newbob_metric"]),
+            int(train["early_stopping_patience"]),
+            int(train["max_epochs"]),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :meth:`RunState.update` decided for one epoch."""
+
+    improved: bool  # a new best: its weights are the ones to save
+    annealed: tuple[str, ...]  # "<group> <old> -> <new>" for every learning rate NewBob lowered
+
+
+@dataclass(eq=False)
+class RunState:
+    """Progress, best checkpoint, NewBob and early stopping of one run (see the module docstring)."""
+
+    rules: Rules
+    model: torch.nn.Module = field(repr=False)  # the weights a new best copies
+    newbob: dict[str, NewBob]
+    epochs_done: int = 0
+    best_metric: float = math.inf
+    best_epoch: int | None = None  # 1-based
+    bad_epochs: int = 0
+    finished: bool = False
+    stopped_early: bool = False
+    log_rows: list[dict[str, Any]] = field(default_factory=list)
+    best_weights: dict[str, torch.Tensor] | None = None
+
+    @classmethod
+    def start(cls, train: Mapping[str, Any], model: torch.nn.Module) -> RunState:
+        """The state before the first epoch: NewBob at the configured learning rates."""
+        newbob = {
+            group: NewBob(
+                train[key], train["newbob_factor"], train["newbob_threshold"], train["newbob_patience"]
+            )
+            for group, key in LEARNING_RATES.items()
+        }
+        return cls(Rules.of(train), model, newbob)
+
+    def learning_rates(self) -> dict[str, float]:
+        """The learning rate of each parameter group for the next epoch."""
+        return {group: sched.value for group, sched in self.newbob.items()}
+
+    def update(self, val: Mapping[str, float], is_full: bool) -> Outcome:
+        """Record one epoch's validation: best model, NewBob, early stopping, end of training."""
+        epoch = self.epochs_done + 1
+        rules = self.rules
+        for name in (rules.selection_metric, rules.newbob_metric):
+            if not math.isfinite(val[name]):
+                raise TrainingError(
+                    f"epoch {epoch}: validation metric {name} is {val[name]}; the run diverged"
+                )
+        self.epochs_done = epoch
+        improved = val[rules.selection_metric] < self.best_metric
+        if improved:
+            self.best_metric, self.best_epoch = val[rules.selection_metric], epoch
+            self.best_weights = checkpoint.model_state(self.model)
+            self.bad_epochs = 0
+        elif is_full:
+            self.bad_epochs += 1
+        annealed = self._anneal(val[rules.newbob_metric]) if is_full else ()
+        if is_full and self.bad_epochs >= rules.patience:
+            self.finished = self.stopped_early = True
+        if self.epochs_done >= rules.max_epochs:
+            self.finished = True
+        return Outcome(improved, annealed)
+
+    def _anneal(self, metric: float) -> tuple[str, ...]:
+        changes = []
+        for group, sched in self.newbob.items():
+            old, new = sched(metric)
+            if new != old:
+                changes.append(f"{group} {old:.4g} -> {new:.4g}")
+        return tuple(changes)
+
+    # -- as a recoverable (the NewBob schedulers are entries of their own) --------------------
+
+    @property
+    def best_is_current(self) -> bool:
+        return self.best_epoch == self.epochs_done
+
+    def save_state(self) -> tuple[dict[str, torch.Tensor], Any]:
+        meta = {
+            "epochs_done": self.epochs_done,
+            "best_metric": self.best_metric,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "finished": self.finished,
+            "stopped_early": self.stopped_early,
+            "log_rows": self.log_rows,
+            "best_is_current": self.best_is_current,
+        }
+        keep_best = self.best_weights is not None and not self.best_is_current
+        return (dict(self.best_weights) if keep_best else {}), meta
+
+    def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Any) -> None:
+        self.epochs_done = int(meta["epochs_done"])
+        self.best_metric = float(meta["best_metric"])
+        self.best_epoch = None if meta["best_epoch"] is None else int(meta["best_epoch"])
+        self.bad_epochs = int(meta["bad_epochs"])
+        self.finished = bool(meta["finished"])
+        self.stopped_early = bool(meta["stopped_early"])
+        self.log_rows = list(meta["log_rows"])
+        self.best_weights = None
+        if self.best_epoch is not None:
+            # the model entry is restored first: when the best weights are the current ones, it holds them
+            current = bool(meta["best_is_current"])
+            self.best_weights = (
+                checkpoint.model_state(self.model) if current else {k: v.clone() for k, v in tensors.items()}
+            )
+            if not self.best_weights:
+                raise KeyError("best weights missing from the resume checkpoint")

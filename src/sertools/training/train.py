@@ -1,0 +1,254 @@
+"""The training stage: fine-tune the multitask model on one supervision variant with one seed.
+
+Entry points:
+
+* :func:`run` - the workflow's ``train`` rule: ``inputs`` (``labels``,
+  ``manifest``), ``outputs`` (``best``, ``log_csv``, ``run``) and the rule's
+  params as keywords;
+* :func:`from_config` - the command line and tests: a whole resolved config,
+  a variant name and a run directory;
+* :func:`fit` - the training itself, top to bottom.
+
+A run writes, next to ``run.json``: ``config.yaml``, ``env.json``,
+``train_log.csv``, ``best.safetensors`` and ``resume/last.safetensors``
+(:mod:`sertools.training.outputs`). It can be killed at any moment: rerun, it
+resumes from the last completed epoch and ends with the same weights as an
+uninterrupted run (docs/training.md, "Resume"). A finished run whose config
+hash matches is not retrained: its outputs are rewritten from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sertools import config as config_mod
+from sertools.data import curriculum
+from sertools.io import write_json
+from sertools.training import distributed, provenance
+from sertools.training.data import TrainingData, WaveformStats, load_training_data
+from sertools.training.device import resolve_device, torch_settings
+from sertools.training.job import Job, make_job
+from sertools.training.loop import Run, run_epoch, write_best
+from sertools.training.optimisation import Optimisation, build_optimisation
+from sertools.training.outputs import RunFiles, outputs_in, read_resume, write_config, write_log
+from sertools.training.recoverables import Recoverables, RngState
+from sertools.training.state import RunState
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    model: Mapping[str, Any],
+    train: Mapping[str, Any],
+    variant: Mapping[str, Any],
+    variant_name: str,
+    seed: int,
+    threads: int | None = None,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
+    """Train ``variant_name`` with ``seed``; returns the ``run.json`` summary.
+
+    ``model``: the config's model section; ``train``: the train section with
+    this variant's overrides applied (:func:`sertools.config.variant_train`);
+    ``variant``: the variant's section (its own ``train`` key is not read
+    again). ``threads``: the job's thread count, used when ``train.num_threads``
+    is null. ``stop_after_epochs`` (tests): return right after that epoch's
+    checkpoint, as if the job had been killed; not part of the config hash.
+    """
+    ctx = distributed.context_from_env()
+    device = distributed.device_for(ctx, resolve_device(train["device"]))
+    threads = train.get("num_threads") or threads
+    with torch_settings(bool(train["deterministic"]), threads, device), distributed.session(ctx, device):
+        job = make_job(model, train, variant, variant_name, seed, inputs["labels"], inputs["manifest"])
+        files = RunFiles.from_outputs(outputs)
+        return fit(job, inputs["labels"], inputs["manifest"], files, device, ctx, stop_after_epochs)
+
+
+def from_config(
+    labels: str | Path,
+    manifest: str | Path,
+    out_dir: str | Path,
+    cfg: Mapping[str, Any],
+    variant: str,
+    seed: int,
+    threads: int | None = None,
+    *,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
+    """:func:`run` with the sections of a resolved config and the run directory ``out_dir``."""
+    if variant not in cfg["variants"]:
+        raise ValueError(f"unknown variant {variant!r}; configured: {sorted(cfg['variants'])}")
+    return run(
+        {"labels": labels, "manifest": manifest},
+        outputs_in(out_dir),
+        model=cfg["model"],
+        train=config_mod.variant_train(cfg, variant),
+        variant=cfg["variants"][variant],
+        variant_name=variant,
+        seed=seed,
+        threads=threads,
+        stop_after_epochs=stop_after_epochs,
+    )
+
+
+def fit(
+    job: Job,
+    labels: str | Path,
+    manifest: str | Path,
+    files: RunFiles,
+    device: torch.device,
+    ctx: distributed.DistContext,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
+    """Train ``job``, resuming from its checkpoint if there is one; returns the summary."""
+    started = time.monotonic()
+    files.prepare(ctx)
+    data = load_training_data(labels, manifest, job, device)
+    optim, state, stats, resumed_from = resume_or_start(job, data, files, device, ctx)
+    resume = recoverables(optim, state, stats)
+    run = Run(job, data, optim, files, resume, best_meta(job, optim, data, stats), device, ctx)
+    if resumed_from is not None:
+        rewrite_outputs(run, state)
+    if ctx.is_main:
+        write_config(files.config, job.config_doc())
+        write_json(files.env, provenance.collect(device))
+    announce_curriculum(job)
+    while not state.finished and state.epochs_done < job.max_epochs:
+        run_epoch(run, state)
+        if stop_after_epochs is not None and state.epochs_done >= stop_after_epochs and not state.finished:
+            log.warning(
+                "stopping after epoch %d as requested (stop_after_epochs); rerun to resume", state.epochs_done
+            )
+            return {"interrupted": True, "epochs_run": state.epochs_done, "config_hash": job.config_hash}
+    summary = summarise(run, state, resumed_from, time.monotonic() - started)
+    if ctx.is_main:
+        write_json(files.run, summary)
+    distributed.barrier(ctx)  # no rank leaves before rank 0's files exist
+    log.info(
+        "done: best epoch %s, %s = %.6g, %d epochs",
+        state.best_epoch,
+        state.rules.selection_metric,
+        state.best_metric,
+        state.epochs_done,
+    )
+    return summary
+
+
+def recoverables(optim: Optimisation, state: RunState, stats: WaveformStats) -> Recoverables:
+    """Everything the resume checkpoint holds; the one list both saving and restoring walk."""
+    return Recoverables(
+        {
+            "model": optim.model,  # first: the run state reads the best weights from it
+            **{f"optim.{group}": opt for group, opt in optim.optimizers.items()},
+            **{f"newbob.{group}": sched for group, sched in state.newbob.items()},
+            **({"scaler": optim.scaler} if optim.scaler is not None else {}),
+            "waveform_stats": stats,
+            "state": state,
+            "rng": RngState(),
+        }
+    )
+
+
+def resume_or_start(
+    job: Job, data: TrainingData, files: RunFiles, device: torch.device, ctx: distributed.DistContext
+) -> tuple[Optimisation, RunState, WaveformStats, int | None]:
+    """Model, optimisers and run state restored from this job's checkpoint, else fresh.
+
+    The last item is the epoch the run resumes after (None: a fresh start).
+    """
+    optim = build_optimisation(job, data.train_targets, device, ctx)
+    data.check_min_length(optim.min_samples)
+    saved = read_resume(files.resume, job.config_hash)
+    if saved is not None:
+        state, stats = RunState.start(job.train, optim.model), WaveformStats()
+        try:
+            recoverables(optim, state, stats).restore(saved)
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            # same configuration but a state that does not fit (e.g. the model code
+            # changed): rebuild everything and start over
+            log.warning("resume checkpoint %s does not fit this code, starting fresh: %s", files.resume, e)
+            optim = build_optimisation(job, data.train_targets, device, ctx)
+        else:
+            log.info(
+                "resuming from %s after epoch %d (best epoch %s, %s = %.6g)",
+                files.resume,
+                state.epochs_done,
+                state.best_epoch,
+                state.rules.selection_metric,
+                state.best_metric,
+            )
+            return optim, state, stats, state.epochs_done
+    return optim, RunState.start(job.train, optim.model), WaveformStats.measure(optim.model, data), None
+
+
+def rewrite_outputs(run: Run, state: RunState) -> None:
+    """``best.safetensors`` and ``train_log.csv`` of a resumed run (Snakemake deletes a failed job's outputs)."""
+    write_best(run, state)
+    if run.ctx.is_main:
+        write_log(run.files.log, state.log_rows)
+
+
+def best_meta(job: Job, optim: Optimisation, data: TrainingData, stats: WaveformStats) -> dict[str, Any]:
+    """The metadata of ``best.safetensors`` apart from the epoch and its metric value.
+
+    Prediction rebuilds the model from ``architecture`` and checks ``sample_rate``.
+    """
+    return {
+        "architecture": optim.model.architecture(),
+        "variant": job.variant_name,
+        "variant_cfg": dict(job.variant),
+        "seed": job.seed,
+        "selection_metric": job.train["selection_metric"],
+        "waveform_stats": stats.value,
+        "sample_rate": data.sample_rate,
+        "config_hash": job.config_hash,
+    }
+
+
+def announce_curriculum(job: Job) -> None:
+    """Say in the log from which epoch the curriculum's pool is the whole training set."""
+    cur = job.curriculum
+    if cur["order"] == "none":
+        return
+    full = curriculum.full_epoch(job.max_epochs, cur.get("full_at", 0.4), cur.get("start_fraction", 0.33))
+    if full >= job.max_epochs:
+        log.warning(
+            "curriculum never reaches the full training set within %d epochs: NewBob and early stopping never start",
+            job.max_epochs,
+        )
+    else:
+        log.info("curriculum: full training set from epoch %d of %d", full + 1, job.max_epochs)
+
+
+def summarise(run: Run, state: RunState, resumed_from: int | None, seconds: float) -> dict[str, Any]:
+    """The ``run.json`` summary."""
+    amp = run.optim.amp
+    return {
+        "variant": run.job.variant_name,
+        "seed": run.job.seed,
+        "best_epoch": state.best_epoch,
+        "best_metric": state.best_metric,
+        "selection_metric": state.rules.selection_metric,
+        "epochs_run": state.epochs_done,
+        "max_epochs": run.job.max_epochs,
+        "stopped_early": state.stopped_early,
+        "total_seconds": round(seconds, 3),
+        "train_seconds": round(sum(float(r["seconds"]) for r in state.log_rows), 3),
+        "config_hash": run.job.config_hash,
+        "resumed_from_epoch": resumed_from,
+        "device": str(run.device),
+        "amp": None if amp is None else str(amp).replace("torch.", ""),
+        "n_train": len(run.data.train_set),
+        "n_dev": len(run.data.dev_set),
+        "labels_without_audio": run.data.labels_without_audio,
+        "world_size": run.ctx.world_size,
+    }

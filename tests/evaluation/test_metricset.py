@@ -1,0 +1,78 @@
+"""Tests for sertools.evaluation.metricset: every metric of one prediction set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from evalsets import dist, make_data, with_predictions
+
+from sertools.classes import CLASSES, OTHER, K
+from sertools.evaluation.evaldata import DIMENSIONS, EvalData
+from sertools.evaluation.metricset import compute_all
+from sertools.measures import confusion_matrix
+
+sk_metrics = pytest.importorskip("sklearn.metrics")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hard_metrics_match_sklearn_with_missing_classes(seed: int) -> None:
+    # classes 3 and 6 never occur in truth; class 6 never predicted either; 3 is predicted
+    data = make_data(400, seed=seed, classes=(0, 1, 2, 4, 5, 7, 8))
+    pred = data.pred.copy()
+    pred[pred == 6] = 0
+    pred[:5] = 3
+    data = with_predictions(data, np.eye(K)[pred] * 0.9 + 0.1 / K)
+    res = compute_all(data)
+    keep = data.hard >= 0
+    y, p = data.hard[keep], data.pred[keep]
+    labels = list(range(K))
+    assert res["accuracy"] == pytest.approx(sk_metrics.accuracy_score(y, p))
+    for avg in ("macro", "weighted"):
+        expected = sk_metrics.f1_score(y, p, labels=labels, average=avg, zero_division=0)
+        assert res[f"{avg}_f1"] == pytest.approx(expected)
+    per_class = sk_metrics.f1_score(y, p, labels=labels, average=None, zero_division=0)
+    for c, name in enumerate(CLASSES):
+        assert res[f"f1_{name}"] == pytest.approx(per_class[c])
+    assert res["f1_Contempt"] == 0.0  # absent from truth and prediction
+    np.testing.assert_array_equal(
+        confusion_matrix(data.hard, data.pred), sk_metrics.confusion_matrix(y, p, labels=labels)
+    )
+    assert res["n_hard"] == keep.sum() and res["n_all"] == data.n
+
+
+def test_x_utterances_excluded_from_hard_but_not_distributional_metrics() -> None:
+    probs = np.array([dist(0.9, 0.1), dist(0.1, 0.9), dist(0.2, 0.8)])
+    data = EvalData(probs=probs, pred=[0, 1, 1], hard=[0, 1, -1], p_primary=probs, p_merged=probs)
+    res = compute_all(data)
+    assert res["accuracy"] == 1.0 and res["n_hard"] == 2 and res["n_all"] == 3
+    assert res["jsd_primary"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_ece_and_brier_use_the_documented_utterances() -> None:
+    probs = np.array([dist(0.9, 0.1), dist(0.9, 0.1), dist(0.6, 0.4), dist(0.4, 0.6), dist(0.9, 0.1)])
+    pred = probs.argmax(axis=1)
+    data = EvalData(probs=probs, pred=pred, hard=[0, 1, 0, 1, -1], p_primary=probs, p_merged=probs)
+    assert compute_all(data, ece_bins=10)["ece"] == pytest.approx(0.4)
+    probs = np.array([dist(0.5, 0.5), dist(0.0, 1.0)])
+    primary = np.array([dist(1.0), dist(0.5, 0.5)])
+    data = EvalData(probs=probs, pred=[0, 1], hard=[0, -1], p_primary=primary, p_merged=primary)
+    res = compute_all(data)
+    assert res["brier_onehot"] == pytest.approx(0.5)  # hard-labelled row only
+    assert res["brier_primary"] == pytest.approx((0.5 + 0.5) / 2)
+
+
+def test_other_class_shares() -> None:
+    probs = np.array([dist(0.2, *[0] * 7, 0.8), dist(0.7, *[0] * 7, 0.3)])
+    primary = np.array([dist(0.5, *[0] * 7, 0.5), dist(1.0)])
+    data = EvalData(probs=probs, pred=[OTHER, 0], hard=[-1, 0], p_primary=primary, p_merged=primary)
+    res = compute_all(data)
+    assert res["other_share_pred"] == 0.5
+    assert res["other_mass"] == pytest.approx(0.55)
+    assert res["other_share_human"] == pytest.approx(0.25)
+
+
+def test_missing_dims_and_latent_truth_keys() -> None:
+    res = compute_all(make_data(50, with_true=False, with_dims=False))
+    assert "jsd_true" not in res and "kld_true" not in res
+    assert all(np.isnan(res[f"ccc_{d}"]) for d in DIMENSIONS)
+    assert "jsd_true" in compute_all(make_data(50))

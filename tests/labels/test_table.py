@@ -1,0 +1,107 @@
+"""The label table (sertools.labels.table): written and read back as written; a bad table is named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_corpus
+
+from sertools.corpus.msp import read_labels
+from sertools.labels import build, table
+from sertools.labels.table import LabelTableError
+
+CONSENSUS = [
+    ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
+    ["f2.wav", "X", 4.0, 4.0, 4.0, 2, "Female", "Development"],
+    ["f3.wav", "N", 4.0, 4.0, 4.0, 3, "Male", "Test1"],
+]
+ANNOTATIONS = [
+    ("f1.wav", "W1", "Angry", "Frustrated", 5, 2, 5),
+    ("f1.wav", "W2", "Angry", "", 6, 2, 6),
+    ("f1.wav", "W3", "Sad", "Angry", 4, 3, 3),
+    ("f2.wav", "W1", "Happy", "", 4, 5, 4),
+    ("f2.wav", "W2", "Neutral", "", 4, 4, 4),
+    ("f3.wav", "W1", "Neutral", "", 4, 4, 4),
+]
+
+
+@pytest.fixture
+def labels(tmp_path, default_cfg) -> pd.DataFrame:
+    write_corpus(tmp_path / "corpus", CONSENSUS, ANNOTATIONS)
+    df, _ = build.build_labels(read_labels(tmp_path / "corpus"), default_cfg["labels"])
+    return df
+
+
+def test_round_trip_keeps_columns_and_types(labels, tmp_path):
+    path = tmp_path / "labels.parquet"
+    table.write(labels, path)
+    back = table.read(path)
+    assert list(back.columns) == list(table.COLUMNS)
+    assert back["hard_label"].dtype == "Int64" and back["n_annotators"].dtype == np.int64
+    for name in table.LIST_COLUMNS:
+        np.testing.assert_array_equal(table.matrix(back, name), table.matrix(labels, name))
+    assert table.read(path, columns=["file_id", "split"]).shape == (3, 2)
+
+
+def test_empty_table_round_trips(labels, tmp_path):
+    path = tmp_path / "labels.parquet"
+    table.write(labels.iloc[:0], path)
+    assert len(table.read(path)) == 0
+
+
+def _broken(labels: pd.DataFrame, column: str, row: int, value: object) -> pd.DataFrame:
+    df = labels.copy()
+    values = list(df[column])
+    values[row] = value
+    df[column] = pd.Series(values, dtype=df[column].dtype) if column not in table.LIST_COLUMNS else values
+    return df
+
+
+BAD = [
+    ("p_primary", 0, [0.5] * 9, r"column 'p_primary' of 'f1\.wav' .* does not sum to 1"),
+    ("p_merged", 2, [1.5, -0.5] + [0.0] * 7, r"column 'p_merged' of 'f3\.wav' .* negative"),
+    ("votes_primary", 1, [1] * 8, r"p?votes_primary: every entry must be a list of 9 numbers"),
+    ("split", 1, "Test3", r"column 'split' of 'f2\.wav' \('Test3'\) is not one of Train, Development"),
+    ("file_id", 2, "f1.wav", r"column 'file_id' of 'f1\.wav' .* is listed more than once"),
+    ("consensus", 0, "Q", r"column 'consensus' of 'f1\.wav' \('Q'\) is not one of"),
+    ("hard_label", 1, 3, r"column 'hard_label' of 'f2\.wav' .* does not match the consensus code"),
+    ("entropy_primary", 0, 1.5, r"column 'entropy_primary' of 'f1\.wav' \(1\.5\) is outside \[0, 1\]"),
+    ("n_annotators", 2, 4, r"column 'votes_primary' of 'f3\.wav' .* does not add up to n_annotators"),
+    ("arousal", 0, 9.0, r"column 'arousal' of 'f1\.wav' \(9\.0\) is outside \[1, 7\]"),
+]
+
+
+@pytest.mark.parametrize(("column", "row", "value", "message"), BAD, ids=[b[0] for b in BAD])
+def test_a_bad_table_is_named_with_its_problem(labels, tmp_path, column, row, value, message):
+    bad = _broken(labels, column, row, value)
+    path = tmp_path / "labels.parquet"
+    with pytest.raises(LabelTableError, match=rf"^{path}: label table: {message}"):
+        table.write(bad, path)
+    assert not path.exists()
+    # the same table written by someone else is refused on reading
+    if column not in table.LIST_COLUMNS:
+        bad.to_parquet(path, index=False)
+        with pytest.raises(LabelTableError, match=rf"^{path}: label table: {message}"):
+            table.read(path)
+
+
+def test_missing_columns_and_files_are_named(labels, tmp_path):
+    path = tmp_path / "labels.parquet"
+    labels.drop(columns=["p_merged", "split"]).to_parquet(path, index=False)
+    with pytest.raises(
+        LabelTableError, match=r"labels\.parquet: label table lacks column\(s\) \['split', 'p_merged'\]"
+    ):
+        table.read(path)
+    assert len(table.read(path, require=["file_id", "p_primary"])) == 3
+    with pytest.raises(LabelTableError, match=r"nope\.parquet: label table not found"):
+        table.read(tmp_path / "nope.parquet")
+    (tmp_path / "text.parquet").write_text("not parquet")
+    with pytest.raises(LabelTableError, match=r"text\.parquet: cannot read the label table as parquet"):
+        table.read(tmp_path / "text.parquet")
+
+
+def test_validate_checks_only_the_columns_present(labels):
+    table.validate(labels[["file_id", "p_primary"]], require=["file_id"])
+    with pytest.raises(LabelTableError, match=r"<label table>: label table lacks column\(s\) \['split'\]"):
+        table.validate(labels[["file_id"]], require=["file_id", "split"])

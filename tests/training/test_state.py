@@ -1,0 +1,105 @@
+"""The run state: best-model tracking, early stopping, NewBob, and its resume round trip."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from sertools.training.errors import TrainingError
+from sertools.training.state import RunState
+
+TRAIN = {
+    "selection_metric": "val_loss",
+    "newbob_metric": "val_loss",
+    "early_stopping_patience": 2,
+    "max_epochs": 10,
+    "lr_backbone": 1e-4,
+    "lr_heads": 1e-3,
+    "newbob_factor": 0.5,
+    "newbob_threshold": 0.0025,
+    "newbob_patience": 0,
+}
+
+
+def _state(**train: Any) -> RunState:
+    torch.manual_seed(0)
+    return RunState.start({**TRAIN, **train}, torch.nn.Linear(2, 2))
+
+
+def _val(loss: float) -> dict[str, float]:
+    return {"val_loss": loss, "val_macro_f1": 0.5, "val_jsd": 0.1, "one_minus_macro_f1": 0.5}
+
+
+def test_best_epoch_weights_are_a_copy_taken_when_the_metric_improves() -> None:
+    s = _state()
+    assert s.update(_val(2.0), is_full=True).improved
+    weights = {k: v.clone() for k, v in s.model.state_dict().items()}
+    with torch.no_grad():
+        s.model.weight.add_(1.0)
+    assert not s.update(_val(2.5), is_full=True).improved
+    assert (s.best_epoch, s.best_metric, s.bad_epochs) == (1, 2.0, 1)
+    assert all(torch.equal(s.best_weights[k], weights[k]) for k in weights)
+    assert s.update(_val(1.0), is_full=True).improved and s.bad_epochs == 0 and s.best_epoch == 3
+    assert torch.equal(s.best_weights["weight"], s.model.weight.detach())
+
+
+def test_early_stopping_and_newbob_wait_for_the_full_pool() -> None:
+    s = _state()
+    s.update(_val(1.0), is_full=False)
+    for loss in (2.0, 3.0):  # worse, but the curriculum pool is not full yet
+        out = s.update(_val(loss), is_full=False)
+        assert out.annealed == () and not s.finished
+    assert s.bad_epochs == 0 and s.newbob["heads"].metric_values == []
+    assert s.update(_val(4.0), is_full=True).annealed == ()  # NewBob's first call never anneals
+    out = s.update(_val(5.0), is_full=True)
+    assert out.annealed == ("backbone 0.0001 -> 5e-05", "heads 0.001 -> 0.0005")
+    assert s.learning_rates() == {"backbone": 5e-05, "heads": 5e-04}
+    assert s.finished and s.stopped_early and s.bad_epochs == 2 and s.epochs_done == 5
+
+
+def test_the_last_epoch_finishes_the_run() -> None:
+    s = _state(max_epochs=2)
+    s.update(_val(2.0), is_full=True)
+    assert not s.finished
+    s.update(_val(1.0), is_full=True)
+    assert s.finished and not s.stopped_early
+
+
+def test_a_non_finite_validation_metric_stops_the_run() -> None:
+    s = _state()
+    with pytest.raises(TrainingError, match="epoch 1: validation metric val_loss is nan; the run diverged"):
+        s.update(_val(math.nan), is_full=True)
+    assert s.epochs_done == 0
+
+
+def test_round_trip_stores_the_best_weights_only_when_they_are_not_the_current_ones() -> None:
+    s = _state()
+    s.update(_val(1.0), is_full=True)
+    tensors, meta = s.save_state()
+    assert tensors == {} and meta["best_is_current"]  # the model entry holds them
+    with torch.no_grad():
+        s.model.weight.add_(1.0)
+    s.update(_val(2.0), is_full=True)
+    s.log_rows.append({"epoch": 2})
+    tensors, meta = s.save_state()
+    assert tensors.keys() == {"weight", "bias"} and not meta["best_is_current"]
+
+    back = _state()
+    back.load_state(tensors, meta)
+    assert (back.epochs_done, back.best_epoch, back.best_metric, back.bad_epochs) == (2, 1, 1.0, 1)
+    assert back.log_rows == [{"epoch": 2}] and not back.finished
+    assert all(torch.equal(back.best_weights[k], s.best_weights[k]) for k in tensors)
+
+    current = _state()
+    current.update(_val(3.0), is_full=True)
+    tensors, meta = current.save_state()
+    again = _state()
+    with torch.no_grad():
+        again.model.weight.mul_(0.0)
+    again.load_state(tensors, meta)  # best weights read from the (restored) model
+    assert torch.equal(again.best_weights["weight"], again.model.weight.detach())
+    with pytest.raises(KeyError, match="best weights missing"):
+        again.load_state({}, {**meta, "best_is_current": False})
