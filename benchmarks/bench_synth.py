@@ -1,4 +1,4 @@
-"""Benchmark of the synthetic corpus generator (sertools.synth).
+"""Benchmark of the synthetic corpus generator (sertools.corpus.synthetic).
 
 Prints
   * audio generation throughput: utterances per second of ``generate`` with
@@ -31,29 +31,24 @@ def _peak_mib() -> float:
 def _phase_audio(n: int, duration: float, seed: int) -> dict:
     import scipy.signal  # noqa: F401  (import cost is not generation cost)
 
-    from sertools.corpus.synthetic import generate as synth
+    from sertools.corpus.synthetic import generate, labels, layout, sampling, voice
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        summary = synth.generate(tmp, n, seed, min_duration_s=duration, max_duration_s=duration)
+        summary = generate.generate(tmp, n, seed, min_duration_s=duration, max_duration_s=duration)
         total = time.perf_counter() - t0
 
     # Render only (no label tables, no file I/O), same cue vectors.
-    layout = synth._layout(n, seed, duration, duration)
-    voice = synth._voices(layout, synth._latent(layout, seed), seed)
+    lay = layout.make_layout(n, seed, duration, duration)
+    voices = voice.voices(lay, labels.latent(lay, seed), seed)
     n_samples = round(duration * 16000)
     t0 = time.perf_counter()
     for i in range(n):
-        y = synth.render(
-            voice.cues[i],
-            float(voice.f0_hz[i]),
-            float(voice.vtl[i]),
-            float(voice.gain_db[i]),
-            float(voice.noise_db[i]),
-            float(voice.mic_pole[i]),
+        y = voice.render(
+            voices.params(i),
             n_samples,
             16000,
-            synth._rng(seed, synth._STREAM_AUDIO, i),
+            sampling.rng(seed, sampling.STREAM_AUDIO, i),
         )
     render = time.perf_counter() - t0
     assert y.shape == (n_samples,)
@@ -68,11 +63,11 @@ def _phase_audio(n: int, duration: float, seed: int) -> dict:
 
 
 def _phase_full(n: int, seed: int) -> dict:
-    from sertools.corpus.synthetic import generate as synth
+    from sertools.corpus.synthetic import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        summary = synth.generate(tmp, n, seed, labels_only=True)
+        summary = generate.generate(tmp, n, seed, labels_only=True)
         elapsed = time.perf_counter() - t0
         sizes = {p.name: p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()}
     return {
