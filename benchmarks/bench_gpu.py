@@ -32,7 +32,8 @@ SR = 16000
 def base_model(device: torch.device) -> model_mod.SERModel:
     """The sertools model with WavLM-Base dimensions, built without any download."""
     cfg = config_mod.resolve({})["model"]
-    # the tiny config path builds a WavLMConfig from these fields; use Base's values
+    # the tiny backbone is a WavLMConfig of these fields (sertools.model.backbone.tiny_backbone_config);
+    # use Base's values
     cfg["tiny"] = {
         "hidden_size": 768,
         "num_hidden_layers": 12,

@@ -2,8 +2,8 @@
 
     python benchmarks/bench_group_norm.py [--threads 1] [--reps 20]
 
-Times forward + backward of ``sertools.model.masked_group_norm`` and of
-``masked_group_norm_reference`` (the same function through plain autograd) on
+Times forward + backward of ``sertools.model.group_norm.masked_group_norm`` and
+of ``masked_group_norm_reference`` (the same function through plain autograd) on
 the tiny demo model's first-layer activation, with training's determinism settings: a batch of 16 utterances of
 about 2 s, 32 channels at 3,200 frames/s, lengths 90-100% of the padded one.
 """
@@ -15,7 +15,8 @@ import time
 
 import torch
 
-from sertools.model import network as M
+from sertools.model import group_norm
+from sertools.training import device
 
 
 def time_fn(fn, x, lengths, w, b, reps: int) -> float:
@@ -33,15 +34,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=20)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)  # as in training (sertools.training.torch_settings)
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(16, 32, 6400, generator=g)
-    lengths = torch.randint(5760, 6401, (16,), generator=g)
-    w, b = torch.randn(32, generator=g), torch.randn(32, generator=g)
-    fast = time_fn(M.masked_group_norm, x, lengths, w, b, args.reps)
-    ref = time_fn(M.masked_group_norm_reference, x, lengths, w, b, args.reps)
+    # training's determinism settings and thread count (train.deterministic: true)
+    with device.torch_settings(True, args.threads, torch.device("cpu")):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(16, 32, 6400, generator=g)
+        lengths = torch.randint(5760, 6401, (16,), generator=g)
+        w, b = torch.randn(32, generator=g), torch.randn(32, generator=g)
+        fast = time_fn(group_norm.masked_group_norm, x, lengths, w, b, args.reps)
+        ref = time_fn(group_norm.masked_group_norm_reference, x, lengths, w, b, args.reps)
     print(
         f"[16, 32, 6400], {args.threads} thread(s), best of {args.reps}: hand-written {fast * 1e3:.1f} ms, autograd {ref * 1e3:.1f} ms"
     )

@@ -24,7 +24,7 @@ import pandas as pd
 
 from sertools import config as config_mod
 from sertools.classes import CLASSES, K, primary_index
-from sertools.labels import distributions as L
+from sertools.labels import table
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -66,15 +66,15 @@ def naive_votes(corpus: Path, labels_cfg: dict) -> dict[str, tuple[list[float], 
 STAGE = """
 import json, resource, sys, time
 from sertools import config
-from sertools.corpus import msp as corpus
-from sertools.labels import distributions as labels
+from sertools.corpus import msp
+from sertools.labels import build
 cfg = config.resolve({})["labels"]
 t0 = time.perf_counter()
-raw = corpus.read_labels(sys.argv[1])
+raw = msp.read_labels(sys.argv[1])
 t1 = time.perf_counter()
-df, _ = labels.build_labels(raw, cfg)
+df, _ = build.build_labels(raw, cfg)
 t2 = time.perf_counter()
-labels.run(sys.argv[1], sys.argv[2], sys.argv[3], cfg)
+build.run(msp.label_files(sys.argv[1]), {"table": sys.argv[2], "summary": sys.argv[3]}, labels=cfg)
 t3 = time.perf_counter()
 print(json.dumps({"read": t1 - t0, "build": t2 - t1, "seconds": t3 - t2,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -87,12 +87,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from sertools.corpus.synthetic import generate as synth
+    from sertools.corpus.synthetic import generate
 
     corpus = OUT / f"labels_only_{args.utterances}_{args.seed}"
     if not (corpus / "Labels" / "labels_detailed.csv").exists():
         t = time.perf_counter()
-        synth.generate(corpus, utterances=args.utterances, seed=args.seed, labels_only=True)
+        generate.generate(corpus, utterances=args.utterances, seed=args.seed, labels_only=True)
         print(f"synthetic labels-only corpus: {time.perf_counter() - t:.1f} s")
     with open(corpus / "Labels" / "labels_detailed.csv", "rb") as fh:
         rows = sum(1 for _ in fh) - 1
@@ -114,8 +114,8 @@ def main() -> None:
     df = pd.read_parquet(out)
     exp_p = np.array([ref[f][0] for f in df["file_id"]])
     exp_m = np.array([ref[f][1] for f in df["file_id"]])
-    assert np.array_equal(L.matrix(df, "votes_primary"), exp_p), "fast and reference primary votes differ"
-    assert np.allclose(L.matrix(df, "votes_merged"), exp_m), "fast and reference merged votes differ"
+    assert np.array_equal(table.matrix(df, "votes_primary"), exp_p), "fast and reference primary votes differ"
+    assert np.allclose(table.matrix(df, "votes_merged"), exp_m), "fast and reference merged votes differ"
 
     s = json.loads(summ.read_text())
     print(f"utterances {s['utterances_read']:,}, annotation rows {rows:,}")

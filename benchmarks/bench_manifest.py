@@ -4,7 +4,7 @@
 
 Writes ``--files`` 16 kHz mono 16-bit wavs with MSP-Podcast-like durations
 (2.75-11 s) and ``--convert`` stereo 44.1 kHz ones, then times the manifest
-stage (sertools.audio.build_manifest) on each set. The naive reference for
+stage (sertools.data.manifest.build_manifest) on each set. The naive reference for
 the first set decodes every file to learn its length, where the stage reads
 the header only (and checks the RIFF chunk sizes).
 """
@@ -21,7 +21,7 @@ import pandas as pd
 import soundfile as sf
 
 from sertools import config as config_mod
-from sertools.data import manifest as audio
+from sertools.data import manifest
 
 SR = 16000
 
@@ -57,7 +57,9 @@ def main() -> None:
         tmp = Path(d)
         labels = write_set(tmp / "a", args.files, SR, 1, 1)
         t = time.perf_counter()
-        _man, summary = audio.build_manifest(tmp / "a", labels, cfg, tmp / "cache_a")
+        _man, summary = manifest.build_manifest(
+            labels, tmp / "a" / "Audios", manifest=cfg, cache_dir=tmp / "cache_a"
+        )
         probe_s = time.perf_counter() - t
         assert summary["utterances_kept"] == args.files
         t = time.perf_counter()
@@ -73,7 +75,9 @@ def main() -> None:
         )
         labels = write_set(tmp / "b", args.convert, 44100, 2, 2)
         t = time.perf_counter()
-        _, summary = audio.build_manifest(tmp / "b", labels, cfg, tmp / "cache_b")
+        _, summary = manifest.build_manifest(
+            labels, tmp / "b" / "Audios", manifest=cfg, cache_dir=tmp / "cache_b"
+        )
         conv_s = time.perf_counter() - t
         assert summary["converted_to_cache"] == args.convert
         audio_s = summary["hours"] * 3600
@@ -84,7 +88,7 @@ def main() -> None:
             f"RESULT|manifest, stereo 44.1 kHz wavs converted to 16 kHz mono (first run)|{args.convert / conv_s:.1f} files/s|-|-"
         )
         t = time.perf_counter()
-        audio.build_manifest(tmp / "b", labels, cfg, tmp / "cache_b")
+        manifest.build_manifest(labels, tmp / "b" / "Audios", manifest=cfg, cache_dir=tmp / "cache_b")
         again = time.perf_counter() - t
         print(f"second run reuses the cache: {again:.2f} s")
         print(

@@ -1,6 +1,6 @@
 """Benchmark: all metrics with a B = 1000 bootstrap for one prediction set.
 
-Compares ``sertools.metrics.bootstrap`` (sufficient statistics + one matrix
+Compares ``sertools.evaluation.bootstrap.bootstrap`` (sufficient statistics + one matrix
 product per chunk of resamples) with a straightforward reference that
 recomputes every metric on each explicitly resampled copy of the data with
 sklearn and scipy. The reference is timed on fewer resamples and
@@ -26,15 +26,11 @@ import tracemalloc  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.distance import jensenshannon  # noqa: E402
 from scipy.stats import entropy  # noqa: E402
-from sertools.evaluation.scores import (  # noqa: E402
-    EvalData,
-    bootstrap,
-    bootstrap_replicates,
-    paired_bootstrap,
-    resample_indices,
-)
 
 from sertools.classes import CLASSES, OTHER, K  # noqa: E402
+from sertools.evaluation.bootstrap import bootstrap, bootstrap_replicates, resample_indices  # noqa: E402
+from sertools.evaluation.evaldata import EvalData  # noqa: E402
+from sertools.evaluation.significance import paired_bootstrap  # noqa: E402
 
 
 def synthetic(n: int, seed: int = 0) -> EvalData:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py [--utterances 300] [--epochs 2] [--threads 2] [--batch-size 8]
 
-Builds a synthetic corpus (sertools.synth, 1.5-3 s utterances) in a temporary
+Builds a synthetic corpus (sertools.corpus.synthetic, 1.5-3 s utterances) in a temporary
 directory, runs the label and manifest stages, trains the schema's default
 ``tiny`` backbone with the ``dist_primary_kl`` variant on CPU, and prints
 training utterances/s, validation utterances/s and seconds/epoch.
@@ -20,10 +20,25 @@ import pandas as pd
 import torch
 
 from sertools import config as config_mod
+from sertools.corpus import msp
 from sertools.corpus.synthetic import generate as synth
-from sertools.data import manifest as audio
-from sertools.labels import distributions as labels
-from sertools.training import loop as training
+from sertools.data import manifest
+from sertools.labels import build
+from sertools.training import loop, train
+
+
+def stages(corpus: Path, labels: Path, man: Path, cfg: dict[str, Any]) -> None:
+    """The label and manifest stages of ``corpus``: label table ``labels``, manifest ``man``."""
+    build.run(
+        msp.label_files(corpus),
+        {"table": labels, "summary": labels.with_suffix(".json")},
+        labels=cfg["labels"],
+    )
+    manifest.run(
+        {"labels": labels, "audio": corpus / "Audios"},
+        {"manifest": man, "summary": man.with_suffix(".json")},
+        manifest=cfg["manifest"],
+    )
 
 
 def main() -> None:
@@ -45,42 +60,36 @@ def main() -> None:
         }
     )
     timings: dict[str, list[float]] = {"train": [], "validate": []}
-    real_train, real_validate = training._Trainer.train_epoch, training._Trainer.validate
+    real_train, real_validate = loop.train_epoch, loop.validate
 
-    def timed_train(self: Any, *a: Any, **kw: Any) -> Any:
+    def timed_train(*a: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
-        out = real_train(self, *a, **kw)
+        out = real_train(*a, **kw)
         timings["train"].append(time.perf_counter() - t0)
         return out
 
-    def timed_validate(self: Any, *a: Any, **kw: Any) -> Any:
+    def timed_validate(*a: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
-        out = real_validate(self, *a, **kw)
+        out = real_validate(*a, **kw)
         timings["validate"].append(time.perf_counter() - t0)
         return out
 
-    training._Trainer.train_epoch, training._Trainer.validate = timed_train, timed_validate
+    # loop.run_epoch looks both up in the module at every epoch
+    loop.train_epoch, loop.validate = timed_train, timed_validate
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         synth.generate(root / "corpus", args.utterances, seed=7)
-        labels.run(root / "corpus", root / "labels.parquet", root / "labels.json", cfg["labels"])
-        audio.run(
-            root / "corpus",
-            root / "labels.parquet",
-            root / "manifest.parquet",
-            root / "manifest.json",
-            cfg["manifest"],
-        )
+        stages(root / "corpus", root / "labels.parquet", root / "manifest.parquet", cfg)
         man = pd.read_parquet(root / "manifest.parquet")
         t0 = time.perf_counter()
-        summary = training.train(
+        summary = train.from_config(
             root / "labels.parquet",
             root / "manifest.parquet",
             root / "run",
             cfg,
             args.variant,
             0,
-            args.threads,
+            threads=args.threads,
         )
         total = time.perf_counter() - t0
         log = pd.read_csv(root / "run" / "train_log.csv")
@@ -116,10 +125,7 @@ def compare_batching(threads: int, variant: str, timings: dict[str, list[float]]
         root = Path(tmp)
         synth.generate(root / "corpus", 200, seed=5, min_duration_s=2.75, max_duration_s=11.0)
         base = config_mod.resolve({})
-        labels.run(root / "corpus", root / "labels.parquet", root / "labels.json", base["labels"])
-        audio.run(
-            root / "corpus", root / "labels.parquet", root / "m.parquet", root / "m.json", base["manifest"]
-        )
+        stages(root / "corpus", root / "labels.parquet", root / "m.parquet", base)
         for name, mult in (("random", 1), ("bucketed", 20)):
             cfg = config_mod.resolve(
                 {
@@ -133,8 +139,8 @@ def compare_batching(threads: int, variant: str, timings: dict[str, list[float]]
                 }
             )
             timings["train"].clear()
-            summary = training.train(
-                root / "labels.parquet", root / "m.parquet", root / name, cfg, variant, 0, threads
+            summary = train.from_config(
+                root / "labels.parquet", root / "m.parquet", root / name, cfg, variant, 0, threads=threads
             )
             log = pd.read_csv(root / name / "train_log.csv")
             rate = summary["n_train"] / (sum(timings["train"]) / len(timings["train"]))

@@ -41,7 +41,7 @@ def cmd_labels(args: argparse.Namespace) -> None:
 
     section = _cfg(args)["labels"]  # a bad config is reported before the corpus is looked at
     outputs = {"table": args.out, "summary": args.summary}
-    s = build.run(label_files(args.corpus_dir), outputs, labels=section)
+    s = build.run(label_files(args.corpus_dir, section["detailed_source"]), outputs, labels=section)
     print(
         f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, "
         f"{s['annotations_kept']}/{s['annotations_read']} annotations kept; summary in {args.summary}"

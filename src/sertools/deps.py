@@ -101,6 +101,7 @@ STAGES: dict[str, str] = {
     "significance": "sertools.evaluation.significance",
     "tables": "sertools.report.tables",
     "figures": "sertools.report.figures",
+    "paper_comparison": "sertools.report.paper_comparison",
 }
 
 #: Layers from the bottom up. A module may import only from its own layer or a

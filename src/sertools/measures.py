@@ -4,7 +4,10 @@ Every function here works on numpy arrays of one prediction set and knows
 nothing of files, seeds or resampling. The conventions (which utterances each
 metric uses, JSD base, KLD direction and floor, ECE binning) are written out
 in ``docs/metrics.md``; the evaluation stage, the label stage and the training
-loop's validation all take their definitions from here.
+loop's validation all take their definitions from here. The paper release's
+own definitions (``uar``, the published macro-F1 rule, JSD and KLD in nats with
+its clamping) are here too, under their own names (``docs/metrics.md``, "The
+paper release's metrics").
 """
 
 from __future__ import annotations
@@ -17,25 +20,34 @@ from scipy.special import rel_entr
 from sertools.classes import K
 
 __all__ = [
+    "RELEASE_EPS",
     "ROW_SUM_TOL",
     "accuracy",
     "brier",
     "ccc",
+    "ccc_mean",
     "check_dist",
     "check_labels",
+    "clamp_normalise",
     "confusion_matrix",
     "ece",
     "ece_bin",
     "f1_scores",
     "floor_probs",
     "jsd",
+    "jsd_paper",
     "kld",
+    "kld_paper",
+    "macro_f1_published",
     "normalised_entropy",
     "onehot",
+    "uar",
 ]
 
 #: probability rows must sum to 1 within this before they are renormalised
 ROW_SUM_TOL = 1e-3
+#: the paper release clamps distributions at this value (and renormalises) before its JSD and KLD
+RELEASE_EPS = 1e-8
 
 
 # ============================================================================ input checks
@@ -116,6 +128,53 @@ def kld(human: np.ndarray, model: np.ndarray, prob_floor: float = 1e-12) -> np.n
     return rel_entr(human, floor_probs(model, prob_floor)).sum(axis=-1)
 
 
+def clamp_normalise(x: np.ndarray, eps: float = RELEASE_EPS) -> np.ndarray:
+    """Rows clamped below at ``eps`` and renormalised to sum 1, as the release does before a logarithm.
+
+    An all-zero row becomes uniform.
+    """
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    a = np.maximum(np.asarray(x, dtype=np.float64), eps)
+    return a / a.sum(axis=-1, keepdims=True)
+
+
+def _kl_nats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row sums of ``a ln(a / b)`` for strictly positive rows."""
+    return (a * (np.log(a) - np.log(b))).sum(axis=-1)
+
+
+def kld_paper(
+    reference: np.ndarray, probs: np.ndarray, eps: float = RELEASE_EPS, prob_floor: float = 1e-12
+) -> np.ndarray:
+    """Per-row KL(q ‖ p) in nats as the paper release computes it.
+
+    ``q`` = ``reference`` clamped at ``eps`` and renormalised; ``p`` = the
+    model's probabilities, used as they are except that a zero (float32
+    underflow of the softmax) is floored at ``prob_floor`` so the logarithm stays
+    finite (:func:`floor_probs`).
+    """
+    q = clamp_normalise(reference, eps)
+    if q.shape != np.shape(probs):
+        raise ValueError(f"kld_paper: shapes differ ({q.shape} vs {np.shape(probs)})")
+    return _kl_nats(q, floor_probs(probs, prob_floor))
+
+
+def jsd_paper(probs: np.ndarray, reference: np.ndarray, eps: float = RELEASE_EPS) -> np.ndarray:
+    """Per-row Jensen-Shannon divergence in nats as the paper release computes it.
+
+    ``0.5 KL(p ‖ m) + 0.5 KL(q ‖ m)`` with ``p`` (the model), ``q`` (the
+    reference) and ``m = (p + q) / 2`` each clamped at ``eps`` and
+    renormalised. A divergence (at most ln 2), not its square root.
+    """
+    p = clamp_normalise(probs, eps)
+    q = clamp_normalise(reference, eps)
+    if p.shape != q.shape:
+        raise ValueError(f"jsd_paper: shapes differ ({p.shape} vs {q.shape})")
+    m = clamp_normalise(0.5 * (p + q), eps)
+    return 0.5 * _kl_nats(p, m) + 0.5 * _kl_nats(q, m)
+
+
 def brier(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per-row Brier score: sum over classes of squared differences (range [0, 2])."""
     d = np.asarray(probs, dtype=np.float64) - np.asarray(target, dtype=np.float64)
@@ -156,6 +215,32 @@ def f1_scores(cm: np.ndarray) -> np.ndarray:
     return np.divide(2.0 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
 
 
+def uar(cm: np.ndarray) -> float:
+    """Unweighted average recall: mean of TP / support over the classes with support (NaN without any)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    support = cm.sum(axis=1)
+    has = support > 0
+    if not has.any():
+        return float("nan")
+    return float((np.diag(cm)[has] / support[has]).mean())
+
+
+def macro_f1_published(cm: np.ndarray) -> float:
+    """The paper's published macro-F1: the mean F1 over the classes with at least one true positive.
+
+    A class with TP = 0 has precision = recall = 0 and an undefined F1 (0/0);
+    the release drops it from the mean instead of counting it as 0, so this
+    is at least the standard 9-class macro-F1. NaN when no class has a true
+    positive.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    hit = tp > 0
+    if not hit.any():
+        return float("nan")
+    return float(f1_scores(cm)[hit].mean())
+
+
 def accuracy(hard: np.ndarray, pred: np.ndarray) -> float:
     """Accuracy of ``pred`` on utterances with a consensus class (NaN when there are none)."""
     cm = confusion_matrix(hard, pred)
@@ -181,6 +266,11 @@ def ccc(x: np.ndarray, y: np.ndarray) -> float:
     cov = np.mean((x - mx) * (y - my))
     denom = x.var() + y.var() + (mx - my) ** 2
     return float(2.0 * cov / denom) if denom > 0 else float("nan")
+
+
+def ccc_mean(values: np.ndarray) -> float:
+    """The release's mean CCC: the plain mean of the per-dimension CCCs (NaN if any is NaN)."""
+    return float(np.mean(np.asarray(values, dtype=np.float64)))
 
 
 def ece_bin(conf: np.ndarray, n_bins: int) -> np.ndarray:

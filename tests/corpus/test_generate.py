@@ -85,6 +85,7 @@ def test_labels_only_writes_the_same_labels_and_no_audio(corpus: tuple[Path, dic
     for rel in (
         "Labels/labels_consensus.csv",
         "Labels/labels_detailed.csv",
+        "Labels/labels.txt",
         "latent_truth.parquet",
         "rater_truth.parquet",
     ):
@@ -94,6 +95,33 @@ def test_labels_only_writes_the_same_labels_and_no_audio(corpus: tuple[Path, dic
 
 
 # --- file format ---------------------------------------------------------------
+
+
+def test_labels_txt_holds_the_same_annotations_in_blocks(corpus: tuple[Path, dict], tables) -> None:
+    cons, det, _ = tables
+    text = (corpus[0] / writers.LABELS_TXT).read_text(encoding="utf-8")
+    assert text.endswith(";\n") and "\r" not in text and not text.endswith("\n\n")
+    blocks = [b.split("\n") for b in text.rstrip("\n").split("\n\n")]
+    assert len(blocks) == len(cons)
+    rows = iter(det.itertuples(index=False))
+    spellings = set()
+    for block, c in zip(blocks, cons.itertuples(index=False), strict=True):
+        a, v, d = c.EmoAct, c.EmoVal, c.EmoDom
+        assert block[0] == f"{c.FileName}; {c.EmoClass}; A:{a:.6f}; V:{v:.6f}; D:{d:.6f};"
+        for line in block[1:]:
+            r = next(rows)
+            assert r.FileName == c.FileName
+            ratings = f"A:{r.EmoAct}.0; V:{r.EmoVal}.0; D:{r.EmoDom}.0;"
+            if r.EmoClass_Second:
+                assert line == f"{r.WorkerID}; {r.EmoClass_Major}; {r.EmoClass_Second}; {ratings}"
+            else:
+                assert line in (
+                    f"{r.WorkerID}; {r.EmoClass_Major}; {ratings}",
+                    f"{r.WorkerID}; {r.EmoClass_Major}; ; {ratings}",
+                )
+                spellings.add("; ; A:" in line)
+    assert next(rows, None) is None
+    assert spellings == {True, False}  # an empty secondary is written both ways
 
 
 def test_headers_are_exactly_the_msp2_ones(corpus: tuple[Path, dict]) -> None:
@@ -281,6 +309,7 @@ def _outputs(root: Path) -> dict[str, str]:
     return {
         "consensus": str(root / writers.CONSENSUS),
         "detailed": str(root / writers.DETAILED),
+        "labels_txt": str(root / writers.LABELS_TXT),
         "truth": str(root / writers.LATENT_TRUTH),
         "audio": str(root / writers.AUDIO_DIR),
     }
@@ -291,13 +320,25 @@ def test_run_writes_the_corpus_the_outputs_name(tmp_path: Path) -> None:
     summary = synth.run({}, _outputs(tmp_path / "c"), synthetic=section)
     direct = synth.generate(tmp_path / "d", 8, SEED, min_duration_s=0.5, max_duration_s=0.6)
     assert summary == direct and summary["audio_files"] == 8
-    for rel in (writers.CONSENSUS, writers.DETAILED, writers.LATENT_TRUTH, writers.RATER_TRUTH):
+    for rel in (
+        writers.CONSENSUS,
+        writers.DETAILED,
+        writers.LABELS_TXT,
+        writers.LATENT_TRUTH,
+        writers.RATER_TRUTH,
+    ):
         assert (tmp_path / "c" / rel).read_bytes() == (tmp_path / "d" / rel).read_bytes(), rel
+    # a rule without the labels_txt output (older rule files) still runs
+    outputs = {k: v for k, v in _outputs(tmp_path / "e").items() if k != "labels_txt"}
+    assert synth.run({}, outputs, synthetic=section) == direct
 
 
 def test_run_refuses_outputs_the_generator_does_not_write(tmp_path: Path) -> None:
     outputs = {**_outputs(tmp_path / "c"), "consensus": str(tmp_path / "c" / "consensus.csv")}
     section = {"utterances": 8, "seed": 0, "min_duration_s": 1.0, "max_duration_s": 1.0}
     with pytest.raises(ValueError, match=r"output 'consensus' is .*consensus\.csv'; the generator writes"):
+        synth.run({}, outputs, synthetic=section)
+    outputs = {**_outputs(tmp_path / "c"), "labels_txt": str(tmp_path / "c" / "labels.txt")}
+    with pytest.raises(ValueError, match=r"output 'labels_txt' is .*c/labels\.txt'; the generator writes"):
         synth.run({}, outputs, synthetic=section)
     assert not (tmp_path / "c").exists()

@@ -61,8 +61,70 @@ def test_read_label_files_names_a_missing_file(tmp_path):
 def test_missing_label_file_names_the_directory(tmp_path):
     root = write_corpus(tmp_path, CONSENSUS, ANNOTATIONS)
     (root / "Labels" / "labels_detailed.csv").unlink()
-    with pytest.raises(CorpusFormatError, match=r"neither labels_detailed\.csv nor labels_detailed\.json"):
+    with pytest.raises(
+        CorpusFormatError, match=r"none of labels_detailed\.csv, labels_detailed\.json, labels\.txt"
+    ):
         label_files(root)
+    with pytest.raises(CorpusFormatError, match=r"neither labels_detailed\.csv nor labels_detailed\.json"):
+        label_files(root, "labels_detailed")
+    with pytest.raises(CorpusFormatError, match=r"Labels: labels\.txt not found \(labels\.detailed_source"):
+        label_files(root, "labels_txt")
+    with pytest.raises(ValueError, match="unknown detailed source 'txt'"):
+        label_files(root, "txt")
+
+
+def _labels_txt(root, annotations, secondary_slot=True):
+    """Labels/labels.txt of ``annotations``: one block per file (header values are not used)."""
+    blocks: dict[str, list[str]] = {}
+    for f, wk, p, s, a, v, d in annotations:
+        middle = f"{s}; " if s else ("; " if secondary_slot else "")
+        blocks.setdefault(f, [f"{f}; N; A:4.000000; V:4.000000; D:4.000000;"]).append(
+            f"{wk}; {p}; {middle}A:{a}; V:{v}; D:{d};"
+        )
+    (root / "Labels" / "labels.txt").write_text("\n\n".join("\n".join(b) for b in blocks.values()) + "\n")
+
+
+def test_detailed_source_selects_the_file(tmp_path):
+    root = write_corpus(tmp_path, CONSENSUS, ANNOTATIONS)
+    _labels_txt(root, ANNOTATIONS)
+    labels = root / "Labels"
+    assert label_files(root)["detailed"] == labels / "labels_detailed.csv"  # auto prefers labels_detailed
+    assert label_files(root, "labels_detailed")["detailed"] == labels / "labels_detailed.csv"
+    assert label_files(root, "labels_txt")["detailed"] == labels / "labels.txt"
+    (labels / "labels_detailed.csv").unlink()
+    assert label_files(root)["detailed"] == labels / "labels.txt"  # auto falls back to labels.txt
+
+
+@pytest.mark.parametrize("secondary_slot", [True, False])
+def test_labels_txt_gives_the_same_rows_as_the_csv(tmp_path, secondary_slot):
+    ref = read_labels(write_corpus(tmp_path, CONSENSUS, ANNOTATIONS))
+    _labels_txt(tmp_path, ANNOTATIONS, secondary_slot)
+    raw = read_labels(tmp_path, "labels_txt")
+    assert raw.detailed_layout == "labels_txt" and raw.detailed_path.name == "labels.txt"
+    assert raw.blocks == 2 and raw.bad_block_headers == () and raw.non_utf8_rows == 0
+    fields = ["file_id", "worker", "primary", "secondary", "act", "val", "dom"]
+    assert (
+        raw.detailed[fields].astype(str).to_numpy().tolist()
+        == ref.detailed[fields].astype(str).to_numpy().tolist()
+    )
+    assert list(raw.detailed["line"]) == [2, 3, 6] and not raw.detailed["malformed"].any()
+    assert raw.detailed["raw"].iloc[0] == "W1; Angry; Frustrated,Annoyed; A:5; V:2; D:5;"
+    assert raw.consensus.equals(ref.consensus)  # the consensus file is read as before
+
+
+def test_labels_txt_bad_headers_and_bytes_are_reported(tmp_path):
+    root = write_corpus(tmp_path, CONSENSUS, ANNOTATIONS)
+    text = (
+        "f1.wav; A; A:4; V:3; D:4;\nW1; Angry; ; A:5; V:2; D:5;\n\n"
+        "f2.wav; N; A:4\nW1; Neutral; ; A:4; V:4; D:4;\n\n"
+        "f3.wav; N; A:4; V:4; D:4;\nW1; Neutr\xff; ; A:4; V:4; D:4;\n"
+    )
+    (root / "Labels" / "labels.txt").write_bytes(text.encode("latin-1"))
+    raw = read_labels(root, "labels_txt")
+    assert raw.blocks == 3 and raw.bad_block_headers == ((4, "f2.wav; N; A:4"),)
+    assert raw.detailed["malformed"].tolist() == [False, True, False]
+    assert raw.detailed["file_id"].tolist() == ["f1.wav", "", "f3.wav"]
+    assert raw.non_utf8_rows == 1
 
 
 def test_missing_column_names_file_and_column(tmp_path):

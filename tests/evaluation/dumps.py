@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sertools.classes import CODES, NO_AGREEMENT, OTHER, K
+from sertools.classes import CLASSES, CODES, NO_AGREEMENT, OTHER, K
 from sertools.evaluation import predictions
+from sertools.labels import release
 from sertools.measures import normalised_entropy
 
 N = 60
@@ -26,6 +27,34 @@ EVAL_CFG = {
     "prob_floor": 1e-12,
     "ece_bins": 10,
 }
+#: the distributions of the label table with a guarded-argmax hard-label column
+GUARDED_DISTRIBUTIONS = ("primary", "merged", "release_primary", "release_MH", "release_ML")
+NEUTRAL = CLASSES.index("Neutral")
+
+
+def release_columns(votes: np.ndarray, consensus: list[str], merged: np.ndarray, seed: int) -> dict:
+    """The label-table columns of the paper release's rules (as the label stage names them)."""
+    rng = np.random.default_rng(seed)
+    p = votes / votes.sum(axis=1, keepdims=True)
+    secondary = rng.dirichlet(np.ones(K), len(p))
+    secondary[::4] = 0.0  # nobody gave a secondary label: an all-zero row
+    dists = {
+        "primary": p,
+        "merged": merged,
+        "release_primary": p,
+        "release_MH": release.merge(p, secondary, 0.9, 0.1),
+        "release_ML": release.merge(p, secondary, 0.8, 0.2),
+    }
+    out: dict = {
+        "p_release_primary": list(p),
+        "p_release_secondary": list(secondary),
+        "p_release_MH": list(dists["release_MH"]),
+        "p_release_ML": list(dists["release_ML"]),
+        "hard_consensus_x_other": release.consensus_x_other(consensus),
+    }
+    for name in GUARDED_DISTRIBUTIONS:
+        out[f"hard_guarded_{name}"] = release.guarded_argmax(dists[name], votes[:, NEUTRAL])
+    return out
 
 
 def _votes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -55,14 +84,13 @@ def make_labels(root: Path, seed: int = 0) -> tuple[Path, Path, pd.DataFrame]:
         hard = pd.array(np.where(unique, votes.argmax(axis=1), -1), dtype="Int64")
         hard[~unique] = pd.NA
         merged = 0.8 * p + 0.2 / K
+        consensus = [CODES[h] if u else NO_AGREEMENT for h, u in zip(votes.argmax(1), unique, strict=True)]
         frames.append(
             pd.DataFrame(
                 {
                     "file_id": [f"{split}_{i:03d}.wav" for i in range(N)],
                     "split": split,
-                    "consensus": [
-                        CODES[h] if u else NO_AGREEMENT for h, u in zip(votes.argmax(1), unique, strict=True)
-                    ],
+                    "consensus": consensus,
                     "hard_label": hard,
                     "entropy_primary": normalised_entropy(p),
                     "arousal": rng.uniform(1, 7, N),
@@ -70,6 +98,7 @@ def make_labels(root: Path, seed: int = 0) -> tuple[Path, Path, pd.DataFrame]:
                     "dominance": rng.uniform(1, 7, N),
                     "p_primary": list(p),
                     "p_merged": list(merged),
+                    **release_columns(votes, consensus, merged, seed + 7 + SPLITS.index(split)),
                 }
             )
         )

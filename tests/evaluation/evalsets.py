@@ -19,8 +19,10 @@ def make_data(
     classes: tuple[int, ...] = tuple(range(K)),
     with_true: bool = True,
     with_dims: bool = True,
+    with_ref: bool = True,
 ) -> EvalData:
-    """Synthetic corpus: votes from a Dirichlet, model logits tilted towards the plurality."""
+    """Synthetic corpus: votes from a Dirichlet, model logits tilted towards the plurality;
+    ``p_ref`` (the paper reference) mixes the primary and merged votes, with some all-zero rows."""
     rng = np.random.default_rng(seed)
     alpha = np.full(K, 1e-3)
     alpha[list(classes)] = 0.6
@@ -34,16 +36,20 @@ def make_data(
     merged = votes + rng.multinomial(3, np.full(K, 1 / K), size=n)
     dims_true = rng.uniform(1, 7, size=(n, 3))
     h = scipy_entropy(p_primary, axis=1) / math.log(K)
+    p_merged = merged / merged.sum(axis=1, keepdims=True)
+    p_ref = 0.9 * p_primary + 0.1 * p_merged
+    p_ref[::17] = 0.0
     return EvalData(
         probs=probs,
         pred=probs.argmax(axis=1),
         hard=hard,
         p_primary=p_primary,
-        p_merged=merged / merged.sum(axis=1, keepdims=True),
+        p_merged=p_merged,
         p_true=rng.dirichlet(np.ones(K), size=n) if with_true else None,
         dims_pred=dims_true + rng.normal(scale=1.0, size=(n, 3)) if with_dims else None,
         dims_true=dims_true if with_dims else None,
         entropy=h,
+        p_ref=p_ref if with_ref else None,
     )
 
 
@@ -59,6 +65,7 @@ def with_predictions(base: EvalData, probs: np.ndarray, dims_pred: np.ndarray | 
         dims_pred=base.dims_pred if dims_pred is None else dims_pred,
         dims_true=base.dims_true,
         entropy=base.entropy,
+        p_ref=base.p_ref,
     )
 
 

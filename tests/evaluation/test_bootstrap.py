@@ -45,6 +45,43 @@ def test_fast_bootstrap_equals_naive_recomputation_on_same_indices() -> None:
     assert reps["macro_f1"][0] == pytest.approx(sk)
 
 
+def test_release_metrics_are_bootstrapped_and_leave_the_others_bit_identical() -> None:
+    data = make_data(200, seed=8)
+    assert data.p_ref is not None
+    idx = np.vstack([resample_indices(data.n, 6, seed=2), np.arange(data.n)])
+    reps = bootstrap_replicates(data, indices=idx)
+    for name in ("uar", "macro_f1_published", "jsd_paper", "kld_paper", "ccc_mean"):
+        assert name in reps and np.all(np.isfinite(reps[name])), name
+    # the release divergences have a feature matrix of their own: without a reference, every
+    # other metric's replicates are exactly the same
+    plain = bootstrap_replicates(make_data(200, seed=8, with_ref=False), indices=idx)
+    assert set(reps) - set(plain) == {"jsd_paper", "kld_paper"}
+    for k, v in plain.items():
+        np.testing.assert_array_equal(reps[k], v, err_msg=k)
+
+
+def test_published_macro_f1_drops_a_class_whose_only_true_positive_is_not_drawn() -> None:
+    """The lopsided CIs of the release: a resample without the one true positive of a class
+    averages over one class fewer."""
+    hard = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 1, 1, 0, 2, 0])  # class 2: one true positive (utterance 4)
+    probs = np.eye(K)[pred] * 0.9 + 0.1 / K
+    onehot = np.eye(K)[hard]
+    data = EvalData(probs=probs, pred=pred, hard=hard, p_primary=onehot, p_merged=onehot)
+    idx = np.array([np.arange(6), [0, 1, 2, 3, 5, 5]])
+    reps = bootstrap_replicates(data, indices=idx)
+    # all six: F1 of classes 0, 1, 2 = 2/(2+2+1), 2/(2+1+1), 2/(2+0+1)
+    f1 = [0.4, 0.5, 2 / 3]
+    assert reps["macro_f1_published"][0] == pytest.approx(np.mean(f1))
+    assert reps["macro_f1"][0] == pytest.approx(sum(f1) / K)
+    # utterance 4 not drawn: class 2 has TP 0 and drops out of the published mean;
+    # class 0: TP 1, FP 3, FN 1 -> 1/3; class 1: TP 1, FP 1, FN 1 -> 1/2
+    assert reps["macro_f1_published"][1] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert reps["macro_f1"][1] == pytest.approx((1 / 3 + 1 / 2) / K)
+    assert reps["uar"][1] == pytest.approx((0.5 + 0.5 + 0.0) / 3)
+    assert_metrics_close({k: float(v[1]) for k, v in reps.items()}, compute_all(data.take(idx[1])))
+
+
 def test_bootstrap_draws_the_documented_indices_and_is_reproducible(monkeypatch) -> None:
     data = make_data(120, seed=2)
     drawn = bootstrap_replicates(data, B=30, seed=5)
@@ -140,3 +177,13 @@ def test_bootstrap_ci_coverage_on_a_known_answer() -> None:
         _, lo, hi = bootstrap(data, B=200, seed=r)["accuracy"]
         covered += lo <= true_acc <= hi
     assert 0.88 <= covered / reps <= 0.99, covered / reps
+
+
+def test_any_number_of_resamples() -> None:
+    """B is a setting (the release used 10,000): nothing assumes 1000."""
+    data = make_data(40, seed=9)
+    for b in (1, 37, 2500):
+        reps = bootstrap_replicates(data, B=b, seed=0)
+        assert all(v.shape == (b,) for v in reps.values())
+    res = bootstrap_multiseed([data, data], B=37, seed=0)
+    assert res["macro_f1_published"].n_seeds == 2 and np.isfinite(res["macro_f1_published"].lo)

@@ -15,6 +15,8 @@ from sertools.evaluation.evaldata import (
     DIMENSIONS,
     EvalData,
     EvaluationError,
+    hard_labels,
+    label_column,
     load_split,
     read_labels,
     read_truth,
@@ -41,6 +43,10 @@ def _frames(data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             "p_merged": list(data.p_merged),
             "entropy_primary": data.entropy,
             **{d: data.dims_true[:, j] for j, d in enumerate(DIMENSIONS)},
+            "p_release_MH": list(data.p_ref),
+            # another scheme: X relabelled as class 8, every other label shifted by one
+            "hard_other": np.where(data.hard < 0, 8, (data.hard + 1) % K),
+            "entropy_other": np.linspace(0, 1, data.n),
         }
     )
     truth = pd.DataFrame({"file_id": ids, "p_true": list(data.p_true)})
@@ -51,10 +57,58 @@ def test_from_frames_joins_and_orders_by_file_id() -> None:
     data = make_data(60, seed=1)
     preds, labels, truth = _frames(data)
     shuffled = preds.sample(frac=1.0, random_state=0)
-    built = EvalData.from_frames(shuffled, labels.iloc[::-1], truth.sample(frac=1.0, random_state=1))
+    built = EvalData.from_frames(
+        shuffled,
+        labels.iloc[::-1],
+        truth.sample(frac=1.0, random_state=1),
+        reference_column="p_release_MH",
+    )
     assert list(built.file_ids) == sorted(preds["file_id"])
     assert_metrics_close(compute_all(built), compute_all(data), tol=1e-6)
     assert (built.hard == -1).sum() == (data.hard == -1).sum()
+    # without a reference column: no p_ref and no paper divergences
+    plain = EvalData.from_frames(preds, labels, truth)
+    assert plain.p_ref is None and "jsd_paper" not in compute_all(plain)
+
+
+def test_from_frames_reads_the_named_hard_labels_and_entropy() -> None:
+    data = make_data(40, seed=3)
+    preds, labels, _ = _frames(data)
+    other = EvalData.from_frames(preds, labels, hard_column="hard_other", entropy_column="entropy_other")
+    np.testing.assert_array_equal(other.hard, labels["hard_other"].to_numpy())
+    np.testing.assert_allclose(other.entropy, labels["entropy_other"].to_numpy())
+    with pytest.raises(ValueError, match="lacks column"):
+        EvalData.from_frames(preds, labels, hard_column="hard_guarded_release_MH")
+    with pytest.raises(ValueError, match="lacks column"):
+        EvalData.from_frames(preds, labels, reference_column="p_release_XX")
+
+
+def test_with_hard_swaps_only_the_hard_labels() -> None:
+    data = make_data(50, seed=4)
+    new = np.where(data.hard < 0, 0, data.hard)
+    swapped = data.with_hard(new)
+    np.testing.assert_array_equal(swapped.hard, new)
+    assert swapped.probs is data.probs and swapped.p_ref is data.p_ref  # shared, not re-validated
+    np.testing.assert_array_equal(data.hard >= 0, make_data(50, seed=4).hard >= 0)  # original unchanged
+    a, b = compute_all(data), compute_all(swapped)
+    assert a["jsd_primary"] == b["jsd_primary"] and a["kld_paper"] == b["kld_paper"]
+    assert b["n_hard"] == data.n > a["n_hard"]
+    with pytest.raises(ValueError, match="rows"):
+        data.with_hard(new[:-1])
+    with pytest.raises(ValueError, match="hard values"):
+        data.with_hard(np.full(data.n, 9))
+
+
+def test_label_column_and_hard_labels() -> None:
+    labels = pd.DataFrame(
+        {"file_id": ["a", "b", "c"], "hard_label": pd.array([1, None, 3], dtype="Int64"), "x": [1, -1, 2]}
+    )
+    col = label_column(labels, np.array(["c", "a"]), "hard_label")
+    np.testing.assert_array_equal(hard_labels(col), [3, 1])
+    np.testing.assert_array_equal(hard_labels(labels["hard_label"]), [1, -1, 3])
+    np.testing.assert_array_equal(hard_labels(labels["x"]), [1, -1, 2])
+    with pytest.raises(ValueError, match="lack 1 utterances"):
+        label_column(labels, np.array(["d"]), "x")
 
 
 def test_from_frames_reports_coverage_mismatch_and_bad_columns() -> None:

@@ -9,7 +9,7 @@ from evalsets import dist, make_data, with_predictions
 from sertools.classes import CLASSES, OTHER, K
 from sertools.evaluation.evaldata import DIMENSIONS, EvalData
 from sertools.evaluation.metricset import compute_all
-from sertools.measures import confusion_matrix
+from sertools.measures import confusion_matrix, jsd_paper, kld_paper
 
 sk_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -76,3 +76,46 @@ def test_missing_dims_and_latent_truth_keys() -> None:
     assert "jsd_true" not in res and "kld_true" not in res
     assert all(np.isnan(res[f"ccc_{d}"]) for d in DIMENSIONS)
     assert "jsd_true" in compute_all(make_data(50))
+
+
+def test_release_metrics_by_hand() -> None:
+    # truth 0, 0, 1, 2, X; predictions 0, 1, 1, 0, 2: class 2 has support but no true positive
+    probs = np.array([dist(0.8, 0.2), dist(0.4, 0.6), dist(0.3, 0.7), dist(0.6, 0.4), dist(0.1, 0.1, 0.8)])
+    primary = np.array([dist(1.0), dist(0.5, 0.5), dist(0.0, 1.0), dist(0.0, 0.0, 1.0), dist(0.5, 0.0, 0.5)])
+    data = EvalData(
+        probs=probs, pred=[0, 1, 1, 0, 2], hard=[0, 0, 1, 2, -1], p_primary=primary, p_merged=primary
+    )
+    res = compute_all(data)
+    # F1: class 0 TP 1, FP 1, FN 1 -> 0.5; class 1 TP 1, FP 1, FN 0 -> 2/3; class 2 TP 0 -> 0
+    assert res["macro_f1"] == pytest.approx((0.5 + 2 / 3) / K)
+    assert res["macro_f1_published"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert res["uar"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    # no reference distribution: no paper divergences
+    assert "jsd_paper" not in res and "kld_paper" not in res
+    ref = primary * 0.9 + 0.1 / K
+    res = compute_all(EvalData(**{**_fields(data), "p_ref": ref}))
+    assert res["jsd_paper"] == pytest.approx(jsd_paper(probs, ref).mean())
+    assert res["kld_paper"] == pytest.approx(kld_paper(ref, probs).mean())
+    assert res["kld_paper"] > res["jsd_paper"] > 0
+
+
+def _fields(d: EvalData) -> dict:
+    return {k: getattr(d, k) for k in ("probs", "pred", "hard", "p_primary", "p_merged")}
+
+
+def test_ccc_mean_is_the_mean_of_the_three() -> None:
+    res = compute_all(make_data(80, seed=2))
+    assert res["ccc_mean"] == pytest.approx(np.mean([res[f"ccc_{d}"] for d in DIMENSIONS]))
+    assert np.isnan(compute_all(make_data(30, with_dims=False))["ccc_mean"])
+
+
+def test_reference_with_empty_rows_is_accepted_and_checked() -> None:
+    base = make_data(40, seed=1)
+    assert np.all(base.p_ref[0] == 0) and np.isfinite(compute_all(base)["kld_paper"])
+    bad = base.p_ref.copy()
+    bad[1, :2] = [0.5, -0.5]
+    bad[1, 2:] = 0.0
+    with pytest.raises(ValueError, match="negative"):
+        EvalData(**{**_fields(base), "p_ref": bad})
+    with pytest.raises(ValueError, match="rows"):
+        EvalData(**{**_fields(base), "p_ref": base.p_ref[:-1]})

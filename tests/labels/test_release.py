@@ -94,3 +94,20 @@ def test_normalised_entropy():
 def test_merge_weights_are_checked():
     with pytest.raises(ValueError, match="merge weights"):
         R.merge(np.ones((1, 9)), np.ones((1, 9)), 0.0, 0.0)
+
+
+def test_vectorised_mass_and_votes_equal_the_per_annotation_rules():
+    rng = np.random.default_rng(0)
+    words = ["", "Concerned,Sad", "Confused", "Happy, excited", "Other-tired; Fear", "sad and angry", "Bored"]
+    primaries = ["Neutral", "Happy", "Other-x", "Sad", "Surprise", "Bored"]
+    utt = np.sort(rng.integers(0, 7, 200))
+    sec = [words[i] for i in rng.integers(0, len(words), 200)]
+    prim = [primaries[i] for i in rng.integers(0, len(primaries), 200)]
+    votes, mass = R.vote_distributions(
+        utt, np.array([R.primary_class(p) for p in prim]), [R.secondary_classes(s) for s in sec], 7
+    )
+    got = R.secondary_mass(utt, sec, 7)
+    np.testing.assert_allclose(got.mass, mass, atol=1e-12)
+    np.testing.assert_array_equal(R.primary_votes(utt, prim, 7), votes)
+    counts = {w: sum(s == w.capitalize() for s in sec) for w in ("confused", "bored")}
+    assert got.dropped_words == {w: n for w, n in counts.items() if n} and all(counts.values())

@@ -37,7 +37,17 @@ def test_round_trip_keeps_columns_and_types(labels, tmp_path):
     path = tmp_path / "labels.parquet"
     table.write(labels, path)
     back = table.read(path)
-    assert list(back.columns) == list(table.COLUMNS)
+    release = ["p_release_MH", "p_release_ML", "hard_guarded_release_MH", "hard_guarded_release_ML"]
+    assert list(back.columns) == list(labels.columns)
+    assert sorted(back.columns) == sorted([*table.COLUMNS, *release])
+    # today's columns first, in their order, then the release's
+    assert (
+        list(back.columns)[:21] == list(table.COLUMNS)[:21] and list(back.columns)[21] == "p_release_primary"
+    )
+    for name in table.hard_label_columns(back.columns):
+        assert back[name].dtype == np.int64
+    for name in table.list_columns(back.columns):
+        np.testing.assert_array_equal(table.matrix(back, name), table.matrix(labels, name))
     assert back["hard_label"].dtype == "Int64" and back["n_annotators"].dtype == np.int64
     for name in table.LIST_COLUMNS:
         np.testing.assert_array_equal(table.matrix(back, name), table.matrix(labels, name))
@@ -54,7 +64,7 @@ def _broken(labels: pd.DataFrame, column: str, row: int, value: object) -> pd.Da
     df = labels.copy()
     values = list(df[column])
     values[row] = value
-    df[column] = pd.Series(values, dtype=df[column].dtype) if column not in table.LIST_COLUMNS else values
+    df[column] = pd.Series(values, dtype=df[column].dtype) if table.kind(column) != "list" else values
     return df
 
 
@@ -69,6 +79,34 @@ BAD = [
     ("entropy_primary", 0, 1.5, r"column 'entropy_primary' of 'f1\.wav' \(1\.5\) is outside \[0, 1\]"),
     ("n_annotators", 2, 4, r"column 'votes_primary' of 'f3\.wav' .* does not add up to n_annotators"),
     ("arousal", 0, 9.0, r"column 'arousal' of 'f1\.wav' \(9\.0\) is outside \[1, 7\]"),
+    # the release's columns, named after a config entry or not
+    ("p_release_primary", 1, [0.0] * 9, r"column 'p_release_primary' of 'f2\.wav' .* does not sum to 1"),
+    ("p_release_MH", 0, [0.0] * 9, r"column 'p_release_MH' of 'f1\.wav' .* does not sum to 1"),
+    (
+        "p_release_secondary",
+        0,
+        [0.5] + [0.0] * 8,
+        r"column 'p_release_secondary' of 'f1\.wav' .* sums to neither 1 nor 0",
+    ),
+    ("p_release_ML", 2, [-1.0, 2.0] + [0.0] * 7, r"column 'p_release_ML' of 'f3\.wav' .* negative"),
+    (
+        "hard_guarded_release_MH",
+        0,
+        9,
+        r"column 'hard_guarded_release_MH' of 'f1\.wav' \(9\) is not a class index 0-8",
+    ),
+    (
+        "hard_guarded_primary",
+        2,
+        -1,
+        r"column 'hard_guarded_primary' of 'f3\.wav' \(-1\) is not a class index",
+    ),
+    (
+        "hard_consensus_x_other",
+        1,
+        2,
+        r"column 'hard_consensus_x_other' of 'f2\.wav' \(2\) does not match the consensus code \(X as Other\)",
+    ),
 ]
 
 
@@ -80,7 +118,7 @@ def test_a_bad_table_is_named_with_its_problem(labels, tmp_path, column, row, va
         table.write(bad, path)
     assert not path.exists()
     # the same table written by someone else is refused on reading
-    if column not in table.LIST_COLUMNS:
+    if table.kind(column) != "list":
         bad.to_parquet(path, index=False)
         with pytest.raises(LabelTableError, match=rf"^{path}: label table: {message}"):
             table.read(path)
@@ -105,3 +143,40 @@ def test_validate_checks_only_the_columns_present(labels):
     table.validate(labels[["file_id", "p_primary"]], require=["file_id"])
     with pytest.raises(LabelTableError, match=r"<label table>: label table lacks column\(s\) \['split'\]"):
         table.validate(labels[["file_id"]], require=["file_id", "split"])
+
+
+def test_columns_named_after_a_config_entry_are_recognised():
+    assert table.kind("p_release_MH") == "list" and table.kind("p_release_M80") == "list"
+    assert table.kind("hard_guarded_release_MH") == "int" and table.kind("hard_guarded_merged") == "int"
+    assert table.kind("hard_guarded_release_secondary") is None  # no hard label from the secondary mass
+    assert table.kind("hard_guarded_soft") is None and table.kind("p_release_") is None
+    cols = [
+        "file_id",
+        "p_primary",
+        "p_release_X1",
+        "hard_guarded_release_X1",
+        "hard_label",
+        "hard_consensus_x_other",
+    ]
+    assert table.distribution_columns(cols) == ["p_primary", "p_release_X1"]
+    assert table.hard_label_columns(cols) == ["hard_guarded_release_X1", "hard_consensus_x_other"]
+
+
+def test_only_the_secondary_distribution_may_be_all_zero(labels, tmp_path):
+    secondary = table.matrix(labels, "p_release_secondary")
+    assert (secondary.sum(axis=1) == 0).any() and (secondary.sum(axis=1) == 1).any()  # f1 has secondaries
+    table.write(labels, tmp_path / "ok.parquet")
+    for column in ("p_primary", "p_release_primary", "p_release_MH"):
+        with pytest.raises(LabelTableError, match=rf"column '{column}' of 'f2\.wav' .* does not sum to 1"):
+            table.validate(_broken(labels, column, 1, [0.0] * 9))
+
+
+def test_release_columns_of_an_old_table_are_required_by_default(labels, tmp_path):
+    path = tmp_path / "old.parquet"
+    old = labels[list(table.COLUMNS)[:21]]
+    old.to_parquet(path, index=False)
+    with pytest.raises(
+        LabelTableError, match=r"lacks column\(s\) \['p_release_primary', 'p_release_secondary'"
+    ):
+        table.read(path)
+    assert len(table.read(path, require=list(table.COLUMNS)[:21])) == 3

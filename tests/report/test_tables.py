@@ -298,7 +298,16 @@ def test_bad_inputs(inputs: tuple[dict, dict], tmp_path: Path) -> None:
 
 def test_table_files_match_the_workflow_outputs() -> None:
     """The list workflow/rules/common.smk declares: every table as csv, md and tex."""
-    names = ("main", "entropy_strata", "significance", "ccc", "other_class", "label_stats")
+    names = (
+        "main",
+        "entropy_strata",
+        "significance",
+        "ccc",
+        "other_class",
+        "label_stats",
+        "own_scheme",
+        "entropy_strata_own",
+    )
     assert names == tables.TABLE_NAMES
     assert [str(p) for p in tables.table_files("results/tables", ("csv",))] == [
         f"results/tables/{n}.csv" for n in names
@@ -373,3 +382,105 @@ def test_row_builders_directly(inputs: tuple[dict, dict]) -> None:
     assert table_rows.label_rows({}) == []
     with pytest.raises(table_rows.TableError, match="no 'splits'"):
         table_rows.significance_rows({"x": {"splits": None}}, "hard_ce", 0.95)
+
+
+# ------------------------------------------------------------- own scheme and own-target strata
+
+OWN_SHOWN = ["macro_f1", "macro_f1_published", "uar", "accuracy", "f1_Other"]
+
+
+def with_own(doc: dict, scheme: str, distribution: str | None, shift: float = 0.0) -> dict:
+    """``doc`` with an own-scheme block, own-target strata and the release metrics in its main block."""
+    doc = copy.deepcopy(doc)
+    doc["schemes"] = {
+        "common_hard_labels": "consensus",
+        "strata_distribution": "primary",
+        "paper_reference": "release_MH",
+        "own_hard_labels": scheme,
+        "own_distribution": distribution,
+    }
+    for res in doc["splits"].values():
+        res["metrics"].update({m: entry(0.5, 60) for m in table_rows.RELEASE_METRICS})
+        own = {m: entry(0.4 + 0.05 * i + shift, 60) for i, m in enumerate([*OWN_SHOWN, "ece"])}
+        res["own"] = {"scheme": scheme, "hard_column": "x", "n_utterances": {"hard": 60}, "metrics": own}
+        res["strata_own"] = None
+        if distribution is not None:
+            sizes = [12, 0, 48]
+            res["strata_own"] = {
+                "distribution": distribution,
+                "scheme": scheme,
+                "strata": {
+                    s: {
+                        "lo": 0,
+                        "hi": 1,
+                        "n_utterances": {"all": n, "hard": n},
+                        "metrics": {m: entry(0.3, n) for m in ("macro_f1", "uar", "jsd_primary")}
+                        if n
+                        else {},
+                    }
+                    for s, n in zip(STRATA, sizes, strict=True)
+                },
+            }
+    return doc
+
+
+def test_own_scheme_and_own_strata_tables(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    metrics = {
+        **metrics,
+        "dist_kl": with_own(metrics["dist_kl"], "guarded_argmax:release_MH", "release_MH"),
+        "hard_ce": with_own(metrics["hard_ce"], "consensus_x_other", None, shift=0.1),
+    }
+    plain = tables.build_tables(inputs[0], sig, SUMMARY, EVAL_CFG, tmp_path / "plain")
+    written = tables.build_tables(metrics, sig, SUMMARY, EVAL_CFG, tmp_path / "own")
+    # the main, strata and significance tables do not show the release metrics: unchanged
+    for a, b in zip(plain, written, strict=True):
+        if a.stem in ("main", "entropy_strata", "significance", "ccc", "other_class", "label_stats"):
+            assert a.read_bytes() == b.read_bytes(), a.name
+    assert header(tmp_path / "own" / "own_scheme.csv") == list(table_rows.OWN_COLUMNS)
+    own = read(tmp_path / "own" / "own_scheme.csv")
+    assert {r["variant"] for r in own} == {"hard_ce", "dist_kl"}  # the others have no own block
+    first = [r["metric"] for r in own if r["variant"] == "hard_ce" and r["split"] == "Test1"]
+    assert first == [*OWN_SHOWN, "ece"]
+    row = next(r for r in own if r["variant"] == "hard_ce" and r["metric"] == "uar" and r["split"] == "Test2")
+    assert row["scheme"] == "consensus_x_other" and row["mean"] == "0.600000" and row["n_utterances"] == "60"
+    md = (tmp_path / "own" / "own_scheme.md").read_text()
+    lines = md.splitlines()
+    assert lines[0].startswith(
+        "| Variant | Scheme | Test1 Macro-F1 ↑ | Test1 Macro-F1 (TP>0) ↑ | Test1 UAR ↑"
+    )
+    assert "| hard_ce | consensus_x_other | 0.500 [0.450, 0.550] |" in md
+    assert "| dist_kl | guarded_argmax:release_MH |" in md and "**" not in md
+    assert "the common scheme consensus" in md
+    strata = read(tmp_path / "own" / "entropy_strata_own.csv")
+    assert header(tmp_path / "own" / "entropy_strata_own.csv") == list(table_rows.STRATA_OWN_COLUMNS)
+    assert {r["variant"] for r in strata} == {"dist_kl"}  # hard targets: no own distribution
+    sizes = {
+        (r["split"], r["stratum"]): r["n_utterances"]
+        for r in strata
+        if r["metric"] in ("uar", "n_utterances")
+    }
+    assert sizes[("Test1", STRATA[0])] == "12" and sizes[("Test1", STRATA[1])] == "0"
+    assert all(r["distribution"] == "release_MH" for r in strata)
+    smd = (tmp_path / "own" / "entropy_strata_own.md").read_text()
+    assert "| Variant | Target | Entropy stratum | Test1 n |" in smd
+    assert f"| dist_kl | release_MH | {STRATA[2]} | 48 |" in smd
+    assert f"| dist_kl | release_MH | {STRATA[1]} | 0 | – |" in smd
+
+
+def test_tables_say_which_common_scheme(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    other = {}
+    for v, doc in metrics.items():
+        d = copy.deepcopy(doc)
+        d["schemes"] = {"common_hard_labels": "consensus_x_other", "strata_distribution": "release_MH"}
+        other[v] = d
+    tables.build_tables(other, sig, SUMMARY, EVAL_CFG, tmp_path)
+    main = (tmp_path / "main.md").read_text()
+    assert "common hard-label scheme consensus_x_other" in main and "X excluded" not in main
+    assert "entropy of the release_MH distribution" in (tmp_path / "entropy_strata.md").read_text()
+    cfg = {**EVAL_CFG, "common_hard_labels": "consensus_x_other"}
+    assert tables.readme_table(tmp_path / "main.csv", cfg, tmp_path / "significance.csv") == main
+    mixed = {**other, "hard_ce": metrics["hard_ce"]}
+    with pytest.raises(tables.TableError, match="common scheme must be shared"):
+        tables.build_tables(mixed, sig, SUMMARY, EVAL_CFG, tmp_path / "mixed")

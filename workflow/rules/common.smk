@@ -40,15 +40,17 @@ def corpus_dir():
 
 
 def corpus_label_files(wildcards):
-    """The consensus and detailed label files the label stage reads."""
+    """The consensus and detailed label files the label stage reads (labels.detailed_source picks the latter)."""
+    source = config["labels"]["detailed_source"]
     if config["corpus"]["source"] == "synthetic":
+        detailed = "labels.txt" if source == "labels_txt" else "labels_detailed.csv"
         return {
             "consensus": f"{SYNTH_DIR}/Labels/labels_consensus.csv",
-            "detailed": f"{SYNTH_DIR}/Labels/labels_detailed.csv",
+            "detailed": f"{SYNTH_DIR}/Labels/{detailed}",
         }
     from sertools.corpus.msp import label_files
 
-    return {k: str(v) for k, v in label_files(corpus_dir()).items()}
+    return {k: str(v) for k, v in label_files(corpus_dir(), source).items()}
 
 
 def corpus_audio_dir():
@@ -181,4 +183,6 @@ def get_final_output():
         "results/manifest/manifest.parquet",
         *TABLE_OUTPUTS,
         *FIGURE_OUTPUTS,
+        "results/tables/paper_comparison.csv",
+        "results/tables/paper_comparison.md",
     ]

@@ -8,6 +8,7 @@ rule synth_corpus:
     output:
         consensus=f"{SYNTH_DIR}/Labels/labels_consensus.csv",
         detailed=f"{SYNTH_DIR}/Labels/labels_detailed.csv",
+        labels_txt=f"{SYNTH_DIR}/Labels/labels.txt",
         truth=f"{SYNTH_DIR}/latent_truth.parquet",
         audio=directory(f"{SYNTH_DIR}/Audios"),
     log:

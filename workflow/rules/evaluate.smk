@@ -18,6 +18,9 @@ rule metrics:
     params:
         evaluation=evaluation_params("metrics"),
         seeds=SEEDS,
+        variant_cfg=lambda wc: {
+            k: config["variants"][wc.variant][k] for k in ("targets", "hard_labels")
+        },
     script:
         "../scripts/metrics.py"
 
@@ -91,3 +94,28 @@ rule figures:
         out_dir=subpath(output[0], parent=True),
     script:
         "../scripts/figures.py"
+
+
+# The paper's published Table 2 next to this run (docs/paper_release/); headed as
+# not comparable unless the corpus is MSP-Podcast.
+rule paper_comparison:
+    input:
+        published="docs/paper_release/table2.csv",
+        metrics=expand("results/metrics/{variant}.json", variant=VARIANTS),
+        code=lib("paper_comparison"),
+    output:
+        csv=report(
+            "results/tables/paper_comparison.csv",
+            caption="../report/table_paper_comparison.rst",
+            category="Tables",
+        ),
+        md="results/tables/paper_comparison.md",
+    log:
+        "logs/paper_comparison.log",
+    conda:
+        CONDA_ENV
+    params:
+        variants=config["variants"],
+        comparable=config["corpus"]["source"] == "msp_podcast",
+    script:
+        "../scripts/paper_comparison.py"

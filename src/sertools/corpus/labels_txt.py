@@ -53,11 +53,13 @@ DETAIL_COLUMNS = (
 class LabelsTxt:
     """``headers``: one row per block (HEADER_COLUMNS); ``detailed``: one row per worker line
     (DETAIL_COLUMNS; ``file_id`` empty for lines of a block whose header did not parse);
-    ``bad_headers``: blocks dropped for an unparseable header."""
+    ``bad_headers``: blocks dropped for an unparseable header; ``bad_header_lines``: their
+    (line number, text), in file order."""
 
     headers: pd.DataFrame
     detailed: pd.DataFrame
     bad_headers: int
+    bad_header_lines: tuple[tuple[int, str], ...] = ()
 
 
 def _blocks(lines: list[str]) -> list[list[tuple[int, str]]]:
@@ -77,12 +79,12 @@ def _blocks(lines: list[str]) -> list[list[tuple[int, str]]]:
 def parse_labels_txt(text: str) -> LabelsTxt:
     """Parse the text of a ``labels.txt`` file (see the module docstring)."""
     headers, detailed = [], []
-    bad_headers = 0
+    bad_headers: list[tuple[int, str]] = []
     for block in _blocks(text.lstrip("\ufeff").splitlines()):
         (hline, htext), workers = block[0], block[1:]
         m = _HEADER.match(htext)
         if m is None:
-            bad_headers += 1
+            bad_headers.append((hline, htext))
             file_id = ""
         else:
             file_id = m.group("file_id")
@@ -95,7 +97,8 @@ def parse_labels_txt(text: str) -> LabelsTxt:
     return LabelsTxt(
         pd.DataFrame(headers, columns=list(HEADER_COLUMNS)),
         pd.DataFrame(detailed, columns=list(DETAIL_COLUMNS)),
-        bad_headers,
+        len(bad_headers),
+        tuple(bad_headers),
     )
 
 

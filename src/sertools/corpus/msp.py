@@ -12,6 +12,11 @@ Supported files (``<root>/Labels/``, see "Label files" in docs/corpus.md):
   ``Workers`` is accepted), in the 1.11/1.12 layout (``FileName, EmoDetail``
   with ``WORKER..; <primary>; <secondary,...>; A:x; V:x; D:x;``), and
   ``labels_detailed.json`` (``{file: {worker: {EmoClass_Major: ...}}}``).
+- ``labels.txt``, the block-format dump (:mod:`sertools.corpus.labels_txt`), as
+  the detailed source when ``labels.detailed_source`` asks for it (or ``auto``
+  finds no labels_detailed file): its worker lines become the same raw table;
+  its block headers (consensus letter, mean ratings) are not used, the
+  consensus file stays the source of consensus and partition.
 
 CSV files may carry a UTF-8 byte-order mark and CRLF line endings. Bytes that
 are not valid UTF-8 are replaced by U+FFFD and the rows holding them are
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sertools.corpus.labels_txt import read_labels_txt
 from sertools.splits import DEVELOPMENT, TRAIN
 
 CONSENSUS_COLUMNS = {
@@ -59,6 +65,12 @@ _EMODETAIL_RE = (
 
 REPLACEMENT_CHAR = "\ufffd"
 
+LABELS_TXT = "labels.txt"
+#: values of ``labels.detailed_source``
+DETAILED_SOURCES = ("auto", "labels_detailed", "labels_txt")
+#: ``RawLabels.detailed_layout`` of a labels.txt source
+LABELS_TXT_LAYOUT = "labels_txt"
+
 # Other spellings of partition names (lower case) -> sertools.splits names.
 # Early releases wrote Validation for Development.
 SPLIT_ALIASES = {
@@ -85,8 +97,13 @@ class RawLabels:
     ``consensus``: one row per consensus line, columns ``file_id, consensus, act,
     val, dom, speaker, gender, split, line``.
     ``detailed``: one row per annotation, columns ``file_id, worker, primary,
-    secondary, act, val, dom, line``; ``line`` is the 1-based line number in the
-    source file (CSV) or the record number (JSON), for error messages.
+    secondary, act, val, dom, malformed, line``; ``line`` is the 1-based line number in the
+    source file (CSV, labels.txt) or the record number (JSON), for error messages.
+    From labels.txt the table also has ``raw``, the worker line as written.
+    ``detailed_layout``: ``2.0``, ``1.11``, ``json`` or ``labels_txt``.
+    ``blocks`` and ``bad_block_headers`` (labels.txt only): blocks read, and the
+    (line, text) of each block header that did not parse (its worker lines are
+    malformed rows without a file name).
     """
 
     consensus: pd.DataFrame
@@ -95,6 +112,8 @@ class RawLabels:
     detailed_path: Path
     detailed_layout: str
     non_utf8_rows: int
+    blocks: int = 0
+    bad_block_headers: tuple[tuple[int, str], ...] = ()
 
 
 def find_label_file(labels_dir: Path, stem: str) -> Path:
@@ -243,11 +262,43 @@ def _read_detailed_json(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def label_files(root: str | Path) -> dict[str, Path]:
+def is_labels_txt(path: str | Path) -> bool:
+    """Whether a detailed-label path is a ``labels.txt`` dump (by its ``.txt`` suffix)."""
+    return Path(path).suffix.lower() == ".txt"
+
+
+def detailed_file(labels_dir: Path, source: str = "auto") -> Path:
+    """The per-worker annotation file ``labels.detailed_source`` selects in ``labels_dir``.
+
+    ``labels_detailed``: labels_detailed.csv (or .json); ``labels_txt``: labels.txt;
+    ``auto``: labels_detailed if present, else labels.txt. A clear error when it is missing.
+    """
+    if source not in DETAILED_SOURCES:
+        raise ValueError(f"unknown detailed source {source!r} (allowed: {', '.join(DETAILED_SOURCES)})")
+    txt = labels_dir / LABELS_TXT
+    if source == "labels_txt":
+        if txt.is_file():
+            return txt
+        raise CorpusFormatError(
+            f"{labels_dir}: {LABELS_TXT} not found (labels.detailed_source is labels_txt)"
+        )
+    has_detailed = any((labels_dir / f"labels_detailed{ext}").is_file() for ext in (".csv", ".json"))
+    if source == "auto" and not has_detailed:
+        if txt.is_file():
+            return txt
+        raise CorpusFormatError(
+            f"{labels_dir}: none of labels_detailed.csv, labels_detailed.json, {LABELS_TXT} found "
+            "(expected an MSP-Podcast release with per-worker annotations)"
+        )
+    return find_label_file(labels_dir, "labels_detailed")
+
+
+def label_files(root: str | Path, detailed_source: str = "auto") -> dict[str, Path]:
     """The ``consensus`` and ``detailed`` label files of an MSP-Podcast directory.
 
-    CSV is preferred over JSON; a clear error when ``root`` has no ``Labels/``
-    directory or a file is missing.
+    CSV is preferred over JSON; ``detailed`` is the file ``detailed_source``
+    (``labels.detailed_source``) selects, see :func:`detailed_file`. A clear error
+    when ``root`` has no ``Labels/`` directory or a file is missing.
     """
     root = Path(root)
     labels_dir = root / "Labels"
@@ -258,22 +309,36 @@ def label_files(root: str | Path) -> dict[str, Path]:
         )
     return {
         "consensus": find_label_file(labels_dir, "labels_consensus"),
-        "detailed": find_label_file(labels_dir, "labels_detailed"),
+        "detailed": detailed_file(labels_dir, detailed_source),
     }
 
 
 def read_label_files(consensus: str | Path, detailed: str | Path) -> RawLabels:
-    """Read a consensus and a detailed label file (each CSV or JSON, by suffix)."""
+    """Read a consensus and a detailed label file (CSV, JSON or, for the detailed one, labels.txt; by suffix)."""
     cpath, dpath = Path(consensus), Path(detailed)
     for path in (cpath, dpath):
         if not path.is_file():
             raise CorpusFormatError(f"{path}: label file not found")
     consensus_df, bad_c = read_consensus(cpath)
+    if is_labels_txt(dpath):
+        txt = read_labels_txt(dpath)
+        bad_d = _count_replaced(txt.detailed[["raw"]]) + _count_replaced(txt.headers.drop(columns="line"))
+        bad_d += sum(REPLACEMENT_CHAR in text for _, text in txt.bad_header_lines)
+        return RawLabels(
+            consensus_df,
+            txt.detailed.reset_index(drop=True),
+            cpath,
+            dpath,
+            LABELS_TXT_LAYOUT,
+            bad_c + bad_d,
+            blocks=len(txt.headers) + txt.bad_headers,
+            bad_block_headers=txt.bad_header_lines,
+        )
     detailed_df, layout, bad_d = read_detailed(dpath)
     return RawLabels(consensus_df, detailed_df, cpath, dpath, layout, bad_c + bad_d)
 
 
-def read_labels(root: str | Path) -> RawLabels:
+def read_labels(root: str | Path, detailed_source: str = "auto") -> RawLabels:
     """Read the consensus and detailed label files of an MSP-Podcast directory."""
-    files = label_files(root)
+    files = label_files(root, detailed_source)
     return read_label_files(files["consensus"], files["detailed"])

@@ -7,11 +7,19 @@
   and a disagreeing manifest split is an error.
 * :func:`build_targets` turns a split's rows into the arrays a variant trains on
   (unsmoothed; label smoothing is the loss's job):
-  ``consensus`` targets are class indices (X rows excluded); ``primary`` /
-  ``merged`` targets are the vote distributions (X rows only with
+  ``consensus`` targets are class indices (X rows excluded); any other
+  ``targets`` names a distribution column ``p_<targets>`` of the label table
+  (``primary``, ``merged``, ``release_MH``, ...; X rows only with
   ``include_no_agreement``). Losses other than ce/cbce see distributions
   (one-hot for consensus). Dimensional targets are in normalised units
   u = (x - 1) / 6 (NaN when a rating is missing).
+* The variant's ``hard_labels`` scheme (:func:`scheme_hard_labels`) gives each
+  utterance its hard label: ``consensus`` (the consensus class, X none),
+  ``consensus_x_other`` (X as Other, so X utterances are trained on: the
+  release's hard rows) or ``guarded_argmax`` (the release's neutral-guarded
+  argmax of the variant's own target distribution). Hard losses train on it;
+  every variant reports it as ``hard`` (and, unless the scheme is
+  ``consensus``, as ``classes``) for validation macro-F1 and the curriculum.
 * :class:`AudioDataset` reads float32 mono audio with soundfile, in memory when
   the split is small, lazily otherwise. Training crops are random but a pure
   function of (seed, epoch, item), so a resumed run sees the same crops.
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +65,8 @@ MANIFEST_COLUMNS = ("file_id", "path", "duration_s", "frames", "sample_rate")
 DIMENSIONS = ("arousal", "valence", "dominance")  # order of the model's dimensional head
 DIFFICULTIES = {"entropy_primary": "entropy_primary", "entropy_merged": "entropy_merged"}
 HARD_LOSSES = ("ce", "cbce")
+HARD_SCHEMES = ("consensus", "consensus_x_other", "guarded_argmax")
+_TARGETS = re.compile(r"^(consensus|primary|merged|release_[A-Za-z0-9]+)$")
 IN_MEMORY_LIMIT_BYTES = 1 << 30
 
 
@@ -157,8 +168,9 @@ class Targets:
 
     ``rows``: positions into the split's table; ``cat``: int64 class indices
     (ce/cbce) or float32 (N, 9) distributions; ``dims``: float32 (N, 3);
-    ``classes``: argmax class of each target (curriculum balance); ``hard``:
-    consensus index or -1.
+    ``classes``: class of each target (curriculum balance): the hard label, or
+    for a distribution under the ``consensus`` scheme its argmax; ``hard``: the
+    scheme's hard label or -1.
     """
 
     rows: np.ndarray
@@ -169,50 +181,121 @@ class Targets:
     is_index: bool
 
 
-def build_targets(df: pd.DataFrame, variant: Mapping[str, Any]) -> Targets:
-    """Targets of ``variant`` (its ``targets``, ``loss``, ``include_no_agreement``) for the rows of ``df``.
+def _who(variant: Mapping[str, Any], name: str | None) -> str:
+    if name is not None:
+        return f"variant {name!r}"
+    return f"variant (targets {variant['targets']}, hard_labels {variant.get('hard_labels', 'consensus')})"
 
-    Targets are unsmoothed; ``train.label_smoothing`` is applied by the loss.
+
+def _column(df: pd.DataFrame, column: str, why: str) -> pd.Series:
+    if column not in df.columns:
+        raise DataError(
+            f"the label table has no column {column!r} ({why}); columns present: {', '.join(map(str, df.columns))}"
+        )
+    return df[column]
+
+
+def scheme_hard_labels(df: pd.DataFrame, variant: Mapping[str, Any], name: str | None = None) -> np.ndarray:
+    """Hard label of every row of ``df`` under ``variant``'s ``hard_labels`` scheme; -1 where none.
+
+    ``consensus`` is :func:`hard_labels` (X has none); ``consensus_x_other`` the
+    column ``hard_consensus_x_other``; ``guarded_argmax`` the column
+    ``hard_guarded_<targets>``, which needs a distribution target. ``name`` (the
+    variant's name) is used in error messages.
+    """
+    scheme, targets = variant.get("hard_labels", "consensus"), variant["targets"]
+    if scheme == "consensus":
+        return hard_labels(df)
+    if scheme == "consensus_x_other":
+        column = "hard_consensus_x_other"
+    elif scheme == "guarded_argmax":
+        if targets == "consensus" or targets == "release_secondary":
+            raise DataError(
+                f"{_who(variant, name)}: hard_labels guarded_argmax is the argmax of the variant's own target "
+                f"distribution, so it needs distribution targets (primary, merged, release_primary, "
+                f"release_<name>), not {targets!r}"
+            )
+        column = f"hard_guarded_{targets}"
+    else:
+        raise DataError(
+            f"{_who(variant, name)}: unknown hard_labels {scheme!r} (allowed: {', '.join(HARD_SCHEMES)})"
+        )
+    values = _column(df, column, f"hard_labels {scheme} of {_who(variant, name)}")
+    return values.to_numpy(dtype=np.int64)
+
+
+def build_targets(df: pd.DataFrame, variant: Mapping[str, Any], name: str | None = None) -> Targets:
+    """Targets of ``variant`` (its ``targets``, ``loss``, ``hard_labels``, ``include_no_agreement``)
+    for the rows of ``df``; ``name`` (the variant's name) is used in error messages.
+
+    Which rows: consensus targets keep the rows with a hard label under the
+    scheme (X only under ``consensus_x_other``); distribution targets keep every
+    non-X row, or every row with ``include_no_agreement``, minus rows without a
+    hard label when the loss is hard, and minus all-zero rows (``release_secondary``
+    where nobody gave a secondary label). Targets are unsmoothed;
+    ``train.label_smoothing`` is applied by the loss.
     """
     targets, loss = variant["targets"], variant["loss"]
+    scheme = variant.get("hard_labels", "consensus")
     include_x = bool(variant.get("include_no_agreement", False))
+    if not isinstance(targets, str) or not _TARGETS.match(targets):
+        raise DataError(
+            f"{_who(variant, name)}: unknown targets {targets!r} "
+            "(allowed: consensus, primary, merged, release_primary, release_secondary, release_<name>)"
+        )
+    is_index = loss in HARD_LOSSES
     hard = hard_labels(df)
     is_x = (df["consensus"].astype(str) == NO_AGREEMENT).to_numpy()
+    labels = scheme_hard_labels(df, variant, name)
     if targets == "consensus":
-        if include_x:
+        if include_x and scheme == "consensus":
             raise DataError("include_no_agreement needs distributional targets (primary or merged)")
         if ((hard < 0) & ~is_x).any():
             bad = df["file_id"][(hard < 0) & ~is_x].iloc[:3].tolist()
             raise DataError(f"utterances with a consensus class but no hard_label: {bad}")
-        keep = hard >= 0
-    elif targets in ("primary", "merged"):
-        keep = np.ones(len(df), dtype=bool) if include_x else ~is_x
+        keep = labels >= 0
+        full = None
     else:
-        raise DataError(f"unknown targets {targets!r} (allowed: consensus, primary, merged)")
+        column = f"p_{targets}"
+        full = stack(_column(df, column, f"targets {targets} of {_who(variant, name)}"), column)
+        if is_index and scheme == "consensus":
+            raise DataError(
+                f"loss {loss!r} needs consensus targets (or hard_labels consensus_x_other / guarded_argmax, "
+                f"whose labels it then trains on)"
+            )
+        keep = np.ones(len(df), dtype=bool) if include_x else ~is_x
+        if is_index:
+            keep &= labels >= 0
+        empty = full.sum(axis=1) == 0
+        if targets == "release_secondary" and (keep & empty).any():
+            log.info(
+                "%s: %d utterance(s) without any secondary label have no release_secondary target and are left out",
+                _who(variant, name),
+                int((keep & empty).sum()),
+            )
+            keep &= ~empty
     rows = np.flatnonzero(keep)
     sub = df.iloc[rows]
-    if targets == "consensus":
-        idx = hard[rows]
+    if full is None:
+        idx = labels[rows]
         dist = np.eye(K)[idx] if len(idx) else np.zeros((0, K))
     else:
-        dist = stack(sub[f"p_{targets}"], f"p_{targets}")
+        dist = full[rows]
         sums = dist.sum(axis=1)
         bad = ~np.isclose(sums, 1.0, atol=1e-4) | (dist < 0).any(axis=1)
         if bad.any():
             raise DataError(
                 f"p_{targets} of {sub['file_id'].iloc[int(np.flatnonzero(bad)[0])]} is not a distribution"
             )
-        idx = dist.argmax(axis=1) if len(dist) else np.zeros(0, dtype=np.int64)
-    is_index = loss in HARD_LOSSES
-    if is_index and targets != "consensus":
-        raise DataError(f"loss {loss!r} needs consensus targets")
-    cat = idx.astype(np.int64) if is_index else dist.astype(np.float32)
+        argmax = dist.argmax(axis=1) if len(dist) else np.zeros(0, dtype=np.int64)
+        idx = argmax if scheme == "consensus" else labels[rows]
+    cat = labels[rows].astype(np.int64) if is_index else dist.astype(np.float32)
     return Targets(
         rows=rows,
         cat=cat,
         dims=dimension_targets(sub),
         classes=idx.astype(np.int64),
-        hard=hard[rows],
+        hard=labels[rows],
         is_index=is_index,
     )
 

@@ -3,7 +3,9 @@
 Design (``docs/metrics.md``, "Bootstrap"): every metric is a function of a few
 *sums over utterances* of per-utterance statistics (per-class TP / true /
 predicted indicators, per-bin ``correct - confidence``, CCC moments,
-per-utterance JSD/KLD/Brier). A resample is fully described by its count
+per-utterance JSD/KLD/Brier, the release's JSD/KLD in nats). UAR and the
+published macro-F1 come from the same per-class counts, the mean CCC from the
+three CCCs of the resample. A resample is fully described by its count
 vector ``w`` (how often each utterance was drawn), so the sums of all
 resamples are one matrix product ``W @ F`` with ``W`` the (B, N) count matrix
 and ``F`` the (N, S) feature matrix. Metrics are then recomputed from the sums
@@ -22,7 +24,7 @@ import numpy as np
 
 from sertools.classes import CLASSES, OTHER, K
 from sertools.evaluation.evaldata import DIMENSIONS, EvalData
-from sertools.measures import brier, ece_bin, jsd, kld, onehot
+from sertools.measures import brier, ece_bin, jsd, jsd_paper, kld, kld_paper, onehot
 
 __all__ = [
     "CI",
@@ -46,9 +48,12 @@ __all__ = [
 class _Layout:
     """Column positions of the per-utterance feature matrix of one prediction set."""
 
-    def __init__(self, ece_bins: int, has_true: bool) -> None:
+    def __init__(self, ece_bins: int, has_true: bool, has_ref: bool = False) -> None:
         self.ece_bins = ece_bins
         self.dist_tags = ("primary", "merged", "true") if has_true else ("primary", "merged")
+        # the release's divergences have a feature matrix of their own, so the main one (and
+        # with it every other metric, to the last bit) does not depend on whether they are computed
+        self.paper = ("jsd_paper", "kld_paper") if has_ref else ()
         self.means = (
             *(f"{m}_{t}" for t in self.dist_tags for m in ("jsd", "kld")),
             "brier_primary",
@@ -71,8 +76,12 @@ class _Layout:
             "macro_f1",
             "weighted_f1",
             *(f"f1_{c}" for c in CLASSES),
+            "uar",
+            "macro_f1_published",
             *(f"{m}_{t}" for t in self.dist_tags for m in ("jsd", "kld")),
+            *self.paper,
             *(f"ccc_{d}" for d in DIMENSIONS),
+            "ccc_mean",
             "ece",
             "brier_onehot",
             "brier_primary",
@@ -130,9 +139,17 @@ def _features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarra
     f[:, s["n_all"].start] = 1.0
 
 
-def _metrics_from_sums(sums: np.ndarray, layout: _Layout) -> dict[str, np.ndarray]:
+def _paper_features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarray) -> None:
+    """Fill ``out`` (N, len(layout.paper)) with the per-utterance release divergences (nats)."""
+    if layout.paper:
+        out[:, 0] = jsd_paper(data.probs, data.p_ref)
+        out[:, 1] = kld_paper(data.p_ref, data.probs, prob_floor=prob_floor)
+
+
+def _metrics_from_sums(sums: np.ndarray, layout: _Layout, paper_sums: np.ndarray) -> dict[str, np.ndarray]:
     """Every metric (in :func:`sertools.evaluation.metricset.compute_all`'s order) for each row of ``sums`` (R, S),
-    the column sums of one resample each."""
+    the column sums of one resample each, and ``paper_sums`` (R, len(layout.paper)), the sums of
+    the release divergences."""
     s = layout.slices
     tp, n_true, n_pred = sums[:, s["tp"]], sums[:, s["n_true"]], sums[:, s["n_pred"]]
     n_hard = n_true.sum(axis=1)
@@ -149,9 +166,22 @@ def _metrics_from_sums(sums: np.ndarray, layout: _Layout) -> dict[str, np.ndarra
         }
         for c, name in enumerate(CLASSES):
             out[f"f1_{name}"] = np.where(has_hard, f1[:, c], np.nan)
+        # UAR: mean recall over the classes with support
+        supported = n_true > 0
+        recall = np.where(supported, tp / np.where(supported, n_true, 1.0), 0.0)
+        n_supported = supported.sum(axis=1)
+        out["uar"] = np.where(n_supported > 0, recall.sum(axis=1) / np.maximum(n_supported, 1), np.nan)
+        # the published macro-F1: mean F1 over the classes with a true positive
+        hit = tp > 0
+        n_hit = hit.sum(axis=1)
+        out["macro_f1_published"] = np.where(
+            n_hit > 0, np.where(hit, f1, 0.0).sum(axis=1) / np.maximum(n_hit, 1), np.nan
+        )
         means = sums[:, s["means"]] / n_all[:, None]
         for i, name in enumerate(layout.means):
             out[name] = means[:, i]
+        for i, name in enumerate(layout.paper):
+            out[name] = paper_sums[:, i] / n_all
         base = s["ccc"].start
         for j, dim in enumerate(DIMENSIONS):
             cnt, sx, sy, sxx, syy, sxy = (sums[:, base + 6 * j + k] for k in range(6))
@@ -159,6 +189,7 @@ def _metrics_from_sums(sums: np.ndarray, layout: _Layout) -> dict[str, np.ndarra
             cov = sxy / cnt - mx * my
             denom_c = (sxx / cnt - mx * mx) + (syy / cnt - my * my) + (mx - my) ** 2
             out[f"ccc_{dim}"] = np.where((cnt > 0) & (denom_c > 0), 2.0 * cov / denom_c, np.nan)
+        out["ccc_mean"] = np.mean([out[f"ccc_{dim}"] for dim in DIMENSIONS], axis=0)
         out["ece"] = np.abs(sums[:, s["ece"]]).sum(axis=1) * inv_hard
         out["brier_onehot"] = sums[:, s["brier_onehot"].start] * inv_hard
     out["n_hard"] = n_hard
@@ -200,9 +231,12 @@ def _count_matrix(idx: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
 
 
-def _resampled_sums(feats: np.ndarray, n_resamples: int, seed: int, indices: np.ndarray | None) -> np.ndarray:
-    """(B, S) column sums of ``feats`` for every resample (drawn or injected)."""
-    n = feats.shape[0]
+def _resampled_sums(
+    feats: Sequence[np.ndarray], n_resamples: int, seed: int, indices: np.ndarray | None
+) -> list[np.ndarray]:
+    """Per feature matrix of ``feats`` (each (N, S_i)), its (B, S_i) column sums for every
+    resample (drawn or injected); every matrix sees the same resamples."""
+    n = feats[0].shape[0]
     if indices is not None:
         idx = np.asarray(indices)
         if idx.ndim != 2 or idx.shape[1] != n:
@@ -215,7 +249,12 @@ def _resampled_sums(feats: np.ndarray, n_resamples: int, seed: int, indices: np.
         if n_resamples < 1:
             raise ValueError(f"B must be >= 1, got {n_resamples}")
         chunks = _iter_index_chunks(n, n_resamples, seed)
-    return np.concatenate([_count_matrix(c, n) @ feats for c in chunks])
+    parts: list[list[np.ndarray]] = [[] for _ in feats]
+    for c in chunks:
+        counts = _count_matrix(c, n)
+        for i, f in enumerate(feats):
+            parts[i].append(counts @ f if f.shape[1] else np.zeros((len(counts), 0)))
+    return [np.concatenate(p) for p in parts]
 
 
 def _check_common(
@@ -238,6 +277,8 @@ def _check_common(
             raise ValueError(f"prediction set {i} has different human labels than set 0")
         if (first.p_true is None) != (d.p_true is None):
             raise ValueError("either every prediction set has p_true or none has")
+        if (first.p_ref is None) != (d.p_ref is None):
+            raise ValueError("either every prediction set has p_ref or none has")
     return tuple(datas)
 
 
@@ -258,19 +299,30 @@ def replicates_per_set(
     if ece_bins < 1:
         raise ValueError(f"ece_bins must be >= 1, got {ece_bins}")
     datas = _check_common(datas)
-    layout = _Layout(ece_bins, datas[0].p_true is not None)
-    w = layout.width
+    layout = _Layout(ece_bins, datas[0].p_true is not None, datas[0].p_ref is not None)
+    w, wp = layout.width, len(layout.paper)
     feats = np.zeros((datas[0].n, w * len(datas)))
+    paper = np.zeros((datas[0].n, wp * len(datas)))
     for i, d in enumerate(datas):
         _features(d, layout, prob_floor, feats[:, i * w : (i + 1) * w])
-    sums = _resampled_sums(feats, n_resamples, seed, indices)
+        _paper_features(d, layout, prob_floor, paper[:, i * wp : (i + 1) * wp])
+    sums, paper_sums = _resampled_sums([feats, paper], n_resamples, seed, indices)
     full = feats.sum(axis=0, keepdims=True)
+    paper_full = paper.sum(axis=0, keepdims=True)
     # ccc columns stay zero without dimensional data, which yields NaN CCC.
     points = [
-        {k: float(v[0]) for k, v in _metrics_from_sums(full[:, i * w : (i + 1) * w], layout).items()}
+        {
+            k: float(v[0])
+            for k, v in _metrics_from_sums(
+                full[:, i * w : (i + 1) * w], layout, paper_full[:, i * wp : (i + 1) * wp]
+            ).items()
+        }
         for i in range(len(datas))
     ]
-    reps = [_metrics_from_sums(sums[:, i * w : (i + 1) * w], layout) for i in range(len(datas))]
+    reps = [
+        _metrics_from_sums(sums[:, i * w : (i + 1) * w], layout, paper_sums[:, i * wp : (i + 1) * wp])
+        for i in range(len(datas))
+    ]
     return points, reps
 
 

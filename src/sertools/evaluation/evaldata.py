@@ -7,6 +7,7 @@ The join is on ``file_id``; rows are ordered by ``file_id`` so that every seed
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ __all__ = [
     "DIMENSIONS",
     "EvalData",
     "EvaluationError",
+    "hard_labels",
+    "label_column",
     "load_split",
     "read_labels",
     "read_truth",
@@ -43,6 +46,7 @@ _FIELDS: tuple[str, ...] = (
     "dims_true",
     "entropy",
     "file_ids",
+    "p_ref",
 )
 
 
@@ -61,6 +65,20 @@ def _as_dims(x: np.ndarray | None, name: str, n: int) -> np.ndarray | None:
     return a
 
 
+def _reference(x: np.ndarray, n: int) -> np.ndarray:
+    """The paper-reference distribution: rows summing to 1 (renormalised) or all zero."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != n:
+        raise ValueError(f"p_ref must have {n} rows, got shape {a.shape}")
+    zero = a.sum(axis=1) == 0
+    out = np.zeros_like(a)
+    if (~zero).any():
+        out[~zero] = check_dist(a[~zero], "p_ref")
+    if np.any(a[zero] != 0):  # negative entries summing to 0
+        raise ValueError("p_ref contains negative probabilities")
+    return out
+
+
 def _as_vector(x: np.ndarray | None, name: str, n: int, dtype: type | None = None) -> np.ndarray | None:
     if x is None:
         return None
@@ -77,9 +95,12 @@ class EvalData:
     Arrays are validated and probability rows renormalised on construction.
     ``hard`` is -1 for X (no agreement). ``dims_*`` hold arousal, valence,
     dominance (1-7) and may be None when unavailable (CCC is then NaN).
-    ``entropy`` is the normalised primary-vote entropy used for strata.
-    ``pred`` is taken as given (normally the argmax of ``probs``); accuracy,
-    F1 and the correctness in ECE use it, the confidence is ``max probs``.
+    ``entropy`` is the normalised entropy used for strata (by default of the
+    primary votes). ``pred`` is taken as given (normally the argmax of
+    ``probs``); accuracy, F1 and the correctness in ECE use it, the confidence
+    is ``max probs``. ``p_ref`` is the reference distribution of the paper
+    release's JSD and KLD (``evaluation.paper_reference``); it may hold
+    all-zero rows (the release clamps and renormalises them to uniform).
     """
 
     probs: np.ndarray
@@ -92,6 +113,7 @@ class EvalData:
     dims_true: np.ndarray | None = None
     entropy: np.ndarray | None = None
     file_ids: np.ndarray | None = None
+    p_ref: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         probs = check_dist(self.probs, "probs")
@@ -118,6 +140,8 @@ class EvalData:
             fixed["entropy"] = _as_vector(self.entropy, "entropy", n, np.float64)
         if self.file_ids is not None:
             fixed["file_ids"] = _as_vector(self.file_ids, "file_ids", n)
+        if self.p_ref is not None:
+            fixed["p_ref"] = _reference(self.p_ref, n)
         for k, v in fixed.items():
             object.__setattr__(self, k, v)
 
@@ -130,6 +154,19 @@ class EvalData:
         idx = np.asarray(idx)
         kw = {name: (None if getattr(self, name) is None else getattr(self, name)[idx]) for name in _FIELDS}
         return EvalData(**kw)
+
+    def with_hard(self, hard: np.ndarray) -> EvalData:
+        """The same predictions and distributions with other hard labels (another label scheme).
+
+        The other arrays are shared, not re-validated, so every other metric
+        stays bit-identical.
+        """
+        labels = check_labels(hard, "hard", allow_missing=True)
+        if len(labels) != self.n:
+            raise ValueError(f"hard has {len(labels)} rows but the prediction set has {self.n}")
+        out = copy.copy(self)
+        object.__setattr__(out, "hard", labels)
+        return out
 
     def subset(self, mask: np.ndarray) -> EvalData:
         """Rows where the boolean ``mask`` is True."""
@@ -146,18 +183,25 @@ class EvalData:
         latent_truth: pd.DataFrame | None = None,
         *,
         allow_extra_labels: bool = False,
+        hard_column: str = "hard_label",
+        entropy_column: str = "entropy_primary",
+        reference_column: str | None = None,
     ) -> EvalData:
         """Join a prediction dump with a label table (and optional latent truth) on ``file_id``.
 
         ``predictions``: ``file_id, probs`` (9 floats), ``pred`` and optionally
-        ``arousal, valence, dominance``. ``labels``: ``file_id, hard_label``
-        (nullable int, null = X), ``p_primary, p_merged`` (9 floats) and
-        optionally ``entropy_primary, arousal, valence, dominance``.
+        ``arousal, valence, dominance``. ``labels``: ``file_id``, the hard
+        labels ``hard_column`` (nullable int, null or -1 = none; default
+        ``hard_label``, the consensus), ``p_primary, p_merged`` (9 floats) and
+        optionally the stratifying entropy ``entropy_column`` (default
+        ``entropy_primary``), ``arousal, valence, dominance`` and the paper
+        reference ``reference_column`` (9 floats, required when named).
         ``latent_truth``: ``file_id, p_true``. Rows are ordered by ``file_id``
         so every seed of a split lines up. The tables must cover the same
         utterances (``allow_extra_labels`` lets the label table be a superset).
         """
         _check_frames(predictions, labels, allow_extra_labels)
+        _require_columns(labels, "labels", [hard_column, *([reference_column] if reference_column else [])])
         dims = [c for c in DIMENSIONS if c in predictions.columns]
         df = predictions[["file_id", "probs", "pred", *dims]].merge(
             labels, on="file_id", how="left", suffixes=("_pred", "_true")
@@ -166,18 +210,38 @@ class EvalData:
         return cls(
             probs=stack_lists(df["probs"].to_numpy(), "predictions.probs"),
             pred=df["pred"].to_numpy(),
-            hard=df["hard_label"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64),
+            hard=hard_labels(df[hard_column]),
             p_primary=stack_lists(df["p_primary"].to_numpy(), "labels.p_primary"),
             p_merged=stack_lists(df["p_merged"].to_numpy(), "labels.p_merged"),
             p_true=None if latent_truth is None else _truth_rows(latent_truth, df["file_id"]),
             dims_pred=_dims_of(df, "pred", predictions),
             dims_true=_dims_of(df, "true", labels),
-            entropy=df["entropy_primary"].to_numpy(dtype=np.float64) if "entropy_primary" in df else None,
+            entropy=df[entropy_column].to_numpy(dtype=np.float64) if entropy_column in df else None,
             file_ids=df["file_id"].to_numpy(),
+            p_ref=(
+                stack_lists(df[reference_column].to_numpy(), f"labels.{reference_column}")
+                if reference_column
+                else None
+            ),
         )
 
 
 # ============================================================================ the join's steps
+
+
+def hard_labels(column: pd.Series) -> np.ndarray:
+    """A hard-label column as int64 class indices, -1 for none (null, or -1 already)."""
+    return column.astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+
+
+def label_column(labels: pd.DataFrame, file_ids: np.ndarray, column: str) -> pd.Series:
+    """``column`` of ``labels`` for ``file_ids``, in that order."""
+    _require_columns(labels, "labels", ("file_id", column))
+    col = labels.set_index("file_id")[column]
+    absent = pd.Index(file_ids).difference(col.index)
+    if len(absent):
+        raise ValueError(f"labels lack {len(absent)} utterances, e.g. {list(absent[:3])}")
+    return col.loc[file_ids]
 
 
 def _require_columns(df: pd.DataFrame, name: str, cols: Sequence[str]) -> None:
@@ -287,12 +351,15 @@ def load_split(
     labels: pd.DataFrame,
     split: str,
     truth: pd.DataFrame | None = None,
+    **columns: str | None,
 ) -> tuple[list[EvalData], int]:
     """One :class:`EvalData` per seed for ``split``, aligned on ``file_id``.
 
     Returns the sets and the number of labelled utterances of the split that
     have no prediction (utterances the manifest dropped, e.g. missing audio).
-    Every seed must predict the same utterances.
+    Every seed must predict the same utterances. ``columns``: the label-table
+    columns of :meth:`EvalData.from_frames` (``hard_column``,
+    ``entropy_column``, ``reference_column``).
     """
     if isinstance(pred_paths, (str, Path)) or not len(pred_paths):
         raise EvaluationError(f"{split}: need a non-empty list of prediction files (one per seed)")
@@ -301,7 +368,7 @@ def load_split(
     for path in pred_paths:
         pred = _read_prediction(path, split)
         try:
-            d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True)
+            d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True, **columns)
         except ValueError as err:
             raise EvaluationError(f"{path} ({split}): {err}") from None
         if sets and not np.array_equal(d.file_ids, sets[0].file_ids):

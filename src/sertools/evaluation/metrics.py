@@ -14,9 +14,17 @@ Which utterances each metric uses, and the suffix ``_noX``, are set out in
   suffix ``_noX`` (``jsd_primary_noX``), bootstrapped on their own.
 * ``jsd_true, kld_true`` (and ``_noX``) compare with the latent truth of the
   synthetic corpus when the rule has a ``truth`` input.
+* The paper release's metrics: ``uar`` and ``macro_f1_published`` (hard),
+  ``jsd_paper, kld_paper`` (nats, against ``evaluation.paper_reference``) and
+  ``ccc_mean``.
 
+The hard labels of ``metrics`` are those of the common scheme
+``evaluation.common_hard_labels``; the block ``own`` repeats the hard metrics
+under the variant's own ``hard_labels`` (:mod:`sertools.evaluation.schemes`).
 The same is repeated per entropy stratum (:mod:`sertools.evaluation.strata`),
-each resampled within itself.
+each resampled within itself: ``strata`` on the common distribution
+``evaluation.strata_distribution`` and, for a variant with distributional
+targets, ``strata_own`` on its own target distribution (own scheme).
 """
 
 from __future__ import annotations
@@ -26,27 +34,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT
-from sertools.evaluation import metrics_doc, settings
+from sertools.evaluation import metrics_doc, schemes, settings
 from sertools.evaluation.bootstrap import SeedCI, bootstrap_multiseed
 from sertools.evaluation.evaldata import (
     EvalData,
     EvaluationError,
+    hard_labels,
+    label_column,
     load_split,
     read_labels,
     read_truth,
     seed_files,
 )
 from sertools.evaluation.metricset import compute_all
-from sertools.evaluation.strata import split_strata, stratum_names
-from sertools.measures import confusion_matrix, ece_bin
+from sertools.evaluation.strata import entropy_strata, split_strata, stratum_names
+from sertools.measures import confusion_matrix, ece_bin, normalised_entropy
 from sertools.splits import ordered
 
 __all__ = [
     "CONFIG_KEYS",
     "DIST_METRICS",
     "HARD_METRICS",
+    "OWN_METRICS",
     "EvaluationError",
     "run",
     "variant_metrics",
@@ -55,10 +67,21 @@ __all__ = [
 PathLike = str | Path
 
 #: keys of the ``evaluation`` config section this stage reads
-CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS)
+CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS, *schemes.COMMON_DEFAULTS)
 HARD_METRICS: frozenset[str] = frozenset(
-    {"accuracy", "macro_f1", "weighted_f1", "ece", "brier_onehot", *(f"f1_{c}" for c in CLASSES)}
+    {
+        "accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "uar",
+        "macro_f1_published",
+        "ece",
+        "brier_onehot",
+        *(f"f1_{c}" for c in CLASSES),
+    }
 )
+#: the metrics of the ``own`` block: every metric that depends on the hard labels
+OWN_METRICS: frozenset[str] = HARD_METRICS
 #: metrics that get a "_noX" twin computed on the hard-labelled utterances only
 DIST_METRICS: tuple[str, ...] = (
     "jsd_primary",
@@ -102,7 +125,9 @@ def _metric_n(name: str, n_all: int, n_hard: int) -> int:
     return n_hard if base in HARD_METRICS or name.endswith("_noX") else n_all
 
 
-def _metric_block(sets: Sequence[EvalData], s: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _metric_block(
+    sets: Sequence[EvalData], s: Mapping[str, Any], with_no_x: bool = True
+) -> dict[str, dict[str, Any]]:
     """Every metric of one utterance set (seed-averaged, with CIs), plus the ``_noX`` twins."""
     n_all = sets[0].n
     if n_all == 0:
@@ -117,7 +142,7 @@ def _metric_block(sets: Sequence[EvalData], s: Mapping[str, Any]) -> dict[str, d
         if k in ("n_all", "n_hard"):
             continue
         out[k] = _entry(ci, [p[k] for p in points], _metric_n(k, n_all, n_hard))
-    if n_hard:
+    if n_hard and with_no_x:
         out.update(_no_x_block(sets, s, hard, boot, points))
     return out
 
@@ -149,6 +174,23 @@ def _other_row(block: Mapping[str, Mapping[str, Any]], n_all: int) -> dict[str, 
 # ========================================================================= per-split analyses
 
 
+def _strata_blocks(
+    sets: Sequence[EvalData], s: Mapping[str, Any], masks: Sequence[np.ndarray]
+) -> dict[str, Any]:
+    """Per entropy stratum: its edges, sizes and metric block."""
+    d0 = sets[0]
+    edges = s["entropy_bins"]
+    strata: dict[str, Any] = {}
+    for i, (name, mask) in enumerate(zip(stratum_names(edges), masks, strict=True)):
+        strata[name] = {
+            "lo": edges[i],
+            "hi": edges[i + 1],
+            "n_utterances": {"all": int(mask.sum()), "hard": int((mask & (d0.hard >= 0)).sum())},
+            "metrics": _metric_block([d.subset(mask) for d in sets], s) if mask.any() else {},
+        }
+    return strata
+
+
 def _strata_results(
     sets: Sequence[EvalData],
     s: Mapping[str, Any],
@@ -156,19 +198,10 @@ def _strata_results(
     masks: Sequence[np.ndarray],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per entropy stratum: its metric block, and the Other-class rows (whole split first)."""
-    d0 = sets[0]
-    edges = s["entropy_bins"]
-    strata: dict[str, Any] = {}
-    other: dict[str, Any] = {"all": _other_row(block, d0.n)}
-    for i, (name, mask) in enumerate(zip(stratum_names(edges), masks, strict=True)):
-        sblock = _metric_block([d.subset(mask) for d in sets], s) if mask.any() else {}
-        strata[name] = {
-            "lo": edges[i],
-            "hi": edges[i + 1],
-            "n_utterances": {"all": int(mask.sum()), "hard": int((mask & (d0.hard >= 0)).sum())},
-            "metrics": sblock,
-        }
-        other[name] = _other_row(sblock, int(mask.sum()))
+    strata = _strata_blocks(sets, s, masks)
+    other: dict[str, Any] = {"all": _other_row(block, sets[0].n)}
+    for name, st in strata.items():
+        other[name] = _other_row(st["metrics"], st["n_utterances"]["all"])
     return strata, other
 
 
@@ -207,14 +240,26 @@ def _reliability(sets: Sequence[EvalData], n_bins: int) -> dict[str, Any]:
 
 
 def _examples(
-    sets: Sequence[EvalData], entropy: np.ndarray, masks: Sequence[np.ndarray], names: Sequence[str]
+    sets: Sequence[EvalData],
+    entropy: np.ndarray,
+    masks: Sequence[np.ndarray],
+    names: Sequence[str],
+    primary_strata: bool = True,
+    consensus: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """One utterance per non-empty stratum: the median by (entropy, file_id) within the stratum."""
+    """One utterance per non-empty stratum: the median by (entropy, file_id) within the stratum.
+
+    ``entropy`` is the stratifying entropy; ``entropy_primary`` of an example
+    is that value when the strata are on the primary votes, else computed from
+    ``p_primary``. ``consensus``: the consensus labels (-1 = X) when the hard
+    labels of ``sets`` are another scheme's.
+    """
     d0 = sets[0]
     if not d0.n:
         return []
     mean_probs = np.mean([d.probs for d in sets], axis=0)
     fids = d0.file_ids.astype(str)
+    cons = d0.hard if consensus is None else consensus
     out = []
     for name, mask in zip(names, masks, strict=True):
         idx = np.flatnonzero(mask)
@@ -225,26 +270,118 @@ def _examples(
         ex: dict[str, Any] = {
             "file_id": str(fids[i]),
             "stratum": name,
-            "entropy_primary": float(entropy[i]),
-            "consensus": CODES[d0.hard[i]] if d0.hard[i] >= 0 else NO_AGREEMENT,
+            "entropy_primary": (
+                float(entropy[i]) if primary_strata else float(normalised_entropy(d0.p_primary[i : i + 1])[0])
+            ),
+            "consensus": CODES[cons[i]] if cons[i] >= 0 else NO_AGREEMENT,
             "p_primary": d0.p_primary[i].tolist(),
             "p_merged": d0.p_merged[i].tolist(),
             "probs": mean_probs[i].tolist(),
         }
+        if not primary_strata:
+            ex["entropy_strata"] = float(entropy[i])
         if d0.p_true is not None:
             ex["p_true"] = d0.p_true[i].tolist()
         out.append(ex)
     return out
 
 
+class _Own:
+    """The variant's own label scheme and target distribution, as read from its config."""
+
+    def __init__(self, variant_cfg: Mapping[str, Any] | None, common: Mapping[str, str]) -> None:
+        self.scheme = schemes.own_scheme(variant_cfg)
+        self.column = schemes.hard_column(self.scheme)
+        self.distribution = schemes.own_distribution(variant_cfg)
+        self.same_scheme = self.scheme == common["common_hard_labels"]
+        self.same_strata = self.same_scheme and self.distribution == common["strata_distribution"]
+
+    def check(self, labels: pd.DataFrame) -> None:
+        """The label table has the own scheme's column and the own distribution."""
+        if self.column not in labels.columns:
+            raise EvaluationError(f"label table lacks column {self.column!r} (the variant's hard_labels)")
+        if self.distribution is not None and not (
+            self.distribution == "primary" and "entropy_primary" in labels.columns
+        ):
+            col = schemes.distribution_column(self.distribution)
+            if col not in labels.columns:
+                raise EvaluationError(f"label table lacks column {col!r} (the variant's targets)")
+
+
+def _own_block(
+    own_sets: Sequence[EvalData],
+    s: Mapping[str, Any],
+    own: _Own,
+    common_block: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The hard-label metrics under the variant's own scheme, with its confusion matrix."""
+    if own.same_scheme:
+        metrics = {k: v for k, v in common_block.items() if k in OWN_METRICS}
+    else:
+        block = _metric_block(own_sets, s, with_no_x=False)
+        metrics = {k: v for k, v in block.items() if k in OWN_METRICS}
+    return {
+        "scheme": own.scheme,
+        "hard_column": own.column,
+        "n_utterances": {"hard": int((own_sets[0].hard >= 0).sum())},
+        "metrics": metrics,
+        "confusion_matrix": _confusion(own_sets),
+    }
+
+
+def _own_entropy(labels: pd.DataFrame, d0: EvalData, distribution: str) -> np.ndarray:
+    """The normalised entropy of the own target distribution, in the order of ``d0``."""
+    lab = labels[labels["file_id"].isin(d0.file_ids)]
+    h = pd.Series(schemes.strata_entropy(lab, distribution), index=lab["file_id"].to_numpy())
+    values = h.loc[d0.file_ids].to_numpy(dtype=np.float64)
+    if distribution == "primary" and not np.all(np.isfinite(values)):
+        values = normalised_entropy(d0.p_primary)
+    return values
+
+
+def _own_strata(
+    own_sets: Sequence[EvalData],
+    s: Mapping[str, Any],
+    own: _Own,
+    labels: pd.DataFrame,
+    common_strata: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Strata on the variant's own target distribution, scored on its own scheme (None for hard targets)."""
+    if own.distribution is None:
+        return None
+    if own.same_strata:
+        strata = dict(common_strata)
+    elif not own_sets[0].n:
+        strata = _strata_blocks(own_sets, s, [np.zeros(0, bool)] * len(stratum_names(s["entropy_bins"])))
+    else:
+        h = _own_entropy(labels, own_sets[0], own.distribution)
+        strata = _strata_blocks(own_sets, s, entropy_strata(h, s["entropy_bins"]))
+    return {"distribution": own.distribution, "scheme": own.scheme, "strata": strata}
+
+
 def _split_metrics(
-    sets: Sequence[EvalData], s: Mapping[str, Any], unpredicted: int, paths: Sequence[PathLike]
+    sets: Sequence[EvalData],
+    s: Mapping[str, Any],
+    unpredicted: int,
+    paths: Sequence[PathLike],
+    own: _Own,
+    labels: pd.DataFrame,
+    primary_strata: bool,
+    consensus_scheme: bool,
 ) -> dict[str, Any]:
     """Everything the metrics document holds about one split."""
     d0 = sets[0]
+    consensus = None
+    if not consensus_scheme and d0.n:
+        consensus = hard_labels(label_column(labels, d0.file_ids, "hard_label"))
     block = _metric_block(sets, s)
     entropy, masks = split_strata(d0, s["entropy_bins"])
     strata, other = _strata_results(sets, s, block, masks)
+    if own.same_scheme:
+        own_sets = list(sets)
+    else:
+        own_hard = hard_labels(label_column(labels, d0.file_ids, own.column)) if d0.n else d0.hard
+        own_sets = [d.with_hard(own_hard) for d in sets]
     return {
         "n_seeds": len(sets),
         "prediction_files": [str(p) for p in paths],
@@ -254,11 +391,15 @@ def _split_metrics(
             "labelled_without_prediction": int(unpredicted),
         },
         "metrics": block,
+        "own": _own_block(own_sets, s, own, block),
         "strata": strata,
+        "strata_own": _own_strata(own_sets, s, own, labels, strata),
         "other_class": other,
         "confusion_matrix": _confusion(sets),
         "reliability_diagram": _reliability(sets, s["ece_bins"]),
-        "examples": _examples(sets, entropy, masks, stratum_names(s["entropy_bins"])),
+        "examples": _examples(
+            sets, entropy, masks, stratum_names(s["entropy_bins"]), primary_strata, consensus
+        ),
     }
 
 
@@ -272,33 +413,50 @@ def variant_metrics(
     truth_path: PathLike | None = None,
     *,
     variant: str | None = None,
+    variant_cfg: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The metrics document of one variant (layout: :mod:`sertools.evaluation.metrics_doc`).
 
     ``pred_paths`` maps each split to one prediction dump per seed (the same
     seed order for every split); ``evaluation`` is the config section
-    (:data:`CONFIG_KEYS`; ``splits`` is not read here).
+    (:data:`CONFIG_KEYS`; ``splits`` is not read here; absent scheme keys take
+    their defaults). ``variant_cfg`` is the variant's config section
+    (``targets``, ``hard_labels``); without it the own scheme is ``consensus``
+    and there are no own-target strata.
     """
     s = settings.resolve(evaluation)
+    common = schemes.resolve(evaluation)
+    own = _Own(variant_cfg, common)
     if not isinstance(pred_paths, Mapping) or not pred_paths:
         raise EvaluationError(
             "variant_metrics: need a mapping split -> list of prediction files (one per seed)"
         )
-    labels = read_labels(labels_path)
+    labels, columns = schemes.label_columns(read_labels(labels_path), common, reference=True)
+    own.check(labels)
     truth = read_truth(truth_path)
     doc: dict[str, Any] = {
         "schema": metrics_doc.SCHEMA,
         "variant": variant,
         "settings": s,
+        "schemes": {
+            **common,
+            "own_hard_labels": own.scheme,
+            "own_distribution": own.distribution,
+        },
         "classes": list(CLASSES),
         "strata": stratum_names(s["entropy_bins"]),
         "has_truth": truth is not None,
         "splits": {},
     }
+    primary_strata = common["strata_distribution"] == "primary"
+    consensus_scheme = common["common_hard_labels"] == "consensus"
     for split in ordered(pred_paths):
         paths = list(pred_paths[split])
-        sets, unpredicted = load_split(paths, labels, split, truth)
-        doc["splits"][split] = _split_metrics(sets, s, unpredicted, paths)
+        sets, unpredicted = load_split(paths, labels, split, truth, **columns)
+        lab = labels[labels["split"] == split]
+        doc["splits"][split] = _split_metrics(
+            sets, s, unpredicted, paths, own, lab, primary_strata, consensus_scheme
+        )
     return doc
 
 
@@ -309,14 +467,24 @@ def run(
     evaluation: Mapping[str, Any],
     seeds: Sequence[Any],
     variant: str | None,
+    variant_cfg: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``metrics`` rule: write the metrics document of ``variant`` to ``outputs["metrics"]``.
 
     ``inputs``: one list of prediction dumps per split of ``evaluation["splits"]``
     (key = split name, one file per seed, in ``seeds`` order), ``labels`` (the
     label table) and optionally ``truth`` (the synthetic corpus's latent truth).
+    ``variant_cfg``: the variant's config section (its own hard-label scheme
+    and target distribution).
     """
     pred_paths = {s: seed_files(inputs[s], seeds, s) for s in evaluation["splits"]}
-    doc = variant_metrics(pred_paths, inputs["labels"], evaluation, inputs.get("truth"), variant=variant)
+    doc = variant_metrics(
+        pred_paths,
+        inputs["labels"],
+        evaluation,
+        inputs.get("truth"),
+        variant=variant,
+        variant_cfg=variant_cfg,
+    )
     metrics_doc.write(outputs["metrics"], doc)
     return doc

@@ -4,21 +4,36 @@ Written by :mod:`sertools.evaluation.metrics`, read by the tables and figures
 of :mod:`sertools.report`. Layout (``schema`` = :data:`SCHEMA`)::
 
     {schema, variant, settings, classes, strata: [stratum names], has_truth,
+     schemes: {common_hard_labels, strata_distribution, paper_reference,
+               own_hard_labels, own_distribution},
      splits: {split: {
         n_seeds, prediction_files,
         n_utterances: {all, hard, labelled_without_prediction},
         metrics: {name: entry},
+        own: {scheme, hard_column, n_utterances: {hard}, metrics: {name: entry},
+              confusion_matrix: {rows, columns, summed, per_seed}},
         strata: {stratum: {lo, hi, n_utterances: {all, hard}, metrics: {name: entry}}},
+        strata_own: null | {distribution, scheme,
+                            strata: {stratum: {lo, hi, n_utterances: {all, hard},
+                                               metrics: {name: entry}}}},
         other_class: {"all" | stratum: {n_utterances, other_pred_share, other_mass,
                                         human_other_share}},
         confusion_matrix: {rows, columns, summed, per_seed},
         reliability_diagram: {edges, count, mean_confidence, accuracy, pooled_over_seeds},
-        examples: [{file_id, stratum, entropy_primary, consensus, p_primary, p_merged,
-                    probs, p_true?}]}}}
+        examples: [{file_id, stratum, entropy_primary, entropy_strata?, consensus,
+                    p_primary, p_merged, probs, p_true?}]}}}
 
 An *entry* is ``{mean, sd_seeds, ci_low, ci_high, per_seed, n}`` (NaN written
-as null). The accessors below read a document the way every consumer does:
-an absent split, stratum or metric gives None or an empty mapping.
+as null). ``metrics``, ``strata``, ``confusion_matrix`` and the rest are under
+the common hard-label scheme ``schemes.common_hard_labels`` and stratified by
+``schemes.strata_distribution``; ``own`` holds the hard-label metrics under the
+variant's own scheme ``schemes.own_hard_labels``; ``strata_own`` (null for a
+variant with hard targets) is stratified by the variant's own target
+distribution and scored on its own scheme (``docs/metrics.md``). ``schemes``,
+``own`` and ``strata_own`` are absent from documents written before they
+existed; the accessors then give the defaults or empty mappings. The accessors
+below read a document the way every consumer does: an absent split, stratum
+or metric gives None or an empty mapping.
 """
 
 from __future__ import annotations
@@ -43,8 +58,17 @@ __all__ = [
     "n_seeds",
     "number",
     "other_class",
+    "own_block",
+    "own_confusion_summed",
+    "own_distribution",
+    "own_entry",
+    "own_scheme",
+    "own_stratum_block",
+    "own_stratum_keys",
+    "own_stratum_size",
     "read",
     "reliability_diagram",
+    "schemes",
     "split_names",
     "split_result",
     "stratum_keys",
@@ -110,6 +134,20 @@ def validate(doc: Any, where: str = "metrics document", *, strict: bool = False)
         absent = [k for k in need if not isinstance(res, Mapping) or k not in res]
         if absent:
             raise MetricsDocError(f"{where}: split {name!r} lacks key(s) {absent}")
+        own = res.get("own")
+        if own is not None and (
+            not isinstance(own, Mapping) or not isinstance(own.get("metrics"), Mapping) or "scheme" not in own
+        ):
+            raise MetricsDocError(f"{where}: split {name!r}: 'own' needs a 'scheme' and a 'metrics' mapping")
+        st = res.get("strata_own")
+        if st is not None and (
+            not isinstance(st, Mapping)
+            or not isinstance(st.get("strata"), Mapping)
+            or "distribution" not in st
+        ):
+            raise MetricsDocError(
+                f"{where}: split {name!r}: 'strata_own' needs a 'distribution' and a 'strata' mapping"
+            )
 
 
 def write(path: PathLike, doc: Mapping[str, Any]) -> None:
@@ -199,6 +237,69 @@ def reliability_diagram(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]
 def examples(doc: Mapping[str, Any], split: str) -> list[Mapping[str, Any]]:
     """The example utterances of ``split`` (one per non-empty stratum; [] when absent)."""
     return list((doc["splits"].get(split) or {}).get("examples", []))
+
+
+_SCHEME_DEFAULTS = {
+    "common_hard_labels": "consensus",
+    "strata_distribution": "primary",
+    "paper_reference": None,
+    "own_hard_labels": None,
+    "own_distribution": None,
+}
+
+
+def schemes(doc: Mapping[str, Any]) -> dict[str, str | None]:
+    """The label schemes and distributions of the document (defaults for an older document)."""
+    found = doc.get("schemes") or {}
+    return {k: found.get(k, v) for k, v in _SCHEME_DEFAULTS.items()}
+
+
+def _own(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]:
+    return (doc["splits"].get(split) or {}).get("own") or {}
+
+
+def own_scheme(doc: Mapping[str, Any], split: str) -> str | None:
+    """The variant's own hard-label scheme in ``split`` (None when the document has no own block)."""
+    return _own(doc, split).get("scheme")
+
+
+def own_block(doc: Mapping[str, Any], split: str) -> Mapping[str, Entry]:
+    """``metric -> entry`` of the hard-label metrics under the variant's own scheme ({} when absent)."""
+    return _own(doc, split).get("metrics", {})
+
+
+def own_entry(doc: Mapping[str, Any], split: str, metric: str) -> Entry | None:
+    """One metric under the variant's own scheme (None when absent)."""
+    return own_block(doc, split).get(metric)
+
+
+def own_confusion_summed(doc: Mapping[str, Any], split: str) -> Sequence[Sequence[int]]:
+    """The confusion matrix under the own scheme, summed over seeds ([] when absent)."""
+    return (_own(doc, split).get("confusion_matrix") or {}).get("summed", [])
+
+
+def _strata_own(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]:
+    return (doc["splits"].get(split) or {}).get("strata_own") or {}
+
+
+def own_distribution(doc: Mapping[str, Any], split: str) -> str | None:
+    """The own target distribution the split's ``strata_own`` uses (None for hard targets)."""
+    return _strata_own(doc, split).get("distribution")
+
+
+def own_stratum_keys(doc: Mapping[str, Any], split: str) -> list[str]:
+    """The strata of ``strata_own`` (as stored; [] for hard targets)."""
+    return list(_strata_own(doc, split).get("strata", {}))
+
+
+def own_stratum_block(doc: Mapping[str, Any], split: str, stratum: str) -> Mapping[str, Entry]:
+    """``metric -> entry`` of one own-target stratum ({} when absent)."""
+    return _strata_own(doc, split).get("strata", {}).get(stratum, {}).get("metrics", {})
+
+
+def own_stratum_size(doc: Mapping[str, Any], split: str, stratum: str) -> int:
+    """Utterances of one own-target stratum (0 when absent)."""
+    return _strata_own(doc, split).get("strata", {}).get(stratum, {}).get("n_utterances", {}).get("all", 0)
 
 
 def value(e: Mapping[str, Any] | None, key: str) -> float:

@@ -13,7 +13,21 @@ import numpy as np
 
 from sertools.classes import CLASSES, OTHER
 from sertools.evaluation.evaldata import DIMENSIONS, EvalData
-from sertools.measures import brier, ccc, confusion_matrix, ece, f1_scores, jsd, kld, onehot
+from sertools.measures import (
+    brier,
+    ccc,
+    ccc_mean,
+    confusion_matrix,
+    ece,
+    f1_scores,
+    jsd,
+    jsd_paper,
+    kld,
+    kld_paper,
+    macro_f1_published,
+    onehot,
+    uar,
+)
 
 __all__ = ["compute_all"]
 
@@ -21,11 +35,13 @@ __all__ = ["compute_all"]
 def compute_all(data: EvalData, prob_floor: float = 1e-12, ece_bins: int = 15) -> dict[str, float]:
     """Every metric of one prediction set, as a flat ``name -> value`` dict.
 
-    Names: ``accuracy, macro_f1, weighted_f1, f1_<Class>``, ``jsd_primary,
-    kld_primary, jsd_merged, kld_merged`` (plus ``jsd_true, kld_true`` when
-    ``p_true`` is set), ``ccc_<dimension>``, ``ece, brier_onehot,
-    brier_primary``, ``other_share_pred, other_mass, other_share_human``,
-    ``n_hard, n_all``. Metrics over an empty set are NaN.
+    Names: ``accuracy, macro_f1, weighted_f1, f1_<Class>, uar,
+    macro_f1_published``, ``jsd_primary, kld_primary, jsd_merged, kld_merged``
+    (plus ``jsd_true, kld_true`` when ``p_true`` is set, and the release's
+    ``jsd_paper, kld_paper`` when ``p_ref`` is set), ``ccc_<dimension>,
+    ccc_mean``, ``ece, brier_onehot, brier_primary``, ``other_share_pred,
+    other_mass, other_share_human``, ``n_hard, n_all``. Metrics over an empty
+    set are NaN.
     """
     out = _hard_metrics(data)
     out.update(_distribution_metrics(data, prob_floor))
@@ -53,6 +69,8 @@ def _hard_metrics(data: EvalData) -> dict[str, float]:
         "accuracy": float(np.trace(cm) / n_hard) if n_hard else nan,
         "macro_f1": float(f1.mean()) if n_hard else nan,
         "weighted_f1": float((f1 * support).sum() / n_hard) if n_hard else nan,
+        "uar": uar(cm),
+        "macro_f1_published": macro_f1_published(cm),
     }
     for c, name in enumerate(CLASSES):
         out[f"f1_{name}"] = float(f1[c]) if n_hard else nan
@@ -68,17 +86,21 @@ def _distribution_metrics(data: EvalData, prob_floor: float) -> dict[str, float]
     for tag, target in targets:
         out[f"jsd_{tag}"] = _mean(jsd(target, data.probs))
         out[f"kld_{tag}"] = _mean(kld(target, data.probs, prob_floor))
+    if data.p_ref is not None:
+        out["jsd_paper"] = _mean(jsd_paper(data.probs, data.p_ref))
+        out["kld_paper"] = _mean(kld_paper(data.p_ref, data.probs, prob_floor=prob_floor))
     return out
 
 
 def _ccc_metrics(data: EvalData) -> dict[str, float]:
-    """CCC per dimension (NaN without dimensional predictions or labels)."""
+    """CCC per dimension and their mean (NaN without dimensional predictions or labels)."""
     out: dict[str, float] = {}
     for j, dim in enumerate(DIMENSIONS):
         if data.dims_pred is None or data.dims_true is None:
             out[f"ccc_{dim}"] = float("nan")
         else:
             out[f"ccc_{dim}"] = ccc(data.dims_pred[:, j], data.dims_true[:, j])
+    out["ccc_mean"] = ccc_mean([out[f"ccc_{dim}"] for dim in DIMENSIONS])
     return out
 
 

@@ -3,7 +3,10 @@ the ``significance`` stage that writes one variant's significance document.
 
 Both systems are evaluated on the same resamples of the same utterances, each
 averaged over its seeds inside every resample (``docs/metrics.md``,
-"Significance"). The stage reports uncorrected p-values; Holm's correction
+"Significance"). Hard-label metrics use the common scheme
+``evaluation.common_hard_labels`` and the strata the common distribution
+``evaluation.strata_distribution`` (:mod:`sertools.evaluation.schemes`), so
+every variant is compared with the baseline on the same labels. The stage reports uncorrected p-values; Holm's correction
 needs every variant and is applied by :mod:`sertools.report.tables`.
 """
 
@@ -15,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sertools.evaluation import settings, significance_doc
+from sertools.evaluation import schemes, settings, significance_doc
 from sertools.evaluation.bootstrap import as_sets, check_ci, percentile_ci, replicates_per_set, seed_mean
 from sertools.evaluation.evaldata import (
     EvalData,
@@ -41,8 +44,8 @@ __all__ = [
 
 PathLike = str | Path
 
-#: keys of the ``evaluation`` config section this stage reads (the same as the metrics stage)
-CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS)
+#: keys of the ``evaluation`` config section this stage reads
+CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS, "common_hard_labels", "strata_distribution")
 #: compared against the baseline by the paired bootstrap (those present are used)
 SIGNIFICANCE_METRICS: tuple[str, ...] = (
     "macro_f1",
@@ -209,12 +212,13 @@ def compare(
     to ``evaluation["baseline_variant"]``.
     """
     s = settings.resolve(evaluation)
+    common = schemes.resolve(evaluation)
     _check_split_paths(variant_paths, "significance (variant)")
     _check_split_paths(baseline_paths, "significance (baseline)")
     absent = sorted(set(variant_paths) - set(baseline_paths))
     if absent:
         raise EvaluationError(f"significance: the baseline has no predictions for split(s) {absent}")
-    labels = read_labels(labels_path)
+    labels, columns = schemes.label_columns(read_labels(labels_path), common, reference=False)
     truth = read_truth(truth_path)
     doc: dict[str, Any] = {
         "schema": significance_doc.SCHEMA,
@@ -224,9 +228,12 @@ def compare(
         "strata": stratum_names(s["entropy_bins"]),
         "splits": {},
     }
+    used = {k: common[k] for k in ("common_hard_labels", "strata_distribution")}
+    if used != significance_doc.schemes({}):  # the defaults stay implicit (documents as before)
+        doc["schemes"] = used
     for split in ordered(variant_paths):
-        v_sets, _ = load_split(list(variant_paths[split]), labels, split, truth)
-        b_sets, _ = load_split(list(baseline_paths[split]), labels, split, truth)
+        v_sets, _ = load_split(list(variant_paths[split]), labels, split, truth, **columns)
+        b_sets, _ = load_split(list(baseline_paths[split]), labels, split, truth, **columns)
         doc["splits"][split] = _split_comparison(v_sets, b_sets, s, split)
     return doc
 

@@ -4,8 +4,14 @@ Written by :mod:`sertools.evaluation.significance`, read by
 :mod:`sertools.report.tables` (which applies Holm's correction across
 variants). Layout (``schema`` = :data:`SCHEMA`)::
 
-    {schema, variant, baseline, settings, strata: [stratum names],
+    {schema, variant, baseline, settings, schemes?: {common_hard_labels, strata_distribution},
+     strata: [stratum names],
      splits: {split: {"all" | stratum: {n_utterances, metrics: {name: comparison}}}}}
+
+``schemes`` names the hard labels and the strata distribution the comparison
+used (the common ones of the ``evaluation`` section). It is written only when
+they are not the defaults ``consensus`` and ``primary`` (so a default run's
+document is what it always was); :func:`schemes` reads it either way.
 
 A *comparison* is ``{diff, ci_low, ci_high, p_value, variant, baseline}``:
 variant minus baseline, the percentile CI of the paired differences, the
@@ -30,6 +36,7 @@ __all__ = [
     "block_names",
     "comparisons",
     "read",
+    "schemes",
     "split_names",
     "stratum_names",
     "validate",
@@ -96,6 +103,15 @@ def read(path: PathLike) -> dict[str, Any]:
 def baseline(doc: Mapping[str, Any]) -> str | None:
     """The variant compared against (None when the document does not say)."""
     return doc.get("baseline")
+
+
+def schemes(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The common hard-label scheme and strata distribution the comparison used."""
+    found = doc.get("schemes") or {}
+    return {
+        "common_hard_labels": found.get("common_hard_labels", "consensus"),
+        "strata_distribution": found.get("strata_distribution", "primary"),
+    }
 
 
 def split_names(doc: Mapping[str, Any]) -> list[str]:

@@ -1,10 +1,12 @@
 """Entropy strata: utterances grouped by how much their annotators disagreed.
 
-The stratifying value is the normalised entropy of the primary-vote
-distribution (``entropy_primary`` of the label table; recomputed from
-``p_primary`` when the column is absent). Bins are ``[e0, e1), [e1, e2), ...,
-[e_{m-1}, e_m]`` with the last one closed (``docs/metrics.md``, "Entropy
-strata"). Each stratum is bootstrapped within itself.
+The stratifying value is the normalised entropy (ln / ln 9, in [0, 1]) of a
+distribution: by default the primary votes (``entropy_primary`` of the label
+table; recomputed from ``p_primary`` when the column is absent), or the one
+``evaluation.strata_distribution`` names, or a variant's own target
+distribution (:mod:`sertools.evaluation.schemes`). Bins are ``[e0, e1), [e1,
+e2), ..., [e_{m-1}, e_m]`` with the last one closed (``docs/metrics.md``,
+"Entropy strata"). Each stratum is bootstrapped within itself.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def stratum_names(edges: Sequence[float] = DEFAULT_ENTROPY_EDGES) -> list[str]:
 
 
 def entropy_of(d: EvalData) -> np.ndarray:
-    """The stratifying entropy of ``d``: its ``entropy`` when complete, else computed from ``p_primary``."""
+    """The stratifying entropy of ``d``: its ``entropy`` when complete, else the primary votes' (from ``p_primary``)."""
     if d.entropy is not None and np.all(np.isfinite(d.entropy)):
         return d.entropy
     return normalised_entropy(d.p_primary)

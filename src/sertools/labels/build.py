@@ -19,15 +19,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import CONSENSUS_CODES, primary_index
-from sertools.corpus.msp import RawLabels, canonical_split, read_label_files
+from sertools.classes import CLASSES, CONSENSUS_CODES, primary_index
+from sertools.corpus.msp import (
+    LABELS_TXT_LAYOUT,
+    RawLabels,
+    canonical_split,
+    is_labels_txt,
+    read_label_files,
+)
 from sertools.io import write_json
-from sertools.labels import distributions, table
+from sertools.labels import distributions, release, table
 from sertools.splits import SPLITS
 
 log = logging.getLogger(__name__)
 
 RATING_COLUMNS = {"act": "EmoAct", "val": "EmoVal", "dom": "EmoDom"}
+NEUTRAL = CLASSES.index("Neutral")
+#: how a labels.txt error names the part of a worker line that failed
+_TXT_FIELDS = {
+    "EmoClass_Major": "primary",
+    "FileName": "file name",
+    "EmoAct": "A:",
+    "EmoVal": "V:",
+    "EmoDom": "D:",
+}
 
 
 class LabelError(ValueError):
@@ -39,8 +54,11 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, labels: Mappin
     ``table`` and ``summary``.
 
     ``inputs``/``outputs`` are Snakemake named lists or dicts; ``labels`` is the
-    config section. Returns the summary.
+    config section. ``detailed`` is a labels_detailed file or labels.txt, and must be
+    the kind ``labels.detailed_source`` asks for (``auto`` takes either). Returns the
+    summary.
     """
+    _check_detailed_source(inputs["detailed"], labels["detailed_source"])
     raw = read_label_files(inputs["consensus"], inputs["detailed"])
     df, summary = build_labels(raw, labels)
     table.write(df, outputs["table"])
@@ -55,6 +73,17 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, labels: Mappin
         summary["annotations_dropped"],
     )
     return summary
+
+
+def _check_detailed_source(detailed: Any, source: str) -> None:
+    """The detailed input must be the kind of file ``labels.detailed_source`` names."""
+    txt = is_labels_txt(detailed)
+    if (source == "labels_txt" and not txt) or (source == "labels_detailed" and txt):
+        want = "labels.txt" if source == "labels_txt" else "labels_detailed.csv or .json"
+        raise LabelError(
+            f"labels.detailed_source is {source}, so the detailed labels must be {want}, "
+            f"but the label stage was given {str(detailed)!r}"
+        )
 
 
 def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -73,7 +102,40 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
         det.loc[keep, "worker"],
         labels_cfg,
     )
-    return df, _summarise(raw, rows, chosen, df, vote_summary, labels_cfg)
+    df, release_summary = _release_columns(df, chosen.utt[keep], det.loc[keep], labels_cfg)
+    summary = _summarise(raw, rows, chosen, df, vote_summary, labels_cfg)
+    summary["release"] = release_summary
+    return df, summary
+
+
+def _release_columns(
+    df: pd.DataFrame, utt: np.ndarray, kept: pd.DataFrame, labels_cfg: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The label table with the paper release's columns appended, and the summary's ``release`` block.
+
+    Built from the same kept annotation rows as the other columns, mapped by the
+    release's word map (docs/corpus.md, "The paper release's label rules").
+    """
+    weights = labels_cfg["release_merged_weights"]
+    for name, w in weights.items():
+        if float(w["primary"]) + float(w["secondary"]) <= 0:
+            raise LabelError(
+                f"labels.release_merged_weights.{name}: primary and secondary weights are both 0"
+            )
+    votes = table.matrix(df, "votes_primary")
+    columns, sec = release.label_columns(
+        utt,
+        kept["primary"],
+        kept["secondary"],
+        df["consensus"].tolist(),
+        votes[:, NEUTRAL],
+        {"primary": table.matrix(df, "p_primary"), "merged": table.matrix(df, "p_merged")},
+        weights,
+    )
+    out = df.copy()
+    for name, values in columns.items():
+        out[name] = list(values) if values.ndim == 2 else values
+    return out, release.summary(df["split"].to_numpy(), columns, sec, weights)
 
 
 # ----------------------------------------------------------------------------- step 1: consensus file
@@ -123,6 +185,7 @@ class _Rows:
             self.field_of[self.layout_column] = "primary"
         self.prim = np.full(len(self.det), -1, dtype=np.int64)
         self.ratings: dict[str, np.ndarray] = {}
+        self.txt = raw.detailed_layout == LABELS_TXT_LAYOUT
 
     def column(self, name: str) -> str:
         return self.layout_column or name
@@ -134,6 +197,13 @@ class _Rows:
             return
         if self.on_invalid == "error":
             row = self.det.loc[new].iloc[0]
+            if self.txt:  # labels.txt: the file, the line and its text as written
+                what = (
+                    "the worker line"
+                    if why == "malformed_row"
+                    else f"{_TXT_FIELDS[column]} {row[self.field_of[column]]!r}"
+                )
+                raise LabelError(f"{self.name} line {row['line']}: {what} {problem}: {row['raw']!r}")
             value = row[self.field_of[column]] if self.field_of.get(column) else ""
             raise LabelError(f"{self.name} line {row['line']}, column {column}: {value!r} {problem}")
         self.reason[new] = why
@@ -147,6 +217,12 @@ def _mark_invalid_annotations(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> 
     """Parse primaries and ratings; mark malformed, invalid and duplicate-worker rows."""
     rows = _Rows(raw, labels_cfg["on_invalid_annotation"])
     det = rows.det
+    if raw.bad_block_headers and rows.on_invalid == "error":
+        line, text = raw.bad_block_headers[0]
+        raise LabelError(
+            f"{rows.name} line {line}: block header {text!r} does not match "
+            f"'<file>; <code>; A:x; V:x; D:x;' ({len(raw.bad_block_headers)} such block(s))"
+        )
     rows.reject(
         det["malformed"].to_numpy(dtype=bool),
         "malformed_row",
@@ -326,6 +402,11 @@ def _summarise(
             "detailed_file": str(raw.detailed_path),
             "detailed_layout": raw.detailed_layout,
             "rows_with_non_utf8_bytes": raw.non_utf8_rows,
+            **(
+                {"blocks": raw.blocks, "blocks_with_bad_header": len(raw.bad_block_headers)}
+                if raw.detailed_layout == LABELS_TXT_LAYOUT
+                else {}
+            ),
         },
         **vote_summary,
     }

@@ -2,8 +2,10 @@
 
 The release builds its distributions from each worker's primary and secondary
 labels in ``labels.txt`` (docs/paper_release.md, "Label rules"). Its rules
-differ from this package's default ones (:mod:`sertools.labels.distributions`),
-so they are kept apart and chosen by ``labels.distributions: release``:
+differ from this package's own ones (:mod:`sertools.labels.distributions`), so
+they are kept apart; the label stage always writes their result as extra
+columns of the label table (:func:`label_columns`; docs/corpus.md, "The
+paper release's label rules"):
 
 - words map through one canonical table; a primary that maps to nothing is
   **Other**, a secondary that maps to nothing is **dropped**;
@@ -24,11 +26,16 @@ Everything here is numpy over arrays in this package's class order
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sertools.classes import CLASSES, CODE_TO_INDEX, NO_AGREEMENT, K
+from sertools.splits import ALL, SPLITS
 
 NEUTRAL = CLASSES.index("Neutral")
 OTHER = CLASSES.index("Other")
@@ -114,12 +121,22 @@ def primary_class(word: str) -> int:
 
 def secondary_classes(text: str) -> list[int]:
     """Distinct class indices named in a secondary list (order of first mention); unmapped words dropped."""
+    return _secondary(text)[0]
+
+
+def _secondary(text: str) -> tuple[list[int], list[str]]:
+    """(distinct class indices in order of first mention, the words dropped as unmapped, lower case)."""
     out: list[int] = []
+    dropped: list[str] = []
     for token in _SPLIT.split(str(text or "")):
-        name = _word_class(_WEIGHT.sub("", token))
-        if name and _INDEX[name] not in out:
+        word = _WEIGHT.sub("", token)
+        name = _word_class(word)
+        if name is None:
+            if word.strip():
+                dropped.append(word.strip().lower())
+        elif _INDEX[name] not in out:
             out.append(_INDEX[name])
-    return out
+    return out, dropped
 
 
 def vote_distributions(
@@ -191,3 +208,135 @@ def normalised_entropy(dist: np.ndarray) -> np.ndarray:
     p = np.asarray(dist, dtype=np.float64)
     logs = np.log(p, out=np.zeros_like(p), where=p > 0)
     return np.clip(-(p * logs).sum(axis=1) / np.log(K), 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- label-table columns
+
+#: the release's hard-label columns of the label table that exist whatever the config
+HARD_X_OTHER = "hard_consensus_x_other"
+
+
+def distribution_column(name: str) -> str:
+    """``p_release_<name>``: the label-table column of a release distribution."""
+    return f"p_release_{name}"
+
+
+def guarded_column(dist: str) -> str:
+    """``hard_guarded_<dist>``: the guarded-argmax hard label of distribution ``p_<dist>``."""
+    return f"hard_guarded_{dist}"
+
+
+@dataclass(frozen=True)
+class SecondaryMass:
+    """The release's secondary labels of the kept annotations, per utterance."""
+
+    mass: np.ndarray  # (n, K): each worker's classes share one unit (1/k each)
+    dropped_words: dict[str, int]  # words the release map drops, by occurrences
+
+
+def secondary_mass(utt: np.ndarray, secondary: Sequence[str] | pd.Series, n: int) -> SecondaryMass:
+    """Per-utterance secondary mass of annotations ``secondary`` (raw list strings) of utterances ``utt``.
+
+    Equal to :func:`vote_distributions`'s mass with :func:`secondary_classes` of
+    every string; each distinct string is parsed once.
+    """
+    codes, uniques = pd.factorize(pd.Series(secondary, dtype=object).fillna(""))
+    share = np.zeros((len(uniques), K), dtype=np.float64)
+    dropped: Counter[str] = Counter()
+    occurrences = np.bincount(codes, minlength=len(uniques)) if len(uniques) else np.zeros(0, np.int64)
+    for j, text in enumerate(uniques):
+        classes, words = _secondary(text)
+        if classes:
+            share[j, classes] = 1.0 / len(classes)
+        for w in words:
+            dropped[w] += int(occurrences[j])
+    rows = share[codes] if len(uniques) else np.zeros((len(utt), K))
+    utt = np.asarray(utt, dtype=np.int64)
+    mass = np.stack([np.bincount(utt, weights=rows[:, k], minlength=n) for k in range(K)], axis=1)
+    return SecondaryMass(mass.reshape(n, K), dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+def primary_votes(utt: np.ndarray, primary: Sequence[str] | pd.Series, n: int) -> np.ndarray:
+    """(n, K) primary votes of annotations with raw primary labels ``primary`` (each distinct string mapped once)."""
+    codes, uniques = pd.factorize(pd.Series(primary, dtype=object).fillna(""))
+    lookup = np.array([primary_class(str(w)) for w in uniques], dtype=np.int64)
+    cls = lookup[codes] if len(uniques) else np.zeros(len(utt), dtype=np.int64)
+    return (
+        np.bincount(np.asarray(utt, dtype=np.int64) * K + cls, minlength=n * K)
+        .reshape(n, K)
+        .astype(np.float64)
+    )
+
+
+def label_columns(
+    utt: np.ndarray,
+    primary: Sequence[str] | pd.Series,
+    secondary: Sequence[str] | pd.Series,
+    consensus: Sequence[str],
+    neutral_votes: np.ndarray,
+    ours: Mapping[str, np.ndarray],
+    weights: Mapping[str, Mapping[str, float]],
+) -> tuple[dict[str, np.ndarray], SecondaryMass]:
+    """The release's columns of the label table, in table order, for ``len(consensus)`` utterances.
+
+    ``utt``/``primary``/``secondary``: each kept annotation's utterance and raw
+    labels; ``consensus``: each utterance's consensus letter; ``neutral_votes``: its
+    raw neutral primary votes (the guard); ``ours``: this package's distributions
+    by name (``primary``, ``merged``), which get a guarded hard label too;
+    ``weights``: ``labels.release_merged_weights``. Columns: ``p_release_primary``,
+    ``p_release_secondary`` (all zero without any secondary), ``p_release_<name>``,
+    ``hard_consensus_x_other``, then ``hard_guarded_<dist>`` for ``ours`` and every
+    release distribution but the secondary one.
+    """
+    n = len(consensus)
+    votes = primary_votes(utt, primary, n)
+    sec = secondary_mass(utt, secondary, n)
+    p = normalise_rows(votes)
+    s = normalise_rows(sec.mass)
+    has_secondary = sec.mass.sum(axis=1) > 0
+    dists: dict[str, np.ndarray] = {"release_primary": p, "release_secondary": s}
+    for name, w in weights.items():
+        merged = merge(p, s, float(w["primary"]), float(w["secondary"]))
+        dists[f"release_{name}"] = np.where(has_secondary[:, None], merged, p)  # exactly p without secondary
+    columns: dict[str, np.ndarray] = {f"p_{d}": m for d, m in dists.items()}
+    columns[HARD_X_OTHER] = consensus_x_other(consensus)
+    guarded = {**ours, **{d: m for d, m in dists.items() if d != "release_secondary"}}
+    for d, m in guarded.items():
+        columns[guarded_column(d)] = guarded_argmax(m, neutral_votes).astype(np.int64)
+    return columns, sec
+
+
+def summary(
+    splits: np.ndarray,
+    columns: Mapping[str, np.ndarray],
+    sec: SecondaryMass,
+    weights: Mapping[str, Mapping[str, float]],
+) -> dict[str, Any]:
+    """The ``release`` block of the label summary.
+
+    Class totals of every release hard-label column, for all utterances and per
+    split; utterances without any secondary mass; the merge weights; the
+    secondary words the release's map drops.
+    """
+    splits = np.asarray(splits)
+    masks = {
+        ALL: np.ones(len(splits), dtype=bool),
+        **{sp: splits == sp for sp in SPLITS if (splits == sp).any()},
+    }
+    no_secondary = sec.mass.sum(axis=1) == 0
+    hard = {c: v for c, v in columns.items() if c.startswith("hard_")}
+    return {
+        "merged_weights": {
+            k: {"primary": v["primary"], "secondary": v["secondary"]} for k, v in weights.items()
+        },
+        "utterances_without_secondary": {sp: int(no_secondary[m].sum()) for sp, m in masks.items()},
+        "hard_label_totals": {
+            c: {
+                sp: dict(zip(CLASSES, np.bincount(v[m], minlength=K).tolist(), strict=True))
+                for sp, m in masks.items()
+            }
+            for c, v in hard.items()
+        },
+        "secondary_words_dropped": sec.dropped_words,
+        "secondary_word_count_dropped": int(sum(sec.dropped_words.values())),
+    }

@@ -1,7 +1,11 @@
 """The label table (``results/labels/labels.parquet``): its one definition.
 
 One row per utterance; the columns, their types and invariants are listed in
-docs/corpus.md ("The label table"). The label stage writes it with
+docs/corpus.md ("The label table"). Besides the fixed columns of
+:data:`COLUMNS`, the table holds one ``p_release_<name>`` distribution and one
+``hard_guarded_release_<name>`` hard label per entry of
+``labels.release_merged_weights``: such columns are recognised by their name
+(:func:`kind`). The label stage writes it with
 :func:`write`; every reader goes through :func:`read`. Both run
 :func:`validate`, which stops at the first problem with a
 :class:`LabelTableError` naming the file, the column and an offending
@@ -10,7 +14,8 @@ utterance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sertools.arrays import stack_lists
-from sertools.classes import CLASSES, CODES, CONSENSUS_CODES, NO_AGREEMENT, K
+from sertools.classes import CLASSES, CODES, CONSENSUS_CODES, NO_AGREEMENT, OTHER, K
 from sertools.io import atomic_path
 from sertools.splits import SPLITS
 
@@ -46,9 +51,25 @@ COLUMNS: dict[str, str] = {
     "votes_merged": "list",
     "p_primary": "list",
     "p_merged": "list",
+    # the paper release's rules (sertools.labels.release); p_release_<name> follow p_release_secondary
+    "p_release_primary": "list",
+    "p_release_secondary": "list",
+    "hard_consensus_x_other": "int",
+    "hard_guarded_primary": "int",
+    "hard_guarded_merged": "int",
+    "hard_guarded_release_primary": "int",
+    # hard_guarded_release_<name> follow
 }
+#: this package's own list columns (every table has them; see list_columns for all)
 LIST_COLUMNS: tuple[str, ...] = ("votes_primary", "votes_merged", "p_primary", "p_merged")
+#: this package's own distributions (see distribution_columns for all)
 DISTRIBUTIONS: tuple[str, ...] = ("p_primary", "p_merged")
+#: the one distribution whose rows may be all zero (nobody gave a secondary label)
+MAY_BE_EMPTY: tuple[str, ...] = ("p_release_secondary",)
+#: named columns: a release distribution and its guarded hard label, per merge weight entry
+_RELEASE_DISTRIBUTION = re.compile(r"^p_release_[A-Za-z0-9]+$")
+_GUARDED = re.compile(r"^hard_guarded_(primary|merged|release_[A-Za-z0-9]+)$")
+_NOT_A_COLUMN = ("hard_guarded_release_secondary",)  # the secondary distribution gets no hard label
 RATINGS: tuple[str, ...] = ("arousal", "valence", "dominance")
 SUM_TOLERANCE = 1e-6
 _CLASSES_KEY = b"sertools.classes"
@@ -56,6 +77,34 @@ _CLASSES_KEY = b"sertools.classes"
 
 class LabelTableError(ValueError):
     """A label table that is missing, unreadable, or breaks the schema."""
+
+
+def kind(column: str) -> str | None:
+    """The kind (``str``, ``int``, ``float``, ``list``) of a schema column, by name; None if not one."""
+    if column in COLUMNS:
+        return COLUMNS[column]
+    if column in _NOT_A_COLUMN:
+        return None
+    if _RELEASE_DISTRIBUTION.match(column):
+        return "list"
+    if _GUARDED.match(column):
+        return "int"
+    return None
+
+
+def list_columns(columns: Iterable[str]) -> list[str]:
+    """The list columns (votes, distributions) among ``columns``, in their order."""
+    return [c for c in columns if kind(c) == "list"]
+
+
+def distribution_columns(columns: Iterable[str]) -> list[str]:
+    """The distribution columns (``p_...``) among ``columns``, in their order."""
+    return [c for c in columns if kind(c) == "list" and c.startswith("p_")]
+
+
+def hard_label_columns(columns: Iterable[str]) -> list[str]:
+    """The release's hard-label columns (``hard_consensus_x_other``, ``hard_guarded_...``) among ``columns``."""
+    return [c for c in columns if kind(c) == "int" and c.startswith("hard_") and c != "hard_label"]
 
 
 def write(df: pd.DataFrame, path: str | Path) -> None:
@@ -91,11 +140,13 @@ def validate(
 ) -> None:
     """Check ``df`` against the schema; raise :class:`LabelTableError` naming ``path`` and the problem.
 
-    Every column of ``require`` (default: all) must be present; every schema column that is
-    present is checked (types, ranges, distributions summing to 1, unique
-    ``file_id``, known splits and codes, ``hard_label`` matching ``consensus``).
+    Every column of ``require`` (default: all fixed ones) must be present; every schema
+    column that is present is checked (types, ranges, distributions summing to 1 -
+    ``p_release_secondary`` may also be all zero -, unique ``file_id``, known splits
+    and codes, ``hard_label`` and ``hard_consensus_x_other`` matching ``consensus``,
+    hard labels being class indices).
     """
-    mats = {c: matrix(df, c, path) for c in LIST_COLUMNS if c in df.columns}
+    mats = {c: matrix(df, c, path) for c in list_columns(df.columns)}
     _check(df, path, require, mats)
 
 
@@ -119,9 +170,10 @@ def _require(columns: Sequence[str], need: Sequence[str], path: str | Path) -> N
 def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dict[str, np.ndarray]) -> None:
     _require(list(df.columns), require, path)
     bad = _Problems(df, path)
-    for name, kind in COLUMNS.items():
-        if name in df.columns and kind != "list":
-            bad.dtype(name, kind)
+    for name in df.columns:
+        k = kind(name)
+        if k is not None and k != "list":
+            bad.dtype(name, k)
     if "file_id" in df.columns:
         ids = df["file_id"]
         bad.rows("file_id", ids.duplicated(keep="first").to_numpy(), "is listed more than once")
@@ -131,6 +183,17 @@ def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dic
     bad.member("plurality", CONSENSUS_CODES)
     if "hard_label" in df.columns:
         _check_hard_label(df, bad)
+    for name in hard_label_columns(df.columns):
+        value = df[name].to_numpy()
+        bad.rows(name, (value < 0) | (value >= K), f"is not a class index 0-{K - 1}")
+    if "hard_consensus_x_other" in df.columns and "consensus" in df.columns:
+        expected = pd.Index(CODES).get_indexer(df["consensus"])
+        expected = np.where((df["consensus"] == NO_AGREEMENT).to_numpy(), OTHER, expected)
+        bad.rows(
+            "hard_consensus_x_other",
+            df["hard_consensus_x_other"].to_numpy() != expected,
+            "does not match the consensus code (X as Other)",
+        )
     if "n_annotators" in df.columns:
         bad.rows("n_annotators", df["n_annotators"].to_numpy() < 1, "is below 1")
     bad.outside("agreement", 0.0, 1.0, low_open=True)
@@ -165,9 +228,12 @@ def _check_lists(df: pd.DataFrame, mats: dict[str, np.ndarray], bad: _Problems) 
         if "n_annotators" in df.columns:
             n = df["n_annotators"].to_numpy()
             bad.rows("votes_primary", votes.sum(axis=1) != n, "does not add up to n_annotators")
-    for name in DISTRIBUTIONS:
-        if name in mats:
-            off = np.abs(mats[name].sum(axis=1) - 1.0) > SUM_TOLERANCE
+    for name in distribution_columns(mats):
+        total = mats[name].sum(axis=1)
+        off = np.abs(total - 1.0) > SUM_TOLERANCE
+        if name in MAY_BE_EMPTY:
+            bad.rows(name, off & (total != 0.0), "sums to neither 1 nor 0")
+        else:
             bad.rows(name, off, "does not sum to 1")
 
 
@@ -226,14 +292,16 @@ class _Problems:
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     """Arrow table with the vote columns as list<...> built from flat buffers (fast).
 
-    The list values keep the frame's dtype (int64 primary votes, float64 otherwise).
+    The list values keep the frame's dtype (int64 primary votes, float64 otherwise);
+    the columns keep the frame's order.
     """
     n = len(df)
+    lists = list_columns(df.columns)
     offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
-    table = pa.Table.from_pandas(df.drop(columns=list(LIST_COLUMNS)), preserve_index=False)
-    for name in LIST_COLUMNS:
+    table = pa.Table.from_pandas(df.drop(columns=lists), preserve_index=False)
+    for name in lists:
         values = np.stack(df[name].to_numpy()) if n else np.zeros((0, K))
         table = table.append_column(name, pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1))))
     meta = dict(table.schema.metadata or {})  # keeps pandas' dtypes (nullable Int64)
     meta[_CLASSES_KEY] = ",".join(CLASSES).encode()
-    return table.replace_schema_metadata(meta)
+    return table.select(list(df.columns)).replace_schema_metadata(meta)

@@ -11,14 +11,26 @@ overlap. Percent metrics are published in % and converted here.
 On a corpus other than MSP-Podcast 2.0 (the synthetic default) the numbers are
 not comparable; the table is still written, headed as such, so that the
 mechanism is tested end to end.
+
+Our values come from the metrics documents (:data:`OURS`): the hard-label
+metrics under the variant's OWN scheme (the labels the release scored each row
+against), the release's JSD and KLD in nats against
+``evaluation.paper_reference`` and the mean CCC from the common block (they
+do not depend on hard labels). The stage is :func:`run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from sertools.evaluation import metrics_doc
+from sertools.io import write_text
+from sertools.report.render import csv_text, fmt_float
 
 #: published metric -> scale factor from this package's value to the published unit
 PUBLISHED_SCALE: dict[str, float] = {
@@ -30,6 +42,20 @@ PUBLISHED_SCALE: dict[str, float] = {
     "kld": 1.0,
     "ccc_mean": 1.0,
 }
+#: published metric -> (block of the metrics document, our metric name); "own" = under the
+#: variant's own hard-label scheme, "common" = the split's main block
+OURS: dict[str, tuple[str, str]] = {
+    "macro_f1_published": ("own", "macro_f1_published"),
+    "uar": ("own", "uar"),
+    "accuracy": ("own", "accuracy"),
+    "f1_other": ("own", "f1_Other"),
+    "jsd": ("common", "jsd_paper"),
+    "kld": ("common", "kld_paper"),
+    "ccc_mean": ("common", "ccc_mean"),
+}
+#: the splits of the published table
+SPLITS: tuple[str, ...] = ("Test1", "Test2")
+OURS_COLUMNS = ("variant", "split", "metric", "value", "ci_low", "ci_high")
 COLUMNS = (
     "paper_row",
     "variant",
@@ -94,12 +120,72 @@ def compare(published: pd.DataFrame, ours: pd.DataFrame, rows: Mapping[str, str]
     return out[list(COLUMNS)].reset_index(drop=True)
 
 
+def paper_rows(variants: Mapping[str, Any]) -> dict[str, str]:
+    """variant -> published row, from the variants config (``paper_row`` of each; null rows left out).
+
+    A value may also be the row name itself (or None). Two variants naming the
+    same row are refused.
+    """
+    rows: dict[str, str] = {}
+    for v, cfg in variants.items():
+        row = cfg.get("paper_row") if isinstance(cfg, Mapping) else cfg
+        if row is None:
+            continue
+        if not isinstance(row, str):
+            raise ValueError(f"variant {v!r}: paper_row must be a string or null, got {row!r}")
+        rows[v] = row
+    taken: dict[str, str] = {}
+    for v, row in rows.items():
+        if row in taken:
+            raise ValueError(f"variants {taken[row]!r} and {v!r} both reproduce paper row {row!r}")
+        taken[row] = v
+    return rows
+
+
+def ours_from_metrics(docs: Mapping[str, Mapping[str, Any]], variants: Iterable[str]) -> pd.DataFrame:
+    """Our values of :data:`OURS` for ``variants`` (Test1 and Test2), from their metrics documents.
+
+    Columns :data:`OURS_COLUMNS`, in this package's units: the mean over
+    seeds and the bootstrap CI of each entry. A missing split, block or metric
+    gives no row (the comparison then shows an empty cell).
+    """
+    records = []
+    for v in variants:
+        doc = docs[v]
+        for split in SPLITS:
+            if metrics_doc.split_result(doc, split) is None:
+                continue
+            for published, (where, name) in OURS.items():
+                e = (
+                    metrics_doc.own_entry(doc, split, name)
+                    if where == "own"
+                    else metrics_doc.entry(doc, split, name)
+                )
+                if e is None:
+                    continue
+                records.append(
+                    (
+                        v,
+                        split,
+                        published,
+                        metrics_doc.value(e, "mean"),
+                        metrics_doc.value(e, "ci_low"),
+                        metrics_doc.value(e, "ci_high"),
+                    )
+                )
+    out = pd.DataFrame.from_records(records, columns=list(OURS_COLUMNS))
+    return out.astype(
+        {"variant": object, "split": object, "metric": object, **dict.fromkeys(OURS_COLUMNS[3:], float)}
+    )
+
+
 def _fmt(x: object, digits: int) -> str:
     return "–" if pd.isna(x) else f"{float(x):.{digits}f}"
 
 
-def to_markdown(table: pd.DataFrame, comparable: bool) -> str:
-    """One Markdown table per split, headed as not comparable when it is not."""
+def to_markdown(table: pd.DataFrame, comparable: bool, notes: Sequence[str] = ()) -> str:
+    """One Markdown table per split, headed as not comparable when it is not; ``notes`` are
+    appended as paragraphs."""
     lines = ["# Published vs reproduced (the paper's Table 2)", ""]
     if not comparable:
         lines += [f"**{NOT_COMPARABLE}**", ""]
@@ -128,4 +214,78 @@ def to_markdown(table: pd.DataFrame, comparable: bool) -> str:
         "Published: docs/paper_release/table2.csv (the release's Table 2; Macro-F1 is its published rule, "
         "`macro_f1_published`). Ours: mean over seeds with its percentile-bootstrap CI. Difference: ours − published."
     )
+    for note in notes:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
+
+
+def to_csv(table: pd.DataFrame) -> str:
+    """The comparison as CSV text (6 decimals, NaN as an empty field, overlap as true/false)."""
+    rows = []
+    for r in table.to_dict("records"):
+        row = {}
+        for c in COLUMNS:
+            x = r[c]
+            if c == "cis_overlap":
+                row[c] = "" if _missing(x) else ("true" if bool(x) else "false")
+            elif c in ("paper_row", "variant", "split", "metric"):
+                row[c] = "" if _missing(x) else str(x)
+            else:
+                row[c] = fmt_float(None if _missing(x) else float(x))
+        rows.append(row)
+    return csv_text(COLUMNS, rows)
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA
+
+
+def _notes(docs: Mapping[str, Mapping[str, Any]], rows: Mapping[str, str]) -> list[str]:
+    """What the reproduced numbers are: each compared variant's own scheme and the JSD/KLD reference."""
+    if not rows:
+        return ["No variant names a paper_row: every `ours` cell is empty."]
+    parts = []
+    refs = set()
+    for v in rows:
+        sch = metrics_doc.schemes(docs[v])
+        refs.add(sch.get("paper_reference") or "?")
+        parts.append(f"{v} ({rows[v]}): {sch.get('own_hard_labels') or '?'}")
+    return [
+        "Macro-F1, UAR, accuracy and F1Other of each variant are under its own hard-label scheme "
+        "(as the release scored its rows): " + "; ".join(parts) + ".",
+        "JSD and KLD: the release's definitions in nats (distributions clamped at 1e-8 and renormalised), "
+        f"against the distribution {', '.join(sorted(refs))} (evaluation.paper_reference).",
+    ]
+
+
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    variants: Mapping[str, Any],
+    comparable: bool,
+) -> pd.DataFrame:
+    """The ``paper_comparison`` rule: the published Table 2 next to this run's values.
+
+    ``inputs``: ``published`` (docs/paper_release/table2.csv) and ``metrics``
+    (one metrics document per variant, in the order of ``variants``);
+    ``outputs``: ``csv`` and ``md``. ``variants``: the variants config (its
+    ``paper_row`` says which published row a variant reproduces);
+    ``comparable``: whether the corpus is MSP-Podcast (else the table is headed
+    "not comparable").
+    """
+    names = list(variants)
+    paths = [inputs["metrics"]] if isinstance(inputs["metrics"], (str, Path)) else list(inputs["metrics"])
+    if len(paths) != len(names):
+        raise ValueError(f"paper_comparison: {len(paths)} metrics documents for {len(names)} variants")
+    docs: dict[str, Mapping[str, Any]] = {}
+    for v, path in zip(names, paths, strict=True):
+        doc = metrics_doc.read(path)
+        if doc.get("variant") not in (None, v):
+            raise ValueError(f"{path} holds the metrics of variant {doc.get('variant')!r}, expected {v!r}")
+        docs[v] = doc
+    rows = paper_rows(variants)
+    table = compare(read_published(inputs["published"]), ours_from_metrics(docs, rows), rows)
+    write_text(outputs["csv"], to_csv(table))
+    write_text(outputs["md"], to_markdown(table, comparable, _notes(docs, rows)))
+    return table

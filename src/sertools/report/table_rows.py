@@ -6,7 +6,10 @@ for label statistics), integers as digits. Rows come in a fixed order: the
 given variant order (baseline first), splits in :func:`sertools.splits.ordered`
 order, metrics in :data:`METRIC_ORDER` then alphabetically, ``"all"`` and then
 the strata in bin order. The significance rows carry Holm-adjusted p-values
-(``docs/metrics.md``, "Significance").
+(``docs/metrics.md``, "Significance"). The paper release's metrics
+(:data:`RELEASE_METRICS`) are left out of the main and strata tables, which
+therefore stay as they were; the own-scheme and own-target strata tables and
+the paper comparison show them.
 """
 
 from __future__ import annotations
@@ -31,15 +34,21 @@ __all__ = [
     "METRIC_ORDER",
     "OTHER_COLUMNS",
     "OTHER_FIELDS",
+    "OWN_COLUMNS",
+    "OWN_ORDER",
+    "RELEASE_METRICS",
     "SIGNIFICANCE_COLUMNS",
     "STRATA_COLUMNS",
+    "STRATA_OWN_COLUMNS",
     "Row",
     "TableError",
     "ccc_rows",
     "label_rows",
     "main_rows",
     "other_rows",
+    "own_rows",
     "significance_rows",
+    "strata_own_rows",
     "strata_rows",
     "variant_order",
 ]
@@ -80,6 +89,15 @@ OTHER_COLUMNS: tuple[str, ...] = (
     *(f"{f}{sfx}" for f in OTHER_FIELDS for sfx in ("", "_ci_low", "_ci_high")),
 )
 LABEL_COLUMNS: tuple[str, ...] = ("split", "statistic", "value")
+OWN_COLUMNS: tuple[str, ...] = ("variant", "split", "scheme", *MAIN_COLUMNS[2:])
+STRATA_OWN_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "split",
+    "distribution",
+    "scheme",
+    "stratum",
+    *MAIN_COLUMNS[2:],
+)
 
 METRIC_ORDER: tuple[str, ...] = (
     "macro_f1",
@@ -96,6 +114,21 @@ METRIC_ORDER: tuple[str, ...] = (
     "kld_true",
 )
 ATTRIBUTES: tuple[str, ...] = ("arousal", "valence", "dominance")
+#: the paper release's metrics: not in the main and strata tables (which stay as they were)
+RELEASE_METRICS: frozenset[str] = frozenset(
+    {"uar", "macro_f1_published", "jsd_paper", "kld_paper", "ccc_mean"}
+)
+#: metric order of the own-scheme tables (then alphabetically)
+OWN_ORDER: tuple[str, ...] = (
+    "macro_f1",
+    "macro_f1_published",
+    "uar",
+    "accuracy",
+    "f1_Other",
+    "weighted_f1",
+    "ece",
+    "brier_onehot",
+)
 
 Row = dict[str, str]
 
@@ -123,18 +156,29 @@ def variant_order(variants: Iterable[str], baseline: str | None) -> list[str]:
     return sorted(variants, key=lambda v: (v != baseline, v))
 
 
-def _metric_order(metrics: Iterable[str]) -> list[str]:
-    return sorted(metrics, key=_order_key(METRIC_ORDER))
+def _metric_order(metrics: Iterable[str], order: Sequence[str] = METRIC_ORDER) -> list[str]:
+    return sorted(metrics, key=_order_key(order))
 
 
 # ====================================================================================== rows
 
 
 def _metric_rows(variant: str, doc: Mapping[str, Any], split: str, stratum: str | None) -> list[Row]:
-    n_seeds = metrics_doc.n_seeds(doc, split)
     block = metrics_doc.block(doc, split, stratum)
+    shown = {m: e for m, e in block.items() if m not in RELEASE_METRICS}
+    rows = _entry_rows(variant, metrics_doc.n_seeds(doc, split), split, shown, METRIC_ORDER)
+    if stratum is not None:
+        for row in rows:
+            row["stratum"] = stratum
+    return rows
+
+
+def _entry_rows(
+    variant: str, n_seeds: int, split: str, block: Mapping[str, Mapping[str, Any]], order: Sequence[str]
+) -> list[Row]:
+    """One row per metric entry of ``block``, in ``order`` then alphabetically."""
     rows = []
-    for m in _metric_order(block):
+    for m in _metric_order(block, order):
         e = block[m]
         row = {
             "variant": variant,
@@ -147,8 +191,6 @@ def _metric_rows(variant: str, doc: Mapping[str, Any], split: str, stratum: str 
             "n_seeds": fmt_int(n_seeds),
             "n_utterances": fmt_int(e.get("n")),
         }
-        if stratum is not None:
-            row["stratum"] = stratum
         rows.append(row)
     return rows
 
@@ -187,6 +229,44 @@ def strata_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) 
             present = metrics_doc.stratum_keys(doc, split)
             for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
                 rows += _metric_rows(v, doc, split, stratum) or [_empty_stratum_row(v, doc, split, stratum)]
+    return rows
+
+
+def own_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
+    """The hard-label metrics of every split under each variant's own scheme (variants without
+    an own block are left out)."""
+    rows = []
+    for v in order:
+        doc = metrics[v]
+        for split in metrics_doc.split_names(doc):
+            scheme = metrics_doc.own_scheme(doc, split)
+            if scheme is None:
+                continue
+            block = metrics_doc.own_block(doc, split)
+            for row in _entry_rows(v, metrics_doc.n_seeds(doc, split), split, block, OWN_ORDER):
+                rows.append({**row, "scheme": scheme})
+    return rows
+
+
+def strata_own_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
+    """Every metric per stratum of each distributional variant's own target distribution (own
+    scheme); an empty stratum gets one row recording its size."""
+    rows = []
+    for v in order:
+        doc = metrics[v]
+        for split in metrics_doc.split_names(doc):
+            dist = metrics_doc.own_distribution(doc, split)
+            if dist is None:
+                continue
+            scheme = metrics_doc.own_scheme(doc, split) or ""
+            n_seeds = metrics_doc.n_seeds(doc, split)
+            present = metrics_doc.own_stratum_keys(doc, split)
+            for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
+                block = metrics_doc.own_stratum_block(doc, split, stratum)
+                got = _entry_rows(v, n_seeds, split, block, METRIC_ORDER) or [
+                    _empty_stratum_row(v, doc, split, stratum)
+                ]
+                rows += [{**r, "distribution": dist, "scheme": scheme, "stratum": stratum} for r in got]
     return rows
 
 

@@ -6,6 +6,13 @@ rows from :mod:`sertools.report.table_rows`), ``.md`` and ``.tex``
 :mod:`sertools.report.render`). The Markdown/LaTeX versions show the test
 splits (:data:`sertools.splits.TEST_SPLITS`) when present, otherwise every
 split, with 3 decimals and the bootstrap CI in brackets.
+
+The main, strata and significance tables use the common hard-label scheme
+(``evaluation.common_hard_labels``) and strata distribution
+(``evaluation.strata_distribution``) every variant shares; ``own_scheme``
+shows the hard-label metrics under each variant's own scheme and
+``entropy_strata_own`` the strata of each distributional variant's own target
+distribution (``docs/metrics.md``).
 """
 
 from __future__ import annotations
@@ -29,15 +36,19 @@ from sertools.report.table_rows import (
     MAIN_COLUMNS,
     OTHER_COLUMNS,
     OTHER_FIELDS,
+    OWN_COLUMNS,
     SIGNIFICANCE_COLUMNS,
     STRATA_COLUMNS,
+    STRATA_OWN_COLUMNS,
     Row,
     TableError,
     ccc_rows,
     label_rows,
     main_rows,
     other_rows,
+    own_rows,
     significance_rows,
+    strata_own_rows,
     strata_rows,
     variant_order,
 )
@@ -69,6 +80,18 @@ _STRATA_SHOWN: tuple[tuple[str, str, bool], ...] = (
     ("macro_f1", "Macro-F1", True),
     ("jsd_primary", "JSD", False),
     ("kld_primary", "KLD", False),
+)
+_OWN_SHOWN: tuple[tuple[str, str, bool], ...] = (
+    ("macro_f1", "Macro-F1", True),
+    ("macro_f1_published", "Macro-F1 (TP>0)", True),
+    ("uar", "UAR", True),
+    ("accuracy", "Accuracy", True),
+    ("f1_Other", "F1 Other", True),
+)
+_STRATA_OWN_SHOWN: tuple[tuple[str, str, bool], ...] = (
+    ("macro_f1", "Macro-F1", True),
+    ("macro_f1_published", "Macro-F1 (TP>0)", True),
+    ("uar", "UAR", True),
 )
 _SIG_SHOWN: tuple[tuple[str, str], ...] = (
     ("macro_f1", "ΔMacro-F1"),
@@ -156,6 +179,44 @@ def _strata_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
     return WideTable(["Variant", "Entropy stratum"], groups, body)
 
 
+def _own_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+    """Per variant: its own scheme and its hard-label metrics under it (no bold: the schemes differ)."""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    splits = _shown_splits(r["split"] for r in rows)
+    look = _lookup(rows, "variant", "split", "metric")
+    scheme = {r["variant"]: r["scheme"] for r in rows}
+    body = [
+        ([v, scheme[v]], [_cell(look.get((v, s, m))) for s in splits for m, _, _ in _OWN_SHOWN])
+        for v in variants
+    ]
+    groups = [(s, [_arrow(h, hi) for _, h, hi in _OWN_SHOWN]) for s in splits]
+    return WideTable(["Variant", "Scheme"], groups, body)
+
+
+def _strata_own_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+    """Per distributional variant and stratum of its own target distribution: n and hard metrics."""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    strata = list(dict.fromkeys(r["stratum"] for r in rows))
+    splits = _shown_splits(r["split"] for r in rows)
+    look = _lookup(rows, "variant", "split", "stratum", "metric")
+    dist = {r["variant"]: r["distribution"] for r in rows}
+    size = {
+        (r["variant"], r["split"], r["stratum"]): r["n_utterances"]
+        for r in rows
+        if r["metric"] in ("jsd_primary", "n_utterances")
+    }
+    body = []
+    for v in variants:
+        for st in strata:
+            cells = []
+            for s in splits:
+                cells.append(size.get((v, s, st), "0"))
+                cells += [_cell(look.get((v, s, st, m))) for m, _, _ in _STRATA_OWN_SHOWN]
+            body.append(([v, dist[v], st], cells))
+    groups = [(s, ["n", *(_arrow(h, hi) for _, h, hi in _STRATA_OWN_SHOWN)]) for s in splits]
+    return WideTable(["Variant", "Target", "Entropy stratum"], groups, body)
+
+
 def _ccc_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     splits = _shown_splits(r["split"] for r in rows)
@@ -224,12 +285,27 @@ def _ci_phrase(evaluation: Mapping[str, Any] | None) -> str:
     return "percentile-bootstrap CI of the seed-averaged metric in brackets"
 
 
-def _main_caption(n_seeds: Sequence[str], evaluation: Mapping[str, Any] | None, with_sig: bool) -> str:
+def _scheme_phrase(scheme: str) -> str:
+    """How the main table's macro-F1 and accuracy treat the hard labels of the common scheme."""
+    if scheme == "consensus":
+        return "Macro-F1 and accuracy: hard-labelled utterances only (X excluded)."
+    return (
+        f"Macro-F1 and accuracy: the common hard-label scheme {scheme} for every variant "
+        "(evaluation.common_hard_labels)."
+    )
+
+
+def _main_caption(
+    n_seeds: Sequence[str],
+    evaluation: Mapping[str, Any] | None,
+    with_sig: bool,
+    scheme: str = "consensus",
+) -> str:
     text = (
         f"Mean over {_seed_phrase(n_seeds)}; {_ci_phrase(evaluation)}. "
         "JSD: Jensen-Shannon divergence, base 2, in [0, 1]; KLD: KL(human ‖ model) in nats; "
         "both against the primary-vote distribution over all utterances with votes (X included). "
-        "Macro-F1 and accuracy: hard-labelled utterances only (X excluded). Bold: best per column."
+        f"{_scheme_phrase(scheme)} Bold: best per column."
     )
     if with_sig:
         base = (evaluation or {}).get("baseline_variant", "the baseline")
@@ -278,6 +354,20 @@ class _Inputs:
     def seeds(self) -> list[str]:
         return [r["n_seeds"] for r in self.main]
 
+    @cached_property
+    def schemes(self) -> dict[str, Any]:
+        """The common scheme and strata distribution, which every metrics document must share."""
+        found = {v: metrics_doc.schemes(self.metrics[v]) for v in self.order}
+        keys = ("common_hard_labels", "strata_distribution")
+        first = found[self.order[0]]
+        for v, sch in found.items():
+            if any(sch[k] != first[k] for k in keys):
+                raise TableError(
+                    f"variant {v!r} was evaluated on {[sch[k] for k in keys]}, "
+                    f"{self.order[0]!r} on {[first[k] for k in keys]}: the common scheme must be shared"
+                )
+        return first
+
 
 @dataclass(frozen=True)
 class _TableSpec:
@@ -291,10 +381,36 @@ class _TableSpec:
 
 
 def _strata_caption(t: _Inputs) -> str:
+    dist, scheme = t.schemes["strata_distribution"], t.schemes["common_hard_labels"]
+    entropy = "primary-vote entropy" if dist == "primary" else f"entropy of the {dist} distribution"
+    hard = "macro-F1 excludes X" if scheme == "consensus" else f"macro-F1 on the hard labels {scheme}"
     return (
-        "Entropy-stratified results (normalised primary-vote entropy; n = utterances per stratum). "
+        f"Entropy-stratified results (normalised {entropy}; n = utterances per stratum). "
         f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}. JSD base 2, KLD in nats, "
-        "against the primary-vote distribution (X included); macro-F1 excludes X."
+        f"against the primary-vote distribution (X included); {hard}."
+    )
+
+
+def _own_caption(t: _Inputs) -> str:
+    return (
+        "Hard-label metrics under each variant's own scheme (its hard_labels: consensus = X excluded; "
+        "consensus_x_other = X relabelled Other; guarded_argmax:<d> = the release's neutral-guarded "
+        "argmax of the variant's target distribution d), as the paper release scored its rows; the main "
+        f"table uses the common scheme {t.schemes['common_hard_labels']} instead. Macro-F1: all nine "
+        "classes; Macro-F1 (TP>0): the release's published rule, the mean F1 over the classes with a "
+        "true positive; UAR: mean recall over the classes with support. "
+        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}. Rows on different schemes are "
+        "not like-for-like, so no column is marked best."
+    )
+
+
+def _strata_own_caption(t: _Inputs) -> str:
+    return (
+        "Entropy strata of each distributional variant's own target distribution (normalised entropy, "
+        "ln / ln 9; the edges of evaluation.entropy_bins; n = utterances per stratum), scored on the "
+        "variant's own hard-label scheme, as the release stratifies its rows. Variants with hard targets "
+        f"have no own distribution and are not listed. Mean over {_seed_phrase(t.seeds)}; "
+        f"{_ci_phrase(t.evaluation)}."
     )
 
 
@@ -337,7 +453,7 @@ TABLES: tuple[_TableSpec, ...] = (
         MAIN_COLUMNS,
         lambda t: t.main,
         lambda rows, t: _main_wide(rows, t.comparisons),
-        lambda t: _main_caption(t.seeds, t.evaluation, bool(t.comparisons)),
+        lambda t: _main_caption(t.seeds, t.evaluation, bool(t.comparisons), t.schemes["common_hard_labels"]),
     ),
     _TableSpec(
         "entropy_strata",
@@ -367,6 +483,20 @@ TABLES: tuple[_TableSpec, ...] = (
         lambda t: label_rows(t.label_summary),
         lambda rows, t: _label_wide(rows),
         _label_caption,
+    ),
+    _TableSpec(
+        "own_scheme",
+        OWN_COLUMNS,
+        lambda t: own_rows(t.metrics, t.order),
+        lambda rows, t: _own_wide(rows),
+        _own_caption,
+    ),
+    _TableSpec(
+        "entropy_strata_own",
+        STRATA_OWN_COLUMNS,
+        lambda t: strata_own_rows(t.metrics, t.order),
+        lambda rows, t: _strata_own_wide(rows),
+        _strata_own_caption,
     ),
 )
 TABLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in TABLES)
@@ -445,13 +575,15 @@ def readme_table(
 
     Rows are variants; columns Test1/Test2 x (macro-F1, accuracy, JSD, KLD) as
     ``mean [lo, hi]``. ``evaluation`` (``bootstrap_resamples``, ``ci_level``,
-    ``baseline_variant``) only fills in the caption. Identical to ``main.md``.
+    ``baseline_variant``, ``common_hard_labels``) only fills in the caption.
+    Identical to ``main.md``.
     """
     rows = _read_csv(main_csv_path)
     if not rows or set(MAIN_COLUMNS) - set(rows[0]):
         raise TableError(f"{main_csv_path} is empty or lacks the columns {list(MAIN_COLUMNS)}")
     sig = _read_csv(significance_csv_path) if significance_csv_path else None
-    caption = _main_caption([r["n_seeds"] for r in rows], evaluation, bool(sig))
+    scheme = str((evaluation or {}).get("common_hard_labels", "consensus"))
+    caption = _main_caption([r["n_seeds"] for r in rows], evaluation, bool(sig), scheme)
     return _main_wide(rows, sig).markdown(caption)
 
 

@@ -65,8 +65,8 @@ def load_training_data(
     table, report = dataset.load_table(labels, manifest)
     train_table = table[table["split"] == splits.TRAIN].reset_index(drop=True)
     dev_table = table[table["split"] == splits.DEVELOPMENT].reset_index(drop=True)
-    train_targets = dataset.build_targets(train_table, job.variant)
-    dev_targets = dataset.build_targets(dev_table, job.variant)
+    train_targets = dataset.build_targets(train_table, job.variant, job.variant_name)
+    dev_targets = dataset.build_targets(dev_table, job.variant, job.variant_name)
     _check_usable(job, train_table, dev_table, train_targets, dev_targets)
     sample_rate = sample_rate_of(pd.concat([train_table, dev_table]), str(manifest))
     rows = train_table.iloc[train_targets.rows]
@@ -85,7 +85,7 @@ def load_training_data(
         train_lengths=np.minimum(rows["frames"].to_numpy(dtype=np.int64), crop),
         dev_set=dev_set,
         dev_lengths=dev_table["frames"].to_numpy(dtype=np.int64),
-        dev_hard=dataset.hard_labels(dev_table),
+        dev_hard=dataset.scheme_hard_labels(dev_table, job.variant, job.variant_name),
         dev_primary=dataset.stack(dev_table["p_primary"], "p_primary"),
         difficulty=_difficulty(rows, job.curriculum),
         sample_rate=sample_rate,
@@ -119,7 +119,8 @@ def _check_usable(
         )
     if len(dev_table) == 0:
         raise TrainingError("no Development utterances with audio: cannot validate or select a checkpoint")
-    if "one_minus_macro_f1" in metrics and not (dataset.hard_labels(dev_table) >= 0).any():
+    dev_hard = dataset.scheme_hard_labels(dev_table, job.variant, job.variant_name)
+    if "one_minus_macro_f1" in metrics and not (dev_hard >= 0).any():
         raise TrainingError(
             "macro-F1 is the selection or NewBob metric but no Development utterance has a consensus class"
         )

@@ -1,11 +1,11 @@
 """The ``synth_corpus`` stage: a synthetic MSP-Podcast 2.0 corpus with a known truth.
 
 :func:`generate` writes a corpus in exactly the MSP-Podcast 2.0 layout
-(``Audios/``, ``Labels/labels_consensus.csv``, ``Labels/labels_detailed.csv``;
-docs/corpus.md) plus files a real release does not have, all at the corpus
-root: ``latent_truth.parquet`` (the TRUE class distribution and A/V/D of every
-utterance), ``rater_truth.parquet`` (every simulated worker's reliability,
-style and biases) and ``synth_meta.json``. The corpus is a pure function of
+(``Audios/``, ``Labels/labels_consensus.csv``, ``Labels/labels_detailed.csv``,
+``Labels/labels.txt``; docs/corpus.md) plus files a real release does not
+have, all at the corpus root: ``latent_truth.parquet`` (the TRUE class
+distribution and A/V/D of every utterance), ``rater_truth.parquet`` (every
+simulated worker's reliability, style and biases) and ``synth_meta.json``. The corpus is a pure function of
 (utterances, seed, durations, sample rate).
 
 The parts, each drawing from its own random stream (:mod:`.sampling`):
@@ -41,10 +41,11 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
     """The ``synth_corpus`` rule: write the corpus the ``outputs`` name, with audio.
 
     ``outputs`` (a Snakemake named list or a dict) has ``truth`` (the corpus
-    directory is its parent), ``consensus``, ``detailed`` and ``audio``; each must
-    be where the generator writes it. ``synthetic`` is the config section
-    (``utterances``, ``seed``, ``min_duration_s``, ``max_duration_s``). ``inputs``
-    holds only the library files the rule depends on and is not read.
+    directory is its parent), ``consensus``, ``detailed``, ``audio`` and optionally
+    ``labels_txt``; each must be where the generator writes it. ``synthetic`` is
+    the config section (``utterances``, ``seed``, ``min_duration_s``,
+    ``max_duration_s``). ``inputs`` holds only the library files the rule
+    depends on and is not read.
     """
     root = Path(outputs["truth"]).parent
     expected = {
@@ -53,6 +54,8 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         "detailed": writers.DETAILED,
         "audio": writers.AUDIO_DIR,
     }
+    if "labels_txt" in dict(outputs.items()):  # a Snakemake named list's `in` looks at values
+        expected["labels_txt"] = writers.LABELS_TXT
     for key, rel in expected.items():
         if Path(outputs[key]) != root / rel:
             raise ValueError(
@@ -97,8 +100,10 @@ def generate(
     ann = labels.annotate(latent, raters, seed)
     codes, _ = labels.consensus(ann.utt, ann.primary, utterances)
 
-    writers.write_consensus(root, layout, codes, labels.mean_ratings(ann, utterances))
+    mean = labels.mean_ratings(ann, utterances)
+    writers.write_consensus(root, layout, codes, mean)
     writers.write_detailed(root, layout, ann, raters)
+    writers.write_labels_txt(root, layout, ann, raters, codes, mean)
     writers.write_latent(root, layout, latent)
     writers.write_raters(root, raters, ann)
 

@@ -2,7 +2,9 @@
 
 The label files have exactly the 2.0 columns (docs/corpus.md, "Label files"):
 CSV with ``\\n`` line ends, mean ratings with at most 6 decimals, rows of the
-detailed file sorted by (FileName, WorkerID). Every file is written atomically.
+detailed file sorted by (FileName, WorkerID). ``labels.txt`` holds the same
+annotations in the block format (docs/corpus.md, "Worker lines and
+labels.txt"). Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sertools.splits import SPLITS
 # paths inside the corpus directory
 CONSENSUS = "Labels/labels_consensus.csv"
 DETAILED = "Labels/labels_detailed.csv"
+LABELS_TXT = "Labels/labels.txt"
 LATENT_TRUTH = "latent_truth.parquet"
 RATER_TRUTH = "rater_truth.parquet"
 META = "synth_meta.json"
@@ -71,6 +74,53 @@ def write_detailed(root: Path, layout: Layout, ann: Annotations, raters: Raters)
         columns=list(DETAILED_HEADER),
     )
     _write_csv(root / DETAILED, df)
+
+
+def write_labels_txt(
+    root: Path, layout: Layout, ann: Annotations, raters: Raters, codes: np.ndarray, mean_ratings: np.ndarray
+) -> None:
+    """``labels.txt``: one block per file, from the same annotations as ``labels_detailed.csv``.
+
+    A block is a header ``<file>; <consensus code>; A:<mean>; V:<mean>; D:<mean>;``
+    (6 decimals) and one worker line ``WORKER..; <primary>; <secondary>; A:x; V:x; D:x;``
+    per annotation, in the detailed file's order; blocks are separated by a blank
+    line. An empty secondary list is written alternately as an absent field
+    (``Neutral; A:2.0``) and as an empty slot (``Neutral; ; A:2.0``): releases
+    hold both spellings. Nothing here draws random numbers.
+    """
+    n = len(layout.file_id)
+    header = [
+        f"{f}; {c}; A:{a:.6f}; V:{v:.6f}; D:{d:.6f};"
+        for f, c, (a, v, d) in zip(layout.file_id, codes, mean_ratings.tolist(), strict=True)
+    ]
+    sec = ann.secondary.astype(object)
+    empty = sec == ""
+    slot = empty & (np.cumsum(empty) % 2 == 0)  # every second empty list as an empty slot
+    middle = np.where(empty, np.where(slot, "; ", ""), sec + "; ")
+    rating = np.array([f"{r}.0" for r in range(8)], dtype=object)
+    r = ann.ratings.astype(np.int64)
+    lines = (
+        raters.worker_ids()[ann.worker]
+        + "; "
+        + ann.major_label.astype(object)
+        + "; "
+        + middle
+        + "A:"
+        + rating[r[:, 0]]
+        + "; V:"
+        + rating[r[:, 1]]
+        + "; D:"
+        + rating[r[:, 2]]
+        + ";"
+    ).tolist()
+    starts = np.searchsorted(ann.utt, np.arange(n + 1))
+    parts: list[str] = []
+    for u in range(n):
+        parts.append(header[u])
+        parts.extend(lines[starts[u] : starts[u + 1]])
+        parts.append("")
+    with atomic_path(root / LABELS_TXT) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("\n".join(parts))
 
 
 def write_latent(root: Path, layout: Layout, latent: Latent) -> None:
