@@ -70,11 +70,12 @@ from sertools.corpus import msp
 from sertools.labels import build
 cfg = config.resolve({})["labels"]
 t0 = time.perf_counter()
-raw = msp.read_labels(sys.argv[1])
+raw = msp.read_labels(sys.argv[1], cfg["detailed_source"])
 t1 = time.perf_counter()
 df, _ = build.build_labels(raw, cfg)
 t2 = time.perf_counter()
-build.run(msp.label_files(sys.argv[1]), {"table": sys.argv[2], "summary": sys.argv[3]}, labels=cfg)
+files = msp.label_files(sys.argv[1], cfg["detailed_source"])
+build.run(files, {"table": sys.argv[2], "summary": sys.argv[3]}, labels=cfg)
 t3 = time.perf_counter()
 print(json.dumps({"read": t1 - t0, "build": t2 - t1, "seconds": t3 - t2,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -30,7 +30,7 @@ from sertools.training import loop, train
 def stages(corpus: Path, labels: Path, man: Path, cfg: dict[str, Any]) -> None:
     """The label and manifest stages of ``corpus``: label table ``labels``, manifest ``man``."""
     build.run(
-        msp.label_files(corpus),
+        msp.label_files(corpus, cfg["labels"]["detailed_source"]),
         {"table": labels, "summary": labels.with_suffix(".json")},
         labels=cfg["labels"],
     )

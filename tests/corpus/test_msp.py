@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_corpus
+from labelfiles import write_corpus
 
 from sertools.corpus.msp import (
     CorpusFormatError,

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_corpus
+from labelfiles import write_corpus
 
 from sertools.classes import CLASSES
 from sertools.corpus.msp import label_files, read_labels

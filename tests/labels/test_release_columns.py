@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_corpus
+from labelfiles import write_corpus
 
 from sertools.classes import CLASSES
 from sertools.labels import build, table

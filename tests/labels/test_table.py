@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_corpus
+from labelfiles import write_corpus
 
 from sertools.corpus.msp import read_labels
 from sertools.labels import build, table

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sertools import config
+from sertools import config, deps
 from sertools.training import job as jobs
 from sertools.training import provenance
 
@@ -52,7 +52,7 @@ def test_hash_covers_settings_variant_seed_inputs_and_code(
 
 
 def test_fingerprint_reads_the_stage_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    fp = provenance.code_fingerprint(jobs.STAGE_MODULE)
+    fp = provenance.code_fingerprint(deps.STAGES["train"])
     assert set(fp) == {"sertools_sha256", "torch", "transformers"}
-    assert provenance.code_fingerprint(jobs.STAGE_MODULE) == fp
+    assert provenance.code_fingerprint(deps.STAGES["train"]) == fp
     assert provenance.code_fingerprint("sertools.classes") != fp
