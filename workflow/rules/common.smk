@@ -21,6 +21,8 @@ config.clear()
 config.update(_resolved)
 
 SYNTH_DIR = "resources/synthetic"
+# the paper's published Table 2 (reference data shipped with the repository)
+PUBLISHED_TABLE2 = str(Path(workflow.basedir) / "docs" / "paper_release" / "table2.csv")
 # One software environment for all rules (`--sdm conda`) - the same packages as
 # pyproject.toml, plus this repository installed with pip.
 CONDA_ENV = "../../environment.yml"

@@ -100,7 +100,7 @@ rule figures:
 # not comparable unless the corpus is MSP-Podcast.
 rule paper_comparison:
     input:
-        published="docs/paper_release/table2.csv",
+        published=PUBLISHED_TABLE2,
         metrics=expand("results/metrics/{variant}.json", variant=VARIANTS),
         code=lib("paper_comparison"),
     output:
@@ -115,7 +115,9 @@ rule paper_comparison:
     conda:
         CONDA_ENV
     params:
-        variants=config["variants"],
+        variants={
+            v: {"paper_row": c["paper_row"]} for v, c in config["variants"].items()
+        },
         comparable=config["corpus"]["source"] == "msp_podcast",
     script:
         "../scripts/paper_comparison.py"
