@@ -1,4 +1,4 @@
-"""Tests for sertools.reliability (Fleiss' kappa, Krippendorff's alpha)."""
+"""Tests for sertools.labels.reliability (Fleiss' kappa, Krippendorff's alpha)."""
 
 from __future__ import annotations
 

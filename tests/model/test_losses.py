@@ -1,4 +1,4 @@
-"""Tests of sertools.losses against hand computations in numpy / plain Python."""
+"""Tests of sertools.model.losses against hand computations in numpy / plain Python."""
 
 from __future__ import annotations
 

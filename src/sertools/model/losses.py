@@ -218,7 +218,7 @@ def categorical_loss(
         return hard_ce(logits, targets, label_smoothing=label_smoothing)
     if kind == "cbce":
         if class_weight is None:
-            raise ValueError("cbce needs class_weight (see sertools.losses.class_weights)")
+            raise ValueError("cbce needs class_weight (see sertools.model.losses.class_weights)")
         return hard_ce(logits, targets, weight=class_weight, label_smoothing=label_smoothing)
     if label_smoothing:
         if not isinstance(targets, Tensor) or not targets.is_floating_point():
