@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,3 +72,39 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_parquet_checked(
+    path: str | Path,
+    *,
+    what: str,
+    error: type[Exception],
+    need: Sequence[str],
+    columns: Sequence[str] | None = None,
+) -> Any:
+    """Read a parquet artifact after checking it exists, is parquet and has the ``need`` columns.
+
+    Shared by the typed artifact modules (the label table, the manifest); each
+    raises its own ``error`` with messages naming ``path`` and ``what`` it is,
+    then validates the frame itself.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except Exception as e:  # pyarrow raises several types for a file that is not parquet
+        raise error(f"{path}: cannot read the {what} as parquet ({e})") from None
+    require_columns(names, need, path, what=what, error=error)
+    return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+
+
+def require_columns(
+    columns: Sequence[str], need: Sequence[str], path: str | Path, *, what: str, error: type[Exception]
+) -> None:
+    """Raise ``error`` naming ``path`` and the missing columns of ``need``."""
+    missing = [c for c in need if c not in columns]
+    if missing:
+        raise error(f"{path}: {what} lacks column(s) {missing}; has {list(columns)}")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from sertools.io import write_parquet
+from sertools.io import read_parquet_checked, require_columns, write_parquet
 from sertools.splits import SPLITS
 
 #: every column, in the order the manifest stage writes them, with its kind
@@ -60,14 +59,7 @@ def read(
     be present (default: ``columns``, or every column of the schema).
     """
     need = list(require if require is not None else columns if columns is not None else COLUMNS)
-    try:
-        names = pq.read_schema(path).names
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except Exception as e:  # pyarrow raises several types for a file that is not parquet
-        raise ManifestError(f"{path}: cannot read the manifest as parquet ({e})") from None
-    _require(names, need, path)
-    df = pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+    df = read_parquet_checked(path, what="manifest", error=ManifestError, need=need, columns=columns)
     validate(df, path, require=need)
     return df
 
@@ -127,9 +119,7 @@ def _first_bad_row(df: pd.DataFrame, where: str, column: str, mask: np.ndarray, 
 
 
 def _require(columns: Sequence[str], need: Sequence[str], path: str | Path) -> None:
-    missing = [c for c in need if c not in columns]
-    if missing:
-        raise ManifestError(f"{path}: manifest lacks column(s) {missing}; has {list(columns)}")
+    require_columns(columns, need, path, what="manifest", error=ManifestError)
 
 
 def _check_dtype(s: pd.Series, kind: str, where: str) -> None:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from sertools.arrays import stack_lists
 from sertools.classes import CLASSES, CODES, CONSENSUS_CODES, NO_AGREEMENT, OTHER, K
-from sertools.io import atomic_path
+from sertools.io import atomic_path, read_parquet_checked, require_columns
 from sertools.splits import SPLITS
 
 #: every column, in the order the label stage writes them, with its kind
@@ -123,14 +123,7 @@ def read(
     be present (default: ``columns``, or every column of the schema).
     """
     need = list(require if require is not None else columns if columns is not None else COLUMNS)
-    try:
-        names = pq.read_schema(path).names
-    except FileNotFoundError:
-        raise LabelTableError(f"{path}: label table not found") from None
-    except Exception as e:  # pyarrow raises several types for a file that is not parquet
-        raise LabelTableError(f"{path}: cannot read the label table as parquet ({e})") from None
-    _require(names, need, path)
-    df = pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+    df = read_parquet_checked(path, what="label table", error=LabelTableError, need=need, columns=columns)
     validate(df, path, require=need)
     return df
 
@@ -162,9 +155,7 @@ def matrix(df: pd.DataFrame, column: str, path: str | Path = "<label table>") ->
 
 
 def _require(columns: Sequence[str], need: Sequence[str], path: str | Path) -> None:
-    missing = [c for c in need if c not in columns]
-    if missing:
-        raise LabelTableError(f"{path}: label table lacks column(s) {missing}; has {list(columns)}")
+    require_columns(columns, need, path, what="label table", error=LabelTableError)
 
 
 def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dict[str, np.ndarray]) -> None:
