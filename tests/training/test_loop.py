@@ -42,9 +42,9 @@ def test_nonfinite_batches_are_skipped_then_fatal(
     real = optimisation.Objective.__call__
     calls = {"n": 0}
 
-    def one_nan(self: optimisation.Objective, *args: Any) -> torch.Tensor:
+    def one_nan(self: optimisation.Objective, *args: Any, **kwargs: Any) -> torch.Tensor:
         calls["n"] += 1
-        loss = real(self, *args)
+        loss = real(self, *args, **kwargs)
         return loss * float("nan") if calls["n"] == 2 else loss
 
     monkeypatch.setattr(optimisation.Objective, "__call__", one_nan)
@@ -55,7 +55,9 @@ def test_nonfinite_batches_are_skipped_then_fatal(
     n = int(log["batches"].iloc[0])
     assert n >= 10
 
-    monkeypatch.setattr(optimisation.Objective, "__call__", lambda self, *a: real(self, *a) * float("nan"))
+    monkeypatch.setattr(
+        optimisation.Objective, "__call__", lambda self, *a, **k: real(self, *a, **k) * float("nan")
+    )
     first_fatal = n // 10 + 1  # the first count above 10 %
     with pytest.raises(
         TrainingError,

@@ -63,3 +63,56 @@ def test_objective_leaves_unrated_utterances_out_of_the_dimensional_loss() -> No
     torch.testing.assert_close(obj(logits, dims, cat, partial) - ce_all, expected - ce_two)
     unrated = torch.full_like(dim_t, math.nan)
     torch.testing.assert_close(obj(logits, dims, cat, unrated), ce_all)  # no rating at all: CE only
+
+
+def test_release_cbce_is_a_plain_mean_of_weighted_losses() -> None:
+    torch.manual_seed(1)
+    logits, cat = torch.randn(5, 9), torch.tensor([0, 4, 4, 7, 8])
+    w = torch.linspace(0.5, 2.0, 9)
+    nll = -torch.log_softmax(logits, dim=1)[torch.arange(5), cat]
+    release = Objective("cbce", "ccc", 0.0, class_weight=w, cbce_reduction="mean")
+    torch.testing.assert_close(release(logits, None, cat, None), (w[cat] * nll).mean())
+    pytorch = Objective("cbce", "ccc", 0.0, class_weight=w)
+    torch.testing.assert_close(pytorch(logits, None, cat, None), (w[cat] * nll).sum() / w[cat].sum())
+
+
+def test_kl_with_floor_and_class_weights_matches_the_release_definition() -> None:
+    from sertools.model import release_losses
+
+    torch.manual_seed(2)
+    logits = torch.randn(4, 9)
+    q = torch.softmax(torch.randn(4, 9) * 3, dim=1)
+    q[:, 0] = 0.0
+    q = q / q.sum(dim=1, keepdim=True)
+    w = torch.tensor([0.25, 0.25, 1.0, 2.0, 3.2, 2.1, 1.0, 0.25, 1.4])
+    obj = Objective("kl", "ccc", 0.0, class_weight=w, target_floor=1e-8)
+    torch.testing.assert_close(obj(logits, None, q, None), release_losses.kld(logits, q, w))
+    plain = Objective("kl", "ccc", 0.0)  # no floor, no weights: 0 log 0 = 0
+    torch.testing.assert_close(plain(logits, None, q, None), release_losses.kld(logits, q), atol=1e-5, rtol=0)
+
+
+def test_curriculum_weights_touch_the_categorical_loss_only() -> None:
+    torch.manual_seed(3)
+    logits, dims, dim_t = torch.randn(4, 9), torch.rand(4, 3), torch.rand(4, 3)
+    q = torch.softmax(torch.randn(4, 9), dim=1)
+    keep_two = torch.tensor([2.0, 0.0, 2.0, 0.0])  # filter: the mean over samples 0 and 2
+    obj = Objective("kl", "mse", 0.3)
+    got = obj(logits, dims, q, dim_t, sample_weights=keep_two)
+    cat_kept = Objective("kl", "mse", 0.0)(logits[[0, 2]], None, q[[0, 2]], None)
+    dim_all = ((dims - dim_t) ** 2).mean(dim=0).sum()
+    torch.testing.assert_close(got, cat_kept + 0.3 * dim_all)
+
+
+def test_gaussian_dimensional_loss_needs_a_log_variance() -> None:
+    import pytest
+
+    from sertools.model import release_losses
+
+    logits, mu, dim_t = torch.randn(4, 9), torch.rand(4, 3), torch.rand(4, 3)
+    lv = torch.zeros(4, 3)
+    cat = torch.tensor([0, 1, 2, 3])
+    obj = Objective("ce", "gaussian_nll_ccc", 0.3)
+    want = Objective("ce", "mse", 0.0)(logits, None, cat, None) + 0.3 * release_losses.vad_loss(mu, lv, dim_t)
+    torch.testing.assert_close(obj(logits, mu, cat, dim_t, dims_logvar=lv), want)
+    with pytest.raises(ValueError, match="log-variance"):
+        obj(logits, mu, cat, dim_t)

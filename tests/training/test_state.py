@@ -103,3 +103,16 @@ def test_round_trip_stores_the_best_weights_only_when_they_are_not_the_current_o
     assert torch.equal(again.best_weights["weight"], again.model.weight.detach())
     with pytest.raises(KeyError, match="best weights missing"):
         again.load_state({}, {**meta, "best_is_current": False})
+
+
+def test_min_delta_counts_small_gains_as_no_improvement_but_still_keeps_the_best() -> None:
+    """Patience 2, min_delta 0.01: 1.0, then 0.995 and 0.9901 are new bests but less than 0.01 below 1.0."""
+    s = _state(early_stopping_min_delta=0.01)
+    for loss in (1.0, 0.995, 0.9901):
+        outcome = s.update(_val(loss), is_full=True)
+    assert outcome.improved and s.best_epoch == 3 and s.best_metric == pytest.approx(0.9901)
+    assert s.bad_epochs == 2 and s.stopped_early
+    s = _state(early_stopping_min_delta=0.01)
+    for loss in (1.0, 0.995, 0.985):  # 0.015 below the reference 1.0: the counter resets
+        s.update(_val(loss), is_full=True)
+    assert s.bad_epochs == 0 and not s.finished and s.stopping_reference == pytest.approx(0.985)

@@ -250,13 +250,13 @@ def die():
 real_objective, real_save, real_save_file = (
     optimisation.Objective.__call__, recoverables.Recoverables.save, safetensors.torch.save_file)
 
-def objective(self, *a):
+def objective(self, *a, **k):
     global batches_after
     if resume_writes:
         batches_after += 1
         if point == "mid_epoch" and batches_after == 3:
             die()
-    return real_objective(self, *a)
+    return real_objective(self, *a, **k)
 
 def save(self, path, meta):
     global resume_writes

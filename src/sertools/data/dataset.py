@@ -42,7 +42,7 @@ import torch
 
 from sertools.arrays import stack_lists
 from sertools.classes import NO_AGREEMENT, K
-from sertools.data import manifest_table
+from sertools.data import dim_scale, manifest_table
 from sertools.labels import table as label_table
 
 log = logging.getLogger(__name__)
@@ -145,10 +145,14 @@ def hard_labels(df: pd.DataFrame) -> np.ndarray:
     return df["hard_label"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
 
 
-def dimension_targets(df: pd.DataFrame) -> np.ndarray:
-    """(N, 3) float32 arousal/valence/dominance in normalised units u = (x - 1) / 6; NaN if missing."""
+def dimension_targets(df: pd.DataFrame, scale: str = "unit") -> np.ndarray:
+    """(N, 3) float32 arousal/valence/dominance in the model's ``scale``; NaN if missing.
+
+    ``scale``: ``model.dim_scale`` (:mod:`sertools.data.dim_scale`); ``unit`` is
+    u = (x - 1) / 6.
+    """
     x = df[list(DIMENSIONS)].to_numpy(dtype=np.float64, na_value=np.nan)
-    return ((x - 1.0) / 6.0).astype(np.float32)
+    return np.asarray(dim_scale.to_model_scale(x, scale), dtype=np.float32)
 
 
 def difficulty_scores(df: pd.DataFrame, kind: str) -> np.ndarray:
@@ -224,7 +228,9 @@ def scheme_hard_labels(df: pd.DataFrame, variant: Mapping[str, Any], name: str |
     return values.to_numpy(dtype=np.int64)
 
 
-def build_targets(df: pd.DataFrame, variant: Mapping[str, Any], name: str | None = None) -> Targets:
+def build_targets(
+    df: pd.DataFrame, variant: Mapping[str, Any], name: str | None = None, dim_scale: str = "unit"
+) -> Targets:
     """Targets of ``variant`` (its ``targets``, ``loss``, ``hard_labels``, ``include_no_agreement``)
     for the rows of ``df``; ``name`` (the variant's name) is used in error messages.
 
@@ -233,7 +239,8 @@ def build_targets(df: pd.DataFrame, variant: Mapping[str, Any], name: str | None
     non-X row, or every row with ``include_no_agreement``, minus rows without a
     hard label when the loss is hard, and minus all-zero rows (``release_secondary``
     where nobody gave a secondary label). Targets are unsmoothed;
-    ``train.label_smoothing`` is applied by the loss.
+    ``train.label_smoothing`` is applied by the loss. Dimension targets are on
+    the model's ``dim_scale`` (:mod:`sertools.data.dim_scale`).
     """
     targets, loss = variant["targets"], variant["loss"]
     scheme = variant.get("hard_labels", "consensus")
@@ -293,7 +300,7 @@ def build_targets(df: pd.DataFrame, variant: Mapping[str, Any], name: str | None
     return Targets(
         rows=rows,
         cat=cat,
-        dims=dimension_targets(sub),
+        dims=dimension_targets(sub, dim_scale),
         classes=idx.astype(np.int64),
         hard=labels[rows],
         is_index=is_index,

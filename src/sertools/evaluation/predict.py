@@ -6,8 +6,9 @@ audio in batches of at most ``train.max_eval_batch_seconds`` of padded audio,
 on the run's device and AMP setting. The files follow
 :data:`sertools.evaluation.predictions.SCHEMA`: ``file_id, split, probs``
 (9 float32, softmax in fp32), ``pred`` (argmax), ``arousal, valence,
-dominance`` (1-7), sorted by file_id; a split without utterances gives an empty
-file with the same schema.
+dominance`` (1-7, converted from the model's ``dim_scale`` recorded in the
+checkpoint's architecture, ``unit`` when an older one lacks it), sorted by
+file_id; a split without utterances gives an empty file with the same schema.
 
 Entry points: :func:`run` (the workflow's ``predict`` rule) and
 :func:`predict` (the command line: a whole config).
@@ -30,7 +31,12 @@ from sertools.classes import K
 from sertools.data import dataset
 from sertools.evaluation import predictions
 from sertools.model.inference import infer, sample_rate_of, softmax
-from sertools.model.network import dims_to_scale, min_input_samples, model_from_architecture
+from sertools.model.network import (
+    architecture_dim_scale,
+    min_input_samples,
+    model_from_architecture,
+    to_rating_scale,
+)
 from sertools.training import checkpoint
 from sertools.training.device import amp_dtype, resolve_device, torch_threads
 
@@ -137,8 +143,15 @@ def predict_split(
         amp_dtype(train["amp"], device),
         min_len,
     )
-    scale = np.asarray(dims_to_scale(dims), dtype=np.float32)
-    return frame(rows["file_id"].tolist(), split, softmax(logits), scale)
+    ratings = dims_to_ratings(dims, meta.get("architecture") or {})
+    return frame(rows["file_id"].tolist(), split, softmax(logits), ratings)
+
+
+def dims_to_ratings(dims: np.ndarray, architecture: Mapping[str, Any]) -> np.ndarray:
+    """The model's dimensional outputs -> float32 1-7 ratings, by the architecture's ``dim_scale``."""
+    return np.asarray(
+        to_rating_scale(np.asarray(dims), architecture_dim_scale(architecture)), dtype=np.float32
+    )
 
 
 def frame(file_ids: Sequence[str], split: str, probs: np.ndarray, scale_dims: np.ndarray) -> pa.Table:

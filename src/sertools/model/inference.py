@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,15 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def infer(
+class Inferred(NamedTuple):
+    """Outputs of :func:`infer_all` for every item (float32)."""
+
+    logits: np.ndarray  # [N, 9]
+    dims: np.ndarray  # [N, 3], the model's dimensional scale
+    dims_logvar: np.ndarray | None  # [N, 3] for a Gaussian dimensional head, else None
+
+
+def infer_all(
     model: torch.nn.Module,
     dataset: data.AudioDataset,
     lengths: np.ndarray,
@@ -39,8 +47,8 @@ def infer(
     device: torch.device,
     dtype: torch.dtype | None = None,
     min_length: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Logits [N, 9] and normalised dims [N, 3] (float32) of every item, full length.
+) -> Inferred:
+    """Every output of the model for every item, full length.
 
     ``lengths`` are in samples; the batch limit is converted with the dataset's
     sample rate. The model is put in eval mode.
@@ -48,8 +56,9 @@ def infer(
     n = len(dataset)
     logits = np.zeros((n, K), dtype=np.float32)
     dims = np.zeros((n, NUM_DIMS), dtype=np.float32)
+    logvar: np.ndarray | None = None
     if n == 0:
-        return logits, dims
+        return Inferred(logits, dims, logvar)
     plan = batching.eval_batches(np.asarray(lengths) / dataset.sample_rate, max_batch_seconds)
     model.eval()
     with torch.inference_mode():
@@ -62,7 +71,25 @@ def infer(
             idx = batch.index.numpy()
             logits[idx] = out.logits.float().cpu().numpy()
             dims[idx] = out.dims.float().cpu().numpy()
-    return logits, dims
+            if getattr(out, "dims_logvar", None) is not None:
+                if logvar is None:
+                    logvar = np.zeros((n, NUM_DIMS), dtype=np.float32)
+                logvar[idx] = out.dims_logvar.float().cpu().numpy()
+    return Inferred(logits, dims, logvar)
+
+
+def infer(
+    model: torch.nn.Module,
+    dataset: data.AudioDataset,
+    lengths: np.ndarray,
+    max_batch_seconds: float,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    min_length: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits [N, 9] and dims [N, 3] of every item (:func:`infer_all` without the log-variance)."""
+    out = infer_all(model, dataset, lengths, max_batch_seconds, device, dtype, min_length)
+    return out.logits, out.dims
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

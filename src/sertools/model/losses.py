@@ -121,11 +121,21 @@ def class_weights(
         raise ValueError(
             f"class indices must lie in [0, {num_classes}), got [{labels.min()}, {labels.max()}]"
         )
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    return class_weights_from_counts(np.bincount(labels, minlength=num_classes), scheme, beta)
+
+
+def class_weights_from_counts(counts: np.ndarray, scheme: str, beta: float = 0.999) -> Tensor:
+    """:func:`class_weights` from per-class counts n_c (a class with n_c = 0 gets weight 0)."""
+    if scheme not in WEIGHTING_SCHEMES:
+        raise ValueError(f"cbce weighting scheme must be one of {list(WEIGHTING_SCHEMES)}, got {scheme!r}")
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1 or (counts < 0).any() or counts.sum() <= 0:
+        raise ValueError(f"class counts must be non-negative with a positive total, got {counts.tolist()}")
+    num_classes = counts.size
     present = counts > 0
     w = np.zeros(num_classes, dtype=np.float64)
     if scheme == "inverse_frequency":
-        w[present] = labels.size / (num_classes * counts[present])
+        w[present] = counts.sum() / (num_classes * counts[present])
     else:
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"cbce beta must be in [0, 1), got {beta}")
@@ -226,6 +236,53 @@ def categorical_loss(
         targets = smooth(targets.float(), label_smoothing)
     fn = {"soft_ce": soft_ce, "kl": kl, "jsd": jsd}[kind]
     return fn(logits, targets)
+
+
+def categorical_per_sample(
+    kind: str,
+    logits: Tensor,
+    targets: Tensor,
+    class_weight: Tensor | None = None,
+    label_smoothing: float = 0.0,
+    target_floor: float = 0.0,
+) -> Tensor:
+    """Per-sample categorical losses [B] (fp32), for losses reduced by other than the plain mean.
+
+    ``ce``: −log p_y; ``cbce``: w_y · (−log p_y) (the batch mean of these is the
+    release's class-balanced CE, not divided by Σ w_y); ``soft_ce``: −Σ_k y_k log p_k;
+    ``kl``: Σ_k c_k (y_k log y_k − y_k log p_k), ``c`` = ``class_weight`` (WKLD) or 1,
+    with ``y`` clamped below at ``target_floor`` and renormalised when it is > 0
+    (the release's 1e-8); ``jsd`` as in :func:`jsd`. Label smoothing as in
+    :func:`categorical_loss`.
+    """
+    if kind not in CATEGORICAL_KINDS:
+        raise ValueError(f"categorical loss must be one of {list(CATEGORICAL_KINDS)}, got {kind!r}")
+    z = _check_logits(logits)
+    logp = F.log_softmax(z, dim=1)
+    if kind in HARD_KINDS:
+        t = _check_indices(targets, z)
+        nll = F.cross_entropy(z, t, reduction="none", label_smoothing=label_smoothing)
+        if kind == "ce":
+            return nll
+        if class_weight is None:
+            raise ValueError("cbce needs class_weight (see sertools.model.losses.class_weights)")
+        return class_weight.to(device=z.device, dtype=torch.float32)[t] * nll
+    y = _check_distribution(targets, z)
+    if label_smoothing:
+        y = smooth(y, label_smoothing)
+    if kind == "soft_ce":
+        return -(y * logp).sum(dim=1)
+    if kind == "jsd":
+        p = logp.exp()
+        logm = torch.logaddexp(torch.log(y), logp) - _LN2
+        return (0.5 * ((torch.special.xlogy(y, y) - y * logm) + p * (logp - logm))).sum(dim=1)
+    if target_floor > 0:
+        y = y.clamp_min(target_floor)
+        y = y / y.sum(dim=1, keepdim=True)
+    terms = torch.special.xlogy(y, y) - y * logp
+    if class_weight is not None:
+        terms = terms * class_weight.to(device=z.device, dtype=torch.float32)
+    return terms.sum(dim=1)
 
 
 # --------------------------------------------------------------------------- dimensional losses

@@ -8,8 +8,17 @@ Pipeline of ``SERModel.forward(wave, lengths)``:
    passed when ``attention_mask``);
 3. layer aggregation: softmax-weighted sum of all L + 1 hidden states
    (embedding output + every transformer layer) or the last hidden state;
-4. masked pooling (attentive statistics or mean) over the valid frames only;
-5. two heads: Dropout → Linear → LayerNorm → ReLU → Dropout → Linear.
+4. ``head: pooling`` (default): masked pooling (attentive statistics or mean)
+   over the valid frames only, then two heads: Dropout → Linear → LayerNorm →
+   ReLU → Dropout → Linear;
+   ``head: tc_gru`` (the paper release, :mod:`sertools.model.tcgru`): a TC-GRU
+   head over the valid frames of the aggregated features replaces pooling, then
+   a categorical head (Linear → LayerNorm → GELU → Dropout → Linear) and a
+   Gaussian dimensional head giving a mean and a log-variance per attribute.
+
+The dimensional outputs (and the targets they train on) live in the scale
+``dim_scale`` (``unit``, ``1_7`` or ``neg1_1``; :mod:`sertools.data.dim_scale`):
+``to_model_scale`` and ``to_rating_scale`` convert to and from 1-7 ratings.
 
 Padding invariance. An utterance gives the same outputs (up to float rounding)
 whatever it is padded to, in eval mode and with ``attention_mask`` true. Three
@@ -18,9 +27,9 @@ places would otherwise let padding leak in, and each is handled:
 * the waveform statistics (``utterance`` norm) use the valid samples only;
 * WavLM-Base's first conv layer has a GroupNorm over *time*; it is replaced by
   the length-aware GroupNorm of :mod:`sertools.model.group_norm`;
-* pooling and the frame mask use the conv output-length formula
-  (:mod:`sertools.model.lengths`); WavLM itself zeroes padded frames before its
-  positional convolution and masks padded keys in attention.
+* pooling (or the TC-GRU head) and the frame mask use the conv output-length
+  formula (:mod:`sertools.model.lengths`); WavLM itself zeroes padded frames
+  before its positional convolution and masks padded keys in attention.
 
 With ``attention_mask`` false, WavLM attends over padded frames (the behaviour
 the transformers docs recommend for ``feat_extract_norm == "group"``), so
@@ -40,41 +49,58 @@ from transformers import WavLMConfig, WavLMModel
 
 from sertools import config as config_mod
 from sertools.classes import K
+from sertools.data.dim_scale import check_scale, to_model_scale, to_rating_scale
 from sertools.model import backbone as backbones
 from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_for
+from sertools.model.tcgru import GaussianDims, TCGRUHead, mlp_head
 
 NUM_DIMS = 3
 DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
-ARCHITECTURE_VERSION = 1
+#: version 2 adds ``head``, ``tc_gru`` and ``dim_scale``; version 1 descriptions mean pooling / unit
+ARCHITECTURE_VERSION = 2
+SUPPORTED_ARCHITECTURE_VERSIONS = (1, 2)
 UTTERANCE_NORM_EPS = 1e-7  # variance floor of per-utterance normalisation (as in HF's feature extractor)
 STATS_STD_EPS = 1e-5  # variance floor inside attentive statistics pooling (as in the challenge baseline)
 
 _LAYER_AGGREGATIONS = ("weighted_sum", "last")
 _POOLINGS = ("attentive_stats", "mean")
 _WAVEFORM_NORMS = ("utterance", "train_stats", "none")
+_HEADS = ("pooling", "tc_gru")
+#: the paper release's TC-GRU settings (the schema's ``model.tc_gru`` defaults)
+TC_GRU_DEFAULTS: Mapping[str, int | float] = {
+    "hidden": 256,
+    "kernel_size": 3,
+    "layers": 2,
+    "dropout": 0.3,
+    "head_hidden": 256,
+    "head_dropout": 0.2,
+}
 
 
 class ModelOutput(NamedTuple):
-    """Outputs of ``SERModel.forward``: ``logits`` [B, 9] and ``dims`` [B, 3] (normalised units)."""
+    """Outputs of ``SERModel.forward``.
+
+    ``logits`` [B, 9]; ``dims`` [B, 3]: the point prediction (the mean for the
+    Gaussian head) in the model's ``dim_scale``; ``dims_logvar`` [B, 3]: the
+    log-variance of the Gaussian head (``head: tc_gru``), None for ``pooling``.
+    """
 
     logits: Tensor
     dims: Tensor
+    dims_logvar: Tensor | None = None
 
 
 # --------------------------------------------------------------------------- scales
 
 
 def scale_to_dims(x: Any) -> Any:
-    """Attribute scale 1..7 → normalised units u = (x − 1) / 6 (tensor, array or float)."""
-    return (x - 1.0) / 6.0
+    """Attribute scale 1..7 → normalised units u = (x − 1) / 6: ``to_model_scale(x, "unit")``."""
+    return to_model_scale(x, "unit")
 
 
 def dims_to_scale(u: Any) -> Any:
-    """Normalised units → attribute scale, clip(6u + 1, 1, 7) (tensor, array or float)."""
-    x = u * 6.0 + 1.0
-    if isinstance(x, Tensor):
-        return x.clamp(1.0, 7.0)
-    return np.clip(x, 1.0, 7.0)
+    """Normalised units → attribute scale, clip(6u + 1, 1, 7): ``to_rating_scale(u, "unit")``."""
+    return to_rating_scale(u, "unit")
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -177,14 +203,38 @@ def _check_options(
         raise ValueError(f"model.head_dropout must be in [0, 1], got {head_dropout}")
 
 
+def tc_gru_settings(settings: Mapping[str, Any] | None) -> dict[str, int | float]:
+    """``settings`` over :data:`TC_GRU_DEFAULTS`, typed and checked (ValueError names the key)."""
+    given = dict(settings or {})
+    unknown = sorted(set(given) - set(TC_GRU_DEFAULTS))
+    if unknown:
+        raise ValueError(f"model.tc_gru: unknown key(s) {unknown} (allowed: {list(TC_GRU_DEFAULTS)})")
+    out: dict[str, int | float] = {}
+    for key, default in TC_GRU_DEFAULTS.items():
+        value = given.get(key, default)
+        out[key] = int(value) if isinstance(default, int) else float(value)
+    for key in ("hidden", "kernel_size", "layers", "head_hidden"):
+        if out[key] < 1:
+            raise ValueError(f"model.tc_gru.{key} must be >= 1, got {out[key]}")
+    if out["kernel_size"] % 2 != 1:
+        raise ValueError(f"model.tc_gru.kernel_size must be odd, got {out['kernel_size']}")
+    for key in ("dropout", "head_dropout"):
+        if not 0.0 <= out[key] <= 1.0:
+            raise ValueError(f"model.tc_gru.{key} must be in [0, 1], got {out[key]}")
+    return out
+
+
 # --------------------------------------------------------------------------- the model
 
 
 class SERModel(nn.Module):
-    """WavLM backbone + layer aggregation + masked pooling + categorical and dimensional heads.
+    """WavLM backbone + layer aggregation + pooling or TC-GRU head + categorical and dimensional heads.
 
     Build it with ``build_model`` (from the config) or ``model_from_architecture``
     (from a saved description); the constructor takes an already built backbone.
+    ``pooling``, ``head_hidden`` and ``head_dropout`` configure ``head="pooling"``;
+    ``tc_gru`` (keys of :data:`TC_GRU_DEFAULTS`, missing ones take the defaults)
+    configures ``head="tc_gru"``, whose TC-GRU module is ``self.pool``.
     """
 
     def __init__(
@@ -199,9 +249,15 @@ class SERModel(nn.Module):
         attention_mask: bool = True,
         freeze_feature_encoder: bool = True,
         backbone_source: str = "tiny",
+        head: str = "pooling",
+        tc_gru: Mapping[str, Any] | None = None,
+        dim_scale: str = "unit",
     ) -> None:
         super().__init__()
         _check_options(layer_aggregation, pooling, waveform_norm, head_hidden, head_dropout)
+        _check_choice("head", head, _HEADS)
+        check_scale(dim_scale)
+        tc_settings = tc_gru_settings(tc_gru) if head == "tc_gru" else None
         self.backbone = backbone
         self.layer_aggregation = layer_aggregation
         self.pooling_kind = pooling
@@ -211,6 +267,9 @@ class SERModel(nn.Module):
         self.use_attention_mask = attention_mask
         self.freeze_feature_encoder = freeze_feature_encoder
         self.backbone_source = backbone_source
+        self.head_kind = head
+        self.tc_gru_settings = tc_settings
+        self.dim_scale = dim_scale
 
         backbones.install_length_aware_group_norm(backbone)
         if freeze_feature_encoder:
@@ -222,10 +281,24 @@ class SERModel(nn.Module):
         self.layer_weights = (
             nn.Parameter(torch.zeros(num_states)) if layer_aggregation == "weighted_sum" else None
         )
-        pool_cls = AttentiveStatsPooling if pooling == "attentive_stats" else MeanPooling
-        self.pool = pool_cls(cfg.hidden_size)
-        self.cat_head = _head(self.pool.out_dim, head_hidden, K, head_dropout)
-        self.dim_head = _head(self.pool.out_dim, head_hidden, NUM_DIMS, head_dropout)
+        self.pool: nn.Module
+        self.dim_head: nn.Module
+        if tc_settings is None:  # pooling: creation order (hence seeded init) as before the TC-GRU option
+            pool_cls = AttentiveStatsPooling if pooling == "attentive_stats" else MeanPooling
+            self.pool = pool_cls(cfg.hidden_size)
+            self.cat_head = _head(self.pool.out_dim, head_hidden, K, head_dropout)
+            self.dim_head = _head(self.pool.out_dim, head_hidden, NUM_DIMS, head_dropout)
+        else:
+            self.pool = TCGRUHead(
+                cfg.hidden_size,
+                hidden=int(tc_settings["hidden"]),
+                kernel_size=int(tc_settings["kernel_size"]),
+                gru_layers=int(tc_settings["layers"]),
+                dropout=float(tc_settings["dropout"]),
+            )
+            h, p = int(tc_settings["head_hidden"]), float(tc_settings["head_dropout"])
+            self.cat_head = mlp_head(self.pool.out_dim, K, hidden=h, dropout=p)
+            self.dim_head = GaussianDims(self.pool.out_dim, hidden=h, dropout=p)
 
         self.register_buffer("wave_mean", torch.zeros(()))
         self.register_buffer("wave_std", torch.ones(()))
@@ -259,7 +332,7 @@ class SERModel(nn.Module):
         )
 
     def embed(self, wave: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """Pooled utterance representation [B, embed_dim] (fp32)."""
+        """Pooled (or TC-GRU) utterance representation [B, embed_dim] (fp32)."""
         lengths = self._check_inputs(wave, lengths)
         x = self.normalize_waveform(wave, lengths)
         sample_mask = length_mask(lengths, x.shape[1])
@@ -270,23 +343,33 @@ class SERModel(nn.Module):
         attn = sample_mask.to(torch.long) if self.use_attention_mask else None
         with backbones.length_aware_norm(self.backbone, first_layer):
             hidden = self._backbone_states(x, attn)
+        if self.head_kind == "tc_gru":
+            return self.pool(hidden, frames).float()
         frame_mask = length_mask(frames, hidden.shape[1])
         return self.pool(hidden, frame_mask)
 
     def forward(self, wave: Tensor, lengths: Tensor | None = None) -> ModelOutput:
-        """Logits [B, 9] and normalised dimensions [B, 3] for a padded batch.
+        """Logits [B, 9], dimensions [B, 3] in ``dim_scale`` (and their log-variance) for a padded batch.
 
         ``wave``: float [B, T]; ``lengths``: valid samples per row (None: all T).
+        ``dims_logvar`` is None for ``head: pooling``.
         """
         z = self.embed(wave, lengths)
+        if self.head_kind == "tc_gru":
+            mean, logvar = self.dim_head(z)
+            return ModelOutput(logits=self.cat_head(z), dims=mean, dims_logvar=logvar)
         return ModelOutput(logits=self.cat_head(z), dims=self.dim_head(z))
 
     def param_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-        """(trainable backbone parameters, everything else: layer weights, pooling, heads)."""
+        """(trainable backbone parameters, everything else: layer weights, pooling or TC-GRU, heads)."""
         backbone_ids = {id(p) for p in self.backbone.parameters()}
         backbone = [p for p in self.backbone.parameters() if p.requires_grad]
         rest = [p for p in self.parameters() if id(p) not in backbone_ids and p.requires_grad]
         return backbone, rest
+
+    def encoder_layers(self) -> nn.ModuleList:
+        """The backbone's transformer layers, bottom to top (``backbone.encoder.layers``)."""
+        return self.backbone.encoder.layers
 
     def architecture(self) -> dict[str, Any]:
         """JSON-serialisable description; ``model_from_architecture`` rebuilds it offline."""
@@ -301,6 +384,9 @@ class SERModel(nn.Module):
             "waveform_norm": self.waveform_norm,
             "attention_mask": self.use_attention_mask,
             "freeze_feature_encoder": self.freeze_feature_encoder,
+            "head": self.head_kind,
+            "tc_gru": None if self.tc_gru_settings is None else dict(self.tc_gru_settings),
+            "dim_scale": self.dim_scale,
             "num_classes": K,
             "dimensions": list(DIMENSIONS),
         }
@@ -392,6 +478,9 @@ def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
         attention_mask=cfg["attention_mask"],
         freeze_feature_encoder=cfg["freeze_feature_encoder"],
         backbone_source=cfg["backbone"],
+        head=cfg["head"],
+        tc_gru=cfg["tc_gru"],
+        dim_scale=cfg["dim_scale"],
     )
 
 
@@ -405,16 +494,20 @@ _ARCH_KEYS = (
     "attention_mask",
     "freeze_feature_encoder",
 )
+_ARCH_KEYS_V2 = ("head", "tc_gru", "dim_scale")
 
 
 def _check_architecture(arch: Mapping[str, Any]) -> None:
-    missing = [k for k in _ARCH_KEYS if k not in arch]
+    version = arch.get("version", 1)  # descriptions have always carried a version; none: the oldest
+    if version not in SUPPORTED_ARCHITECTURE_VERSIONS:
+        raise ValueError(
+            f"architecture version {version} is not supported "
+            f"(expected one of {list(SUPPORTED_ARCHITECTURE_VERSIONS)})"
+        )
+    required = _ARCH_KEYS + (_ARCH_KEYS_V2 if version >= 2 else ())
+    missing = [k for k in required if k not in arch]
     if missing:
         raise ValueError(f"architecture description lacks key(s) {missing}")
-    if arch.get("version", ARCHITECTURE_VERSION) != ARCHITECTURE_VERSION:
-        raise ValueError(
-            f"architecture version {arch.get('version')} is not supported (expected {ARCHITECTURE_VERSION})"
-        )
     if arch.get("num_classes", K) != K or list(arch.get("dimensions", DIMENSIONS)) != list(DIMENSIONS):
         raise ValueError(
             f"architecture has {arch.get('num_classes')} classes / dimensions {arch.get('dimensions')}; "
@@ -422,8 +515,17 @@ def _check_architecture(arch: Mapping[str, Any]) -> None:
         )
 
 
+def architecture_dim_scale(arch: Mapping[str, Any]) -> str:
+    """The ``dim_scale`` of an architecture description (``unit`` for descriptions before version 2)."""
+    return check_scale(str(arch.get("dim_scale") or "unit"))
+
+
 def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
-    """Random-init model with exactly the architecture of ``SERModel.architecture()`` (no download)."""
+    """Random-init model with exactly the architecture of ``SERModel.architecture()`` (no download).
+
+    Version 1 descriptions (no ``head``, ``tc_gru``, ``dim_scale``) mean the pooling
+    head and the ``unit`` scale.
+    """
     _check_architecture(arch)
     backbone = WavLMModel(WavLMConfig.from_dict(copy.deepcopy(dict(arch["backbone_config"]))))
     return SERModel(
@@ -436,4 +538,7 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
         attention_mask=bool(arch["attention_mask"]),
         freeze_feature_encoder=bool(arch["freeze_feature_encoder"]),
         backbone_source=str(arch.get("backbone_source", "unknown")),
+        head=str(arch.get("head") or "pooling"),
+        tc_gru=arch.get("tc_gru"),
+        dim_scale=architecture_dim_scale(arch),
     )

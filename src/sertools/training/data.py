@@ -4,8 +4,9 @@
 variant's targets for Train (what the model fits) and Development (what
 selects the checkpoint), refuses data it cannot train or validate on, and
 opens the audio: Train items are cropped to ``max_train_duration_s`` at a
-random start drawn from (seed, epoch, item); Development items are full
-length. :class:`WaveformStats` holds the Train waveform mean and std that
+random start drawn from (seed, epoch, item), or kept whole when it is null
+(the paper release); Development items are full length.
+:class:`WaveformStats` holds the Train waveform mean and std that
 ``model.waveform_norm: train_stats`` needs.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sertools import splits
+from sertools import measures, splits
 from sertools.data import dataset
 from sertools.model.inference import sample_rate_of
 from sertools.model.network import SERModel
@@ -48,6 +49,7 @@ class TrainingData:
     dev_hard: np.ndarray  # consensus class or -1 (validation macro-F1)
     dev_primary: np.ndarray  # primary-vote distributions (validation JSD)
     difficulty: np.ndarray  # curriculum difficulty of each Train item (zeros without a curriculum)
+    train_entropy: np.ndarray  # normalised entropy of each Train item's target (the entropy curriculum)
     sample_rate: int
     num_workers: int  # audio reader processes
     labels_without_audio: Mapping[str, int]
@@ -65,12 +67,14 @@ def load_training_data(
     table, report = dataset.load_table(labels, manifest)
     train_table = table[table["split"] == splits.TRAIN].reset_index(drop=True)
     dev_table = table[table["split"] == splits.DEVELOPMENT].reset_index(drop=True)
-    train_targets = dataset.build_targets(train_table, job.variant, job.variant_name)
-    dev_targets = dataset.build_targets(dev_table, job.variant, job.variant_name)
+    scale = str(job.model.get("dim_scale", "unit"))
+    train_targets = dataset.build_targets(train_table, job.variant, job.variant_name, scale)
+    dev_targets = dataset.build_targets(dev_table, job.variant, job.variant_name, scale)
     _check_usable(job, train_table, dev_table, train_targets, dev_targets)
     sample_rate = sample_rate_of(pd.concat([train_table, dev_table]), str(manifest))
     rows = train_table.iloc[train_targets.rows]
-    crop = max(1, round(float(job.train["max_train_duration_s"]) * sample_rate))
+    max_s = job.train["max_train_duration_s"]
+    crop = None if max_s is None else max(1, round(float(max_s) * sample_rate))  # None: whole utterances
     train_set = dataset.AudioDataset(
         rows["path"].tolist(), rows["frames"].tolist(), sample_rate, crop, job.seed
     )
@@ -82,12 +86,13 @@ def load_training_data(
         train_targets=train_targets,
         dev_targets=dev_targets,
         train_set=train_set,
-        train_lengths=np.minimum(rows["frames"].to_numpy(dtype=np.int64), crop),
+        train_lengths=_train_lengths(rows, crop),
         dev_set=dev_set,
         dev_lengths=dev_table["frames"].to_numpy(dtype=np.int64),
         dev_hard=dataset.scheme_hard_labels(dev_table, job.variant, job.variant_name),
         dev_primary=dataset.stack(dev_table["p_primary"], "p_primary"),
         difficulty=_difficulty(rows, job.curriculum),
+        train_entropy=target_entropy(train_targets),
         sample_rate=sample_rate,
         num_workers=_reader_processes(device, train_set),
         labels_without_audio=report["labels_without_audio"],
@@ -128,6 +133,18 @@ def _check_usable(
         raise TrainingError(
             f"variant {job.variant_name!r}: no Development utterance has a target, so val_loss is undefined"
         )
+
+
+def _train_lengths(rows: pd.DataFrame, crop: int | None) -> np.ndarray:
+    frames = rows["frames"].to_numpy(dtype=np.int64)
+    return frames if crop is None else np.minimum(frames, crop)
+
+
+def target_entropy(targets: dataset.Targets) -> np.ndarray:
+    """Normalised entropy (in [0, 1]) of each target distribution; 0 for hard (one-hot) targets."""
+    if targets.is_index:
+        return np.zeros(len(targets.rows))
+    return measures.normalised_entropy(targets.cat)
 
 
 def _difficulty(rows: pd.DataFrame, curriculum: Mapping[str, Any]) -> np.ndarray:

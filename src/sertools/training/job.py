@@ -21,8 +21,9 @@ from typing import Any
 
 from sertools import deps
 from sertools.training import provenance
+from sertools.training.entropy_curriculum import EntropyCurriculum
 
-TRAINING_VERSION = 1  # bump when training semantics change: old resume checkpoints are then ignored
+TRAINING_VERSION = 2  # bump when training semantics change: old resume checkpoints are then ignored
 
 
 def config_hash(
@@ -71,6 +72,11 @@ class Job:
         cur = dict(self.variant.get("curriculum") or {})
         cur.setdefault("order", "none")
         return cur
+
+    @property
+    def entropy_curriculum(self) -> EntropyCurriculum:
+        """The variant's in-batch entropy curriculum (mode ``none`` when it has none)."""
+        return EntropyCurriculum.from_config(self.variant.get("entropy_curriculum"))
 
     def config_doc(self) -> dict[str, Any]:
         """The run's ``config.yaml``."""

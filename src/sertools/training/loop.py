@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from sertools import measures
 from sertools.data import batching, curriculum, dataset
-from sertools.model.inference import autocast, infer, softmax
+from sertools.model.inference import autocast, infer_all, softmax
 from sertools.training import distributed, outputs
 from sertools.training.data import TrainingData
 from sertools.training.errors import TrainingError
@@ -76,8 +76,7 @@ def run_epoch(run: Run, state: RunState) -> None:
     epoch = state.epochs_done  # 0-based index of the epoch being run
     seed_epoch(run.job.seed, epoch, run.ctx.rank)
     plan = plan_epoch(run, epoch)
-    lrs = state.learning_rates()
-    run.optim.set_learning_rates(lrs)
+    lrs = run.optim.start_epoch(epoch, state.learning_rates())
     train_loss, nonfinite = train_epoch(run, plan)
     val = distributed.broadcast(validate(run) if run.ctx.is_main else None, run.ctx)
     outcome = state.update(val, plan.is_full)
@@ -89,8 +88,10 @@ def run_epoch(run: Run, state: RunState) -> None:
         "val_loss": val["val_loss"],
         "val_macro_f1": val["val_macro_f1"],
         "val_jsd": val["val_jsd"],
+        "val_kld": val["val_kld"],
         "lr_backbone": lrs["backbone"],
         "lr_heads": lrs["heads"],
+        "trainable_layers": run.optim.trainable_layers,
         "padded_fraction": batching.padded_fraction(run.data.train_lengths, plan.batches),
         "batches": len(plan.batches),
         "nonfinite_batches": nonfinite,
@@ -164,7 +165,7 @@ def train_epoch(run: Run, plan: EpochPlan) -> tuple[float, int]:
     total = count = 0.0
     accumulated = 0
     for i, batch in enumerate(_training_batches(run, plan)):
-        loss = batch_loss(run, batch)
+        loss = batch_loss(run, batch, plan.epoch)
         if distributed.all_finite(loss, run.ctx):  # one decision for all ranks
             optim.backward(loss)
             total += float(loss.detach()) * len(batch.index)
@@ -196,15 +197,22 @@ def _training_batches(run: Run, plan: EpochPlan) -> Iterable[dataset.Batch]:
     )
 
 
-def batch_loss(run: Run, batch: dataset.Batch) -> torch.Tensor:
-    """The objective on one padded batch (forward pass under the run's autocast)."""
+def batch_loss(run: Run, batch: dataset.Batch, epoch: int) -> torch.Tensor:
+    """The objective on one padded batch of the 0-based ``epoch`` (forward pass under the run's autocast;
+    the entropy curriculum weights the categorical loss)."""
     device, targets = run.device, run.data.train_targets
     idx = batch.index.numpy()
     cat = torch.from_numpy(targets.cat[idx]).to(device)
     dim_t = torch.from_numpy(targets.dims[idx]).to(device)
+    weights = None
+    if run.job.entropy_curriculum.active:
+        entropy = torch.from_numpy(run.data.train_entropy[idx])
+        weights = run.job.entropy_curriculum.weights(entropy, epoch + 1).to(device)
     with autocast(device, run.optim.amp):
         out = run.optim.forward_model(batch.wave.to(device), batch.lengths.to(device))
-    return run.optim.objective(out.logits.float(), out.dims.float(), cat, dim_t)
+    return run.optim.objective(
+        out.logits.float(), out.dims.float(), cat, dim_t, dims_logvar=out.dims_logvar, sample_weights=weights
+    )
 
 
 # ----------------------------------------------------------------------------- validate
@@ -218,28 +226,39 @@ def macro_f1(hard: np.ndarray, pred: np.ndarray) -> float:
 
 
 def validate(run: Run) -> dict[str, float]:
-    """Development loss (utterances with a target), macro-F1 and JSD to the primary votes."""
+    """Development loss (utterances with a target, no entropy curriculum), macro-F1 under the variant's
+    hard-label scheme, JSD to the primary votes and KLD (nats, release clamping) to the variant's targets."""
     data, optim = run.data, run.optim
     max_seconds = float(run.job.train["max_eval_batch_seconds"])
-    logits, dims = infer(
+    out = infer_all(
         optim.model, data.dev_set, data.dev_lengths, max_seconds, run.device, optim.amp, optim.min_samples
     )
-    rows = data.dev_targets.rows
-    val_loss = float("nan")
+    rows, targets = data.dev_targets.rows, data.dev_targets
+    probs = softmax(out.logits)
+    val_loss = val_kld = float("nan")
     if len(rows):
+        logvar = None if out.dims_logvar is None else torch.from_numpy(out.dims_logvar[rows])
         with torch.no_grad():
             val_loss = float(
                 optim.objective(
-                    torch.from_numpy(logits[rows]),
-                    torch.from_numpy(dims[rows]),
-                    torch.from_numpy(data.dev_targets.cat),
-                    torch.from_numpy(data.dev_targets.dims),
+                    torch.from_numpy(out.logits[rows]),
+                    torch.from_numpy(out.dims[rows]),
+                    torch.from_numpy(targets.cat),
+                    torch.from_numpy(targets.dims),
+                    dims_logvar=logvar,
                 )
             )
-    probs = softmax(logits)
+        reference = measures.onehot(targets.cat) if targets.is_index else targets.cat
+        val_kld = float(measures.kld_paper(reference, probs[rows]).mean())
     f1 = macro_f1(data.dev_hard, probs.argmax(axis=1))
     jsd = float(measures.jsd(probs, data.dev_primary, base=2.0).mean())
-    return {"val_loss": val_loss, "val_macro_f1": f1, "val_jsd": jsd, "one_minus_macro_f1": 1.0 - f1}
+    return {
+        "val_loss": val_loss,
+        "val_macro_f1": f1,
+        "val_jsd": jsd,
+        "val_kld": val_kld,
+        "one_minus_macro_f1": 1.0 - f1,
+    }
 
 
 # ----------------------------------------------------------------------------- save and log

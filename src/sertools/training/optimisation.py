@@ -23,51 +23,135 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sertools.classes import CLASSES, K
 from sertools.data import dataset
-from sertools.model import losses
+from sertools.model import losses, release_losses
 from sertools.model.network import SERModel, build_model, min_input_samples
 from sertools.training import distributed
 from sertools.training.device import amp_dtype
 from sertools.training.job import Job
 from sertools.training.schedulers import set_lr
 from sertools.training.seeding import reseed
+from sertools.training.unfreezing import Unfreezing, freeze, layer_parameters, set_trainable_top
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Objective:
-    """Categorical loss + ``dim_weight`` x dimensional loss, in fp32."""
+    """Categorical loss + ``dim_weight`` x dimensional loss, in fp32.
+
+    ``class_weight``: the ``cbce`` weights, or the WKLD weights of ``kl``.
+    ``sample_weights`` (the entropy curriculum, :mod:`sertools.training.entropy_curriculum`)
+    reweight the categorical loss only: ``mean(c_i l_i)``, or for ``cbce`` with
+    ``weighted_mean`` reduction ``sum(c_i w_yi l_i) / sum(c_i w_yi)``.
+    """
 
     kind: str
     dim_kind: str
     dim_weight: float
     label_smoothing: float = 0.0
     class_weight: torch.Tensor | None = None
+    cbce_reduction: str = "weighted_mean"
+    target_floor: float = 0.0
+    dim_attribute_weights: Mapping[str, float] | None = None
+    dim_ccc_weight: float = 0.1
 
     def __call__(
-        self, logits: torch.Tensor, dims: torch.Tensor, cat: torch.Tensor, dim_t: torch.Tensor
+        self,
+        logits: torch.Tensor,
+        dims: torch.Tensor,
+        cat: torch.Tensor,
+        dim_t: torch.Tensor,
+        *,
+        dims_logvar: torch.Tensor | None = None,
+        sample_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        weight = None if self.class_weight is None else self.class_weight.to(logits.device)
-        cat_loss = losses.categorical_loss(self.kind, logits.float(), cat, weight, self.label_smoothing)
+        cat_loss = self.categorical(logits.float(), cat, sample_weights)
         if self.dim_weight == 0:
             return cat_loss
         ok = torch.isfinite(dim_t).all(dim=1)  # utterances without ratings do not enter the dim loss
         if not bool(ok.any()):
             return cat_loss
-        dim_loss = losses.dimensional_loss(self.dim_kind, dims.float()[ok], dim_t[ok])
+        logvar = None if dims_logvar is None else dims_logvar.float()[ok]
+        dim_loss = self.dimensional(dims.float()[ok], dim_t[ok], logvar)
         return losses.total_loss(cat_loss, dim_loss, self.dim_weight)
+
+    @property
+    def per_sample(self) -> bool:
+        """Whether the categorical loss is reduced from per-sample losses even without sample weights."""
+        if self.kind == "cbce":
+            return self.cbce_reduction == "mean"
+        return self.kind == "kl" and (self.target_floor > 0 or self.class_weight is not None)
+
+    def categorical(
+        self, logits: torch.Tensor, cat: torch.Tensor, sample_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        weight = None if self.class_weight is None else self.class_weight.to(logits.device)
+        if sample_weights is None and not self.per_sample:
+            return losses.categorical_loss(self.kind, logits, cat, weight, self.label_smoothing)
+        per = losses.categorical_per_sample(
+            self.kind, logits, cat, weight, self.label_smoothing, self.target_floor
+        )
+        c = torch.ones_like(per) if sample_weights is None else sample_weights.to(per)
+        if self.kind == "cbce" and self.cbce_reduction == "weighted_mean":
+            w = weight.to(per)[cat.long()] * c
+            return (c * per).sum() / w.sum().clamp_min(torch.finfo(torch.float32).tiny)
+        return (c * per).mean()
+
+    def dimensional(
+        self, dims: torch.Tensor, target: torch.Tensor, logvar: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.dim_kind != "gaussian_nll_ccc":
+            return losses.dimensional_loss(self.dim_kind, dims, target)
+        if logvar is None:
+            raise ValueError(
+                "train.dim_loss gaussian_nll_ccc needs a model that predicts a log-variance (model.head: tc_gru)"
+            )
+        weights = dict(self.dim_attribute_weights or release_losses.DEFAULT_DIM_WEIGHTS)
+        return release_losses.vad_loss(dims, logvar, target, weights, self.dim_ccc_weight)
+
+
+def class_counts(job: Job, train_targets: dataset.Targets, kind: str) -> np.ndarray:
+    """n_c behind ``cbce`` (``kind`` cbce) or WKLD (``kind`` wkld) weights: Train's own or the release's."""
+    if job.train["class_counts"] == "release":
+        return release_losses.release_counts(kind, CLASSES)
+    classes = np.asarray(train_targets.classes)
+    return np.bincount(classes[classes >= 0], minlength=K).astype(np.float64)
 
 
 def make_objective(job: Job, train_targets: dataset.Targets) -> Objective:
-    """The job's objective; ``cbce`` weights come from the Train class counts."""
-    t = job.train
+    """The job's objective; ``cbce`` and WKLD weights come from the class counts (:func:`class_counts`)."""
+    t, kind = job.train, job.variant["loss"]
     weight = None
-    if job.variant["loss"] == "cbce":
-        weight = losses.class_weights(train_targets.cat, t["cbce_weighting"], t["cbce_beta"])
+    if kind == "cbce":
+        if t["class_counts"] == "train":
+            weight = losses.class_weights(train_targets.cat, t["cbce_weighting"], t["cbce_beta"])
+        else:
+            counts = class_counts(job, train_targets, "cbce")
+            weight = losses.class_weights_from_counts(counts, t["cbce_weighting"], t["cbce_beta"])
         log.info("cbce class weights (%s): %s", t["cbce_weighting"], np.round(weight.numpy(), 4).tolist())
+    elif kind == "kl" and t["kl_class_weighting"] == "inverse_frequency":
+        counts = class_counts(job, train_targets, "wkld")
+        if (counts == 0).any():
+            log.warning(
+                "WKLD: classes %s have no Train example; their count is taken as 1",
+                np.flatnonzero(counts == 0).tolist(),
+            )
+        low, high = t["kl_class_weight_clamp"]
+        w = release_losses.inverse_frequency_weights(np.maximum(counts, 1.0), clamp=(low, high))
+        weight = torch.tensor(w, dtype=torch.float32)
+        log.info("WKLD class weights: %s", np.round(w, 4).tolist())
     return Objective(
-        job.variant["loss"], t["dim_loss"], float(t["dim_weight"]), float(t["label_smoothing"]), weight
+        kind,
+        t["dim_loss"],
+        float(t["dim_weight"]),
+        float(t["label_smoothing"]),
+        weight,
+        cbce_reduction=t["cbce_reduction"],
+        target_floor=float(t["kl_target_floor"]) if kind == "kl" else 0.0,
+        dim_attribute_weights=dict(t["dim_attribute_weights"]),
+        dim_ccc_weight=float(t["dim_ccc_weight"]),
     )
 
 
@@ -84,6 +168,24 @@ class Optimisation:
     objective: Objective
     grad_accum: int
     grad_clip: float | None
+    unfreezing: Unfreezing | None = None  # gradual unfreezing of the top transformer layers
+
+    def start_epoch(self, epoch: int, lrs: Mapping[str, float]) -> dict[str, float]:
+        """Trainable layers and learning rates of the 0-based ``epoch`` (NewBob's ``lrs`` times the
+        unfreezing factor); returns the learning rates set."""
+        lrs = dict(lrs)
+        if self.unfreezing is not None:
+            set_trainable_top(self.model.encoder_layers(), self.unfreezing.layers(epoch + 1))
+            lrs["backbone"] = lrs["backbone"] * self.unfreezing.lr_factor(epoch + 1)
+        self.set_learning_rates(lrs)
+        return lrs
+
+    @property
+    def trainable_layers(self) -> int | None:
+        """Transformer layers training now (None without an unfreezing schedule)."""
+        if self.unfreezing is None:
+            return None
+        return sum(any(p.requires_grad for p in layer.parameters()) for layer in self.model.encoder_layers())
 
     @property
     def min_samples(self) -> int:
@@ -134,9 +236,22 @@ def build_optimisation(
     job: Job, train_targets: dataset.Targets, device: torch.device, ctx: distributed.DistContext
 ) -> Optimisation:
     """A freshly initialised model (seeded with the job's seed) and its optimisers."""
+    t = job.train
+    unfreezing = Unfreezing.from_train(t)
+    if unfreezing is not None and ctx.enabled:
+        raise ValueError(
+            "train.unfreeze is not supported with data parallelism: DDP fixes the set of trainable "
+            "parameters when it wraps the model. Train on one device or set train.unfreeze: null"
+        )
     reseed(job.seed)
     model = build_model(job.model)
     model.to(device)
+    if unfreezing is None:
+        backbone, heads = model.param_groups()
+    else:
+        freeze(model.backbone)
+        heads = model.param_groups()[1]
+        backbone = layer_parameters(model.encoder_layers())
     forward_model: torch.nn.Module = model
     if ctx.enabled:
         ids = [device.index] if device.type == "cuda" else None
@@ -144,8 +259,6 @@ def build_optimisation(
         forward_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=ids, find_unused_parameters=True
         )
-    backbone, heads = model.param_groups()
-    t = job.train
     optimizers = {
         group: torch.optim.AdamW(params, lr=t[lr_key], weight_decay=t["weight_decay"])
         for group, params, lr_key in (("backbone", backbone, "lr_backbone"), ("heads", heads, "lr_heads"))
@@ -162,4 +275,5 @@ def build_optimisation(
         objective=make_objective(job, train_targets),
         grad_accum=int(t["grad_accum"]),
         grad_clip=t["grad_clip"],
+        unfreezing=unfreezing,
     )

@@ -36,8 +36,10 @@ LOG_COLUMNS = (
     "val_loss",
     "val_macro_f1",
     "val_jsd",
+    "val_kld",
     "lr_backbone",
     "lr_heads",
+    "trainable_layers",  # empty without a gradual-unfreezing schedule
     "padded_fraction",
     "batches",
     "nonfinite_batches",

@@ -7,7 +7,9 @@
   and a CPU copy of its weights;
 * NewBob annealing: one :class:`~sertools.training.schedulers.NewBob` per
   parameter group (backbone, heads), driven by ``newbob_metric``;
-* early stopping after ``early_stopping_patience`` epochs without a new best.
+* early stopping after ``early_stopping_patience`` epochs in which the metric
+  did not go below its reference by more than ``early_stopping_min_delta``
+  (the reference is the last value that did; with 0 it is the best so far).
 
 While a curriculum pool is not yet the whole training set, NewBob and the
 early-stopping counter wait (those epochs still compete for the best
@@ -41,6 +43,7 @@ class Rules:
     newbob_metric: str
     patience: int
     max_epochs: int
+    min_delta: float = 0.0
 
     @classmethod
     def of(cls, train: Mapping[str, Any]) -> Rules:
@@ -49,6 +52,7 @@ class Rules:
             str(train["newbob_metric"]),
             int(train["early_stopping_patience"]),
             int(train["max_epochs"]),
+            float(train.get("early_stopping_min_delta", 0.0)),
         )
 
 
@@ -71,6 +75,7 @@ class RunState:
     best_metric: float = math.inf
     best_epoch: int | None = None  # 1-based
     bad_epochs: int = 0
+    stopping_reference: float = math.inf  # the value early stopping counts improvements against
     finished: bool = False
     stopped_early: bool = False
     log_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -105,6 +110,8 @@ class RunState:
         if improved:
             self.best_metric, self.best_epoch = val[rules.selection_metric], epoch
             self.best_weights = checkpoint.model_state(self.model)
+        if val[rules.selection_metric] < self.stopping_reference - rules.min_delta:
+            self.stopping_reference = val[rules.selection_metric]
             self.bad_epochs = 0
         elif is_full:
             self.bad_epochs += 1
@@ -135,6 +142,7 @@ class RunState:
             "best_metric": self.best_metric,
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
+            "stopping_reference": self.stopping_reference,
             "finished": self.finished,
             "stopped_early": self.stopped_early,
             "log_rows": self.log_rows,
@@ -148,6 +156,7 @@ class RunState:
         self.best_metric = float(meta["best_metric"])
         self.best_epoch = None if meta["best_epoch"] is None else int(meta["best_epoch"])
         self.bad_epochs = int(meta["bad_epochs"])
+        self.stopping_reference = float(meta.get("stopping_reference", self.best_metric))
         self.finished = bool(meta["finished"])
         self.stopped_early = bool(meta["stopped_early"])
         self.log_rows = list(meta["log_rows"])
