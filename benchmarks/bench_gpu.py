@@ -1,14 +1,18 @@
-"""WavLM-Base training throughput on a GPU, against the measured bf16 matmul peak.
+"""The paper grid's compute and disk, and WavLM-Base training throughput on a GPU.
 
-    python benchmarks/bench_gpu.py [--batch 32] [--seconds 6] [--steps 20]
+    python benchmarks/bench_gpu.py [--batch 8] [--seconds 5.5] [--steps 20]
 
-The FLOP count is measured, not assumed: torch's FlopCounterMode counts the
-matmul/convolution FLOPs of one training step (forward + backward, the CNN
-feature encoder frozen as in the paper's recipe) of the sertools model with a
-WavLM-Base architecture (random init; the pretrained weights have the same
-FLOPs). Divided by the seconds of audio in the batch it gives FLOPs per second
-of audio. That part also runs on a CPU; the throughput part needs CUDA and is
-skipped (with a message) elsewhere.
+The model is ``config/paper.yaml``'s: WavLM-Base's last layer, the TC-GRU head
+and the Gaussian VAD head (random init with Base's dimensions; the pretrained
+weights have the same FLOPs). FLOPs are measured, not assumed: torch's
+FlopCounterMode counts the matmul/convolution FLOPs of one training step
+(forward + backward) at each stage of the gradual-unfreezing schedule (2, 4, 8,
+12 trainable transformer layers; the CNN never trains), divided by the seconds
+of audio in the batch. The grid's total follows the schedule epoch by epoch for
+every row at its maximum number of epochs (an upper bound: early stopping ends
+most runs sooner) on whole utterances of MSP-Podcast 2.0's mean duration. That
+part also runs on a CPU; the throughput part needs CUDA and is skipped (with a
+message) elsewhere.
 
 Achieved TFLOP/s = FLOPs per step x steps per second; the peak is the best of
 a few large bf16 matmuls on the same device.
@@ -18,47 +22,59 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from sertools import config as config_mod
-from sertools.model import losses
 from sertools.model import network as model_mod
+from sertools.training.optimisation import Objective
+from sertools.training.unfreezing import Unfreezing, freeze, set_trainable_top
 
 SR = 16000
+PAPER = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"
+BASE_FIELDS = {  # WavLM-Base's WavLMConfig fields (sertools.model.backbone.tiny_backbone_config takes them)
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "conv_dim": [512] * 7,
+    "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+    "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+    "num_conv_pos_embeddings": 128,
+    "num_conv_pos_embedding_groups": 16,
+    "num_buckets": 320,
+    "max_bucket_distance": 800,
+    "dropout": 0.1,
+}
 
 
-def base_model(device: torch.device) -> model_mod.SERModel:
-    """The sertools model with WavLM-Base dimensions, built without any download."""
-    cfg = config_mod.resolve({})["model"]
-    # the tiny backbone is a WavLMConfig of these fields (sertools.model.backbone.tiny_backbone_config);
-    # use Base's values
-    cfg["tiny"] = {
-        "hidden_size": 768,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 12,
-        "intermediate_size": 3072,
-        "conv_dim": [512] * 7,
-        "conv_stride": [5, 2, 2, 2, 2, 2, 2],
-        "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
-        "num_conv_pos_embeddings": 128,
-        "num_conv_pos_embedding_groups": 16,
-        "num_buckets": 320,
-        "max_bucket_distance": 800,
-    }
-    cfg["freeze_feature_encoder"] = True
-    return model_mod.build_model(cfg).to(device)
+def paper_config() -> dict:
+    """``config/paper.yaml`` resolved (its corpus.root, required there, does not matter here)."""
+    user = yaml.safe_load(PAPER.read_text())
+    user["corpus"] = {"source": "synthetic"}
+    return config_mod.resolve(user)
+
+
+def base_model(cfg: dict, device: torch.device, trainable_layers: int | None = None) -> model_mod.SERModel:
+    """The paper config's model with WavLM-Base dimensions, built without any download."""
+    model_cfg = dict(cfg["model"], backbone="tiny", tiny=BASE_FIELDS)
+    model = model_mod.build_model(model_cfg).to(device)
+    if trainable_layers is not None:
+        freeze(model.backbone)
+        set_trainable_top(model.encoder_layers(), trainable_layers)
+    return model
+
+
+OBJECTIVE = Objective("kl", "gaussian_nll_ccc", 0.3, target_floor=1e-8)
 
 
 def step(model, wave, lengths, targets, dims, opt, autocast_dtype):
     with torch.autocast(wave.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
         out = model(wave, lengths)
-    loss = losses.total_loss(
-        losses.categorical_loss("kl", out.logits.float(), targets),
-        losses.dimensional_loss("ccc", out.dims.float(), dims),
-        1.0,
-    )
+    loss = OBJECTIVE(out.logits, out.dims, targets, dims, dims_logvar=out.dims_logvar)
     loss.backward()
     if opt is not None:
         opt.step()
@@ -74,8 +90,8 @@ def batch(n: int, seconds: float, device: torch.device):
     return wave, lengths, targets, dims
 
 
-def flops_per_audio_second(seconds: float) -> float:
-    model = base_model(torch.device("cpu")).train()
+def flops_per_audio_second(cfg: dict, trainable_layers: int, seconds: float) -> float:
+    model = base_model(cfg, torch.device("cpu"), trainable_layers).train()
     wave, lengths, targets, dims = batch(2, seconds, torch.device("cpu"))
     counter = FlopCounterMode(display=False)
     with counter:
@@ -83,8 +99,8 @@ def flops_per_audio_second(seconds: float) -> float:
     return counter.get_total_flops() / (2 * seconds)
 
 
-def inference_flops_per_audio_second(seconds: float) -> float:
-    model = base_model(torch.device("cpu")).eval()
+def inference_flops_per_audio_second(cfg: dict, seconds: float) -> float:
+    model = base_model(cfg, torch.device("cpu")).eval()
     wave, lengths, _, _ = batch(2, seconds, torch.device("cpu"))
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
@@ -92,25 +108,40 @@ def inference_flops_per_audio_second(seconds: float) -> float:
     return counter.get_total_flops() / (2 * seconds)
 
 
-# MSP-Podcast 2.0 (arXiv 2509.09791, see ../shared/reference/msp_podcast_format.md): utterances
-# per split and the release's ~407 h over 267,905 files. Crops (6 s) only shorten training
-# audio, so the mean duration makes the training estimate an upper bound.
+# MSP-Podcast 2.0 (arXiv 2509.09791, see docs/corpus.md): utterances per split and the
+# release's ~407 h over 267,905 files.
 MSP2 = {"Train": 169_190, "Development": 34_399, "Test1": 46_294, "Test2": 14_822}
 MSP2_MEAN_S = 407 * 3600 / 267_905
 
 
-def paper_grid(train_fps: float, infer_fps: float, runs: int = 35, epochs: int = 18) -> dict[str, float]:
-    """FLOPs of the paper grid: every run trains <= ``epochs`` epochs, validates after each,
-    and the best checkpoint predicts Development, Test1 and Test2 once."""
-    train = MSP2["Train"] * MSP2_MEAN_S * train_fps * epochs
-    validate = MSP2["Development"] * MSP2_MEAN_S * infer_fps * epochs
-    predict = sum(MSP2[s] for s in ("Development", "Test1", "Test2")) * MSP2_MEAN_S * infer_fps
-    return {"per_run": train + validate + predict, "grid": runs * (train + validate + predict)}
+def grid_runs(cfg: dict) -> list[tuple[str, int]]:
+    """(variant, max_epochs) of every run of the grid: variants x seeds."""
+    return [
+        (name, int(config_mod.variant_train(cfg, name)["max_epochs"]))
+        for name in cfg["variants"]
+        for _ in cfg["seeds"]
+    ]
+
+
+def paper_grid(cfg: dict, train_fps: dict[int, float], infer_fps: float) -> dict[str, float]:
+    """FLOPs of the paper grid: every run trains its maximum number of epochs under the unfreezing
+    schedule, validates after each, and the best checkpoint predicts Development, Test1 and Test2."""
+    train_audio = MSP2["Train"] * MSP2_MEAN_S
+    dev_audio = MSP2["Development"] * MSP2_MEAN_S
+    test_audio = sum(MSP2[s] for s in ("Development", "Test1", "Test2")) * MSP2_MEAN_S
+    runs = grid_runs(cfg)
+    total = 0.0
+    for name, epochs in runs:
+        schedule = Unfreezing.from_train(config_mod.variant_train(cfg, name))
+        for epoch in range(1, epochs + 1):
+            total += train_audio * train_fps[schedule.layers(epoch)] + dev_audio * infer_fps
+        total += test_audio * infer_fps
+    return {"grid": total, "runs": len(runs), "per_run": total / len(runs)}
 
 
 def disk_bytes(model: torch.nn.Module) -> dict[str, float]:
-    """Audio as 16-bit PCM; per run the best checkpoint (fp32 weights) and the resume
-    checkpoint (weights, AdamW's two moments of the trainable parameters, best weights)."""
+    """Audio as 16-bit PCM; per run the best checkpoint (fp32 weights) and the resume checkpoint
+    (weights, AdamW's two moments of the parameters that train by the last epoch, best weights)."""
     n_all = sum(p.numel() for p in model.parameters())
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {
@@ -137,33 +168,49 @@ def matmul_peak(device: torch.device, n: int = 8192, reps: int = 20) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=6.0, help="crop length of every utterance")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument(
+        "--seconds", type=float, default=5.5, help="length of every utterance (MSP-Podcast 2.0 mean: 5.47)"
+    )
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
 
-    fps = flops_per_audio_second(args.seconds)
-    print(
-        f"training FLOPs per second of audio (WavLM-Base, CNN frozen, {args.seconds:.0f}-s crops): {fps / 1e9:.1f} GFLOP"
+    cfg = paper_config()
+    stages = sorted(
+        {
+            Unfreezing.from_train(config_mod.variant_train(cfg, name)).layers(epoch)
+            for name, epochs in grid_runs(cfg)
+            for epoch in range(1, epochs + 1)
+        }
     )
-    print(f"RESULT|WavLM-Base training FLOPs per audio second (FlopCounterMode)|{fps / 1e9:.1f} GFLOP|-|-")
-    ifps = inference_flops_per_audio_second(args.seconds)
-    print(f"RESULT|WavLM-Base inference FLOPs per audio second|{ifps / 1e9:.1f} GFLOP|-|-")
-    budget = paper_grid(fps, ifps)
-    disk = disk_bytes(base_model(torch.device("cpu")))
+    fps = {k: flops_per_audio_second(cfg, k, args.seconds) for k in stages}
+    for k in stages:
+        print(
+            f"training FLOPs per second of audio, {k:>2} transformer layers training: {fps[k] / 1e9:.1f} GFLOP"
+        )
+        print(
+            f"RESULT|paper model training FLOPs per audio second, {k} layers unfrozen|{fps[k] / 1e9:.1f} GFLOP|-|-"
+        )
+    ifps = inference_flops_per_audio_second(cfg, args.seconds)
+    print(f"RESULT|paper model inference FLOPs per audio second|{ifps / 1e9:.1f} GFLOP|-|-")
+    budget = paper_grid(cfg, fps, ifps)
+    full = max(stages)
+    disk = disk_bytes(base_model(cfg, torch.device("cpu"), full))
+    runs = int(budget["runs"])
     print(
-        f"paper grid (7 variants x 5 seeds, <= 18 epochs, MSP-Podcast 2.0 at {MSP2_MEAN_S:.2f} s mean): "
-        f"{budget['per_run'] / 1e18:.2f} EFLOP per run, {budget['grid'] / 1e18:.1f} EFLOP in all"
+        f"paper grid ({len(cfg['variants'])} rows x {len(cfg['seeds'])} seeds = {runs} runs at their maximum epochs, "
+        f"MSP-Podcast 2.0 at {MSP2_MEAN_S:.2f} s mean): {budget['per_run'] / 1e18:.2f} EFLOP per run, "
+        f"{budget['grid'] / 1e18:.1f} EFLOP in all"
     )
     print(
-        f"RESULT|paper grid compute, 35 runs of <= 18 epochs (upper bound)|{budget['grid'] / 1e18:.1f} EFLOP|-|-"
+        f"RESULT|paper grid compute, {runs} runs at max epochs (upper bound)|{budget['grid'] / 1e18:.1f} EFLOP|-|-"
     )
     print(
         f"disk: audio {disk['audio'] / 1e9:.0f} GB (16-bit PCM); per run {disk['per_run'] / 1e9:.2f} GB of checkpoints "
-        f"({disk['params'] / 1e6:.1f} M parameters, {disk['trainable'] / 1e6:.1f} M trainable)"
+        f"({disk['params'] / 1e6:.1f} M parameters, {disk['trainable'] / 1e6:.1f} M trainable at the end)"
     )
     print(
-        f"RESULT|paper grid disk: audio + 35 runs' checkpoints|{disk['audio'] / 1e9:.0f} GB + {35 * disk['per_run'] / 1e9:.0f} GB|-|-"
+        f"RESULT|paper grid disk: audio + {runs} runs' checkpoints|{disk['audio'] / 1e9:.0f} GB + {runs * disk['per_run'] / 1e9:.0f} GB|-|-"
     )
     for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
         print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
@@ -177,8 +224,8 @@ def main() -> None:
         return
     dev = torch.device("cuda")
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    model = base_model(dev).train()
-    backbone, heads = model.param_groups()
+    model = base_model(cfg, dev, full).train()
+    backbone, heads = [p for p in model.backbone.parameters() if p.requires_grad], model.param_groups()[1]
     opt = torch.optim.AdamW([{"params": backbone, "lr": 1e-5}, {"params": heads, "lr": 1e-4}])
     data = batch(args.batch, args.seconds, dev)
     for _ in range(3):  # warm-up
@@ -189,7 +236,7 @@ def main() -> None:
         step(model, *data, opt, dtype)
     torch.cuda.synchronize()
     per_step = (time.perf_counter() - t) / args.steps
-    achieved = fps * args.batch * args.seconds / per_step
+    achieved = fps[full] * args.batch * args.seconds / per_step
     peak = matmul_peak(dev)
     name = torch.cuda.get_device_name(dev)
     print(f"device: {name}; autocast {dtype}; batch {args.batch} x {args.seconds} s")
