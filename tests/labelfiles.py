@@ -13,6 +13,45 @@ DETAILED_HEADER = ["FileName", "WorkerID", "EmoClass_Major", "EmoClass_Second", 
 # (file, worker, primary, secondary, act, val, dom)
 Annotation = tuple[str, str, str, str, object, object, object]
 
+#: a small corpus, one utterance per split, whose votes tests/labels/test_build.py counts by hand
+CONSENSUS = [
+    ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
+    ["f2.wav", "X", 4.0, 4.0, 4.0, 2, "Female", "Development"],
+    ["f3.wav", "O", 3.0, 4.0, 3.0, 3, "Female", "Test1"],
+    ["f4.wav", "N", 4.0, 4.0, 4.0, 4, "Male", "Test2"],
+]
+ANNOTATIONS: list[Annotation] = [
+    # f1: 2 Angry, 1 Sad; secondaries repeat primaries, one empty
+    ("f1.wav", "W1", "Angry", "Frustrated,Annoyed", 5, 2, 5),
+    ("f1.wav", "W2", "Angry", "", 6, 2, 6),
+    ("f1.wav", "W3", "Sad", "Sad, Angry", 4, 3, 3),
+    # f2: a tie -> X
+    ("f2.wav", "W1", "Happy", "Bored", 4, 5, 4),
+    ("f2.wav", "W2", "Neutral", "", 4, 4, 4),
+    # f3: every spelling of Other
+    ("f3.wav", "W1", "Other-Concerned", "Concerned", 3, 3, 3),
+    ("f3.wav", "W2", "Other (bored)", "", 3, 4, 3),
+    ("f3.wav", "W3", "Other", "Happy,Happy", 3, 5, 3),
+    ("f3.wav", "W4", "Happy", "", 4, 5, 4),
+    # f4: a worker listed twice (the label stage keeps the first row)
+    ("f4.wav", "W1", "Neutral", "", 4, 4, 4),
+    ("f4.wav", "W1", "Sad", "", 2, 2, 2),
+    ("f4.wav", "W2", "Neutral", "", 4, 4, 4),
+]
+#: :data:`ANNOTATIONS` without the repeated worker's second row (a JSON layout keys workers by id)
+ONE_ROW_PER_WORKER: list[Annotation] = [a for a in ANNOTATIONS if a[:3] != ("f4.wav", "W1", "Sad")]
+
+
+def workers(
+    file: str,
+    votes: Sequence[tuple[str, str]],
+    ratings: tuple[object, object, object] = (4, 4, 4),
+    name: str = "W{}",
+) -> list[Annotation]:
+    """One annotation per ``(primary, secondary)`` of ``votes``, by workers ``name.format(1)``,
+    ``name.format(2)``, ..., all with the same (act, val, dom) ``ratings``."""
+    return [(file, name.format(j + 1), p, s, *ratings) for j, (p, s) in enumerate(votes)]
+
 
 def write_corpus(
     root: Path,

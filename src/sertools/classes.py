@@ -26,6 +26,9 @@ OTHER: int = CLASSES.index("Other")
 NO_AGREEMENT: str = "X"
 CONSENSUS_CODES: tuple[str, ...] = (*CODES, NO_AGREEMENT)
 
+#: the dimensional attributes (1-7 ratings) of the labels and of the model's dimensional head, in order
+DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
+
 CODE_TO_INDEX: dict[str, int] = {c: i for i, c in enumerate(CODES)}
 NAME_TO_INDEX: dict[str, int] = {n.lower(): i for i, n in enumerate(CLASSES)}
 

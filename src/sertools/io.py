@@ -3,6 +3,11 @@
 Every stage writes through ``atomic_path``: the payload goes to a temporary
 file in the destination directory, is flushed to disk, and is renamed over the
 destination only when the writer finished without an exception.
+
+The typed artifacts (the label table, the manifest, the metrics and
+significance documents) are read through :func:`read_json` or
+:func:`read_table`, and the tables checked with :class:`FrameChecks`, each
+raising the artifact's own error.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -108,3 +113,88 @@ def require_columns(
     missing = [c for c in need if c not in columns]
     if missing:
         raise error(f"{path}: {what} lacks column(s) {missing}; has {list(columns)}")
+
+
+def read_json(path: str | Path, *, error: type[Exception]) -> Any:
+    """The JSON document at ``path``; ``error`` naming ``path`` if it cannot be read or parsed."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise error(f"cannot read {path}: {err}") from None
+
+
+def read_table(
+    path: str | Path,
+    *,
+    what: str,
+    error: type[Exception],
+    schema: Collection[str],
+    validate: Callable[..., None],
+    columns: Sequence[str] | None = None,
+    require: Sequence[str] | None = None,
+) -> Any:
+    """A typed parquet artifact (``what``, with the columns of ``schema``), read and validated.
+
+    ``columns``: read only these (default: all). ``require``: columns that must
+    be present (default: ``columns``, or every column of ``schema``).
+    ``validate(df, path, require=...)`` checks the frame read.
+    """
+    need = list(require if require is not None else columns if columns is not None else schema)
+    df = read_parquet_checked(path, what=what, error=error, need=need, columns=columns)
+    validate(df, path, require=need)
+    return df
+
+
+class FrameChecks:
+    """Checks of a typed table that raise on the first problem, naming the table, the column and
+    one offending row (by ``file_id`` when the table has one)."""
+
+    def __init__(self, df: Any, where: str, error: type[Exception]) -> None:
+        self.df = df
+        self.where = where
+        self.error = error
+
+    def rows(self, column: str, mask: Any, problem: str) -> None:
+        """Raise naming the first row of the boolean ``mask`` (and how many there are), if any."""
+        import numpy as np
+
+        if not mask.any():
+            return
+        i = int(np.flatnonzero(mask)[0])
+        who = f"{self.df['file_id'].iloc[i]!r}" if "file_id" in self.df.columns else f"row {i}"
+        value = self.df[column].iloc[i]
+        shown = value.tolist() if hasattr(value, "tolist") else value  # numpy -> plain Python
+        raise self.error(
+            f"{self.where}: column {column!r} of {who} ({shown!r}) {problem} ({int(mask.sum())} row(s))"
+        )
+
+    def file_ids(self) -> None:
+        """``file_id`` (if present) names every row once and is never empty."""
+        if "file_id" in self.df.columns:
+            ids = self.df["file_id"]
+            self.rows("file_id", ids.duplicated(keep="first").to_numpy(), "is listed more than once")
+            self.rows("file_id", (ids.str.len() == 0).to_numpy(), "is empty")
+
+    def member(self, column: str, allowed: Sequence[str]) -> None:
+        """Every value of ``column`` (if present) is one of ``allowed``."""
+        import pandas as pd
+
+        if column in self.df.columns:
+            unknown = pd.Index(allowed).get_indexer(self.df[column]) < 0
+            self.rows(column, unknown, f"is not one of {', '.join(allowed)}")
+
+    def dtype(self, column: str, kind: str) -> None:
+        """``column`` has a dtype of ``kind`` (``str``, ``int``, ``bool``, ``float``)."""
+        import pandas as pd
+
+        s = self.df[column]
+        if len(s) == 0:
+            return
+        ok = {
+            "str": pd.api.types.is_string_dtype,
+            "int": pd.api.types.is_integer_dtype,
+            "bool": pd.api.types.is_bool_dtype,
+            "float": lambda t: pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t),
+        }[kind](s)
+        if not ok:
+            raise self.error(f"{self.where}: column {column!r} has type {s.dtype}, expected {kind}")

@@ -41,6 +41,7 @@ __all__ = [
     "macro_f1_published",
     "normalised_entropy",
     "onehot",
+    "row_sums",
     "uar",
 ]
 
@@ -62,13 +63,18 @@ def check_dist(x: np.ndarray, name: str, n_cols: int = K) -> np.ndarray:
         raise ValueError(f"{name} contains NaN or infinite values")
     if np.any(a < 0):
         raise ValueError(f"{name} contains negative probabilities")
-    s = a.sum(axis=1)
-    bad = np.flatnonzero(np.abs(s - 1.0) > ROW_SUM_TOL)
+    s, bad = row_sums(a)
     if bad.size:
         raise ValueError(
             f"{name}: {bad.size} rows do not sum to 1 (first: row {bad[0]} sums to {s[bad[0]]:.6g})"
         )
     return a / s[:, None]
+
+
+def row_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of the rows of ``a`` and the indices of the rows that miss 1 by more than :data:`ROW_SUM_TOL`."""
+    s = a.sum(axis=1)
+    return s, np.flatnonzero(np.abs(s - 1.0) > ROW_SUM_TOL)
 
 
 def check_labels(x: np.ndarray, name: str, allow_missing: bool) -> np.ndarray:

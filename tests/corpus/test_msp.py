@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import labelfiles
 import pytest
 from labelfiles import write_corpus
 
@@ -13,15 +14,9 @@ from sertools.corpus.msp import (
     read_labels,
 )
 
-CONSENSUS = [
-    ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
-    ["f2.wav", "N", 4.0, 4.0, 4.0, 2, "Female", "Validation"],
-]
-ANNOTATIONS = [
-    ("f1.wav", "W1", "Angry", "Frustrated,Annoyed", 5, 2, 5),
-    ("f1.wav", "W2", "Other-Concerned", "", 6, 2, 6),
-    ("f2.wav", "W1", "Neutral", "", 4, 4, 4),
-]
+#: the shared corpus's first two utterances: f1 (three workers) and f2 (two)
+CONSENSUS = labelfiles.CONSENSUS[:2]
+ANNOTATIONS = labelfiles.ANNOTATIONS[:5]
 
 
 def test_label_files_prefers_csv_and_reads_like_read_labels(tmp_path):
@@ -36,8 +31,8 @@ def test_label_files_prefers_csv_and_reads_like_read_labels(tmp_path):
     ref = read_labels(root)
     assert raw.consensus.equals(ref.consensus) and raw.detailed.equals(ref.detailed)
     assert raw.detailed_layout == "2.0" and raw.consensus_path == files["consensus"]
-    assert list(raw.detailed["primary"]) == ["Angry", "Other-Concerned", "Neutral"]
-    assert list(raw.detailed["line"]) == [2, 3, 4]
+    assert list(raw.detailed["primary"]) == ["Angry", "Angry", "Sad", "Happy", "Neutral"]
+    assert list(raw.detailed["line"]) == [2, 3, 4, 5, 6]
 
 
 @pytest.mark.parametrize("layout", ["1.11", "json"])
@@ -107,7 +102,7 @@ def test_labels_txt_gives_the_same_rows_as_the_csv(tmp_path, secondary_slot):
         raw.detailed[fields].astype(str).to_numpy().tolist()
         == ref.detailed[fields].astype(str).to_numpy().tolist()
     )
-    assert list(raw.detailed["line"]) == [2, 3, 6] and not raw.detailed["malformed"].any()
+    assert list(raw.detailed["line"]) == [2, 3, 4, 7, 8] and not raw.detailed["malformed"].any()
     assert raw.detailed["raw"].iloc[0] == "W1; Angry; Frustrated,Annoyed; A:5; V:2; D:5;"
     assert raw.consensus.equals(ref.consensus)  # the consensus file is read as before
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from labelfiles import write_corpus
+from labelfiles import workers, write_corpus
 
 from sertools.classes import CLASSES
 from sertools.corpus.msp import read_labels
@@ -21,18 +21,10 @@ CONSENSUS = [
     ["d.wav", "A", 5.0, 2.0, 5.0, 4, "Female", "Train"],  # A A N: Angry everywhere
 ]
 ANNOTATIONS = [
-    ("a.wav", "W1", "Neutral", "", 4, 4, 4),
-    ("a.wav", "W2", "Neutral", "", 4, 4, 4),
-    ("a.wav", "W3", "Neutral", "", 4, 4, 4),
-    ("a.wav", "W4", "Happy", "", 4, 4, 4),
-    ("a.wav", "W5", "Sad", "", 4, 4, 4),
-    ("b.wav", "W1", "Neutral", "", 3, 5, 4),
-    ("b.wav", "W2", "Angry", "", 3, 5, 4),
-    ("b.wav", "W3", "Sad", "Disappointed", 3, 5, 4),
-    ("c.wav", "W1", "Neutral", "Happy", 2, 3, 6),
-    ("d.wav", "W1", "Angry", "Frustrated", 5, 2, 5),
-    ("d.wav", "W2", "Angry", "", 5, 2, 5),
-    ("d.wav", "W3", "Neutral", "", 5, 2, 5),
+    *workers("a.wav", [("Neutral", "")] * 3 + [("Happy", ""), ("Sad", "")]),
+    *workers("b.wav", [("Neutral", ""), ("Angry", ""), ("Sad", "Disappointed")], (3, 5, 4)),
+    *workers("c.wav", [("Neutral", "Happy")], (2, 3, 6)),
+    *workers("d.wav", [("Angry", "Frustrated"), ("Angry", ""), ("Neutral", "")], (5, 2, 5)),
 ]
 X_ROW = 1
 

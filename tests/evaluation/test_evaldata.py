@@ -10,18 +10,9 @@ import pytest
 from dumps import N, write_dump
 from evalsets import assert_metrics_close, dist, make_data
 
-from sertools.classes import K
-from sertools.evaluation.evaldata import (
-    DIMENSIONS,
-    EvalData,
-    EvaluationError,
-    hard_labels,
-    label_column,
-    load_split,
-    read_labels,
-    read_truth,
-    seed_files,
-)
+from sertools.classes import DIMENSIONS, K
+from sertools.evaluation import evaldata
+from sertools.evaluation.evaldata import EvalData, EvaluationError
 from sertools.evaluation.metricset import compute_all
 
 
@@ -103,12 +94,12 @@ def test_label_column_and_hard_labels() -> None:
     labels = pd.DataFrame(
         {"file_id": ["a", "b", "c"], "hard_label": pd.array([1, None, 3], dtype="Int64"), "x": [1, -1, 2]}
     )
-    col = label_column(labels, np.array(["c", "a"]), "hard_label")
-    np.testing.assert_array_equal(hard_labels(col), [3, 1])
-    np.testing.assert_array_equal(hard_labels(labels["hard_label"]), [1, -1, 3])
-    np.testing.assert_array_equal(hard_labels(labels["x"]), [1, -1, 2])
+    col = evaldata.label_column(labels, np.array(["c", "a"]), "hard_label")
+    np.testing.assert_array_equal(evaldata.hard_labels(col), [3, 1])
+    np.testing.assert_array_equal(evaldata.hard_labels(labels["hard_label"]), [1, -1, 3])
+    np.testing.assert_array_equal(evaldata.hard_labels(labels["x"]), [1, -1, 2])
     with pytest.raises(ValueError, match="lack 1 utterances"):
-        label_column(labels, np.array(["d"]), "x")
+        evaldata.label_column(labels, np.array(["d"]), "x")
 
 
 def test_from_frames_reports_coverage_mismatch_and_bad_columns() -> None:
@@ -161,37 +152,37 @@ def test_take_and_subset() -> None:
 
 
 def test_load_split_aligns_seeds_and_counts_unpredicted(corpus: dict, tmp_path: Path) -> None:
-    labels = read_labels(corpus["labels"])
-    truth = read_truth(corpus["truth"])
-    sets, unpredicted = load_split(corpus["paths"]["noisy"]["Test1"], labels, "Test1", truth)
+    labels = evaldata.read_labels(corpus["labels"])
+    truth = evaldata.read_truth(corpus["truth"])
+    sets, unpredicted = evaldata.load_split(corpus["paths"]["noisy"]["Test1"], labels, "Test1", truth)
     assert len(sets) == 2 and unpredicted == 0
     assert all(np.array_equal(d.file_ids, sets[0].file_ids) for d in sets)
     assert sets[0].p_true is not None and sets[0].n == N
     lab = corpus["frame"]
     short = tmp_path / "short.parquet"
     write_dump(short, lab[lab["split"] == "Test1"].iloc[:10], "Test1", np.full((10, K), 1 / K), 0.1, 0)
-    sets, unpredicted = load_split([short], labels, "Test1")
+    sets, unpredicted = evaldata.load_split([short], labels, "Test1")
     assert sets[0].n == 10 and unpredicted == N - 10
     with pytest.raises(EvaluationError, match="non-empty list"):
-        load_split(str(short), labels, "Test1")
+        evaldata.load_split(str(short), labels, "Test1")
 
 
 def test_file_errors(corpus: dict, tmp_path: Path) -> None:
     with pytest.raises(EvaluationError, match="label table not found"):
-        read_labels(tmp_path / "nope.parquet")
+        evaldata.read_labels(tmp_path / "nope.parquet")
     (tmp_path / "broken.parquet").write_text("not parquet")
     with pytest.raises(EvaluationError, match="not a readable parquet"):
-        read_labels(tmp_path / "broken.parquet")
+        evaldata.read_labels(tmp_path / "broken.parquet")
     pd.DataFrame({"file_id": ["a"]}).to_parquet(tmp_path / "lab.parquet")
     with pytest.raises(EvaluationError, match="lacks column"):
-        read_labels(tmp_path / "lab.parquet")
+        evaldata.read_labels(tmp_path / "lab.parquet")
     with pytest.raises(EvaluationError, match="needs the columns"):
-        read_truth(tmp_path / "lab.parquet")
-    assert read_truth(None) is None
+        evaldata.read_truth(tmp_path / "lab.parquet")
+    assert evaldata.read_truth(None) is None
 
 
 def test_seed_files() -> None:
-    assert seed_files("a.parquet", [0], "Test1") == ["a.parquet"]
-    assert seed_files(("a", "b"), [0, 1], "Test1") == ["a", "b"]
+    assert evaldata.seed_files("a.parquet", [0], "Test1") == ["a.parquet"]
+    assert evaldata.seed_files(("a", "b"), [0, 1], "Test1") == ["a", "b"]
     with pytest.raises(EvaluationError, match=r"Test1: 1 prediction file\(s\) for 2 seed"):
-        seed_files(["a"], [0, 1], "Test1")
+        evaldata.seed_files(["a"], [0, 1], "Test1")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from evalsets import dist, make_data, with_predictions
 
-from sertools.classes import CLASSES, OTHER, K
-from sertools.evaluation.evaldata import DIMENSIONS, EvalData
+from sertools.classes import CLASSES, DIMENSIONS, OTHER, K
+from sertools.evaluation.evaldata import EvalData
 from sertools.evaluation.metricset import compute_all
 from sertools.measures import confusion_matrix, jsd_paper, kld_paper
 

@@ -9,38 +9,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from labelfiles import write_corpus
+from labelfiles import ANNOTATIONS, CONSENSUS, ONE_ROW_PER_WORKER, write_corpus
 
 from sertools.classes import CLASSES
 from sertools.corpus.msp import label_files, read_labels
 from sertools.labels import build, table
 
 A, S, H, N, OTH = (CLASSES.index(c) for c in ("Angry", "Sad", "Happy", "Neutral", "Other"))
-
-CONSENSUS = [
-    ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
-    ["f2.wav", "X", 4.0, 4.0, 4.0, 2, "Female", "Development"],
-    ["f3.wav", "O", 3.0, 4.0, 3.0, 3, "Female", "Test1"],
-    ["f4.wav", "N", 4.0, 4.0, 4.0, 4, "Male", "Test2"],
-]
-ANNOTATIONS = [
-    # f1: 2 Angry, 1 Sad; secondaries repeat primaries, one empty
-    ("f1.wav", "W1", "Angry", "Frustrated,Annoyed", 5, 2, 5),
-    ("f1.wav", "W2", "Angry", "", 6, 2, 6),
-    ("f1.wav", "W3", "Sad", "Sad, Angry", 4, 3, 3),
-    # f2: a tie -> X
-    ("f2.wav", "W1", "Happy", "Bored", 4, 5, 4),
-    ("f2.wav", "W2", "Neutral", "", 4, 4, 4),
-    # f3: every spelling of Other
-    ("f3.wav", "W1", "Other-Concerned", "Concerned", 3, 3, 3),
-    ("f3.wav", "W2", "Other (bored)", "", 3, 4, 3),
-    ("f3.wav", "W3", "Other", "Happy,Happy", 3, 5, 3),
-    ("f3.wav", "W4", "Happy", "", 4, 5, 4),
-    # f4: a worker listed twice
-    ("f4.wav", "W1", "Neutral", "", 4, 4, 4),
-    ("f4.wav", "W1", "Sad", "", 2, 2, 2),
-    ("f4.wav", "W2", "Neutral", "", 4, 4, 4),
-]
+# the corpus: labelfiles.CONSENSUS and ANNOTATIONS (utterances f1-f4, each case noted there)
 
 
 def _build(tmp_path, cfg, layout="2.0", **kw):
@@ -94,10 +70,9 @@ def test_secondary_switches(tmp_path, default_cfg):
 
 def test_all_layouts_agree(tmp_path, default_cfg):
     # JSON keys workers by id, so it cannot hold the duplicated worker row: leave it out
-    rows = [a for a in ANNOTATIONS if a[:3] != ("f4.wav", "W1", "Sad")]
     tables = {}
     for layout in ("2.0", "1.11", "json"):
-        write_corpus(tmp_path / layout, CONSENSUS, rows, layout=layout)
+        write_corpus(tmp_path / layout, CONSENSUS, ONE_ROW_PER_WORKER, layout=layout)
         tables[layout], summary = build.build_labels(read_labels(tmp_path / layout), default_cfg["labels"])
         assert summary["source"]["detailed_layout"] == layout
     for layout in ("1.11", "json"):

@@ -7,6 +7,7 @@ import pytest
 
 from sertools.classes import CLASSES
 from sertools.labels import release as R
+from sertools.measures import normalised_entropy
 
 I = {c: i for i, c in enumerate(CLASSES)}  # noqa: E741
 
@@ -85,8 +86,9 @@ def test_guarded_argmax_neutral_guard_and_ties():
     assert got == ["Neutral", "Happy", "Happy", "Angry", "Surprise", "Sad", "Other", "Surprise", "Angry"]
 
 
-def test_normalised_entropy():
-    assert R.normalised_entropy(
+def test_normalised_entropy_is_the_releases():
+    """The release's entropy: nats / ln K, clamped to [0, 1], 0 for an empty row."""
+    assert normalised_entropy(
         np.stack([vec(Happy=1.0), np.full(9, 1 / 9), np.zeros(9)])
     ).tolist() == pytest.approx([0.0, 1.0, 0.0])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from labelfiles import write_corpus
+from labelfiles import Annotation, workers, write_corpus
 
 from sertools.classes import CLASSES
 from sertools.labels import build, table
@@ -32,8 +32,8 @@ CONSENSUS = [
 ]
 
 
-def _workers(f: str, spec: list[tuple[str, str]]) -> list[tuple]:
-    return [(f, f"W{j + 1:02d}", p, s, 4, 4, 4) for j, (p, s) in enumerate(spec)]
+def _workers(f: str, spec: list[tuple[str, str]]) -> list[Annotation]:
+    return workers(f, spec, name="W{:02d}")
 
 
 ANNOTATIONS = [

@@ -5,25 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from labelfiles import write_corpus
+from labelfiles import ANNOTATIONS, CONSENSUS, write_corpus
 
 from sertools.corpus.msp import read_labels
 from sertools.labels import build, table
 from sertools.labels.table import LabelTableError
-
-CONSENSUS = [
-    ["f1.wav", "A", 4.0, 3.0, 4.0, 1, "Male", "Train"],
-    ["f2.wav", "X", 4.0, 4.0, 4.0, 2, "Female", "Development"],
-    ["f3.wav", "N", 4.0, 4.0, 4.0, 3, "Male", "Test1"],
-]
-ANNOTATIONS = [
-    ("f1.wav", "W1", "Angry", "Frustrated", 5, 2, 5),
-    ("f1.wav", "W2", "Angry", "", 6, 2, 6),
-    ("f1.wav", "W3", "Sad", "Angry", 4, 3, 3),
-    ("f2.wav", "W1", "Happy", "", 4, 5, 4),
-    ("f2.wav", "W2", "Neutral", "", 4, 4, 4),
-    ("f3.wav", "W1", "Neutral", "", 4, 4, 4),
-]
 
 
 @pytest.fixture
@@ -51,7 +37,7 @@ def test_round_trip_keeps_columns_and_types(labels, tmp_path):
     assert back["hard_label"].dtype == "Int64" and back["n_annotators"].dtype == np.int64
     for name in table.LIST_COLUMNS:
         np.testing.assert_array_equal(table.matrix(back, name), table.matrix(labels, name))
-    assert table.read(path, columns=["file_id", "split"]).shape == (3, 2)
+    assert table.read(path, columns=["file_id", "split"]).shape == (4, 2)
 
 
 def test_empty_table_round_trips(labels, tmp_path):
@@ -77,7 +63,7 @@ BAD = [
     ("consensus", 0, "Q", r"column 'consensus' of 'f1\.wav' \('Q'\) is not one of"),
     ("hard_label", 1, 3, r"column 'hard_label' of 'f2\.wav' .* does not match the consensus code"),
     ("entropy_primary", 0, 1.5, r"column 'entropy_primary' of 'f1\.wav' \(1\.5\) is outside \[0, 1\]"),
-    ("n_annotators", 2, 4, r"column 'votes_primary' of 'f3\.wav' .* does not add up to n_annotators"),
+    ("n_annotators", 2, 5, r"column 'votes_primary' of 'f3\.wav' .* does not add up to n_annotators"),
     ("arousal", 0, 9.0, r"column 'arousal' of 'f1\.wav' \(9\.0\) is outside \[1, 7\]"),
     # the release's columns, named after a config entry or not
     ("p_release_primary", 1, [0.0] * 9, r"column 'p_release_primary' of 'f2\.wav' .* does not sum to 1"),
@@ -131,7 +117,7 @@ def test_missing_columns_and_files_are_named(labels, tmp_path):
         LabelTableError, match=r"labels\.parquet: label table lacks column\(s\) \['split', 'p_merged'\]"
     ):
         table.read(path)
-    assert len(table.read(path, require=["file_id", "p_primary"])) == 3
+    assert len(table.read(path, require=["file_id", "p_primary"])) == 4
     with pytest.raises(LabelTableError, match=r"nope\.parquet: label table not found"):
         table.read(tmp_path / "nope.parquet")
     (tmp_path / "text.parquet").write_text("not parquet")
@@ -179,4 +165,4 @@ def test_release_columns_of_an_old_table_are_required_by_default(labels, tmp_pat
         LabelTableError, match=r"lacks column\(s\) \['p_release_primary', 'p_release_secondary'"
     ):
         table.read(path)
-    assert len(table.read(path, require=list(table.COLUMNS)[:21])) == 3
+    assert len(table.read(path, require=list(table.COLUMNS)[:21])) == 4

@@ -41,7 +41,7 @@ import soundfile as sf
 import torch
 
 from sertools.arrays import stack_lists
-from sertools.classes import NO_AGREEMENT, K
+from sertools.classes import DIMENSIONS, NO_AGREEMENT, K
 from sertools.data import dim_scale, manifest_table
 from sertools.labels import table as label_table
 
@@ -62,7 +62,6 @@ LABEL_COLUMNS = (
     "dominance",
 )
 MANIFEST_COLUMNS = ("file_id", "path", "duration_s", "frames", "sample_rate")
-DIMENSIONS = ("arousal", "valence", "dominance")  # order of the model's dimensional head
 DIFFICULTIES = {"entropy_primary": "entropy_primary", "entropy_merged": "entropy_merged"}
 HARD_LOSSES = ("ce", "cbce")
 HARD_SCHEMES = ("consensus", "consensus_x_other", "guarded_argmax")

@@ -18,16 +18,18 @@ chunks to bound memory. Several prediction sets of the same utterances
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict, Unpack
 
 import numpy as np
 
-from sertools.classes import CLASSES, OTHER, K
-from sertools.evaluation.evaldata import DIMENSIONS, EvalData
+from sertools.classes import CLASSES, DIMENSIONS, OTHER, K
+from sertools.evaluation.evaldata import EvalData
 from sertools.measures import brier, ece_bin, jsd, jsd_paper, kld, kld_paper, onehot
 
 __all__ = [
     "CI",
+    "MetricOptions",
+    "Options",
     "SeedCI",
     "as_sets",
     "bootstrap",
@@ -282,13 +284,27 @@ def _check_common(
     return tuple(datas)
 
 
+class MetricOptions(TypedDict, total=False):
+    """How a resample's metrics are computed: ``prob_floor`` of the divergences (default 1e-12) and
+    ``ece_bins`` (default 15); keyword options of every bootstrap function."""
+
+    prob_floor: float
+    ece_bins: int
+
+
+class Options(MetricOptions, total=False):
+    """:class:`MetricOptions` and ``indices``: explicit (B, N) resamples instead of drawn ones."""
+
+    indices: np.ndarray | None
+
+
 def replicates_per_set(
     datas: Sequence[EvalData],
     n_resamples: int,
     seed: int,
-    indices: np.ndarray | None,
-    prob_floor: float,
-    ece_bins: int,
+    indices: np.ndarray | None = None,
+    prob_floor: float = 1e-12,
+    ece_bins: int = 15,
 ) -> tuple[list[dict[str, float]], list[dict[str, np.ndarray]]]:
     """Per prediction set: the point estimates and every metric on the same B resamples.
 
@@ -327,13 +343,7 @@ def replicates_per_set(
 
 
 def bootstrap_replicates(
-    data: EvalData | Sequence[EvalData],
-    B: int = 1000,
-    seed: int = 0,
-    *,
-    indices: np.ndarray | None = None,
-    prob_floor: float = 1e-12,
-    ece_bins: int = 15,
+    data: EvalData | Sequence[EvalData], B: int = 1000, seed: int = 0, **options: Unpack[Options]
 ) -> dict[str, np.ndarray]:
     """Every metric recomputed on each resample: ``{name: (B,) array}``.
 
@@ -342,7 +352,7 @@ def bootstrap_replicates(
     (B, N) injects explicit resamples; otherwise they are drawn as by
     :func:`resample_indices` ``(N, B, seed)``.
     """
-    _, per_set = replicates_per_set(as_sets(data), B, seed, indices, prob_floor, ece_bins)
+    _, per_set = replicates_per_set(as_sets(data), B, seed, **options)
     return seed_mean(per_set)
 
 
@@ -389,14 +399,7 @@ def percentile_ci(replicates: np.ndarray, ci: float = 0.95) -> tuple[float, floa
 
 
 def bootstrap(
-    data: EvalData,
-    B: int = 1000,
-    seed: int = 0,
-    ci: float = 0.95,
-    *,
-    indices: np.ndarray | None = None,
-    prob_floor: float = 1e-12,
-    ece_bins: int = 15,
+    data: EvalData, B: int = 1000, seed: int = 0, ci: float = 0.95, **options: Unpack[Options]
 ) -> dict[str, CI]:
     """Percentile-bootstrap CI of every metric of one prediction set.
 
@@ -407,19 +410,12 @@ def bootstrap(
     if not isinstance(data, EvalData):
         raise TypeError("bootstrap takes one EvalData; use bootstrap_multiseed for several seeds")
     check_ci(ci)
-    points, per_set = replicates_per_set([data], B, seed, indices, prob_floor, ece_bins)
+    points, per_set = replicates_per_set([data], B, seed, **options)
     return {k: CI(v, *percentile_ci(per_set[0][k], ci)) for k, v in points[0].items()}
 
 
 def bootstrap_multiseed(
-    datas: Sequence[EvalData],
-    B: int = 1000,
-    seed: int = 0,
-    ci: float = 0.95,
-    *,
-    indices: np.ndarray | None = None,
-    prob_floor: float = 1e-12,
-    ece_bins: int = 15,
+    datas: Sequence[EvalData], B: int = 1000, seed: int = 0, ci: float = 0.95, **options: Unpack[Options]
 ) -> dict[str, SeedCI]:
     """CI of the seed-averaged metric over several training seeds of the same utterances.
 
@@ -428,7 +424,7 @@ def bootstrap_multiseed(
     the per-seed point estimates.
     """
     check_ci(ci)
-    points, per_set = replicates_per_set(as_sets(datas), B, seed, indices, prob_floor, ece_bins)
+    points, per_set = replicates_per_set(as_sets(datas), B, seed, **options)
     reps = seed_mean(per_set)
     out: dict[str, SeedCI] = {}
     for k in points[0]:

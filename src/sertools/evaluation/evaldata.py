@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from sertools.arrays import stack_lists
+from sertools.classes import DIMENSIONS
 from sertools.evaluation import predictions
 from sertools.measures import check_dist, check_labels
 
 __all__ = [
-    "DIMENSIONS",
     "EvalData",
     "EvaluationError",
     "hard_labels",
@@ -33,8 +33,6 @@ __all__ = [
 
 PathLike = str | Path
 
-#: the dimensional attributes (1-7 scale) of the labels and the model's dimensional head
-DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
 _FIELDS: tuple[str, ...] = (
     "probs",
     "pred",

@@ -38,13 +38,12 @@ or metric gives None or an empty mapping.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-from sertools.io import write_json
+from sertools.evaluation.documents import Layout
 from sertools.splits import ordered
 
 __all__ = [
@@ -121,49 +120,39 @@ def validate(doc: Any, where: str = "metrics document", *, strict: bool = False)
     and ``metrics``. ``strict`` (files written or read by the stages): also
     the schema id and every top-level and per-split key of the layout.
     """
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("splits"), Mapping):
-        raise MetricsDocError(f"{where} is not a variant_metrics result (no 'splits')")
-    if strict:
-        if doc.get("schema") != SCHEMA:
-            raise MetricsDocError(f"{where}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
-        missing = [k for k in _TOP_KEYS if k not in doc]
-        if missing:
-            raise MetricsDocError(f"{where}: lacks key(s) {missing}")
-    for name, res in doc["splits"].items():
-        need = _SPLIT_KEYS if strict else ("n_seeds", "metrics")
-        absent = [k for k in need if not isinstance(res, Mapping) or k not in res]
-        if absent:
-            raise MetricsDocError(f"{where}: split {name!r} lacks key(s) {absent}")
-        own = res.get("own")
-        if own is not None and (
-            not isinstance(own, Mapping) or not isinstance(own.get("metrics"), Mapping) or "scheme" not in own
-        ):
-            raise MetricsDocError(f"{where}: split {name!r}: 'own' needs a 'scheme' and a 'metrics' mapping")
-        st = res.get("strata_own")
-        if st is not None and (
-            not isinstance(st, Mapping)
-            or not isinstance(st.get("strata"), Mapping)
-            or "distribution" not in st
-        ):
-            raise MetricsDocError(
-                f"{where}: split {name!r}: 'strata_own' needs a 'distribution' and a 'strata' mapping"
-            )
+    _LAYOUT.validate(doc, where, strict)
+
+
+def _check_split(where: str, name: str, res: Any, strict: bool) -> None:
+    need = _SPLIT_KEYS if strict else ("n_seeds", "metrics")
+    absent = [k for k in need if not isinstance(res, Mapping) or k not in res]
+    if absent:
+        raise MetricsDocError(f"{where}: split {name!r} lacks key(s) {absent}")
+    own = res.get("own")
+    if own is not None and (
+        not isinstance(own, Mapping) or not isinstance(own.get("metrics"), Mapping) or "scheme" not in own
+    ):
+        raise MetricsDocError(f"{where}: split {name!r}: 'own' needs a 'scheme' and a 'metrics' mapping")
+    st = res.get("strata_own")
+    if st is not None and (
+        not isinstance(st, Mapping) or not isinstance(st.get("strata"), Mapping) or "distribution" not in st
+    ):
+        raise MetricsDocError(
+            f"{where}: split {name!r}: 'strata_own' needs a 'distribution' and a 'strata' mapping"
+        )
+
+
+_LAYOUT = Layout("metrics document", "variant_metrics", SCHEMA, _TOP_KEYS, MetricsDocError, _check_split)
 
 
 def write(path: PathLike, doc: Mapping[str, Any]) -> None:
     """Check ``doc`` (strictly) and write it atomically as sorted, indented JSON."""
-    validate(doc, f"metrics document for {path}", strict=True)
-    write_json(path, doc)
+    _LAYOUT.write(path, doc)
 
 
 def read(path: PathLike) -> dict[str, Any]:
     """The metrics document at ``path``, checked strictly."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise MetricsDocError(f"cannot read {path}: {err}") from None
-    validate(doc, f"metrics document {path}", strict=True)
-    return doc
+    return _LAYOUT.read(path)
 
 
 def number(x: float) -> float | None:

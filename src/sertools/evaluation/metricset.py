@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sertools.classes import CLASSES, OTHER
-from sertools.evaluation.evaldata import DIMENSIONS, EvalData
+from sertools.classes import CLASSES, DIMENSIONS, OTHER
+from sertools.evaluation.evaldata import EvalData
 from sertools.measures import (
     brier,
     ccc,

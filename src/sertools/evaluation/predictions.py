@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from sertools.arrays import stack_lists
 from sertools.classes import K
 from sertools.io import atomic_path
-from sertools.measures import ROW_SUM_TOL
+from sertools.measures import row_sums
 
 __all__ = ["SCHEMA", "PredictionsError", "read", "validate", "write"]
 
@@ -101,8 +101,7 @@ def validate(df: pd.DataFrame, where: str = "prediction dump") -> None:
         raise PredictionsError(str(err)) from None
     if not np.all(np.isfinite(probs)) or np.any(probs < 0):
         raise PredictionsError(f"{where}: 'probs' holds negative, NaN or infinite values")
-    sums = probs.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
+    sums, bad = row_sums(probs)
     if bad.size:
         raise PredictionsError(
             f"{where}: {bad.size} 'probs' rows do not sum to 1 "

@@ -14,20 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 
-from sertools.evaluation import schemes, settings, significance_doc
-from sertools.evaluation.bootstrap import as_sets, check_ci, percentile_ci, replicates_per_set, seed_mean
-from sertools.evaluation.evaldata import (
-    EvalData,
-    EvaluationError,
-    load_split,
-    read_labels,
-    read_truth,
-    seed_files,
+from sertools.classes import DIMENSIONS
+from sertools.evaluation import evaldata, schemes, settings, significance_doc
+from sertools.evaluation.bootstrap import (
+    Options,
+    as_sets,
+    check_ci,
+    percentile_ci,
+    replicates_per_set,
+    seed_mean,
 )
+from sertools.evaluation.evaldata import EvalData, EvaluationError
 from sertools.evaluation.metrics_doc import number
 from sertools.evaluation.strata import split_strata, stratum_names
 from sertools.splits import ordered
@@ -50,15 +51,8 @@ CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS, "common_hard_labels", 
 SIGNIFICANCE_METRICS: tuple[str, ...] = (
     "macro_f1",
     "accuracy",
-    "jsd_primary",
-    "kld_primary",
-    "jsd_merged",
-    "kld_merged",
-    "jsd_true",
-    "kld_true",
-    "ccc_arousal",
-    "ccc_valence",
-    "ccc_dominance",
+    *(f"{m}_{target}" for target in ("primary", "merged", "true") for m in ("jsd", "kld")),
+    *(f"ccc_{d}" for d in DIMENSIONS),
     "ece",
     "other_share_pred",
     "other_mass",
@@ -85,10 +79,7 @@ def paired_bootstrap(
     B: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
-    *,
-    indices: np.ndarray | None = None,
-    prob_floor: float = 1e-12,
-    ece_bins: int = 15,
+    **options: Unpack[Options],
 ) -> dict[str, PairedCI]:
     """Paired bootstrap of ``variant - baseline`` (each one or several seeds) on shared resamples.
 
@@ -103,7 +94,7 @@ def paired_bootstrap(
     """
     check_ci(ci)
     v_sets, b_sets = as_sets(variant), as_sets(baseline)
-    points, per_set = replicates_per_set([*v_sets, *b_sets], B, seed, indices, prob_floor, ece_bins)
+    points, per_set = replicates_per_set([*v_sets, *b_sets], B, seed, **options)
     nv = len(v_sets)
     v_rep, b_rep = seed_mean(per_set[:nv]), seed_mean(per_set[nv:])
     out: dict[str, PairedCI] = {}
@@ -218,8 +209,8 @@ def compare(
     absent = sorted(set(variant_paths) - set(baseline_paths))
     if absent:
         raise EvaluationError(f"significance: the baseline has no predictions for split(s) {absent}")
-    labels, columns = schemes.label_columns(read_labels(labels_path), common, reference=False)
-    truth = read_truth(truth_path)
+    labels, columns = schemes.label_columns(evaldata.read_labels(labels_path), common, reference=False)
+    truth = evaldata.read_truth(truth_path)
     doc: dict[str, Any] = {
         "schema": significance_doc.SCHEMA,
         "variant": variant,
@@ -232,8 +223,8 @@ def compare(
     if used != significance_doc.schemes({}):  # the defaults stay implicit (documents as before)
         doc["schemes"] = used
     for split in ordered(variant_paths):
-        v_sets, _ = load_split(list(variant_paths[split]), labels, split, truth, **columns)
-        b_sets, _ = load_split(list(baseline_paths[split]), labels, split, truth, **columns)
+        v_sets, _ = evaldata.load_split(list(variant_paths[split]), labels, split, truth, **columns)
+        b_sets, _ = evaldata.load_split(list(baseline_paths[split]), labels, split, truth, **columns)
         doc["splits"][split] = _split_comparison(v_sets, b_sets, s, split)
     return doc
 
@@ -255,8 +246,8 @@ def run(
     """
     splits = evaluation["splits"]
     doc = compare(
-        {s: seed_files(inputs[s], seeds, s) for s in splits},
-        {s: seed_files(inputs[f"baseline_{s}"], seeds, s) for s in splits},
+        {s: evaldata.seed_files(inputs[s], seeds, s) for s in splits},
+        {s: evaldata.seed_files(inputs[f"baseline_{s}"], seeds, s) for s in splits},
         inputs["labels"],
         evaluation,
         inputs.get("truth"),

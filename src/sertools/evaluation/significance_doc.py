@@ -20,12 +20,11 @@ uncorrected two-sided bootstrap p-value and both point values (null for NaN).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
-from sertools.io import write_json
+from sertools.evaluation.documents import Layout
 from sertools.splits import ordered
 
 __all__ = [
@@ -71,33 +70,27 @@ def validate(doc: Any, where: str = "significance document", *, strict: bool = F
     (``"all"`` and the strata), each a mapping. ``strict`` (files): also the
     schema id and every top-level key.
     """
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("splits"), Mapping):
-        raise SignificanceDocError(f"{where} is not a significance result (no 'splits')")
-    if strict:
-        if doc.get("schema") != SCHEMA:
-            raise SignificanceDocError(f"{where}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
-        missing = [k for k in _TOP_KEYS if k not in doc]
-        if missing:
-            raise SignificanceDocError(f"{where}: lacks key(s) {missing}")
-    for name, blocks in doc["splits"].items():
-        if not isinstance(blocks, Mapping) or not all(isinstance(b, Mapping) for b in blocks.values()):
-            raise SignificanceDocError(f"{where}: split {name!r} is not a mapping of utterance sets")
+    _LAYOUT.validate(doc, where, strict)
+
+
+def _check_split(where: str, name: str, blocks: Any, strict: bool) -> None:
+    if not isinstance(blocks, Mapping) or not all(isinstance(b, Mapping) for b in blocks.values()):
+        raise SignificanceDocError(f"{where}: split {name!r} is not a mapping of utterance sets")
+
+
+_LAYOUT = Layout(
+    "significance document", "significance", SCHEMA, _TOP_KEYS, SignificanceDocError, _check_split
+)
 
 
 def write(path: PathLike, doc: Mapping[str, Any]) -> None:
     """Check ``doc`` (strictly) and write it atomically as sorted, indented JSON."""
-    validate(doc, f"significance document for {path}", strict=True)
-    write_json(path, doc)
+    _LAYOUT.write(path, doc)
 
 
 def read(path: PathLike) -> dict[str, Any]:
     """The significance document at ``path``, checked strictly."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SignificanceDocError(f"cannot read {path}: {err}") from None
-    validate(doc, f"significance document {path}", strict=True)
-    return doc
+    return _LAYOUT.read(path)
 
 
 def baseline(doc: Mapping[str, Any]) -> str | None:

@@ -12,10 +12,11 @@ e2), ..., [e_{m-1}, e_m]`` with the last one closed (``docs/metrics.md``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Unpack
 
 import numpy as np
 
-from sertools.evaluation.bootstrap import SeedCI, as_sets, bootstrap_multiseed
+from sertools.evaluation.bootstrap import MetricOptions, SeedCI, as_sets, bootstrap_multiseed
 from sertools.evaluation.evaldata import EvalData
 from sertools.measures import normalised_entropy
 
@@ -88,8 +89,7 @@ def bootstrap_strata(
     ci: float = 0.95,
     *,
     entropy: np.ndarray | None = None,
-    prob_floor: float = 1e-12,
-    ece_bins: int = 15,
+    **options: Unpack[MetricOptions],
 ) -> dict[str, dict[str, SeedCI]]:
     """Per entropy stratum, the (seed-averaged) bootstrap CI of every metric.
 
@@ -107,5 +107,5 @@ def bootstrap_strata(
             result[name] = {}
             continue
         subsets = [d.subset(mask) for d in sets]
-        result[name] = bootstrap_multiseed(subsets, B, seed, ci, prob_floor=prob_floor, ece_bins=ece_bins)
+        result[name] = bootstrap_multiseed(subsets, B, seed, ci, **options)
     return result

@@ -203,13 +203,6 @@ def guarded_argmax(dist: np.ndarray, neutral_votes: np.ndarray) -> np.ndarray:
     return np.where((top == NEUTRAL) & keep_neutral, NEUTRAL, best_non_neutral)
 
 
-def normalised_entropy(dist: np.ndarray) -> np.ndarray:
-    """Entropy in nats divided by ln K, clamped to [0, 1] (0 for an empty row), as the release computes it."""
-    p = np.asarray(dist, dtype=np.float64)
-    logs = np.log(p, out=np.zeros_like(p), where=p > 0)
-    return np.clip(-(p * logs).sum(axis=1) / np.log(K), 0.0, 1.0)
-
-
 # ----------------------------------------------------------------------------- label-table columns
 
 #: the release's hard-label columns of the label table that exist whatever the config

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sertools.arrays import stack_lists
-from sertools.classes import CLASSES, CODES, CONSENSUS_CODES, NO_AGREEMENT, OTHER, K
-from sertools.io import atomic_path, read_parquet_checked, require_columns
+from sertools.classes import CLASSES, CODES, CONSENSUS_CODES, DIMENSIONS, NO_AGREEMENT, OTHER, K
+from sertools.io import FrameChecks, atomic_path, read_table, require_columns
 from sertools.splits import SPLITS
 
 #: every column, in the order the label stage writes them, with its kind
@@ -70,7 +70,6 @@ MAY_BE_EMPTY: tuple[str, ...] = ("p_release_secondary",)
 _RELEASE_DISTRIBUTION = re.compile(r"^p_release_[A-Za-z0-9]+$")
 _GUARDED = re.compile(r"^hard_guarded_(primary|merged|release_[A-Za-z0-9]+)$")
 _NOT_A_COLUMN = ("hard_guarded_release_secondary",)  # the secondary distribution gets no hard label
-RATINGS: tuple[str, ...] = ("arousal", "valence", "dominance")
 SUM_TOLERANCE = 1e-6
 _CLASSES_KEY = b"sertools.classes"
 
@@ -117,15 +116,16 @@ def write(df: pd.DataFrame, path: str | Path) -> None:
 def read(
     path: str | Path, *, columns: Sequence[str] | None = None, require: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """The label table at ``path``, validated.
-
-    ``columns``: read only these (default: all). ``require``: columns that must
-    be present (default: ``columns``, or every column of the schema).
-    """
-    need = list(require if require is not None else columns if columns is not None else COLUMNS)
-    df = read_parquet_checked(path, what="label table", error=LabelTableError, need=need, columns=columns)
-    validate(df, path, require=need)
-    return df
+    """The label table at ``path``, validated (``columns``, ``require``: see :func:`sertools.io.read_table`)."""
+    return read_table(
+        path,
+        what="label table",
+        error=LabelTableError,
+        schema=COLUMNS,
+        validate=validate,
+        columns=columns,
+        require=require,
+    )
 
 
 def validate(
@@ -154,21 +154,14 @@ def matrix(df: pd.DataFrame, column: str, path: str | Path = "<label table>") ->
 # ----------------------------------------------------------------------------- checks
 
 
-def _require(columns: Sequence[str], need: Sequence[str], path: str | Path) -> None:
-    require_columns(columns, need, path, what="label table", error=LabelTableError)
-
-
 def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dict[str, np.ndarray]) -> None:
-    _require(list(df.columns), require, path)
-    bad = _Problems(df, path)
+    require_columns(list(df.columns), require, path, what="label table", error=LabelTableError)
+    bad = _Problems(df, f"{path}: label table", LabelTableError)
     for name in df.columns:
         k = kind(name)
         if k is not None and k != "list":
             bad.dtype(name, k)
-    if "file_id" in df.columns:
-        ids = df["file_id"]
-        bad.rows("file_id", ids.duplicated(keep="first").to_numpy(), "is listed more than once")
-        bad.rows("file_id", (ids.str.len() == 0).to_numpy(), "is empty")
+    bad.file_ids()
     bad.member("split", SPLITS)
     bad.member("consensus", CONSENSUS_CODES)
     bad.member("plurality", CONSENSUS_CODES)
@@ -190,7 +183,7 @@ def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dic
     bad.outside("agreement", 0.0, 1.0, low_open=True)
     for name in ("entropy_primary", "entropy_merged"):
         bad.outside(name, 0.0, 1.0)
-    for name in RATINGS:
+    for name in DIMENSIONS:
         bad.outside(name, 1.0, 7.0, allow_nan=True)
         bad.outside(f"{name}_sd", 0.0, np.inf, allow_nan=True)
     _check_lists(df, mats, bad)
@@ -228,28 +221,8 @@ def _check_lists(df: pd.DataFrame, mats: dict[str, np.ndarray], bad: _Problems) 
             bad.rows(name, off, "does not sum to 1")
 
 
-class _Problems:
-    """Raises on the first problem found, naming the file, the column and one utterance."""
-
-    def __init__(self, df: pd.DataFrame, path: str | Path) -> None:
-        self.df = df
-        self.where = f"{path}: label table"
-
-    def rows(self, column: str, mask: np.ndarray, problem: str) -> None:
-        if not mask.any():
-            return
-        i = int(np.flatnonzero(mask)[0])
-        who = f"{self.df['file_id'].iloc[i]!r}" if "file_id" in self.df.columns else f"row {i}"
-        value = self.df[column].iloc[i]
-        shown = value.tolist() if hasattr(value, "tolist") else value  # numpy -> plain Python
-        raise LabelTableError(
-            f"{self.where}: column {column!r} of {who} ({shown!r}) {problem} ({int(mask.sum())} row(s))"
-        )
-
-    def member(self, column: str, allowed: Sequence[str]) -> None:
-        if column in self.df.columns:
-            unknown = pd.Index(allowed).get_indexer(self.df[column]) < 0
-            self.rows(column, unknown, f"is not one of {', '.join(allowed)}")
+class _Problems(FrameChecks):
+    """The checks of the label table: the shared ones and value ranges."""
 
     def outside(
         self, column: str, lo: float, hi: float, *, low_open: bool = False, allow_nan: bool = False
@@ -263,18 +236,6 @@ class _Problems:
         mask = out | (nan & (not allow_nan))
         interval = f"{'(' if low_open else '['}{lo:g}, {hi:g}]"
         self.rows(column, mask, f"is outside {interval}" + ("" if allow_nan else " or missing"))
-
-    def dtype(self, column: str, kind: str) -> None:
-        s = self.df[column]
-        if len(s) == 0:
-            return
-        ok = {
-            "str": pd.api.types.is_string_dtype,
-            "int": pd.api.types.is_integer_dtype,
-            "float": lambda t: pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t),
-        }[kind](s)
-        if not ok:
-            raise LabelTableError(f"{self.where}: column {column!r} has type {s.dtype}, expected {kind}")
 
 
 # ----------------------------------------------------------------------------- arrow

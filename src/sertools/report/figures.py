@@ -9,7 +9,6 @@ in :mod:`sertools.report.plots`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ import pandas as pd
 
 from sertools import splits as partitions
 from sertools.evaluation import metrics_doc
+from sertools.io import read_json
 from sertools.report import plots
+from sertools.report.stage import check_declared, read_documents, validate_metrics
 from sertools.report.style import PlotError
 
 __all__ = [
@@ -69,11 +70,7 @@ def _check_inputs(
     """Fail before drawing anything: no variants, a malformed document, missing training logs."""
     if not metrics:
         raise PlotError("build_figures: no variant metrics")
-    for v, doc in metrics.items():
-        try:
-            metrics_doc.validate(doc, f"metrics of variant {v!r}")
-        except metrics_doc.MetricsDocError as err:
-            raise PlotError(str(err)) from None
+    validate_metrics(metrics, PlotError)
     if train_logs is not None:
         absent = [v for v in metrics if not train_logs.get(v)]
         if absent:
@@ -130,13 +127,6 @@ def _train_logs(paths: Sequence[PathLike], variants: Sequence[str], seeds: Seque
     return {v: {s: next(logs) for s in seeds} for v in variants}
 
 
-def _read_doc(path: PathLike) -> dict[str, Any]:
-    try:
-        return metrics_doc.read(path)
-    except metrics_doc.MetricsDocError as err:
-        raise PlotError(str(err)) from None
-
-
 def run(
     inputs: Mapping[str, Any],
     outputs: Iterable[PathLike] | Mapping[str, PathLike],
@@ -152,15 +142,11 @@ def run(
     order), ``label_summary``, and ``train_logs`` (one per variant and seed,
     variant-major). Every file of ``outputs`` must be among those written.
     """
-    metrics = {v: _read_doc(p) for v, p in zip(variants, inputs["metrics"], strict=True)}
-    try:
-        label_summary = json.loads(Path(inputs["label_summary"]).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise PlotError(f"cannot read {inputs['label_summary']}: {err}") from None
+    metrics = read_documents(
+        metrics_doc.read, variants, inputs["metrics"], PlotError, metrics_doc.MetricsDocError
+    )
+    label_summary = read_json(inputs["label_summary"], error=PlotError)
     train_logs = _train_logs(inputs["train_logs"], variants, seeds)
     written = build_figures(metrics, label_summary, evaluation, out_dir, train_logs=train_logs)
-    declared = outputs.values() if isinstance(outputs, Mapping) else outputs
-    missing = sorted({str(Path(p)) for p in declared} - {str(p) for p in written})
-    if missing:
-        raise PlotError(f"figures: declared outputs that are not figures: {missing}")
+    check_declared(outputs, written, PlotError, "figures")
     return written

@@ -15,16 +15,17 @@ the paper comparison show them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from sertools import splits as partitions
-from sertools.classes import CODES, NO_AGREEMENT
+from sertools.classes import CODES, DIMENSIONS, NO_AGREEMENT
 from sertools.evaluation import metrics_doc, significance_doc
 from sertools.evaluation.significance import holm
 from sertools.report.render import fmt_float, fmt_int
+from sertools.report.stage import raised_as
 
 __all__ = [
     "ATTRIBUTES",
@@ -53,17 +54,11 @@ __all__ = [
     "variant_order",
 ]
 
-MAIN_COLUMNS: tuple[str, ...] = (
-    "variant",
-    "split",
-    "metric",
-    "mean",
-    "sd_seeds",
-    "ci_low",
-    "ci_high",
-    "n_seeds",
-    "n_utterances",
-)
+#: the fields of a metric entry, and of a comparison, shown as they are (6 decimals)
+_ENTRY_FIELDS: tuple[str, ...] = ("mean", "sd_seeds", "ci_low", "ci_high")
+_COMPARISON_FIELDS: tuple[str, ...] = ("diff", "ci_low", "ci_high", "p_value")
+
+MAIN_COLUMNS: tuple[str, ...] = ("variant", "split", "metric", *_ENTRY_FIELDS, "n_seeds", "n_utterances")
 STRATA_COLUMNS: tuple[str, ...] = ("variant", "split", "stratum", *MAIN_COLUMNS[2:])
 SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
     "variant",
@@ -71,10 +66,7 @@ SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
     "split",
     "stratum",
     "metric",
-    "diff",
-    "ci_low",
-    "ci_high",
-    "p_value",
+    *_COMPARISON_FIELDS,
     "p_holm",
     "significant",
 )
@@ -90,14 +82,8 @@ OTHER_COLUMNS: tuple[str, ...] = (
 )
 LABEL_COLUMNS: tuple[str, ...] = ("split", "statistic", "value")
 OWN_COLUMNS: tuple[str, ...] = ("variant", "split", "scheme", *MAIN_COLUMNS[2:])
-STRATA_OWN_COLUMNS: tuple[str, ...] = (
-    "variant",
-    "split",
-    "distribution",
-    "scheme",
-    "stratum",
-    *MAIN_COLUMNS[2:],
-)
+#: the strata table's columns with the variant's own target distribution and scheme
+STRATA_OWN_COLUMNS: tuple[str, ...] = (*STRATA_COLUMNS[:2], "distribution", "scheme", *STRATA_COLUMNS[2:])
 
 METRIC_ORDER: tuple[str, ...] = (
     "macro_f1",
@@ -106,14 +92,13 @@ METRIC_ORDER: tuple[str, ...] = (
     "kld_primary",
     "jsd_merged",
     "kld_merged",
-    "ccc_arousal",
-    "ccc_valence",
-    "ccc_dominance",
+    *(f"ccc_{d}" for d in DIMENSIONS),
     "ece",
     "jsd_true",
     "kld_true",
 )
-ATTRIBUTES: tuple[str, ...] = ("arousal", "valence", "dominance")
+#: the dimensional attributes of the CCC table
+ATTRIBUTES: tuple[str, ...] = DIMENSIONS
 #: the paper release's metrics: not in the main and strata tables (which stay as they were)
 RELEASE_METRICS: frozenset[str] = frozenset(
     {"uar", "macro_f1_published", "jsd_paper", "kld_paper", "ccc_mean"}
@@ -177,31 +162,36 @@ def _entry_rows(
     variant: str, n_seeds: int, split: str, block: Mapping[str, Mapping[str, Any]], order: Sequence[str]
 ) -> list[Row]:
     """One row per metric entry of ``block``, in ``order`` then alphabetically."""
-    rows = []
-    for m in _metric_order(block, order):
-        e = block[m]
-        row = {
+    return [
+        {
             "variant": variant,
             "split": split,
             "metric": m,
-            "mean": fmt_float(e.get("mean")),
-            "sd_seeds": fmt_float(e.get("sd_seeds")),
-            "ci_low": fmt_float(e.get("ci_low")),
-            "ci_high": fmt_float(e.get("ci_high")),
+            **_floats(block[m], _ENTRY_FIELDS),
             "n_seeds": fmt_int(n_seeds),
-            "n_utterances": fmt_int(e.get("n")),
+            "n_utterances": fmt_int(block[m].get("n")),
         }
-        rows.append(row)
-    return rows
+        for m in _metric_order(block, order)
+    ]
+
+
+def _floats(e: Mapping[str, Any], fields: Sequence[str]) -> Row:
+    """The ``fields`` of a metric entry or comparison as text (6 decimals; empty for null)."""
+    return {f: fmt_float(e.get(f)) for f in fields}
+
+
+def _splits(
+    metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]
+) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """``(variant, its metrics document, split)`` for every split of the variants in ``order``."""
+    for v in order:
+        for split in metrics_doc.split_names(metrics[v]):
+            yield v, metrics[v], split
 
 
 def main_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
     """Every metric of every split (whole split) of the variants in ``order``."""
-    rows = []
-    for v in order:
-        for split in metrics_doc.split_names(metrics[v]):
-            rows += _metric_rows(v, metrics[v], split, None)
-    return rows
+    return [row for v, doc, split in _splits(metrics, order) for row in _metric_rows(v, doc, split, None)]
 
 
 def _empty_stratum_row(variant: str, doc: Mapping[str, Any], split: str, stratum: str) -> Row:
@@ -211,10 +201,7 @@ def _empty_stratum_row(variant: str, doc: Mapping[str, Any], split: str, stratum
         "split": split,
         "stratum": stratum,
         "metric": "n_utterances",
-        "mean": "",
-        "sd_seeds": "",
-        "ci_low": "",
-        "ci_high": "",
+        **dict.fromkeys(_ENTRY_FIELDS, ""),
         "n_seeds": fmt_int(metrics_doc.n_seeds(doc, split)),
         "n_utterances": "0",
     }
@@ -223,12 +210,10 @@ def _empty_stratum_row(variant: str, doc: Mapping[str, Any], split: str, stratum
 def strata_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
     """Every metric per entropy stratum; an empty stratum gets one row recording its size."""
     rows = []
-    for v in order:
-        doc = metrics[v]
-        for split in metrics_doc.split_names(doc):
-            present = metrics_doc.stratum_keys(doc, split)
-            for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
-                rows += _metric_rows(v, doc, split, stratum) or [_empty_stratum_row(v, doc, split, stratum)]
+    for v, doc, split in _splits(metrics, order):
+        present = metrics_doc.stratum_keys(doc, split)
+        for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
+            rows += _metric_rows(v, doc, split, stratum) or [_empty_stratum_row(v, doc, split, stratum)]
     return rows
 
 
@@ -236,15 +221,12 @@ def own_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> 
     """The hard-label metrics of every split under each variant's own scheme (variants without
     an own block are left out)."""
     rows = []
-    for v in order:
-        doc = metrics[v]
-        for split in metrics_doc.split_names(doc):
-            scheme = metrics_doc.own_scheme(doc, split)
-            if scheme is None:
-                continue
+    for v, doc, split in _splits(metrics, order):
+        scheme = metrics_doc.own_scheme(doc, split)
+        if scheme is not None:
             block = metrics_doc.own_block(doc, split)
-            for row in _entry_rows(v, metrics_doc.n_seeds(doc, split), split, block, OWN_ORDER):
-                rows.append({**row, "scheme": scheme})
+            got = _entry_rows(v, metrics_doc.n_seeds(doc, split), split, block, OWN_ORDER)
+            rows += [{**r, "scheme": scheme} for r in got]
     return rows
 
 
@@ -252,21 +234,19 @@ def strata_own_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[st
     """Every metric per stratum of each distributional variant's own target distribution (own
     scheme); an empty stratum gets one row recording its size."""
     rows = []
-    for v in order:
-        doc = metrics[v]
-        for split in metrics_doc.split_names(doc):
-            dist = metrics_doc.own_distribution(doc, split)
-            if dist is None:
-                continue
-            scheme = metrics_doc.own_scheme(doc, split) or ""
-            n_seeds = metrics_doc.n_seeds(doc, split)
-            present = metrics_doc.own_stratum_keys(doc, split)
-            for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
-                block = metrics_doc.own_stratum_block(doc, split, stratum)
-                got = _entry_rows(v, n_seeds, split, block, METRIC_ORDER) or [
-                    _empty_stratum_row(v, doc, split, stratum)
-                ]
-                rows += [{**r, "distribution": dist, "scheme": scheme, "stratum": stratum} for r in got]
+    for v, doc, split in _splits(metrics, order):
+        dist = metrics_doc.own_distribution(doc, split)
+        if dist is None:
+            continue
+        scheme = metrics_doc.own_scheme(doc, split) or ""
+        n_seeds = metrics_doc.n_seeds(doc, split)
+        present = metrics_doc.own_stratum_keys(doc, split)
+        for stratum in _strata_order(present, metrics_doc.stratum_names(doc), with_all=False):
+            block = metrics_doc.own_stratum_block(doc, split, stratum)
+            got = _entry_rows(v, n_seeds, split, block, METRIC_ORDER) or [
+                _empty_stratum_row(v, doc, split, stratum)
+            ]
+            rows += [{**r, "distribution": dist, "scheme": scheme, "stratum": stratum} for r in got]
     return rows
 
 
@@ -282,25 +262,23 @@ def ccc_rows(main: Sequence[Row]) -> list[Row]:
 def other_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
     """The Other-class analysis, whole split and per stratum."""
     rows = []
-    for v in order:
-        doc = metrics[v]
-        for split in metrics_doc.split_names(doc):
-            other = metrics_doc.other_class(doc, split)
-            for stratum in _strata_order(other, metrics_doc.stratum_names(doc)):
-                o = other[stratum]
-                row = {
-                    "variant": v,
-                    "split": split,
-                    "stratum": stratum,
-                    "n_seeds": fmt_int(metrics_doc.n_seeds(doc, split)),
-                    "n_utterances": fmt_int(o.get("n_utterances")),
-                }
-                for f in OTHER_FIELDS:
-                    e = o.get(f) or {}
-                    row[f] = fmt_float(e.get("mean"))
-                    row[f"{f}_ci_low"] = fmt_float(e.get("ci_low"))
-                    row[f"{f}_ci_high"] = fmt_float(e.get("ci_high"))
-                rows.append(row)
+    for v, doc, split in _splits(metrics, order):
+        other = metrics_doc.other_class(doc, split)
+        for stratum in _strata_order(other, metrics_doc.stratum_names(doc)):
+            o = other[stratum]
+            row = {
+                "variant": v,
+                "split": split,
+                "stratum": stratum,
+                "n_seeds": fmt_int(metrics_doc.n_seeds(doc, split)),
+                "n_utterances": fmt_int(o.get("n_utterances")),
+            }
+            for f in OTHER_FIELDS:
+                e = o.get(f) or {}
+                row[f] = fmt_float(e.get("mean"))
+                row[f"{f}_ci_low"] = fmt_float(e.get("ci_low"))
+                row[f"{f}_ci_high"] = fmt_float(e.get("ci_high"))
+            rows.append(row)
     return rows
 
 
@@ -311,10 +289,8 @@ def _comparisons(
     raw = []
     for v in sorted(significance):
         sig = significance[v]
-        try:
+        with raised_as(TableError, significance_doc.SignificanceDocError):
             significance_doc.validate(sig, f"significance of variant {v!r}")
-        except significance_doc.SignificanceDocError as err:
-            raise TableError(str(err)) from None
         base = significance_doc.baseline(sig) or baseline
         if v == base:
             continue
@@ -355,10 +331,7 @@ def significance_rows(
                 "split": split,
                 "stratum": stratum,
                 "metric": m,
-                "diff": fmt_float(e.get("diff")),
-                "ci_low": fmt_float(e.get("ci_low")),
-                "ci_high": fmt_float(e.get("ci_high")),
-                "p_value": fmt_float(e.get("p_value")),
+                **_floats(e, _COMPARISON_FIELDS),
                 "p_holm": fmt_float(ph),
                 "significant": "" if math.isnan(ph) else ("true" if ph < alpha else "false"),
             }

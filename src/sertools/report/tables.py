@@ -18,8 +18,7 @@ distribution (``docs/metrics.md``).
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,8 +26,9 @@ from typing import Any
 
 from sertools import splits as partitions
 from sertools.evaluation import metrics_doc, significance_doc
-from sertools.io import write_text
+from sertools.io import read_json, write_text
 from sertools.report.render import WideTable, best_flags, csv_text, interval
+from sertools.report.stage import check_declared, read_documents, validate_metrics
 from sertools.report.table_rows import (
     ATTRIBUTES,
     CCC_COLUMNS,
@@ -69,34 +69,30 @@ PathLike = str | Path
 #: keys of the ``evaluation`` config section this stage reads (``ci_level``: significance
 #: threshold ``1 - ci_level`` and captions; ``bootstrap_resamples``: captions)
 CONFIG_KEYS: tuple[str, ...] = ("splits", "baseline_variant", "ci_level", "bootstrap_resamples")
-# (metric, header, higher is better)
-_HEADLINE: tuple[tuple[str, str, bool], ...] = (
-    ("macro_f1", "Macro-F1", True),
-    ("accuracy", "Accuracy", True),
-    ("jsd_primary", "JSD", False),
-    ("kld_primary", "KLD", False),
-)
-_STRATA_SHOWN: tuple[tuple[str, str, bool], ...] = (
-    ("macro_f1", "Macro-F1", True),
-    ("jsd_primary", "JSD", False),
-    ("kld_primary", "KLD", False),
-)
-_OWN_SHOWN: tuple[tuple[str, str, bool], ...] = (
-    ("macro_f1", "Macro-F1", True),
-    ("macro_f1_published", "Macro-F1 (TP>0)", True),
-    ("uar", "UAR", True),
-    ("accuracy", "Accuracy", True),
-    ("f1_Other", "F1 Other", True),
-)
-_STRATA_OWN_SHOWN: tuple[tuple[str, str, bool], ...] = (
-    ("macro_f1", "Macro-F1", True),
-    ("macro_f1_published", "Macro-F1 (TP>0)", True),
-    ("uar", "UAR", True),
-)
-_SIG_SHOWN: tuple[tuple[str, str], ...] = (
-    ("macro_f1", "ΔMacro-F1"),
-    ("jsd_primary", "ΔJSD"),
-    ("kld_primary", "ΔKLD"),
+#: metric -> (header, higher is better) of every metric a wide table shows
+_HEADERS: dict[str, tuple[str, bool]] = {
+    "macro_f1": ("Macro-F1", True),
+    "macro_f1_published": ("Macro-F1 (TP>0)", True),
+    "uar": ("UAR", True),
+    "accuracy": ("Accuracy", True),
+    "f1_Other": ("F1 Other", True),
+    "jsd_primary": ("JSD", False),
+    "kld_primary": ("KLD", False),
+}
+
+
+def _shown(*metrics: str) -> tuple[tuple[str, str, bool], ...]:
+    """(metric, header, higher is better) of the columns of a wide table."""
+    return tuple((m, *_HEADERS[m]) for m in metrics)
+
+
+_HEADLINE = _shown("macro_f1", "accuracy", "jsd_primary", "kld_primary")
+_STRATA_SHOWN = _shown("macro_f1", "jsd_primary", "kld_primary")
+_OWN_SHOWN = _shown("macro_f1", "macro_f1_published", "uar", "accuracy", "f1_Other")
+_STRATA_OWN_SHOWN = _shown("macro_f1", "macro_f1_published", "uar")
+#: (metric, header) of the significance table: the difference of the metric
+_SIG_SHOWN: tuple[tuple[str, str], ...] = tuple(
+    (m, f"Δ{_HEADERS[m][0]}") for m in ("macro_f1", "jsd_primary", "kld_primary")
 )
 _FORMATS = ("csv", "md", "tex")
 
@@ -157,15 +153,21 @@ def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str
     return WideTable(["Variant"], groups, body, best_flags(means, [hi for _, _, hi in cols]))
 
 
-def _strata_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+def _stratified_wide(
+    rows: Sequence[Mapping[str, str]],
+    shown: Sequence[tuple[str, str, bool]],
+    size_from: Collection[str],
+    target: bool = False,
+) -> WideTable:
+    """Per variant (with its own ``target`` distribution) and stratum: per split the stratum's
+    size (from the rows of the metrics ``size_from``) and the ``shown`` metrics."""
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     strata = list(dict.fromkeys(r["stratum"] for r in rows))
     splits = _shown_splits(r["split"] for r in rows)
     look = _lookup(rows, "variant", "split", "stratum", "metric")
+    dist = {r["variant"]: r["distribution"] for r in rows} if target else {}
     size = {
-        (r["variant"], r["split"], r["stratum"]): r["n_utterances"]
-        for r in rows
-        if r["metric"] == "jsd_primary"
+        (r["variant"], r["split"], r["stratum"]): r["n_utterances"] for r in rows if r["metric"] in size_from
     }
     body = []
     for v in variants:
@@ -173,10 +175,11 @@ def _strata_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
             cells = []
             for s in splits:
                 cells.append(size.get((v, s, st), "0"))
-                cells += [_cell(look.get((v, s, st, m))) for m, _, _ in _STRATA_SHOWN]
-            body.append(([v, st], cells))
-    groups = [(s, ["n", *(_arrow(h, hi) for _, h, hi in _STRATA_SHOWN)]) for s in splits]
-    return WideTable(["Variant", "Entropy stratum"], groups, body)
+                cells += [_cell(look.get((v, s, st, m))) for m, _, _ in shown]
+            body.append(([v, dist[v], st] if target else [v, st], cells))
+    groups = [(s, ["n", *(_arrow(h, hi) for _, h, hi in shown)]) for s in splits]
+    head = ["Variant", "Target", "Entropy stratum"] if target else ["Variant", "Entropy stratum"]
+    return WideTable(head, groups, body)
 
 
 def _own_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
@@ -191,30 +194,6 @@ def _own_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
     ]
     groups = [(s, [_arrow(h, hi) for _, h, hi in _OWN_SHOWN]) for s in splits]
     return WideTable(["Variant", "Scheme"], groups, body)
-
-
-def _strata_own_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
-    """Per distributional variant and stratum of its own target distribution: n and hard metrics."""
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    strata = list(dict.fromkeys(r["stratum"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "stratum", "metric")
-    dist = {r["variant"]: r["distribution"] for r in rows}
-    size = {
-        (r["variant"], r["split"], r["stratum"]): r["n_utterances"]
-        for r in rows
-        if r["metric"] in ("jsd_primary", "n_utterances")
-    }
-    body = []
-    for v in variants:
-        for st in strata:
-            cells = []
-            for s in splits:
-                cells.append(size.get((v, s, st), "0"))
-                cells += [_cell(look.get((v, s, st, m))) for m, _, _ in _STRATA_OWN_SHOWN]
-            body.append(([v, dist[v], st], cells))
-    groups = [(s, ["n", *(_arrow(h, hi) for _, h, hi in _STRATA_OWN_SHOWN)]) for s in splits]
-    return WideTable(["Variant", "Target", "Entropy stratum"], groups, body)
 
 
 def _ccc_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
@@ -459,7 +438,7 @@ TABLES: tuple[_TableSpec, ...] = (
         "entropy_strata",
         STRATA_COLUMNS,
         lambda t: strata_rows(t.metrics, t.order),
-        lambda rows, t: _strata_wide(rows),
+        lambda rows, t: _stratified_wide(rows, _STRATA_SHOWN, ("jsd_primary",)),
         _strata_caption,
     ),
     _TableSpec(
@@ -495,7 +474,10 @@ TABLES: tuple[_TableSpec, ...] = (
         "entropy_strata_own",
         STRATA_OWN_COLUMNS,
         lambda t: strata_own_rows(t.metrics, t.order),
-        lambda rows, t: _strata_own_wide(rows),
+        # an empty stratum's size is its one n_utterances row
+        lambda rows, t: _stratified_wide(
+            rows, _STRATA_OWN_SHOWN, ("jsd_primary", "n_utterances"), target=True
+        ),
         _strata_own_caption,
     ),
 )
@@ -533,11 +515,7 @@ def _check_inputs(metrics: Mapping[str, Mapping[str, Any]], evaluation: Mapping[
             raise TableError(f"evaluation config lacks key {key!r} (pass config['evaluation'])")
     if not metrics:
         raise TableError("build_tables: no variant metrics given")
-    for v, doc in metrics.items():
-        try:
-            metrics_doc.validate(doc, f"metrics of variant {v!r}")
-        except metrics_doc.MetricsDocError as err:
-            raise TableError(str(err)) from None
+    validate_metrics(metrics, TableError)
 
 
 def build_tables(
@@ -587,13 +565,6 @@ def readme_table(
     return _main_wide(rows, sig).markdown(caption)
 
 
-def _read_doc(read: Callable[[PathLike], dict[str, Any]], path: PathLike) -> dict[str, Any]:
-    try:
-        return read(path)
-    except ValueError as err:
-        raise TableError(str(err)) from None
-
-
 def run(
     inputs: Mapping[str, Any],
     outputs: Iterable[PathLike] | Mapping[str, PathLike],
@@ -609,17 +580,9 @@ def run(
     order), ``significance`` (one per variant of ``compared``, in that order)
     and ``label_summary``. Every file of ``outputs`` must be among those written.
     """
-    metrics = {v: _read_doc(metrics_doc.read, p) for v, p in zip(variants, inputs["metrics"], strict=True)}
-    significance = {
-        v: _read_doc(significance_doc.read, p) for v, p in zip(compared, inputs["significance"], strict=True)
-    }
-    try:
-        label_summary = json.loads(Path(inputs["label_summary"]).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise TableError(f"cannot read {inputs['label_summary']}: {err}") from None
+    metrics = read_documents(metrics_doc.read, variants, inputs["metrics"], TableError)
+    significance = read_documents(significance_doc.read, compared, inputs["significance"], TableError)
+    label_summary = read_json(inputs["label_summary"], error=TableError)
     written = build_tables(metrics, significance, label_summary, evaluation, out_dir)
-    declared = outputs.values() if isinstance(outputs, Mapping) else outputs
-    missing = sorted({str(Path(p)) for p in declared} - {str(p) for p in written})
-    if missing:
-        raise TableError(f"tables: declared outputs that are not tables: {missing}")
+    check_declared(outputs, written, TableError, "tables")
     return written
