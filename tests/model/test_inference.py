@@ -33,7 +33,8 @@ def test_infer_batches_match_single_utterances() -> None:
     waves = [noise(n, seed) for seed, n in enumerate((900, 2000, 1500, 3100, 700))]
     data = Waves(waves)
     lengths = np.array([len(w) for w in waves])
-    logits, dims = inference.infer(model, data, lengths, 0.3, torch.device("cpu"))
+    logits, dims, logvar = inference.infer(model, data, lengths, 0.3, torch.device("cpu"))
+    assert logvar is None  # the pooling head predicts no log-variance
     assert logits.shape == (5, 9) and dims.shape == (5, 3) and logits.dtype == np.float32
     assert not model.training
     with torch.inference_mode():

@@ -134,7 +134,7 @@ def predict_split(
     min_len = min_input_samples(model)
     dataset.check_min_frames(rows, min_len, sr, split)
     audio = dataset.AudioDataset(rows["path"].tolist(), rows["frames"].tolist(), sr)
-    logits, dims = infer(
+    out = infer(
         model,
         audio,
         rows["frames"].to_numpy(),
@@ -143,8 +143,8 @@ def predict_split(
         amp_dtype(train["amp"], device),
         min_len,
     )
-    ratings = dims_to_ratings(dims, meta.get("architecture") or {})
-    return frame(rows["file_id"].tolist(), split, softmax(logits), ratings)
+    ratings = dims_to_ratings(out.dims, meta.get("architecture") or {})
+    return frame(rows["file_id"].tolist(), split, softmax(out.logits), ratings)
 
 
 def dims_to_ratings(dims: np.ndarray, architecture: Mapping[str, Any]) -> np.ndarray:

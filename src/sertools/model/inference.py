@@ -32,14 +32,14 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 
 class Inferred(NamedTuple):
-    """Outputs of :func:`infer_all` for every item (float32)."""
+    """Outputs of :func:`infer` for every item (float32)."""
 
     logits: np.ndarray  # [N, 9]
     dims: np.ndarray  # [N, 3], the model's dimensional scale
     dims_logvar: np.ndarray | None  # [N, 3] for a Gaussian dimensional head, else None
 
 
-def infer_all(
+def infer(
     model: torch.nn.Module,
     dataset: data.AudioDataset,
     lengths: np.ndarray,
@@ -76,20 +76,6 @@ def infer_all(
                     logvar = np.zeros((n, NUM_DIMS), dtype=np.float32)
                 logvar[idx] = out.dims_logvar.float().cpu().numpy()
     return Inferred(logits, dims, logvar)
-
-
-def infer(
-    model: torch.nn.Module,
-    dataset: data.AudioDataset,
-    lengths: np.ndarray,
-    max_batch_seconds: float,
-    device: torch.device,
-    dtype: torch.dtype | None = None,
-    min_length: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Logits [N, 9] and dims [N, 3] of every item (:func:`infer_all` without the log-variance)."""
-    out = infer_all(model, dataset, lengths, max_batch_seconds, device, dtype, min_length)
-    return out.logits, out.dims
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

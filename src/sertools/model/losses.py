@@ -242,6 +242,7 @@ def categorical_per_sample(
     kind: str,
     logits: Tensor,
     targets: Tensor,
+    *,
     class_weight: Tensor | None = None,
     label_smoothing: float = 0.0,
     target_floor: float = 0.0,

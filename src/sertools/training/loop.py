@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from sertools import measures
 from sertools.data import batching, curriculum, dataset
-from sertools.model.inference import autocast, infer_all, softmax
+from sertools.model.inference import autocast, infer, softmax
 from sertools.training import distributed, outputs
 from sertools.training.data import TrainingData
 from sertools.training.errors import TrainingError
@@ -230,7 +230,7 @@ def validate(run: Run) -> dict[str, float]:
     hard-label scheme, JSD to the primary votes and KLD (nats, release clamping) to the variant's targets."""
     data, optim = run.data, run.optim
     max_seconds = float(run.job.train["max_eval_batch_seconds"])
-    out = infer_all(
+    out = infer(
         optim.model, data.dev_set, data.dev_lengths, max_seconds, run.device, optim.amp, optim.min_samples
     )
     rows, targets = data.dev_targets.rows, data.dev_targets

@@ -91,7 +91,12 @@ class Objective:
         if sample_weights is None and not self.per_sample:
             return losses.categorical_loss(self.kind, logits, cat, weight, self.label_smoothing)
         per = losses.categorical_per_sample(
-            self.kind, logits, cat, weight, self.label_smoothing, self.target_floor
+            self.kind,
+            logits,
+            cat,
+            class_weight=weight,
+            label_smoothing=self.label_smoothing,
+            target_floor=self.target_floor,
         )
         c = torch.ones_like(per) if sample_weights is None else sample_weights.to(per)
         if self.kind == "cbce" and self.cbce_reduction == "weighted_mean":
