@@ -60,7 +60,9 @@ def paper_config() -> dict:
 
 def base_model(cfg: dict, device: torch.device, trainable_layers: int | None = None) -> model_mod.SERModel:
     """The paper config's model with WavLM-Base dimensions, built without any download."""
-    model_cfg = dict(cfg["model"], backbone="tiny", tiny=BASE_FIELDS)
+    # LayerDrop skips transformer layers at random in training; without it the count is
+    # deterministic and an upper bound
+    model_cfg = dict(cfg["model"], backbone="tiny", tiny=BASE_FIELDS, layerdrop=0.0)
     model = model_mod.build_model(model_cfg).to(device)
     if trainable_layers is not None:
         freeze(model.backbone)
