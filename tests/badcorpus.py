@@ -203,6 +203,30 @@ def bom_crlf(root: Path) -> str:
     return ""
 
 
+def unlabelled_test3(root: Path) -> str:
+    """A Test3 row as releases hold it (no labels) and an annotation row for it that fails every check."""
+    fid = "MSP-PODCAST_test3_0001.wav"
+    header, rows = _labels(root, CONSENSUS)
+    row = dict.fromkeys(header, "")
+    row.update(FileName=fid, SpkrID="Unknown", Gender="Unknown", Split_Set="Test3")
+    write_csv(root / "Labels" / CONSENSUS, header, [*rows, [row[h] for h in header]])
+    header, rows = _labels(root, DETAILED)
+    bad = dict.fromkeys(header, "")
+    bad.update(FileName=fid, WorkerID="WORKER99", EmoClass_Major="Joyful", EmoAct="x", EmoVal="9")
+    write_csv(root / "Labels" / DETAILED, header, [*rows, [bad[h] for h in header]])
+    return fid
+
+
+def no_primary_labels(root: Path) -> str:
+    """Every annotation's primary label blanked (as in a labels_detailed.json carrying only ratings)."""
+    header, rows = _labels(root, DETAILED)
+    col = header.index("EmoClass_Major")
+    for r in rows:
+        r[col] = ""
+    write_csv(root / "Labels" / DETAILED, header, rows)
+    return ""
+
+
 def _empty_split(split: str) -> Callable[[Path], str]:
     def fault(root: Path) -> str:
         header, rows = _labels(root, CONSENSUS)
@@ -244,6 +268,8 @@ FAULTS: dict[str, Callable[[Path], str]] = {
         audio_without_labels,
         non_utf8_text,
         bom_crlf,
+        unlabelled_test3,
+        no_primary_labels,
         empty_test2,
         empty_development,
     )

@@ -240,6 +240,24 @@ def test_bom_and_crlf_read_like_the_clean_files(clean: Path, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(_table(tmp_path / "bom"), _table(tmp_path / "clean"))
 
 
+def test_unlabelled_test3_is_set_aside_unread(clean: Path, tmp_path: Path) -> None:
+    corpus, fid = _faulty(clean, tmp_path, "unlabelled_test3")
+    strict = {"on_invalid_annotation": "error", "on_unmatched_utterance": "error"}
+    lab, _ = _stages(corpus, tmp_path, _cfg(labels=strict))
+    assert lab["utterances_dropped"] == {"split_not_used:Test3": 1}
+    assert lab["annotations_dropped"] == {"split_not_used:Test3": 1}
+    assert fid not in _table(tmp_path).index
+
+
+def test_no_primary_labels_stops_the_label_stage(clean: Path, tmp_path: Path) -> None:
+    corpus, _ = _faulty(clean, tmp_path, "no_primary_labels")
+    with pytest.raises(
+        build.LabelError, match=r"keeps no utterance of 40 read .*unknown_primary: \d+.*/labels_detailed\.csv"
+    ):
+        _stages(corpus, tmp_path, _cfg())
+    assert not (tmp_path / "labels.parquet").exists()
+
+
 # ---------------------------------------------------------------- empty splits, through training
 
 
@@ -288,6 +306,8 @@ def test_every_fault_has_a_test() -> None:
         "all_other",
         "non_utf8_text",
         "bom_crlf",
+        "unlabelled_test3",
+        "no_primary_labels",
         "empty_development",
         "empty_test2",
     }

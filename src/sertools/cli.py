@@ -39,9 +39,15 @@ def cmd_labels(args: argparse.Namespace) -> None:
     from sertools.corpus.msp import label_files
     from sertools.labels import build
 
-    section = _cfg(args)["labels"]  # a bad config is reported before the corpus is looked at
+    cfg = _cfg(args)  # a bad config is reported before the corpus is looked at
+    section = cfg["labels"]
     outputs = {"table": args.out, "summary": args.summary}
-    s = build.run(label_files(args.corpus_dir, section["detailed_source"]), outputs, labels=section)
+    s = build.run(
+        label_files(args.corpus_dir, section["detailed_source"]),
+        outputs,
+        labels=section,
+        evaluation_splits=cfg["evaluation"]["splits"],
+    )
     print(
         f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, "
         f"{s['annotations_kept']}/{s['annotations_read']} annotations kept; summary in {args.summary}"

@@ -9,9 +9,12 @@ from labelfiles import write_corpus
 from sertools.corpus.msp import (
     CorpusFormatError,
     canonical_split,
+    find_label_file,
+    find_labels_dir,
     label_files,
     read_label_files,
     read_labels,
+    read_partitions,
 )
 
 #: the shared corpus's first two utterances: f1 (three workers) and f2 (two)
@@ -149,3 +152,77 @@ def test_invalid_json_names_file_and_position(tmp_path):
 )
 def test_split_spellings(given, canonical):
     assert canonical_split(given) == canonical
+
+
+# --- issue 14: every release's folder and file names, partitions, EmoDetail by structure -----------
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [
+        ("Labels", "labels_consensus.csv"),
+        ("label", "labels_concensus.csv"),  # 1.6
+        ("labels", "labels_concensus.csv"),  # 1.9
+        ("LABELS", "LABELS_CONSENSUS.JSON"),
+    ],
+)
+def test_label_folder_and_names_in_any_case_and_spelling(tmp_path, folder, name):
+    labels = tmp_path / folder
+    labels.mkdir()
+    (labels / name).write_text("FileName,EmoClass,Split_Set\n")
+    (labels / "Labels_Detailed.csv").write_text("FileName,EmoDetail\n")
+    (labels / "LABELS.TXT").write_text("")
+    assert label_files(tmp_path) == {"consensus": labels / name, "detailed": labels / "Labels_Detailed.csv"}
+    assert label_files(tmp_path, "labels_txt")["detailed"] == labels / "LABELS.TXT"
+    assert find_labels_dir(tmp_path) == labels
+
+
+def test_the_correct_spelling_and_csv_win(tmp_path):
+    labels = tmp_path / "Labels"
+    labels.mkdir()
+    for n in ("labels_concensus.csv", "labels_consensus.json", "labels_consensus.csv"):
+        (labels / n).write_text("")
+    assert find_label_file(labels, "labels_consensus") == labels / "labels_consensus.csv"
+    (labels / "labels_consensus.csv").unlink()
+    assert find_label_file(labels, "labels_consensus") == labels / "labels_concensus.csv"  # CSV before JSON
+
+
+def test_two_names_differing_in_case_are_ambiguous(tmp_path):
+    (tmp_path / "Labels").mkdir()
+    (tmp_path / "labels").mkdir()
+    if len(list(tmp_path.iterdir())) < 2:
+        pytest.skip("case-insensitive file system")
+    with pytest.raises(CorpusFormatError, match="differ only in case"):
+        find_labels_dir(tmp_path)
+
+
+def test_partitions_file(tmp_path):
+    path = tmp_path / "Partitions.txt"
+    path.write_text("Train; a.wav\nTest1;b.wav\n\nc.wav; Development\nsome header\n")
+    assert read_partitions(path) == {"a.wav": "Train", "b.wav": "Test1", "c.wav": "Development"}
+    path.write_text("Train; a.wav\nTest1; a.wav\n")
+    with pytest.raises(CorpusFormatError, match=r"Partitions\.txt line 2: 'a\.wav' is listed twice"):
+        read_partitions(path)
+    path.write_text("nothing here\n")
+    with pytest.raises(CorpusFormatError, match="no '<Split>; <FileName>' line"):
+        read_partitions(path)
+
+
+def test_emodetail_is_read_by_field_structure(tmp_path):
+    root = write_corpus(tmp_path, CONSENSUS, ANNOTATIONS, layout="1.11")
+    path = root / "Labels" / "labels_detailed.csv"
+    path.write_text(
+        "FileName,EmoDetail\n"
+        'f1.wav,"WORKER00000001; Neutral; A:2.0; V:4.0; D:3.0;"\n'  # absent secondary (real 1.11/1.12 rows)
+        'f1.wav,"WORKER00000002; Neutral; ; A:2.0; V:4.0; D:3.0;"\n'  # empty slot
+        'f1.wav,"WORKER00000003; Sad; Other-so; so: tired, Happy; A:2.0; V:4.0; D:3.0;"\n'  # ; and : in a tag
+        'f2.wav,"WORKER00000004; Neutral; A:2.0; V:4.0;"\n'  # no D: malformed, kept raw
+    )
+    raw = read_labels(root)
+    det = raw.detailed
+    assert raw.detailed_layout == "1.11"
+    assert det["secondary"].tolist() == ["", "", "Other-so; so: tired, Happy", ""]
+    assert det["primary"].tolist() == ["Neutral", "Neutral", "Sad", ""]
+    assert det["malformed"].tolist() == [False, False, False, True]
+    assert det["raw"].iloc[3] == "WORKER00000004; Neutral; A:2.0; V:4.0;"
+    assert det["act"].tolist()[:3] == ["2.0"] * 3 and list(det["line"]) == [2, 3, 4, 5]

@@ -104,13 +104,30 @@ def test_bad_audio_dropped_when_allowed(corpus, tmp_path):
     assert list(manifest_table.read(out).file_id) == ["ok.wav"]
 
 
-def test_everything_dropped_gives_an_empty_manifest_with_every_column(corpus, tmp_path):
-    labels = _labels("missing.wav")
+def test_everything_dropped_stops_naming_the_files(corpus, tmp_path):
+    labels = _labels("missing.wav", "long.wav")
     labels.to_parquet(tmp_path / "labels.parquet")
     out = tmp_path / "m.parquet"
     inputs = {"labels": tmp_path / "labels.parquet", "audio": corpus / "Audios"}
-    s = manifest.run(
-        inputs, {"manifest": out, "summary": tmp_path / "s.json"}, manifest={**CFG, "drop_bad_audio": True}
+    with pytest.raises(manifest.EmptySplitError) as e:
+        manifest.run(
+            inputs,
+            {"manifest": out, "summary": tmp_path / "s.json"},
+            manifest={**CFG, "drop_bad_audio": True},
+        )
+    msg = str(e.value)
+    assert (
+        "no utterance of Train is kept: all 2 labelled in" in msg and str(tmp_path / "labels.parquet") in msg
     )
-    assert s["utterances_kept"] == 0 and s["hours"] == 0.0 and s["per_split"] == {}
-    assert list(manifest_table.read(out).columns) == list(manifest_table.COLUMNS)
+    assert "missing: 1, too_long: 1" in msg
+    assert f"{corpus / 'Audios' / 'missing.wav'}: missing" in msg and "long.wav: too_long" in msg
+    assert not out.exists()
+
+
+def test_a_split_that_loses_every_utterance_stops(corpus, tmp_path):
+    labels = pd.DataFrame({"file_id": ["ok.wav", "long.wav"], "split": ["Train", "Test2"]})
+    with pytest.raises(manifest.EmptySplitError, match=r"no utterance of Test2 is kept: all 1 labelled"):
+        manifest.build_manifest(labels, corpus / "Audios", manifest=CFG, cache_dir=tmp_path / "cache")
+    empty = pd.DataFrame({"file_id": pd.Series([], dtype=str), "split": pd.Series([], dtype=str)})
+    with pytest.raises(manifest.EmptySplitError, match="holds no utterance"):
+        manifest.build_manifest(empty, corpus / "Audios", manifest=CFG, cache_dir=tmp_path / "cache")

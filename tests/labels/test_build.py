@@ -156,16 +156,32 @@ def test_unknown_consensus_code_is_an_error(tmp_path, default_cfg):
 
 
 def test_min_annotators_and_unused_split(tmp_path, default_cfg):
-    consensus = [*CONSENSUS, ["t3.wav", "N", 4, 4, 4, 5, "Male", "Test3"]]
-    annotations = [*ANNOTATIONS, ("t3.wav", "W1", "Neutral", "", 4, 4, 4)]
+    # f2 (Development) and f4 (Test2) have 2 valid annotators; d2 and e2 keep those splits alive
+    consensus = [
+        *CONSENSUS,
+        ["t3.wav", "N", 4, 4, 4, 5, "Male", "Test3"],
+        ["d2.wav", "N", 4, 4, 4, 6, "Male", "Development"],
+        ["e2.wav", "N", 4, 4, 4, 7, "Male", "Test2"],
+    ]
+    three = [(f, w, "Neutral", "", 4, 4, 4) for f in ("d2.wav", "e2.wav") for w in ("W1", "W2", "W3")]
+    annotations = [*ANNOTATIONS, ("t3.wav", "W1", "Neutral", "", 4, 4, 4), *three]
     write_corpus(tmp_path, consensus, annotations)
     default_cfg["labels"]["min_annotators"] = 3
     df, s = build.build_labels(read_labels(tmp_path), default_cfg["labels"])
-    assert set(df.file_id) == {"f1.wav", "f3.wav"}
+    assert set(df.file_id) == {"f1.wav", "f3.wav", "d2.wav", "e2.wav"}
     assert s["utterances_dropped"] == {"fewer_than_min_annotators": 2, "split_not_used:Test3": 1}
-    assert s["annotations_dropped"]["utterance_dropped"] == 2 + 2 + 1
+    # Test3's row is set aside (by split) before it is looked at
+    assert s["annotations_dropped"]["utterance_dropped"] == 2 + 2
+    assert s["annotations_dropped"]["split_not_used:Test3"] == 1
     for what in ("utterances", "annotations"):
         assert s[f"{what}_kept"] + sum(s[f"{what}_dropped"].values()) == s[f"{what}_read"]
+    # without d2, no Development utterance is left: the stage stops instead of writing the table
+    write_corpus(tmp_path, consensus[:-2], annotations[: -len(three)])
+    with pytest.raises(
+        build.LabelError,
+        match=r"keeps no Development, Test2 utterance of 2 read .*fewer_than_min_annotators: 2",
+    ):
+        build.build_labels(read_labels(tmp_path), default_cfg["labels"])
 
 
 def test_summary_contents(tmp_path, default_cfg):

@@ -312,10 +312,16 @@ def test_labels_txt_errors_show_file_line_and_text(tmp_path, default_cfg):
         LabelError, match=r"^labels\.txt line \d+: block header 'u3\.wav; N; A:4' does not match"
     ):
         _run(root, path, default_cfg, **strict)
-    # dropped and counted otherwise: u3's lines are malformed, u3 has no valid annotation
+    # dropped and counted otherwise ... unless that empties a split: u3 is the only Development utterance
+    with pytest.raises(LabelError, match=r"keeps no Development utterance of 1 read .*no_annotations: 1"):
+        _run(root, path, default_cfg, detailed_source="labels_txt")
+    # u2's lines are malformed, u2 has no valid annotation; u1 keeps Train alive
+    path = write_labels_txt(root, ANNOTATIONS)
+    text = path.read_text().replace("u2.wav; N; A:4.000000; V:4.000000; D:4.000000;", "u2.wav; N; A:4")
+    path.write_text(text)
     df, summary = _run(root, path, default_cfg, detailed_source="labels_txt")
-    assert "u3.wav" not in df.index and summary["source"]["blocks_with_bad_header"] == 1
-    assert summary["annotations_dropped"]["malformed_row"] == 2
+    assert "u2.wav" not in df.index and summary["source"]["blocks_with_bad_header"] == 1
+    assert summary["annotations_dropped"]["malformed_row"] == 3
     assert summary["utterances_dropped"] == {"no_annotations": 1}
 
 

@@ -33,8 +33,11 @@ def corpus_dir():
     """Directory of the corpus in MSP-Podcast layout (synthetic or real)."""
     if config["corpus"]["source"] == "synthetic":
         return SYNTH_DIR
+    from sertools.corpus.msp import LABEL_DIRS, find_entry
+
     root = Path(config["corpus"]["root"])
-    if not (root / "Labels").is_dir():
+    # Labels/, labels/ (1.9) or label/ (1.6), in any case
+    if find_entry(root, LABEL_DIRS, directory=True) is None:
         raise ValueError(
             f"corpus.root {str(root)!r} does not look like an MSP-Podcast release (no Labels/ directory)"
         )

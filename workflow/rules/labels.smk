@@ -16,5 +16,6 @@ rule labels:
         CONDA_ENV
     params:
         labels=config["labels"],
+        evaluation_splits=config["evaluation"]["splits"],
     script:
         "../scripts/labels.py"

@@ -4,4 +4,9 @@ from sertools.labels import build
 from sertools.runlog import script_logging
 
 with script_logging(snakemake.log[0]):
-    build.run(snakemake.input, snakemake.output, labels=snakemake.params.labels)
+    build.run(
+        snakemake.input,
+        snakemake.output,
+        labels=snakemake.params.labels,
+        evaluation_splits=snakemake.params.evaluation_splits,
+    )

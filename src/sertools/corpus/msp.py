@@ -4,13 +4,21 @@ The readers only parse; they return raw strings so that the label stage can
 decide (and count) what is valid. Columns are found by name, in any order;
 extra columns are ignored; a missing column is an error naming the file.
 
-Supported files (``<root>/Labels/``, see "Label files" in docs/corpus.md):
+Supported files (``<root>/Labels/``, see "Label files" in docs/corpus.md; each
+public release's layout is listed in docs/msp_podcast_releases.md). The label
+folder and the file names are matched case-insensitively: the folder is
+``Labels/``, ``labels/`` (1.9) or ``label/`` (1.6), and the consensus file is
+also found under its name until release 1.10, ``labels_concensus``.
 
-- ``labels_consensus.csv`` / ``labels_consensus.json``
+- ``labels_consensus.csv`` / ``labels_consensus.json``; without either, the
+  block headers of ``labels.txt`` (file, consensus letter, mean ratings) with
+  the partition of each file from ``Partitions.txt`` (or ``Partition.txt``) in
+  the release root (:func:`read_partitions`)
 - ``labels_detailed.csv`` in the 2.0 layout (``FileName, WorkerID,
   EmoClass_Major, EmoClass_Second, EmoAct, EmoVal, EmoDom``; the 1.6 spelling
   ``Workers`` is accepted), in the 1.11/1.12 layout (``FileName, EmoDetail``
-  with ``WORKER..; <primary>; <secondary,...>; A:x; V:x; D:x;``), and
+  with ``WORKER..; <primary>; <secondary,...>; A:x; V:x; D:x;``, parsed by its
+  field structure, :mod:`sertools.corpus.worker_lines`), and
   ``labels_detailed.json`` (``{file: {worker: {EmoClass_Major: ...}}}``).
 - ``labels.txt``, the block-format dump (:mod:`sertools.corpus.labels_txt`), as
   the detailed source when ``labels.detailed_source`` asks for it (or ``auto``
@@ -26,12 +34,15 @@ counted (``non_utf8_rows``) rather than stopping the run.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from sertools.corpus.labels_txt import read_labels_txt
+from sertools.corpus.labels_txt import LabelsTxt, read_labels_txt
+from sertools.corpus.worker_lines import parse_worker_line
 from sertools.splits import DEVELOPMENT, TRAIN
 
 CONSENSUS_COLUMNS = {
@@ -57,15 +68,18 @@ DETAILED_COLUMNS = {
 }
 DETAILED_FIELDS = tuple(DETAILED_COLUMNS)
 
-# WORKER00000123; Neutral; Concerned,Sad; A:2.0; V:4.0; D:3.0;
-_EMODETAIL_RE = (
-    r"^\s*(?P<worker>[^;]*?)\s*;\s*(?P<primary>[^;]*?)\s*;\s*(?P<secondary>[^;]*?)\s*;"
-    r"\s*A\s*:\s*(?P<act>[^;]*?)\s*;\s*V\s*:\s*(?P<val>[^;]*?)\s*;\s*D\s*:\s*(?P<dom>[^;]*?)\s*;?\s*$"
-)
-
 REPLACEMENT_CHAR = "\ufffd"
 
 LABELS_TXT = "labels.txt"
+#: names of the label folder, in order of preference, compared case-insensitively:
+#: ``Labels`` in most releases, ``labels`` in 1.9, ``label`` in 1.6
+LABEL_DIRS = ("labels", "label")
+#: the spellings of a label-file stem, in order of preference (case-insensitive);
+#: the consensus file was named ``labels_concensus`` until release 1.10
+STEM_SPELLINGS: dict[str, tuple[str, ...]] = {"labels_consensus": ("labels_consensus", "labels_concensus")}
+#: partition files of the release root (case-insensitive), read when the consensus
+#: comes from labels.txt: lines ``<Split>; <FileName>``
+PARTITION_FILES = ("partitions.txt", "partition.txt")
 #: values of ``labels.detailed_source``
 DETAILED_SOURCES = ("auto", "labels_detailed", "labels_txt")
 #: ``RawLabels.detailed_layout`` of a labels.txt source
@@ -100,10 +114,13 @@ class RawLabels:
     secondary, act, val, dom, malformed, line``; ``line`` is the 1-based line number in the
     source file (CSV, labels.txt) or the record number (JSON), for error messages.
     From labels.txt the table also has ``raw``, the worker line as written.
+    From 1.11 (``EmoDetail``) the table also has ``raw``, the ``EmoDetail`` value as written.
     ``detailed_layout``: ``2.0``, ``1.11``, ``json`` or ``labels_txt``.
     ``blocks`` and ``bad_block_headers`` (labels.txt only): blocks read, and the
     (line, text) of each block header that did not parse (its worker lines are
     malformed rows without a file name).
+    ``consensus_layout``: ``csv``, ``json`` or ``labels_txt`` (the block headers of
+    labels.txt, with the partition from ``partition_path``).
     """
 
     consensus: pd.DataFrame
@@ -114,16 +131,69 @@ class RawLabels:
     non_utf8_rows: int
     blocks: int = 0
     bad_block_headers: tuple[tuple[int, str], ...] = ()
+    consensus_layout: str = "csv"
+    partition_path: Path | None = None
+
+    def layout(self) -> dict[str, str]:
+        """How the release was read, for the label summary (docs/msp_podcast_releases.md)."""
+        out = {
+            "labels_dir": self.consensus_path.parent.name,
+            "consensus_layout": self.consensus_layout,
+            "detailed_layout": self.detailed_layout,
+        }
+        if self.partition_path is not None:
+            out["partition_file"] = str(self.partition_path)
+        return out
 
 
-def find_label_file(labels_dir: Path, stem: str) -> Path:
-    """``<stem>.csv`` if present, else ``<stem>.json``; a clear error otherwise."""
+def find_entry(folder: Path, names: Sequence[str], *, directory: bool = False) -> Path | None:
+    """The first of ``names`` (compared case-insensitively) that ``folder`` holds, or ``None``.
+
+    Two entries whose names differ only in case are ambiguous: a clear error.
+    """
+    if not folder.is_dir():
+        return None
+    entries: dict[str, list[Path]] = {}
+    for p in folder.iterdir():
+        if p.is_dir() if directory else p.is_file():
+            entries.setdefault(p.name.lower(), []).append(p)
+    for name in names:
+        hits = sorted(entries.get(name.lower(), []))
+        if len(hits) > 1:
+            raise CorpusFormatError(
+                f"{folder}: {' and '.join(h.name for h in hits)} differ only in case; keep one of them"
+            )
+        if hits:
+            return hits[0]
+    return None
+
+
+def find_labels_dir(root: str | Path) -> Path:
+    """The label folder of a release (:data:`LABEL_DIRS`, any case); a clear error without one."""
+    root = Path(root)
+    found = find_entry(root, LABEL_DIRS, directory=True)
+    if found is None:
+        raise CorpusFormatError(
+            f"{root}: no Labels/ directory (nor labels/ or label/, in any case) - this does not look like "
+            "an MSP-Podcast release (expected Audios/ and Labels/labels_consensus.csv, "
+            "Labels/labels_detailed.csv)"
+        )
+    return found
+
+
+def find_label_file(labels_dir: Path, stem: str, *, required: bool = True) -> Path | None:
+    """``<stem>.csv`` if present, else ``<stem>.json`` (any case, any spelling of
+    :data:`STEM_SPELLINGS`); a clear error otherwise (``None`` when not ``required``)."""
+    spellings = STEM_SPELLINGS.get(stem, (stem,))
     for ext in (".csv", ".json"):
-        p = labels_dir / f"{stem}{ext}"
-        if p.is_file():
-            return p
+        found = find_entry(labels_dir, [f"{s}{ext}" for s in spellings])
+        if found is not None:
+            return found
+    if not required:
+        return None
+    also = f" (nor the spelling {', '.join(spellings[1:])})" if len(spellings) > 1 else ""
     raise CorpusFormatError(
-        f"{labels_dir}: neither {stem}.csv nor {stem}.json found "
+        f"{labels_dir}: neither {stem}.csv nor {stem}.json found{also} "
         "(expected an MSP-Podcast release with a Labels/ directory)"
     )
 
@@ -176,7 +246,7 @@ def _pick(
 def read_consensus(path: Path) -> tuple[pd.DataFrame, int]:
     """Read ``labels_consensus.csv`` or ``.json``; returns (table, rows with non-UTF-8 bytes)."""
     wanted = {k: (v,) for k, v in CONSENSUS_COLUMNS.items()}
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         data = _load_json(path)
         if not isinstance(data, dict):
             raise CorpusFormatError(f"{path}: expected a JSON object keyed by file name")
@@ -207,7 +277,7 @@ def read_detailed(path: Path) -> tuple[pd.DataFrame, str, int]:
     Returns (table, layout name, rows with non-UTF-8 bytes); layout is one of
     ``"2.0"``, ``"1.11"`` or ``"json"``.
     """
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         return _read_detailed_json(path), "json", 0
     raw = _read_csv_strings(path)
     replaced = _count_replaced(raw)
@@ -215,19 +285,31 @@ def read_detailed(path: Path) -> tuple[pd.DataFrame, str, int]:
     if "EmoDetail" in raw.columns and "EmoClass_Major" not in raw.columns:
         if "FileName" not in raw.columns:
             raise CorpusFormatError(f"{path}: required column 'FileName' is missing")
-        parts = raw["EmoDetail"].str.extract(_EMODETAIL_RE)
-        out = pd.DataFrame({"file_id": raw["FileName"].str.strip()})
-        for field in DETAILED_FIELDS[1:]:
-            out[field] = parts[field].fillna("")
-        # Rows that do not match the EmoDetail pattern keep an empty primary and
-        # are reported by the label stage as malformed, with their line number.
-        out["malformed"] = parts["worker"].isna().to_numpy()
-        out["line"] = line
-        return out, "1.11", replaced
+        return _emodetail(raw["FileName"], raw["EmoDetail"], line), "1.11", replaced
     out = _pick(path, raw, DETAILED_COLUMNS, optional={"secondary"})
     out["malformed"] = False
     out["line"] = line
     return out, "2.0", replaced
+
+
+def _emodetail(file_id: pd.Series, detail: pd.Series, line: np.ndarray) -> pd.DataFrame:
+    """The 1.11/1.12 ``EmoDetail`` values split into fields by their structure.
+
+    The secondary field may be absent or empty and free-text tags may hold ``;``
+    or ``:`` (:func:`sertools.corpus.worker_lines.parse_worker_line`). A value
+    without the structure keeps empty fields and ``malformed``; the label stage
+    counts it, or shows its ``raw`` text.
+    """
+    empty = ("",) * len(DETAILED_FIELDS[1:])
+    fields = [tuple(w) if (w := parse_worker_line(text)) is not None else None for text in detail]
+    out = pd.DataFrame(
+        [f if f is not None else empty for f in fields], columns=list(DETAILED_FIELDS[1:]), dtype=object
+    )
+    out.insert(0, "file_id", file_id.str.strip().to_numpy())
+    out["malformed"] = np.array([f is None for f in fields], dtype=bool)
+    out["raw"] = detail.to_numpy()
+    out["line"] = line
+    return out
 
 
 def _load_json(path: Path) -> object:
@@ -271,59 +353,133 @@ def detailed_file(labels_dir: Path, source: str = "auto") -> Path:
     """The per-worker annotation file ``labels.detailed_source`` selects in ``labels_dir``.
 
     ``labels_detailed``: labels_detailed.csv (or .json); ``labels_txt``: labels.txt;
-    ``auto``: labels_detailed if present, else labels.txt. A clear error when it is missing.
+    ``auto``: labels_detailed if present, else labels.txt. Names are matched in
+    any case. A clear error when it is missing.
     """
     if source not in DETAILED_SOURCES:
         raise ValueError(f"unknown detailed source {source!r} (allowed: {', '.join(DETAILED_SOURCES)})")
-    txt = labels_dir / LABELS_TXT
+    txt = find_entry(labels_dir, [LABELS_TXT])
     if source == "labels_txt":
-        if txt.is_file():
+        if txt is not None:
             return txt
         raise CorpusFormatError(
             f"{labels_dir}: {LABELS_TXT} not found (labels.detailed_source is labels_txt)"
         )
-    has_detailed = any((labels_dir / f"labels_detailed{ext}").is_file() for ext in (".csv", ".json"))
-    if source == "auto" and not has_detailed:
-        if txt.is_file():
+    detailed = find_label_file(labels_dir, "labels_detailed", required=False)
+    if source == "auto" and detailed is None:
+        if txt is not None:
             return txt
         raise CorpusFormatError(
             f"{labels_dir}: none of labels_detailed.csv, labels_detailed.json, {LABELS_TXT} found "
             "(expected an MSP-Podcast release with per-worker annotations)"
         )
-    return find_label_file(labels_dir, "labels_detailed")
+    found = find_label_file(labels_dir, "labels_detailed")
+    assert found is not None
+    return found
 
 
 def label_files(root: str | Path, detailed_source: str = "auto") -> dict[str, Path]:
-    """The ``consensus`` and ``detailed`` label files of an MSP-Podcast directory.
+    """The label files of an MSP-Podcast directory: ``consensus`` and ``detailed``,
+    plus ``partitions`` when the consensus comes from labels.txt.
 
-    CSV is preferred over JSON; ``detailed`` is the file ``detailed_source``
-    (``labels.detailed_source``) selects, see :func:`detailed_file`. A clear error
-    when ``root`` has no ``Labels/`` directory or a file is missing.
+    The label folder is found by :func:`find_labels_dir`; CSV is preferred over
+    JSON; ``detailed`` is the file ``detailed_source`` (``labels.detailed_source``)
+    selects, see :func:`detailed_file`. Without a consensus file, labels.txt's
+    block headers are the consensus and the release root must hold a partition
+    file (:data:`PARTITION_FILES`). A clear error when something is missing.
     """
     root = Path(root)
-    labels_dir = root / "Labels"
-    if not labels_dir.is_dir():
-        raise CorpusFormatError(
-            f"{root}: no Labels/ directory - this does not look like an MSP-Podcast release "
-            "(expected Audios/ and Labels/labels_consensus.csv, Labels/labels_detailed.csv)"
-        )
-    return {
-        "consensus": find_label_file(labels_dir, "labels_consensus"),
-        "detailed": detailed_file(labels_dir, detailed_source),
-    }
+    labels_dir = find_labels_dir(root)
+    consensus = find_label_file(labels_dir, "labels_consensus", required=False)
+    if consensus is None:
+        txt = find_entry(labels_dir, [LABELS_TXT])
+        if txt is None:
+            find_label_file(labels_dir, "labels_consensus")  # raises, naming the directory
+        assert txt is not None
+        partitions = find_entry(root, PARTITION_FILES)
+        if partitions is None:
+            raise CorpusFormatError(
+                f"{labels_dir}: no labels_consensus.csv or .json (nor labels_concensus), so the consensus "
+                f"would come from {txt.name}, whose blocks carry no partition; neither Partitions.txt nor "
+                f"Partition.txt found in {root}"
+            )
+        return {
+            "consensus": txt,
+            "detailed": detailed_file(labels_dir, detailed_source),
+            "partitions": partitions,
+        }
+    return {"consensus": consensus, "detailed": detailed_file(labels_dir, detailed_source)}
 
 
-def read_label_files(consensus: str | Path, detailed: str | Path) -> RawLabels:
-    """Read a consensus and a detailed label file (CSV, JSON or, for the detailed one, labels.txt; by suffix)."""
+def read_partitions(path: str | Path) -> dict[str, str]:
+    """File name -> partition from a release's ``Partitions.txt``.
+
+    Lines are ``<Split>; <FileName>`` (the part ending in ``.wav`` is taken as
+    the file, so the reverse order is read too); blank lines and lines without
+    ``;`` are skipped. A file listed twice, or no entry at all, is a clear error.
+    """
+    path = Path(path)
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for number, text in enumerate(fh, start=1):
+            parts = [p.strip() for p in text.strip().split(";") if p.strip()]
+            if len(parts) != 2:
+                continue
+            split, name = (parts[1], parts[0]) if parts[0].lower().endswith(".wav") else parts
+            if name in out:
+                raise CorpusFormatError(f"{path} line {number}: {name!r} is listed twice")
+            out[name] = split
+    if not out:
+        raise CorpusFormatError(f"{path}: no '<Split>; <FileName>' line found")
+    return out
+
+
+def _consensus_from_labels_txt(txt: LabelsTxt, partitions: dict[str, str]) -> pd.DataFrame:
+    """The consensus table from labels.txt's block headers; splits from the partition file."""
+    h = txt.headers
+    out = pd.DataFrame(
+        {c: h[c].astype(str).str.strip() for c in ("file_id", "consensus", "act", "val", "dom")}
+    )
+    out["speaker"] = ""
+    out["gender"] = ""
+    out["split"] = [partitions.get(f, "") for f in out["file_id"]]
+    out["line"] = h["line"].to_numpy(dtype="int64")
+    return out[[*CONSENSUS_COLUMNS, "line"]]
+
+
+def read_label_files(
+    consensus: str | Path, detailed: str | Path, partitions: str | Path | None = None
+) -> RawLabels:
+    """Read a consensus and a detailed label file (CSV, JSON or labels.txt; by suffix).
+
+    A labels.txt ``consensus`` is read from its block headers and needs ``partitions``
+    (a ``Partitions.txt``, :func:`read_partitions`).
+    """
     cpath, dpath = Path(consensus), Path(detailed)
-    for path in (cpath, dpath):
+    ppath = Path(partitions) if partitions is not None else None
+    for path in (cpath, dpath, *([ppath] if ppath is not None else [])):
         if not path.is_file():
             raise CorpusFormatError(f"{path}: label file not found")
-    consensus_df, bad_c = read_consensus(cpath)
-    if is_labels_txt(dpath):
-        txt = read_labels_txt(dpath)
+    txt = read_labels_txt(dpath) if is_labels_txt(dpath) else None
+    if is_labels_txt(cpath):
+        if ppath is None:
+            raise CorpusFormatError(
+                f"{cpath}: the consensus comes from labels.txt, whose blocks carry no partition; "
+                "a Partitions.txt is needed"
+            )
+        ctxt = txt if txt is not None and cpath == dpath else read_labels_txt(cpath)
+        consensus_df = _consensus_from_labels_txt(ctxt, read_partitions(ppath))
+        bad_c = _count_replaced(ctxt.headers.drop(columns="line"))
+        consensus_layout = LABELS_TXT_LAYOUT
+    else:
+        consensus_df, bad_c = read_consensus(cpath)
+        consensus_layout = "json" if cpath.suffix.lower() == ".json" else "csv"
+    common = {"consensus_layout": consensus_layout, "partition_path": ppath}
+    if txt is not None:
         bad_d = _count_replaced(txt.detailed[["raw"]]) + _count_replaced(txt.headers.drop(columns="line"))
         bad_d += sum(REPLACEMENT_CHAR in text for _, text in txt.bad_header_lines)
+        if consensus_layout == LABELS_TXT_LAYOUT and cpath == dpath:
+            bad_c = 0  # the same header rows, counted once
         return RawLabels(
             consensus_df,
             txt.detailed.reset_index(drop=True),
@@ -333,12 +489,33 @@ def read_label_files(consensus: str | Path, detailed: str | Path) -> RawLabels:
             bad_c + bad_d,
             blocks=len(txt.headers) + txt.bad_headers,
             bad_block_headers=txt.bad_header_lines,
+            **common,
         )
     detailed_df, layout, bad_d = read_detailed(dpath)
-    return RawLabels(consensus_df, detailed_df, cpath, dpath, layout, bad_c + bad_d)
+    return RawLabels(consensus_df, detailed_df, cpath, dpath, layout, bad_c + bad_d, **common)
 
 
 def read_labels(root: str | Path, detailed_source: str = "auto") -> RawLabels:
     """Read the consensus and detailed label files of an MSP-Podcast directory."""
     files = label_files(root, detailed_source)
-    return read_label_files(files["consensus"], files["detailed"])
+    return read_label_files(files["consensus"], files["detailed"], files.get("partitions"))
+
+
+def source_text(raw: RawLabels, row: pd.Series) -> str:
+    """One annotation row as its file holds it, for error messages.
+
+    labels.txt and 1.11: the worker line or ``EmoDetail`` value (``raw``); CSV: the
+    text of its line; JSON: the worker's record.
+    """
+    if "raw" in row.index:
+        return str(row["raw"])
+    path = raw.detailed_path
+    if path.suffix.lower() == ".json":
+        data = _load_json(path)
+        rec = data.get(row["file_id"], {}).get(row["worker"]) if isinstance(data, dict) else None
+        return json.dumps({row["file_id"]: {row["worker"]: rec}}, ensure_ascii=False)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for number, text in enumerate(fh, start=1):
+            if number == int(row["line"]):
+                return text.rstrip("\r\n")
+    return ""

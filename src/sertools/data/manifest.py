@@ -17,6 +17,11 @@ Per utterance, in this order, the first problem found decides its fate:
 
 Wav files in ``Audios/`` without labels are counted (``audio_without_labels``)
 but are not utterances of the label table.
+
+No manifest is written on nothing: an empty label table, or a split of it whose
+every utterance is dropped, stops the stage with a message naming the label
+table, the audio directory, the drop reasons and example files
+(:class:`EmptySplitError`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import pandas as pd
 from sertools.data import audio, manifest_table
 from sertools.io import write_json
 from sertools.labels import table as label_table
+from sertools.splits import ordered
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,10 @@ MAX_LISTED = 50  # bad files named in the error message
 
 class AudioError(RuntimeError):
     """Bad audio files that the configuration does not allow to drop."""
+
+
+class EmptySplitError(RuntimeError):
+    """No utterance of the label table, or of one of its splits, has usable audio."""
 
 
 def run(
@@ -61,7 +71,9 @@ def run(
     labels = label_table.read(inputs["labels"], columns=["file_id", "split"])
     out = Path(outputs["manifest"])
     cache = Path(cache_dir) if cache_dir is not None else out.parent / "audio_cache"
-    df, summary = build_manifest(labels, inputs["audio"], manifest=manifest, cache_dir=cache)
+    df, summary = build_manifest(
+        labels, inputs["audio"], manifest=manifest, cache_dir=cache, source=str(inputs["labels"])
+    )
     manifest_table.write(df, out)
     write_json(outputs["summary"], summary)
     log.info(
@@ -76,12 +88,19 @@ def run(
 
 
 def build_manifest(
-    labels: pd.DataFrame, audio_dir: str | Path, *, manifest: Mapping[str, Any], cache_dir: str | Path
+    labels: pd.DataFrame,
+    audio_dir: str | Path,
+    *,
+    manifest: Mapping[str, Any],
+    cache_dir: str | Path,
+    source: str = "the label table",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Probe (and if needed convert) the audio of every labelled utterance (``file_id``, ``split``).
 
     Returns the manifest and its summary; raises :class:`AudioError` for bad
-    audio unless ``manifest.drop_bad_audio``.
+    audio unless ``manifest.drop_bad_audio``, and :class:`EmptySplitError` when
+    ``labels`` (named ``source`` in messages) is empty or a split of it keeps
+    no utterance.
     """
     audio_dir, cache_dir = Path(audio_dir), Path(cache_dir)
     rows: list[dict[str, Any]] = []
@@ -91,6 +110,7 @@ def build_manifest(
         (problems if "reason" in row else rows).append(row)
     _stop_on_bad_audio(problems, manifest)
     df = pd.DataFrame(rows, columns=list(manifest_table.COLUMNS))
+    _stop_on_empty_split(labels, df, problems, audio_dir, source)
     return df, _summary(labels, df, problems, audio_dir)
 
 
@@ -141,6 +161,34 @@ def _stop_on_bad_audio(problems: Sequence[Mapping[str, str]], cfg: Mapping[str, 
         f"{len(bad)} labelled utterance(s) have unusable audio ({counts}):\n  {listing}{more}\n"
         "Fix the files, or set manifest.drop_bad_audio: true to drop them (they are then listed in "
         "the manifest summary)."
+    )
+
+
+def _stop_on_empty_split(
+    labels: pd.DataFrame,
+    df: pd.DataFrame,
+    problems: Sequence[Mapping[str, str]],
+    audio_dir: Path,
+    source: str,
+) -> None:
+    """Raise :class:`EmptySplitError` when nothing, or nothing of a labelled split, is kept."""
+    if labels.empty:
+        raise EmptySplitError(f"{source} holds no utterance: there is no audio to list (audio: {audio_dir})")
+    kept = set(df["split"])
+    lost = [s for s in ordered(set(labels["split"])) if s not in kept]
+    if not lost:
+        return
+    split_of = dict(zip(labels["file_id"], labels["split"], strict=True))
+    mine = [p for p in problems if split_of.get(p["file_id"]) in lost]
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(Counter(p["reason"] for p in mine).items()))
+    listing = "\n  ".join(f"{p['path']}: {p['reason']} ({p['detail']})" for p in mine[:MAX_LISTED])
+    more = f"\n  ... and {len(mine) - MAX_LISTED} more" if len(mine) > MAX_LISTED else ""
+    n = int(labels["split"].isin(lost).sum())
+    raise EmptySplitError(
+        f"no utterance of {', '.join(lost)} is kept: all {n} labelled in {source} were dropped "
+        f"(audio: {audio_dir}; {counts}):\n  {listing}{more}\n"
+        "The stage stops rather than write a manifest without them; fix the audio or "
+        "manifest.min_duration_s / max_duration_s."
     )
 
 

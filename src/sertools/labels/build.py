@@ -1,11 +1,14 @@
 """The ``labels`` stage: raw MSP-Podcast label files -> the label table and its summary.
 
-:func:`build_labels` takes four steps: validate the consensus file, mark the
-invalid annotation rows (the first failing reason of a row is the one
-counted), select the utterances, and summarise, with kept + dropped = read for
-utterances and annotation rows. The decisions are listed under "Label
-decisions" in docs/corpus.md; docs/bad_input.md lists what each kind of bad
-input does. The table's schema is :mod:`sertools.labels.table`.
+:func:`build_labels` takes five steps: set aside the rows of partitions the run
+does not use (before anything about their labels is checked), validate the
+consensus rows, mark the invalid annotation rows (the first failing reason of
+a row is the one counted), select the utterances, and summarise, with kept +
+dropped = read for utterances and annotation rows. A split the run needs whose
+utterances are all dropped stops the stage (:func:`check_nothing_lost`). The
+decisions are listed under "Label decisions" in docs/corpus.md; docs/bad_input.md
+lists what each kind of bad input does. The table's schema is
+:mod:`sertools.labels.table`.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from sertools.corpus.msp import (
     canonical_split,
     is_labels_txt,
     read_label_files,
+    source_text,
 )
 from sertools.io import write_json
 from sertools.labels import distributions, release, table
-from sertools.splits import SPLITS
+from sertools.splits import DEVELOPMENT, SPLITS, TEST_SPLITS, TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +53,27 @@ class LabelError(ValueError):
     """Invalid label data, named by file, line and column."""
 
 
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, labels: Mapping[str, Any]) -> dict:
-    """The ``labels`` rule: read ``inputs`` ``consensus`` and ``detailed``, write ``outputs``
-    ``table`` and ``summary``.
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    labels: Mapping[str, Any],
+    evaluation_splits: Sequence[str] | None = None,
+) -> dict:
+    """The ``labels`` rule: read ``inputs`` ``consensus`` and ``detailed`` (and
+    ``partitions`` when the consensus is labels.txt), write ``outputs`` ``table``
+    and ``summary``.
 
     ``inputs``/``outputs`` are Snakemake named lists or dicts; ``labels`` is the
-    config section. ``detailed`` is a labels_detailed file or labels.txt, and must be
-    the kind ``labels.detailed_source`` asks for (``auto`` takes either). Returns the
-    summary.
+    config section; ``evaluation_splits`` is ``evaluation.splits`` (default: every
+    test split), which with Train and Development makes the splits the run uses.
+    ``detailed`` is a labels_detailed file or labels.txt, and must be the kind
+    ``labels.detailed_source`` asks for (``auto`` takes either). Returns the summary.
     """
     _check_detailed_source(inputs["detailed"], labels["detailed_source"])
-    raw = read_label_files(inputs["consensus"], inputs["detailed"])
-    df, summary = build_labels(raw, labels)
+    partitions = dict(inputs.items()).get("partitions")  # a Snakemake named list's `in` looks at values
+    raw = read_label_files(inputs["consensus"], inputs["detailed"], partitions)
+    df, summary = build_labels(raw, labels, evaluation_splits)
     table.write(df, outputs["table"])
     write_json(outputs["summary"], summary)
     log.info(
@@ -86,11 +99,29 @@ def _check_detailed_source(detailed: Any, source: str) -> None:
         )
 
 
-def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Turn raw label tables into the per-utterance table and its summary."""
-    cons = _validated_consensus(raw)
-    rows = _mark_invalid_annotations(raw, labels_cfg)
-    chosen = _select_utterances(raw, cons, rows, labels_cfg)
+def used_splits(evaluation_splits: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The splits a run uses: Train, Development and ``evaluation_splits`` (default: the
+    test splits), in :data:`sertools.splits.SPLITS` order."""
+    wanted = {TRAIN, DEVELOPMENT, *(TEST_SPLITS if evaluation_splits is None else evaluation_splits)}
+    return tuple(s for s in SPLITS if s in wanted)
+
+
+def build_labels(
+    raw: RawLabels, labels_cfg: Mapping[str, Any], evaluation_splits: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Turn raw label tables into the per-utterance table and its summary.
+
+    ``evaluation_splits``: see :func:`used_splits`; rows of any other partition are
+    set aside (counted by split) before their labels are looked at.
+    """
+    splits = used_splits(evaluation_splits)
+    aside = _set_aside(raw, splits)
+    cons = _validated_consensus(raw, aside.used)
+    rows = _Rows(raw, labels_cfg["on_invalid_annotation"])
+    rows.drop(aside.annotation_reason(rows.det), None)
+    _mark_invalid_annotations(raw, rows, labels_cfg)
+    chosen = _select_utterances(raw, cons, rows, labels_cfg, aside)
+    check_nothing_lost(raw, rows, chosen, splits)
     keep = rows.reason == ""
     det = rows.det
     df, vote_summary = distributions.aggregate(
@@ -104,6 +135,7 @@ def build_labels(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> tuple[pd.Data
     )
     df, release_summary = _release_columns(df, chosen.utt[keep], det.loc[keep], labels_cfg)
     summary = _summarise(raw, rows, chosen, df, vote_summary, labels_cfg)
+    summary["source"]["splits_used"] = list(splits)
     summary["release"] = release_summary
     return df, summary
 
@@ -138,20 +170,67 @@ def _release_columns(
     return out, release.summary(df["split"].to_numpy(), columns, sec, weights)
 
 
-# ----------------------------------------------------------------------------- step 1: consensus file
+# ----------------------------------------------------------------------------- step 1: unused partitions
 
 
-def _validated_consensus(raw: RawLabels) -> pd.DataFrame:
-    """The consensus rows with upper-case codes and canonical split names.
+@dataclass(frozen=True)
+class _Aside:
+    """The consensus rows of partitions the run does not use, set aside unread."""
 
-    A file listed twice or an unknown consensus code stops the run.
+    used: np.ndarray  # bool per consensus row: its partition is used
+    split_of: dict[str, str]  # set-aside file -> its (canonical) partition
+    counts: Counter[str]  # set-aside files by partition
+
+    def annotation_reason(self, det: pd.DataFrame) -> np.ndarray:
+        """``split_not_used:<split>`` for the annotation rows of set-aside files, else ``""``."""
+        out = np.full(len(det), "", dtype=object)
+        if self.split_of:
+            split = det["file_id"].map(self.split_of)
+            hit = split.notna().to_numpy()
+            out[hit] = [f"split_not_used:{s or '<empty>'}" for s in split[hit]]
+        return out
+
+
+def _set_aside(raw: RawLabels, splits: Sequence[str]) -> _Aside:
+    """Find the consensus rows whose partition is not in ``splits`` (nothing else is read).
+
+    A file with a used row as well is not set aside (its listing twice is reported
+    with the used rows).
     """
-    cons = raw.consensus.reset_index(drop=True)
+    cons = raw.consensus
+    split = cons["split"].map(canonical_split)
+    used = _member(split, splits)
+    used_ids = pd.Index(cons.loc[used, "file_id"]).unique()
+    other = cons.loc[~used, "file_id"]
+    first = ~other.duplicated(keep="first").to_numpy() & ~_member(other, used_ids)
+    split_of = dict(zip(other[first], split[~used][first], strict=True))
+    counts = Counter(s or "<empty>" for s in split_of.values())
+    return _Aside(used, split_of, counts)
+
+
+# ----------------------------------------------------------------------------- step 2: consensus rows
+
+
+def _validated_consensus(raw: RawLabels, used: np.ndarray) -> pd.DataFrame:
+    """The consensus rows of used partitions, with upper-case codes and canonical split names.
+
+    A file listed twice (among these rows, or also in an unused partition) or an
+    unknown consensus code stops the run.
+    """
+    every = raw.consensus.reset_index(drop=True)
+    cons = every.loc[used].reset_index(drop=True)
     cname = raw.consensus_path.name
     dup = cons["file_id"].duplicated(keep="first").to_numpy()
     if dup.any():
         row = cons.loc[dup].iloc[0]
         raise LabelError(f"{cname} line {row['line']}, column FileName: {row['file_id']!r} is listed twice")
+    also = every.loc[~used & _member(every["file_id"], pd.Index(cons["file_id"]))]
+    if len(also):
+        row = also.iloc[0]
+        raise LabelError(
+            f"{cname} line {row['line']}, column FileName: {row['file_id']!r} is listed twice "
+            f"(also in partition {row['split']!r})"
+        )
     code = cons["consensus"].str.upper()
     bad_code = ~_member(code, CONSENSUS_CODES)
     if bad_code.any():
@@ -163,13 +242,14 @@ def _validated_consensus(raw: RawLabels) -> pd.DataFrame:
     return cons.assign(consensus=code, split=cons["split"].map(canonical_split))
 
 
-# ----------------------------------------------------------------------------- step 2: annotation rows
+# ----------------------------------------------------------------------------- step 3: annotation rows
 
 
 class _Rows:
     """The annotation rows and why each is rejected (``""``: kept so far; the first reason wins)."""
 
     def __init__(self, raw: RawLabels, on_invalid: str) -> None:
+        self.raw = raw
         self.det = raw.detailed.reset_index(drop=True)
         self.name = raw.detailed_path.name
         self.on_invalid = on_invalid
@@ -181,41 +261,51 @@ class _Rows:
             "FileName": "file_id",
             **{v: k for k, v in RATING_COLUMNS.items()},
         }
-        if self.layout_column:
-            self.field_of[self.layout_column] = "primary"
         self.prim = np.full(len(self.det), -1, dtype=np.int64)
         self.ratings: dict[str, np.ndarray] = {}
         self.txt = raw.detailed_layout == LABELS_TXT_LAYOUT
 
-    def column(self, name: str) -> str:
-        return self.layout_column or name
-
     def reject(self, mask: np.ndarray, why: str, column: str, problem: str) -> None:
-        """Mark rows newly failing ``why`` (or stop, naming the first, when invalid rows are errors)."""
+        """Mark rows newly failing ``why`` (or stop, naming the first, when invalid rows are errors).
+
+        ``column`` is the 2.0 column name of the failing value.
+        """
         new = mask & (self.reason == "")
         if not new.any():
             return
         if self.on_invalid == "error":
-            row = self.det.loc[new].iloc[0]
-            if self.txt:  # labels.txt: the file, the line and its text as written
-                what = (
-                    "the worker line"
-                    if why == "malformed_row"
-                    else f"{_TXT_FIELDS[column]} {row[self.field_of[column]]!r}"
-                )
-                raise LabelError(f"{self.name} line {row['line']}: {what} {problem}: {row['raw']!r}")
-            value = row[self.field_of[column]] if self.field_of.get(column) else ""
-            raise LabelError(f"{self.name} line {row['line']}, column {column}: {value!r} {problem}")
+            raise LabelError(self.message(self.det.loc[new].iloc[0], why, column, problem))
         self.reason[new] = why
 
-    def drop(self, mask: np.ndarray, why: str) -> None:
-        """Mark rows that are dropped for a reason that is never an error here."""
+    def message(self, row: pd.Series, why: str, column: str, problem: str) -> str:
+        """The file, the line, what failed, and the row as the file holds it."""
+        value = row[self.field_of[column]] if column in self.field_of else ""
+        if self.txt or self.layout_column:  # a worker line or EmoDetail value: name the part, show the text
+            whole = "the worker line" if self.txt else "the EmoDetail value"
+            what = whole if why == "malformed_row" else f"{_TXT_FIELDS[column]} {value!r}"
+            where = f"{self.name} line {row['line']}" + (
+                f", column {self.layout_column}" if self.layout_column else ""
+            )
+            return f"{where}: {what} {problem}: {row['raw']!r}"
+        return (
+            f"{self.name} line {row['line']}, column {column}: {value!r} {problem}; "
+            f"the row as written: {source_text(self.raw, row)!r}"
+        )
+
+    def drop(self, mask: np.ndarray, why: str | None) -> None:
+        """Mark rows that are dropped for a reason that is never an error here.
+
+        ``mask`` is boolean, or (``why`` None) an array of reasons with ``""`` for none.
+        """
+        if why is None:
+            self.reason = np.where(self.reason == "", mask, self.reason).astype(object)
+            return
         self.reason[mask & (self.reason == "")] = why
 
 
-def _mark_invalid_annotations(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> _Rows:
-    """Parse primaries and ratings; mark malformed, invalid and duplicate-worker rows."""
-    rows = _Rows(raw, labels_cfg["on_invalid_annotation"])
+def _mark_invalid_annotations(raw: RawLabels, rows: _Rows, labels_cfg: Mapping[str, Any]) -> None:
+    """Parse primaries and ratings; mark malformed, invalid and duplicate-worker rows
+    (rows already set aside are not looked at)."""
     det = rows.det
     if raw.bad_block_headers and rows.on_invalid == "error":
         line, text = raw.bad_block_headers[0]
@@ -226,7 +316,7 @@ def _mark_invalid_annotations(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> 
     rows.reject(
         det["malformed"].to_numpy(dtype=bool),
         "malformed_row",
-        rows.column("EmoClass_Major"),
+        "EmoClass_Major",
         "does not match 'WORKER; primary; secondary; A:x; V:x; D:x;'",
     )
     rows.reject((det["file_id"].str.len() == 0).to_numpy(), "missing_file_name", "FileName", "is empty")
@@ -234,15 +324,14 @@ def _mark_invalid_annotations(raw: RawLabels, labels_cfg: Mapping[str, Any]) -> 
     rows.reject(
         rows.prim < 0,
         "unknown_primary",
-        rows.column("EmoClass_Major"),
+        "EmoClass_Major",
         "is not a known primary emotion (Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt, Neutral, Other...)",
     )
     for f, col in RATING_COLUMNS.items():
         rows.ratings[f], missing, out_of_range = _parse_ratings(det[f])
-        rows.reject(missing, "non_numeric_rating", rows.column(col), "is missing or not a number")
-        rows.reject(out_of_range, "rating_out_of_range", rows.column(col), "is outside the 1-7 rating scale")
+        rows.reject(missing, "non_numeric_rating", col, "is missing or not a number")
+        rows.reject(out_of_range, "rating_out_of_range", col, "is outside the 1-7 rating scale")
     _mark_duplicate_workers(rows, labels_cfg["on_duplicate_worker"])
-    return rows
 
 
 def _primary_indices(primary: pd.Series) -> np.ndarray:
@@ -281,7 +370,7 @@ def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
     rows.drop(dup, "duplicate_worker")
 
 
-# ----------------------------------------------------------------------------- step 3: utterances
+# ----------------------------------------------------------------------------- step 4: utterances
 
 
 @dataclass(frozen=True)
@@ -292,34 +381,34 @@ class _Chosen:
     utt: np.ndarray  # row of each annotation in ``consensus`` (-1: not kept)
     universe: int  # utterances named in either file
     dropped: Counter[str]  # utterances dropped, by reason
+    read: pd.DataFrame  # consensus rows of used partitions (file_id, split, why: drop reason or "")
 
 
 def _select_utterances(
-    raw: RawLabels, cons: pd.DataFrame, rows: _Rows, labels_cfg: Mapping[str, Any]
+    raw: RawLabels, cons: pd.DataFrame, rows: _Rows, labels_cfg: Mapping[str, Any], aside: _Aside
 ) -> _Chosen:
-    """Match the two files, drop unused splits and utterances without enough valid annotations.
+    """Match the two files, drop utterances without enough valid annotations.
 
-    Annotation rows of a dropped or unknown utterance are marked as well.
+    ``cons``: the consensus rows of used partitions; the set-aside ones are
+    counted by partition. Annotation rows of a dropped or unknown utterance are
+    marked as well.
     """
     det = rows.det
     strict = labels_cfg["on_unmatched_utterance"] == "error"
-    dropped: Counter[str] = Counter()
-    cons_ids = pd.Index(cons["file_id"])
+    dropped: Counter[str] = Counter({f"split_not_used:{s}": n for s, n in aside.counts.items()})
+    cons_ids = pd.Index(raw.consensus["file_id"]).unique()
     det_ids = pd.Index(det.loc[det["file_id"].str.len() > 0, "file_id"].unique())
     _match_files(raw, rows, cons_ids, det_ids, strict, dropped)
 
-    split_ok = _member(cons["split"], SPLITS)
-    for s, n in cons.loc[~split_ok, "split"].value_counts().items():
-        dropped[f"split_not_used:{s or '<empty>'}"] += int(n)
-    cons = cons.loc[split_ok]
-
     valid = rows.reason == ""
-    enough = _enough_annotations(raw, rows, cons, det_ids, labels_cfg, strict, dropped)
-    kept = cons.loc[enough].sort_values("file_id").reset_index(drop=True)
+    why = _enough_annotations(raw, rows, cons, det_ids, labels_cfg, strict)
+    dropped.update(why[why != ""].tolist())
+    kept = cons.loc[why == ""].sort_values("file_id").reset_index(drop=True)
     utt = pd.Index(kept["file_id"]).get_indexer(det["file_id"])
     rows.drop(valid & (utt < 0), "utterance_dropped")
     # the utterance universe: every file named in either file
-    return _Chosen(kept, utt, len(cons_ids.union(det_ids)), dropped)
+    read = pd.DataFrame({"file_id": cons["file_id"], "split": cons["split"], "why": why})
+    return _Chosen(kept, utt, len(cons_ids.union(det_ids)), dropped, read)
 
 
 def _match_files(
@@ -346,11 +435,11 @@ def _enough_annotations(
     det_ids: pd.Index,
     labels_cfg: Mapping[str, Any],
     strict: bool,
-    dropped: Counter[str],
 ) -> np.ndarray:
-    """Which consensus rows have at least ``labels.min_annotators`` (and 1) valid annotations.
+    """Why each consensus row lacks at least ``labels.min_annotators`` (and 1) valid
+    annotations (``""``: it has enough).
 
-    The others are counted by reason; a file with no rows at all is an error when ``strict``.
+    A file with no rows at all is an error when ``strict``.
     """
     det = rows.det
     valid = rows.reason == ""
@@ -362,10 +451,49 @@ def _enough_annotations(
             f"{raw.consensus_path.name} line {row['line']}: {row['file_id']!r} has no rows in {rows.name}"
         )
     least = labels_cfg["min_annotators"]
-    dropped["no_annotations"] += int((~has_any).sum())
-    dropped["no_valid_annotations"] += int((has_any & (n_valid == 0)).sum())
-    dropped["fewer_than_min_annotators"] += int(((n_valid > 0) & (n_valid < least)).sum())
-    return n_valid >= max(1, least)
+    why = np.full(len(cons), "", dtype=object)
+    why[(n_valid > 0) & (n_valid < least)] = "fewer_than_min_annotators"
+    why[has_any & (n_valid == 0)] = "no_valid_annotations"
+    why[~has_any] = "no_annotations"
+    return why
+
+
+def check_nothing_lost(raw: RawLabels, rows: _Rows, chosen: _Chosen, splits: Sequence[str]) -> None:
+    """Stop when no utterance is kept, or when a used split had utterances and loses them all.
+
+    The message names both files, the split and the drop reasons of its
+    utterances and of their annotation rows, so that an unreadable release is
+    never turned into an empty (or one-split-short) label table.
+    """
+    read, kept = chosen.read, chosen.consensus
+    lost = [s for s in splits if (read["split"] == s).any() and not (kept["split"] == s).any()]
+    if len(kept) and not lost:
+        return
+    where = lost or list(splits)
+    mine = read.loc[_member(read["split"], where)]
+    what = "no utterance" if not len(kept) else f"no {', '.join(lost)} utterance"
+    parts = [
+        f"the label stage keeps {what} of {len(mine)} read in the splits it needs "
+        f"({', '.join(where)}) - it stops rather than write an empty label table"
+    ]
+    if len(mine):
+        parts.append(f"utterances dropped: {_counts(Counter(mine['why'].tolist()))}")
+        det_rows = _member(rows.det["file_id"], pd.Index(mine["file_id"]))
+        reasons = Counter(rows.reason[det_rows].tolist())
+        parts.append(f"their {int(det_rows.sum())} annotation row(s): {_counts(reasons) or 'none'}")
+        empty_primary = int((det_rows & (rows.det["primary"].str.strip() == "").to_numpy()).sum())
+        if empty_primary:
+            parts.append(f"{empty_primary} of them with an empty or missing primary label (EmoClass_Major)")
+    set_aside = {k: v for k, v in chosen.dropped.items() if k.startswith("split_not_used:")}
+    if set_aside:
+        parts.append(f"set aside as unused partitions: {_counts(Counter(set_aside))}")
+    parts.append(f"files: {raw.consensus_path}, {raw.detailed_path}")
+    raise LabelError("; ".join(parts))
+
+
+def _counts(c: Counter[str]) -> str:
+    """``reason: n, ...`` (kept rows, the empty reason, left out), most frequent first."""
+    return ", ".join(f"{k}: {n}" for k, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) if k)
 
 
 def _member(values: pd.Series, pool: pd.Index | Sequence[str]) -> np.ndarray:
@@ -376,7 +504,7 @@ def _member(values: pd.Series, pool: pd.Index | Sequence[str]) -> np.ndarray:
     return pd.Index(pool).get_indexer(values) >= 0
 
 
-# ----------------------------------------------------------------------------- step 4: summary
+# ----------------------------------------------------------------------------- step 5: summary
 
 
 def _summarise(
@@ -400,7 +528,7 @@ def _summarise(
         "source": {
             "consensus_file": str(raw.consensus_path),
             "detailed_file": str(raw.detailed_path),
-            "detailed_layout": raw.detailed_layout,
+            **raw.layout(),
             "rows_with_non_utf8_bytes": raw.non_utf8_rows,
             **(
                 {"blocks": raw.blocks, "blocks_with_bad_header": len(raw.bad_block_headers)}

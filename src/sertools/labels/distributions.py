@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import CLASSES, CODE_TO_INDEX, CODES, NO_AGREEMENT, OTHER, K, primary_index
+from sertools.classes import (
+    CLASSES,
+    CODE_TO_INDEX,
+    CODES,
+    NO_AGREEMENT,
+    OTHER,
+    K,
+    primary_index,
+    secondary_word,
+)
 from sertools.labels import reliability, table
 from sertools.measures import normalised_entropy
 from sertools.splits import ALL, SPLITS
@@ -39,8 +48,12 @@ def plurality_codes(votes: np.ndarray) -> np.ndarray:
 
 
 def word_map(labels_cfg: Mapping[str, Any]) -> dict[str, int]:
-    """``labels.secondary_map`` as lower-case word -> class index."""
-    return {w.strip().lower(): CLASSES.index(c) for w, c in labels_cfg["secondary_map"].items()}
+    """``labels.secondary_map`` as lower-case word -> class index.
+
+    Its words pass through the alias table too (:func:`sertools.classes.secondary_word`),
+    so an entry may name a word by any of its known spellings.
+    """
+    return {secondary_word(w): CLASSES.index(c) for w, c in labels_cfg["secondary_map"].items()}
 
 
 def secondary_table(
@@ -48,6 +61,9 @@ def secondary_table(
 ) -> tuple[np.ndarray, list[list[str]], np.ndarray]:
     """Parse each distinct secondary string once.
 
+    A word is first spelled as the alias table says (``Dissapointed`` ->
+    ``disappointed``), then looked up in ``words`` (``labels.secondary_map``), then
+    read as a class name or Other spelling; anything else is Other and unmapped.
     Returns a (n_unique, K) bool matrix of mentioned classes, the unmapped words
     of each string, and the number of (non-empty) words in each string.
     """
@@ -61,9 +77,10 @@ def secondary_table(
             if not w:
                 continue
             n_words[j] += 1
-            idx = words.get(w.lower())
+            known = secondary_word(w)  # known misspellings first (sertools.classes.SECONDARY_ALIASES)
+            idx = words.get(known)
             if idx is None:
-                idx = primary_index(w)  # class names and Other spellings
+                idx = primary_index(known)  # class names and Other spellings
             if idx is None:
                 idx = OTHER
                 missing.append(w.lower())
