@@ -26,6 +26,7 @@ wildcard_constraints:
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/manifest.smk"
+include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"

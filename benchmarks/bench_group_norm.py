@@ -15,8 +15,8 @@ import time
 
 import torch
 
+from sertools import device
 from sertools.model import group_norm
-from sertools.training import device
 
 
 def time_fn(fn, x, lengths, w, b, reps: int) -> float:

@@ -30,6 +30,7 @@ ORDER = [
     "bench_batching",
     "bench_group_norm",
     "bench_train",
+    "bench_features",
     "bench_metrics",
     "bench_gpu",
     "bench_workflow",

@@ -43,6 +43,7 @@ def test_every_rule_has_a_stage_module_with_run():
     rules = set()
     for smk in (ROOT / "workflow/rules").glob("*.smk"):
         rules |= set(re.findall(r"^rule (\w+):", smk.read_text(), re.M))
+        rules |= set(re.findall(r"^use rule \w+ as (\w+) with:", smk.read_text(), re.M))
     assert rules == set(deps.STAGES)
     for rule, module in deps.STAGES.items():
         source = deps.module_path(module).read_text()
@@ -53,6 +54,8 @@ def test_stage_modules_are_named_after_their_rules():
     """rule manifest -> sertools.data.manifest; rule metrics -> sertools.evaluation.metrics; ..."""
     for rule, module in deps.STAGES.items():
         parts = module.split(".")
+        # a rule reusing another's stage (use rule ... as ..._head) is named after it
+        rule = rule.removesuffix("_head")
         stem = {"synth_corpus": "synthetic", "train": "training", "labels": "labels"}.get(rule, rule)
         assert stem in parts, f"rule {rule} runs {module}"
 

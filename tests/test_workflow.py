@@ -71,7 +71,10 @@ def test_outputs_and_accounting(run_dir):
             assert (pred["split"] == split).all()
             assert len(pred) == (manifest["split"] == split).sum()
     main = pd.read_csv(run_dir / "results/tables/main.csv")
-    assert ",".join(main.columns) == "variant,split,metric,mean,sd_seeds,ci_low,ci_high,n_seeds,n_utterances"
+    assert (
+        ",".join(main.columns)
+        == "variant,model,split,metric,mean,sd_seeds,ci_low,ci_high,n_seeds,n_utterances"
+    )
     assert {"macro_f1", "jsd_primary", "kld_primary", "jsd_true"} <= set(main["metric"])
     assert (run_dir / "results/figures/strata_jsd_primary.png").stat().st_size > 0
 

@@ -158,6 +158,7 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
             validate(merged, train_schema)
         except ConfigError as e:
             raise ConfigError(str(e).replace("config key '", f"config key 'variants.{name}.train.")) from None
+        _check_variant_model(cfg, name, schema, merged)
         if var["targets"] == "consensus" and var.get("include_no_agreement"):
             raise ConfigError(
                 f"config key 'variants.{name}.include_no_agreement': X utterances have no consensus label; "
@@ -192,6 +193,57 @@ def canonical(obj: Any) -> Any:
     if isinstance(obj, list):
         return [canonical(v) for v in obj]
     return obj
+
+
+def _check_variant_model(
+    cfg: Mapping[str, Any], name: str, schema: Mapping[str, Any], train: Mapping[str, Any]
+) -> None:
+    """The variant's model overrides are model keys, and a frozen variant can use the shared features."""
+    model_schema = schema["properties"]["model"]
+    override = cfg["variants"][name].get("model") or {}
+    try:
+        validate(override, {**model_schema, "$defs": schema.get("$defs", {})})
+    except ConfigError as e:
+        raise ConfigError(str(e).replace("config key '", f"config key 'variants.{name}.model.")) from None
+    model = variant_model(cfg, name)
+    if model["mode"] != "frozen":
+        return
+    where = f"config key 'variants.{name}.model"
+    if model["upstream"] == "wavlm":
+        for key in ("backbone", "tiny", "waveform_norm", "attention_mask"):
+            if model[key] != cfg["model"][key]:
+                raise ConfigError(
+                    f"{where}.{key}': a frozen variant reads the one wavlm feature set, computed with the "
+                    f"global model.{key}; set it there"
+                )
+        if model["waveform_norm"] == "train_stats":
+            raise ConfigError(f"{where}.waveform_norm': train_stats is not supported for frozen features")
+    if train.get("unfreeze"):
+        raise ConfigError(
+            f"config key 'variants.{name}.train.unfreeze': a frozen-upstream variant has no layers to unfreeze; "
+            "set it to null in the variant's train block"
+        )
+
+
+def variant_model(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The ``model`` section with variant ``name``'s overrides applied."""
+    return _deep_merge(dict(cfg["model"]), cfg["variants"][name].get("model") or {})
+
+
+def frozen_upstreams(cfg: Mapping[str, Any]) -> list[str]:
+    """The upstreams whose features some variant trains on (sorted)."""
+    models = (variant_model(cfg, name) for name in cfg["variants"])
+    return sorted({m["upstream"] for m in models if m["mode"] == "frozen"})
+
+
+def model_label(model: Mapping[str, Any]) -> str:
+    """A short label of a resolved model section for tables and logs: ``fine-tuned tiny (tc_gru)``,
+    ``frozen wavlm (microsoft/wavlm-base)``, ``frozen eGeMAPS``."""
+    if model.get("mode", "finetune") != "frozen":
+        return f"fine-tuned {model['backbone']} ({model['head']})"
+    if model["upstream"] == "egemaps":
+        return "frozen eGeMAPS"
+    return f"frozen wavlm ({model['backbone']})"
 
 
 def variant_train(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -8,7 +8,8 @@ corpus, label and manifest stages succeed and every training job die later.
 
 Each check imports one package and touches the part the workflow uses
 (torchaudio's compiled extension and resampler, ``transformers.WavLMModel``,
-libsndfile behind soundfile, the SLURM executor plugin).
+libsndfile behind soundfile, openSMILE's engine and its eGeMAPS configuration,
+the SLURM executor plugin).
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ def _soundfile() -> str:
     return f"{soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})"
 
 
+def _opensmile() -> str:
+    import numpy as np
+    import opensmile
+
+    # builds the eGeMAPSv02 configuration shipped in the wheel and runs libSMILEapi once
+    smile = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000, dtype=np.float32) / 16000)
+    shape = smile.process_signal(tone.astype(np.float32), 16000).shape
+    if shape != (1, 88):
+        raise ImportError(f"eGeMAPSv02 functionals came out with shape {shape}, expected (1, 88)")
+    return opensmile.__version__
+
+
 def _plain(module: str) -> Callable[[], str]:
     def check() -> str:
         mod = importlib.import_module(module)
@@ -68,6 +84,7 @@ CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("torchaudio", _torchaudio),
     ("transformers", _transformers),
     ("soundfile", _soundfile),
+    ("opensmile", _opensmile),
     ("safetensors", _plain("safetensors.torch")),
     ("numpy", _plain("numpy")),
     ("pandas", _plain("pandas")),

@@ -123,10 +123,10 @@ def test_files_and_exact_columns(inputs: tuple[dict, dict], tmp_path: Path) -> N
     assert all(p.stat().st_size > 0 for p in written)
     assert (
         header(tmp_path / "main.csv")
-        == "variant,split,metric,mean,sd_seeds,ci_low,ci_high,n_seeds,n_utterances"
+        == "variant,model,split,metric,mean,sd_seeds,ci_low,ci_high,n_seeds,n_utterances"
     )
     assert header(tmp_path / "entropy_strata.csv") == ",".join(table_rows.STRATA_COLUMNS)
-    assert "stratum" in table_rows.STRATA_COLUMNS and set(table_rows.MAIN_COLUMNS) < set(
+    assert "stratum" in table_rows.STRATA_COLUMNS and set(table_rows.MAIN_COLUMNS) - {"model"} < set(
         table_rows.STRATA_COLUMNS
     )
     assert header(tmp_path / "significance.csv") == (

@@ -2,11 +2,15 @@
 # This is the only Python in the rule files; all stage logic lives in src/sertools.
 
 import importlib
+import re
 from pathlib import Path
 
 import sertools
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
+from sertools import splits as sertools_splits
+from sertools.features import extract as sertools_features
+from sertools.features import store as sertools_store
 from sertools.report import figures as sertools_figures
 from sertools.report import tables as sertools_tables
 
@@ -21,6 +25,7 @@ config.clear()
 config.update(_resolved)
 
 SYNTH_DIR = "resources/synthetic"
+FEATURES_DIR = "results/features"
 # the paper's published Table 2 (reference data shipped with the repository)
 PUBLISHED_TABLE2 = str(Path(workflow.basedir) / "docs" / "paper_release" / "table2.csv")
 # One software environment for all rules (`--sdm conda`) - the same packages as
@@ -75,6 +80,45 @@ def lib(rule):
 VARIANTS = list(config["variants"])
 SEEDS = list(config["seeds"])
 EVAL_SPLITS = list(config["evaluation"]["splits"])
+
+
+# ---- fine-tuned and frozen-upstream variants (model.mode, per variant)
+VARIANT_MODELS = {v: sertools_config.variant_model(config, v) for v in VARIANTS}
+FROZEN = [v for v in VARIANTS if VARIANT_MODELS[v]["mode"] == "frozen"]
+FINETUNED = [v for v in VARIANTS if v not in FROZEN]
+UPSTREAMS = sertools_config.frozen_upstreams(config)
+TRAIN_SPLITS = [sertools_splits.TRAIN, sertools_splits.DEVELOPMENT]
+FEATURE_SPLITS = sertools_splits.ordered({*TRAIN_SPLITS, *EVAL_SPLITS})
+# what decides the audio rows of the manifest (the features rule's params: the
+# manifest itself is read as ancient, see features.smk)
+AUDIO_IDENTITY = {
+    "corpus": config["corpus"],
+    "synthetic": config["synthetic"] if config["corpus"]["source"] == "synthetic" else None,
+    "manifest": config["manifest"],
+}
+
+
+def variant_pattern(names):
+    """A wildcard constraint matching exactly these variants (nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def variant_features(wildcards, splits):
+    """The cached features a frozen variant reads, one named input per split."""
+    upstream = VARIANT_MODELS[wildcards.variant]["upstream"]
+    return sertools_store.input_paths(f"{FEATURES_DIR}/{upstream}", splits)
+
+
+def variant_model_params(wildcards):
+    """The model section with this variant's overrides."""
+    return VARIANT_MODELS[wildcards.variant]
+
+
+def features_model_params(wildcards):
+    """The model keys that decide wavlm features (None for egemaps)."""
+    if wildcards.upstream != "wavlm":
+        return None
+    return {k: config["model"][k] for k in sertools_features.MODEL_KEYS}
 
 
 # keys of the (variant-resolved) train section that prediction reads

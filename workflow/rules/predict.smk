@@ -1,4 +1,5 @@
-# Prediction dumps of the best checkpoint for every evaluation split.
+# Prediction dumps of the best checkpoint for every evaluation split (frozen
+# variants: rule predict_head, on cached features, CPU only).
 
 
 rule predict:
@@ -12,6 +13,8 @@ rule predict:
             "results/predictions/{{variant}}/seed{{seed}}/{split}.parquet",
             split=EVAL_SPLITS,
         ),
+    wildcard_constraints:
+        variant=variant_pattern(FINETUNED),
     log:
         "logs/predict/{variant}/seed{seed}.log",
     benchmark:
@@ -26,3 +29,17 @@ rule predict:
         train=predict_params,
     script:
         "../scripts/predict.py"
+
+
+use rule predict as predict_head with:
+    input:
+        unpack(lambda wc: variant_features(wc, EVAL_SPLITS)),
+        best="results/train/{variant}/seed{seed}/best.safetensors",
+        labels="results/labels/labels.parquet",
+        manifest="results/manifest/manifest.parquet",
+        code=lib("predict_head"),
+    wildcard_constraints:
+        variant=variant_pattern(FROZEN),
+    threads: 1
+    resources:
+        gpu=0,

@@ -1,6 +1,8 @@
-# One training job per (variant, seed); each asks for one GPU. A job killed at
-# any moment resumes from results/train/{variant}/seed{seed}/resume/ (not an
-# output, so Snakemake keeps it) when it is rerun.
+# One training job per (variant, seed). A fine-tuning job asks for one GPU; a
+# frozen-upstream variant (model.mode: frozen) trains only a head on cached
+# features (rule train_head), on the CPU. A job killed at any moment resumes from
+# results/train/{variant}/seed{seed}/resume/ (not an output, so Snakemake keeps
+# it) when it is rerun.
 
 
 rule train:
@@ -12,6 +14,8 @@ rule train:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         log_csv="results/train/{variant}/seed{seed}/train_log.csv",
         run="results/train/{variant}/seed{seed}/run.json",
+    wildcard_constraints:
+        variant=variant_pattern(FINETUNED),
     log:
         "logs/train/{variant}/seed{seed}.log",
     benchmark:
@@ -22,8 +26,21 @@ rule train:
     resources:
         gpu=1,
     params:
-        model=config["model"],
+        model=variant_model_params,
         train=variant_train_params,
         variant=variant_params,
     script:
         "../scripts/train.py"
+
+
+use rule train as train_head with:
+    input:
+        unpack(lambda wc: variant_features(wc, TRAIN_SPLITS)),
+        labels="results/labels/labels.parquet",
+        manifest="results/manifest/manifest.parquet",
+        code=lib("train_head"),
+    wildcard_constraints:
+        variant=variant_pattern(FROZEN),
+    threads: 1
+    resources:
+        gpu=0,

@@ -437,6 +437,7 @@ def variant_metrics(
     doc: dict[str, Any] = {
         "schema": metrics_doc.SCHEMA,
         "variant": variant,
+        "model": (variant_cfg or {}).get("model"),  # its label (sertools.config.model_label), if given
         "settings": s,
         "schemes": {
             **common,

@@ -9,6 +9,9 @@ on the run's device and AMP setting. The files follow
 dominance`` (1-7, converted from the model's ``dim_scale`` recorded in the
 checkpoint's architecture, ``unit`` when an older one lacks it), sorted by
 file_id; a split without utterances gives an empty file with the same schema.
+A frozen-upstream head (``model.mode: frozen``) reads each split's cached
+feature rows (inputs ``features_<split>``) instead of audio, with the same
+outputs.
 
 Entry points: :func:`run` (the workflow's ``predict`` rule) and
 :func:`predict` (the command line: a whole config).
@@ -29,16 +32,15 @@ import torch
 from sertools import config as config_mod
 from sertools.classes import K
 from sertools.data import dataset
+from sertools.device import amp_dtype, resolve_device, torch_threads
 from sertools.evaluation import predictions
+from sertools.features import store
+from sertools.features.dataset import FeatureDataset
+from sertools.model import factory
+from sertools.model.frozen import FeatureHeadModel
 from sertools.model.inference import infer, sample_rate_of, softmax
-from sertools.model.network import (
-    architecture_dim_scale,
-    min_input_samples,
-    model_from_architecture,
-    to_rating_scale,
-)
+from sertools.model.network import architecture_dim_scale, to_rating_scale
 from sertools.training import checkpoint
-from sertools.training.device import amp_dtype, resolve_device, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +64,16 @@ def run(
         raise ValueError(f"predict: {len(splits)} splits but {len(outputs)} output paths")
     model, meta = load_model(inputs["best"])
     device = resolve_device(train["device"])
+    features = store.paths_from_inputs(inputs)
     with torch_threads(train.get("num_threads") or threads):
         model.to(device)
         table, _ = dataset.load_table(inputs["labels"], inputs["manifest"])
         for split, out in zip(splits, outputs, strict=True):
             rows = table[table["split"] == split].sort_values("file_id", kind="stable")
-            predictions.write(
-                out, predict_split(model, meta, rows, split, train, device, str(inputs["manifest"]))
-            )
+            where = str(inputs["manifest"])
+            if isinstance(model, FeatureHeadModel):
+                where = feature_file(features, split, model)
+            predictions.write(out, predict_split(model, meta, rows, split, train, device, where))
             log.info("predict: %s: %d utterances -> %s", split, len(rows), out)
 
 
@@ -80,6 +84,7 @@ def predict(
     splits: Sequence[str],
     out_paths: Sequence[str | Path],
     cfg: Mapping[str, Any],
+    features_dir: str | Path | None = None,
 ) -> None:
     """:func:`run` with the settings of a resolved config.
 
@@ -91,7 +96,19 @@ def predict(
         config_mod.variant_train(cfg, variant) if variant in cfg.get("variants", {}) else dict(cfg["train"])
     )
     inputs = {"best": checkpoint_path, "labels": labels_path, "manifest": manifest_path}
+    if features_dir is not None:
+        inputs.update(store.input_paths(features_dir, splits))
     run(inputs, out_paths, splits=splits, train=train)
+
+
+def feature_file(features: Mapping[str, str], split: str, model: FeatureHeadModel) -> str:
+    """The features file of ``split`` for a frozen-upstream head (a clear error when it is not given)."""
+    if split not in features:
+        raise store.FeatureError(
+            f"the checkpoint is a frozen-upstream head on {model.upstream!r} features; "
+            f"give the {split} features file (input features_{split})"
+        )
+    return features[split]
 
 
 def load_model(checkpoint_path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -102,7 +119,10 @@ def load_model(checkpoint_path: str | Path) -> tuple[torch.nn.Module, dict[str, 
         raise checkpoint.CheckpointError(
             f"{checkpoint_path}: no model architecture in the checkpoint metadata"
         )
-    model = model_from_architecture(arch)
+    try:
+        model = factory.from_architecture(arch)
+    except ValueError as e:
+        raise checkpoint.CheckpointError(f"{checkpoint_path}: {e}") from None
     state = checkpoint.strip_prefix(ck.tensors, "model.")
     try:
         model.load_state_dict(state, strict=True)
@@ -111,7 +131,7 @@ def load_model(checkpoint_path: str | Path) -> tuple[torch.nn.Module, dict[str, 
             f"{checkpoint_path}: weights do not fit the stored architecture ({e})"
         ) from None
     stats = ck.meta.get("waveform_stats")
-    if stats is not None:
+    if stats is not None and not isinstance(model, FeatureHeadModel):
         model.set_waveform_stats(stats["mean"], stats["std"])
     return model, ck.meta
 
@@ -125,19 +145,28 @@ def predict_split(
     device: torch.device,
     where: str,
 ) -> pa.Table:
-    """The prediction table of one split's manifest ``rows`` (``where`` names the manifest in errors)."""
+    """The prediction table of one split's manifest ``rows``.
+
+    ``where`` names the manifest in errors, or, for a frozen-upstream head, is
+    the split's features file.
+    """
     sr = sample_rate_of(rows, where)
     if "sample_rate" in meta and len(rows) and sr != int(meta["sample_rate"]):
         raise dataset.DataError(
             f"{split}: audio at {sr} Hz but the model was trained at {meta['sample_rate']} Hz"
         )
-    min_len = min_input_samples(model)
-    dataset.check_min_frames(rows, min_len, sr, split)
-    audio = dataset.AudioDataset(rows["path"].tolist(), rows["frames"].tolist(), sr)
+    min_len = factory.min_input_length(model)
+    if isinstance(model, FeatureHeadModel):
+        items: dataset.AudioDataset | FeatureDataset = head_inputs(model, rows, where)
+        lengths = items.lengths
+    else:
+        dataset.check_min_frames(rows, min_len, sr, split)
+        items = dataset.AudioDataset(rows["path"].tolist(), rows["frames"].tolist(), sr)
+        lengths = rows["frames"].to_numpy()
     out = infer(
         model,
-        audio,
-        rows["frames"].to_numpy(),
+        items,
+        lengths,
         float(train["max_eval_batch_seconds"]),
         device,
         amp_dtype(train["amp"], device),
@@ -145,6 +174,18 @@ def predict_split(
     )
     ratings = dims_to_ratings(out.dims, meta.get("architecture") or {})
     return frame(rows["file_id"].tolist(), split, softmax(out.logits), ratings)
+
+
+def head_inputs(model: FeatureHeadModel, rows: pd.DataFrame, path: str) -> FeatureDataset:
+    """The feature rows of ``rows`` from ``path``, checked against the head's upstream and shape."""
+    feats = store.read(path, model.upstream)
+    if feats.shape != (model.layers, model.dim):
+        raise store.FeatureError(
+            f"{path}: key 'features' has rows of [{feats.shape[0]}, {feats.shape[1]}] but the checkpoint's "
+            f"head expects [{model.layers}, {model.dim}] (model.upstream {model.upstream}); recompute the "
+            "features or retrain the head"
+        )
+    return FeatureDataset(store.aligned(feats, rows["file_id"].tolist(), rows["frames"].to_numpy(), path))
 
 
 def dims_to_ratings(dims: np.ndarray, architecture: Mapping[str, Any]) -> np.ndarray:

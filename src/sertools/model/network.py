@@ -333,20 +333,26 @@ class SERModel(nn.Module):
 
     def embed(self, wave: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Pooled (or TC-GRU) utterance representation [B, embed_dim] (fp32)."""
-        lengths = self._check_inputs(wave, lengths)
-        x = self.normalize_waveform(wave, lengths)
-        sample_mask = length_mask(lengths, x.shape[1])
-        frames = frames_for_samples(self, lengths)
+        x, attn, frames, first_layer = self._backbone_inputs(wave, lengths)
         self._check_spec_augment(int(frames.max()))
-        cfg = self.backbone.config
-        first_layer = conv_out_lengths(lengths, cfg.conv_kernel, cfg.conv_stride, layers=1)
-        attn = sample_mask.to(torch.long) if self.use_attention_mask else None
         with backbones.length_aware_norm(self.backbone, first_layer):
             hidden = self._backbone_states(x, attn)
         if self.head_kind == "tc_gru":
             return self.pool(hidden, frames).float()
         frame_mask = length_mask(frames, hidden.shape[1])
         return self.pool(hidden, frame_mask)
+
+    def layer_states(self, wave: Tensor, lengths: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+        """Every hidden state of the backbone - the encoder input (CNN output after the feature
+        projection) and each transformer layer's output, L + 1 tensors [B, T', D] - and the valid
+        frames per row. The frozen-upstream features (:mod:`sertools.features.wavlm`) pool these."""
+        x, attn, frames, first_layer = self._backbone_inputs(wave, lengths)
+        with (
+            backbones.length_aware_norm(self.backbone, first_layer),
+            backbones.capture_layer_states(self.backbone) as states,
+        ):
+            last = backbones.last_hidden_state(self.backbone, x, attn)
+        return [*states.as_list()[:-1], last], frames
 
     def forward(self, wave: Tensor, lengths: Tensor | None = None) -> ModelOutput:
         """Logits [B, 9], dimensions [B, 3] in ``dim_scale`` (and their log-variance) for a padded batch.
@@ -417,6 +423,20 @@ class SERModel(nn.Module):
                 f"({self._min_samples} samples); pad or drop it"
             )
         return lengths
+
+    def _backbone_inputs(
+        self, wave: Tensor, lengths: Tensor | None
+    ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+        """Normalised waveforms, the sample attention mask (or None), valid frames per row and
+        valid frames of the first conv layer (its length-aware GroupNorm)."""
+        lengths = self._check_inputs(wave, lengths)
+        x = self.normalize_waveform(wave, lengths)
+        sample_mask = length_mask(lengths, x.shape[1])
+        frames = frames_for_samples(self, lengths)
+        cfg = self.backbone.config
+        first_layer = conv_out_lengths(lengths, cfg.conv_kernel, cfg.conv_stride, layers=1)
+        attn = sample_mask.to(torch.long) if self.use_attention_mask else None
+        return x, attn, frames, first_layer
 
     def _check_spec_augment(self, max_frames: int) -> None:
         cfg = self.backbone.config

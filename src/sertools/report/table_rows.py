@@ -58,8 +58,16 @@ __all__ = [
 _ENTRY_FIELDS: tuple[str, ...] = ("mean", "sd_seeds", "ci_low", "ci_high")
 _COMPARISON_FIELDS: tuple[str, ...] = ("diff", "ci_low", "ci_high", "p_value")
 
-MAIN_COLUMNS: tuple[str, ...] = ("variant", "split", "metric", *_ENTRY_FIELDS, "n_seeds", "n_utterances")
-STRATA_COLUMNS: tuple[str, ...] = ("variant", "split", "stratum", *MAIN_COLUMNS[2:])
+MAIN_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "model",
+    "split",
+    "metric",
+    *_ENTRY_FIELDS,
+    "n_seeds",
+    "n_utterances",
+)
+STRATA_COLUMNS: tuple[str, ...] = ("variant", "split", "stratum", *MAIN_COLUMNS[3:])
 SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
     "variant",
     "baseline",
@@ -70,7 +78,7 @@ SIGNIFICANCE_COLUMNS: tuple[str, ...] = (
     "p_holm",
     "significant",
 )
-CCC_COLUMNS: tuple[str, ...] = ("variant", "split", "attribute", *MAIN_COLUMNS[3:])
+CCC_COLUMNS: tuple[str, ...] = ("variant", "split", "attribute", *MAIN_COLUMNS[4:])
 OTHER_FIELDS = ("other_pred_share", "other_mass", "human_other_share")
 OTHER_COLUMNS: tuple[str, ...] = (
     "variant",
@@ -81,7 +89,7 @@ OTHER_COLUMNS: tuple[str, ...] = (
     *(f"{f}{sfx}" for f in OTHER_FIELDS for sfx in ("", "_ci_low", "_ci_high")),
 )
 LABEL_COLUMNS: tuple[str, ...] = ("split", "statistic", "value")
-OWN_COLUMNS: tuple[str, ...] = ("variant", "split", "scheme", *MAIN_COLUMNS[2:])
+OWN_COLUMNS: tuple[str, ...] = ("variant", "split", "scheme", *MAIN_COLUMNS[3:])
 #: the strata table's columns with the variant's own target distribution and scheme
 STRATA_OWN_COLUMNS: tuple[str, ...] = (*STRATA_COLUMNS[:2], "distribution", "scheme", *STRATA_COLUMNS[2:])
 
@@ -190,8 +198,12 @@ def _splits(
 
 
 def main_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
-    """Every metric of every split (whole split) of the variants in ``order``."""
-    return [row for v, doc, split in _splits(metrics, order) for row in _metric_rows(v, doc, split, None)]
+    """Every metric of every split (whole split) of the variants in ``order``, with the variant's model."""
+    return [
+        {**row, "model": str(doc.get("model") or "")}
+        for v, doc, split in _splits(metrics, order)
+        for row in _metric_rows(v, doc, split, None)
+    ]
 
 
 def _empty_stratum_row(variant: str, doc: Mapping[str, Any], split: str, stratum: str) -> Row:

@@ -140,6 +140,9 @@ def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str
     look = _lookup(rows, "variant", "split", "metric")
     marks = _sig_marks(sig_rows)
     cols = [(s, m, hi) for s in splits for m, _, hi in _HEADLINE]
+    # a Model column when the variants name their model (fine-tuned and frozen-upstream rows side by side)
+    models = {r["variant"]: r.get("model", "") for r in rows}
+    with_model = any(models.values())
     body, means = [], []
     for v in variants:
         cells, ms = [], []
@@ -147,10 +150,11 @@ def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str
             r = look.get((v, s, m))
             cells.append(_cell(r) + (" †" if (v, s, m) in marks else ""))
             ms.append(r["mean"] if r else "")
-        body.append(([v], cells))
+        body.append(([v, models[v]] if with_model else [v], cells))
         means.append(ms)
     groups = [(s, [_arrow(h, hi) for _, h, hi in _HEADLINE]) for s in splits]
-    return WideTable(["Variant"], groups, body, best_flags(means, [hi for _, _, hi in cols]))
+    head = ["Variant", "Model"] if with_model else ["Variant"]
+    return WideTable(head, groups, body, best_flags(means, [hi for _, _, hi in cols]))
 
 
 def _stratified_wide(
@@ -557,7 +561,7 @@ def readme_table(
     Identical to ``main.md``.
     """
     rows = _read_csv(main_csv_path)
-    if not rows or set(MAIN_COLUMNS) - set(rows[0]):
+    if not rows or set(MAIN_COLUMNS) - {"model"} - set(rows[0]):
         raise TableError(f"{main_csv_path} is empty or lacks the columns {list(MAIN_COLUMNS)}")
     sig = _read_csv(significance_csv_path) if significance_csv_path else None
     scheme = str((evaluation or {}).get("common_hard_labels", "consensus"))

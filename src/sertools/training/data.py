@@ -5,7 +5,9 @@ variant's targets for Train (what the model fits) and Development (what
 selects the checkpoint), refuses data it cannot train or validate on, and
 opens the audio: Train items are cropped to ``max_train_duration_s`` at a
 random start drawn from (seed, epoch, item), or kept whole when it is null
-(the paper release); Development items are full length.
+(the paper release); Development items are full length. A frozen-upstream
+job (``model.mode: frozen``) reads the cached feature rows of the same
+utterances instead (:mod:`sertools.features.store`), one fixed-size row each.
 :class:`WaveformStats` holds the Train waveform mean and std that
 ``model.waveform_norm: train_stats`` needs.
 """
@@ -25,8 +27,9 @@ import torch
 
 from sertools import measures, splits
 from sertools.data import dataset
+from sertools.features import store
+from sertools.features.dataset import FeatureDataset
 from sertools.model.inference import sample_rate_of
-from sertools.model.network import SERModel
 from sertools.training.errors import TrainingError
 from sertools.training.job import Job
 
@@ -42,9 +45,9 @@ class TrainingData:
     dev_table: pd.DataFrame  # every Development utterance with audio, in dataset order
     train_targets: dataset.Targets
     dev_targets: dataset.Targets
-    train_set: dataset.AudioDataset  # cropped items
-    train_lengths: np.ndarray  # samples per item after cropping
-    dev_set: dataset.AudioDataset  # full-length items
+    train_set: dataset.AudioDataset | FeatureDataset  # cropped audio items, or feature rows
+    train_lengths: np.ndarray  # samples per item after cropping (feature rows: ones)
+    dev_set: dataset.AudioDataset | FeatureDataset  # full-length items, or feature rows
     dev_lengths: np.ndarray
     dev_hard: np.ndarray  # consensus class or -1 (validation macro-F1)
     dev_primary: np.ndarray  # primary-vote distributions (validation JSD)
@@ -54,6 +57,11 @@ class TrainingData:
     num_workers: int  # audio reader processes
     labels_without_audio: Mapping[str, int]
 
+    @property
+    def feature_shape(self) -> tuple[int, int] | None:
+        """(L, D) of a frozen-upstream job's feature rows (None: audio)."""
+        return self.train_set.shape if isinstance(self.train_set, FeatureDataset) else None
+
     def check_min_length(self, min_samples: int) -> None:
         """Refuse utterances shorter than the model's receptive field (names the file)."""
         dataset.check_min_frames(self.train_rows, min_samples, self.sample_rate, splits.TRAIN)
@@ -61,9 +69,13 @@ class TrainingData:
 
 
 def load_training_data(
-    labels: str | Path, manifest: str | Path, job: Job, device: torch.device
+    labels: str | Path,
+    manifest: str | Path,
+    job: Job,
+    device: torch.device,
+    features: Mapping[str, str | Path] | None = None,
 ) -> TrainingData:
-    """Targets and audio of ``job``'s variant for Train and Development."""
+    """Targets and audio (or, for a frozen job, the ``features`` files of Train and Development)."""
     table, report = dataset.load_table(labels, manifest)
     train_table = table[table["split"] == splits.TRAIN].reset_index(drop=True)
     dev_table = table[table["split"] == splits.DEVELOPMENT].reset_index(drop=True)
@@ -75,10 +87,14 @@ def load_training_data(
     rows = train_table.iloc[train_targets.rows]
     max_s = job.train["max_train_duration_s"]
     crop = None if max_s is None else max(1, round(float(max_s) * sample_rate))  # None: whole utterances
-    train_set = dataset.AudioDataset(
-        rows["path"].tolist(), rows["frames"].tolist(), sample_rate, crop, job.seed
-    )
-    dev_set = dataset.AudioDataset(dev_table["path"].tolist(), dev_table["frames"].tolist(), sample_rate)
+    if job.frozen:
+        train_set = feature_rows(features, splits.TRAIN, rows, job.model["upstream"])
+        dev_set = feature_rows(features, splits.DEVELOPMENT, dev_table, job.model["upstream"])
+    else:
+        train_set = dataset.AudioDataset(
+            rows["path"].tolist(), rows["frames"].tolist(), sample_rate, crop, job.seed
+        )
+        dev_set = dataset.AudioDataset(dev_table["path"].tolist(), dev_table["frames"].tolist(), sample_rate)
     data = TrainingData(
         train_table=train_table,
         train_rows=rows,
@@ -86,9 +102,9 @@ def load_training_data(
         train_targets=train_targets,
         dev_targets=dev_targets,
         train_set=train_set,
-        train_lengths=_train_lengths(rows, crop),
+        train_lengths=train_set.lengths if job.frozen else _train_lengths(rows, crop),
         dev_set=dev_set,
-        dev_lengths=dev_table["frames"].to_numpy(dtype=np.int64),
+        dev_lengths=dev_set.lengths if job.frozen else dev_table["frames"].to_numpy(dtype=np.int64),
         dev_hard=dataset.scheme_hard_labels(dev_table, job.variant, job.variant_name),
         dev_primary=dataset.stack(dev_table["p_primary"], "p_primary"),
         difficulty=_difficulty(rows, job.curriculum),
@@ -107,6 +123,19 @@ def load_training_data(
         dev_set.in_memory,
     )
     return data
+
+
+def feature_rows(
+    features: Mapping[str, str | Path] | None, split: str, rows: pd.DataFrame, upstream: str
+) -> FeatureDataset:
+    """The cached feature rows of ``rows`` (manifest utterances of ``split``), in their order."""
+    if not features or split not in features:
+        raise TrainingError(f"model.mode frozen needs the {split} features file of upstream {upstream!r}")
+    path = features[split]
+    feats = store.read(path, upstream)
+    return FeatureDataset(
+        store.aligned(feats, rows["file_id"].tolist(), rows["frames"].to_numpy(), str(path))
+    )
 
 
 def _check_usable(
@@ -172,8 +201,15 @@ class WaveformStats:
     value: dict[str, float] | None = None
 
     @classmethod
-    def measure(cls, model: SERModel, data: TrainingData) -> WaveformStats:
-        """Measure them over every Train utterance with audio and set them on ``model``."""
+    def measure(cls, model: torch.nn.Module, data: TrainingData) -> WaveformStats:
+        """Measure them over every Train utterance with audio and set them on ``model``.
+
+        A frozen-upstream head gets its feature statistics here instead (over the
+        Train rows it trains on; they are part of its weights).
+        """
+        if isinstance(data.train_set, FeatureDataset):
+            model.set_feature_stats(data.train_set.values.reshape(-1, *data.train_set.shape))
+            return cls()
         if model.waveform_norm != "train_stats":
             return cls()
         audio = dataset.AudioDataset(

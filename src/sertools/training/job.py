@@ -4,7 +4,7 @@ A job is a (variant, seed) pair with the ``model`` section, the variant's
 ``train`` section (its overrides applied) and the variant's own settings. The
 config hash covers everything that determines the trained weights: those
 sections, the variant's name, the seed, the SHA-256 of the label and manifest
-files, the code fingerprint (:func:`sertools.training.provenance.code_fingerprint`)
+files (and of the cached features a frozen-upstream job reads), the code fingerprint (:func:`sertools.training.provenance.code_fingerprint`)
 and :data:`TRAINING_VERSION`. A resume checkpoint is used only by a job with
 the same hash (docs/training.md, "Resume").
 """
@@ -35,6 +35,7 @@ def config_hash(
     labels_sha256: str,
     manifest_sha256: str,
     code: Mapping[str, str] | None = None,
+    features_sha256: Mapping[str, str] | None = None,
 ) -> str:
     """Hash of everything that determines the trained weights (see the module docstring)."""
     doc = {
@@ -48,6 +49,8 @@ def config_hash(
         "labels_sha256": labels_sha256,
         "manifest_sha256": manifest_sha256,
     }
+    if features_sha256:  # absent for fine-tuning, so its hashes are unchanged
+        doc["features_sha256"] = dict(features_sha256)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -61,6 +64,11 @@ class Job:
     variant_name: str
     seed: int
     config_hash: str
+
+    @property
+    def frozen(self) -> bool:
+        """A head trained on cached frozen-upstream features (``model.mode: frozen``)."""
+        return self.model.get("mode", "finetune") == "frozen"
 
     @property
     def max_epochs(self) -> int:
@@ -97,8 +105,9 @@ def make_job(
     seed: int,
     labels: str | Path,
     manifest: str | Path,
+    features: Mapping[str, str | Path] | None = None,
 ) -> Job:
-    """The job of these config sections on these label and manifest files (hashes them all)."""
+    """The job of these config sections on these label, manifest (and, frozen, features) files (hashes them all)."""
     model = copy.deepcopy(dict(model))
     train = copy.deepcopy(dict(train))
     variant = {k: copy.deepcopy(v) for k, v in variant.items() if k != "train"}
@@ -111,5 +120,6 @@ def make_job(
         provenance.file_sha256(labels),
         provenance.file_sha256(manifest),
         provenance.code_fingerprint(deps.STAGES["train"]),
+        {split: provenance.file_sha256(path) for split, path in (features or {}).items()},
     )
     return Job(model, train, variant, str(variant_name), int(seed), digest)

@@ -11,6 +11,9 @@ reported (docs/training.md, "One optimisation step").
 
 The objective is the variant's categorical loss plus ``dim_weight`` times the
 dimensional loss, in fp32 (:mod:`sertools.model.losses`).
+
+A frozen-upstream head (``model.mode: frozen``) has no backbone parameters, so
+it has only the heads' optimiser.
 """
 
 from __future__ import annotations
@@ -25,10 +28,9 @@ import torch
 
 from sertools.classes import CLASSES, K
 from sertools.data import dataset
-from sertools.model import losses, release_losses
-from sertools.model.network import SERModel, build_model, min_input_samples
+from sertools.device import amp_dtype
+from sertools.model import factory, losses, release_losses
 from sertools.training import distributed
-from sertools.training.device import amp_dtype
 from sertools.training.job import Job
 from sertools.training.schedulers import set_lr
 from sertools.training.seeding import reseed
@@ -164,7 +166,7 @@ def make_objective(job: Job, train_targets: dataset.Targets) -> Objective:
 class Optimisation:
     """The model and everything that updates it (built by :func:`build_optimisation`)."""
 
-    model: SERModel
+    model: torch.nn.Module  # SERModel, or FeatureHeadModel for a frozen upstream
     forward_model: torch.nn.Module  # the DDP wrapper under data parallelism, else the model itself
     optimizers: Mapping[str, torch.optim.Optimizer]  # parameter group -> its AdamW
     params: list[torch.nn.Parameter]  # every trainable parameter (gradient clipping)
@@ -195,7 +197,7 @@ class Optimisation:
     @property
     def min_samples(self) -> int:
         """The shortest input the model accepts (its receptive field)."""
-        return min_input_samples(self.model)
+        return factory.min_input_length(self.model)
 
     def set_learning_rates(self, lrs: Mapping[str, float]) -> None:
         for group, opt in self.optimizers.items():
@@ -238,9 +240,16 @@ class Optimisation:
 
 
 def build_optimisation(
-    job: Job, train_targets: dataset.Targets, device: torch.device, ctx: distributed.DistContext
+    job: Job,
+    train_targets: dataset.Targets,
+    device: torch.device,
+    ctx: distributed.DistContext,
+    feature_shape: tuple[int, int] | None = None,
 ) -> Optimisation:
-    """A freshly initialised model (seeded with the job's seed) and its optimisers."""
+    """A freshly initialised model (seeded with the job's seed) and its optimisers.
+
+    ``feature_shape``: (L, D) of the feature rows of a frozen-upstream job.
+    """
     t = job.train
     unfreezing = Unfreezing.from_train(t)
     if unfreezing is not None and ctx.enabled:
@@ -248,8 +257,12 @@ def build_optimisation(
             "train.unfreeze is not supported with data parallelism: DDP fixes the set of trainable "
             "parameters when it wraps the model. Train on one device or set train.unfreeze: null"
         )
+    if unfreezing is not None and job.frozen:
+        raise ValueError(
+            "train.unfreeze: a frozen-upstream head (model.mode: frozen) has no layers to unfreeze"
+        )
     reseed(job.seed)
-    model = build_model(job.model)
+    model = factory.build(job.model, feature_shape)
     model.to(device)
     if unfreezing is None:
         backbone, heads = model.param_groups()

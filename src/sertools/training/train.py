@@ -2,8 +2,9 @@
 
 Entry points:
 
-* :func:`run` - the workflow's ``train`` rule: ``inputs`` (``labels``,
-  ``manifest``), ``outputs`` (``best``, ``log_csv``, ``run``) and the rule's
+* :func:`run` - the workflow's ``train`` and ``train_head`` rules: ``inputs``
+  (``labels``, ``manifest``; a frozen-upstream variant also ``features_Train``
+  and ``features_Development``), ``outputs`` (``best``, ``log_csv``, ``run``) and the rule's
   params as keywords;
 * :func:`from_config` - the command line and tests: a whole resolved config,
   a variant name and a run directory;
@@ -28,11 +29,13 @@ from typing import Any
 import torch
 
 from sertools import config as config_mod
+from sertools import splits
 from sertools.data import curriculum
+from sertools.device import resolve_device, torch_settings
+from sertools.features import store
 from sertools.io import write_json
 from sertools.training import distributed, provenance
 from sertools.training.data import TrainingData, WaveformStats, load_training_data
-from sertools.training.device import resolve_device, torch_settings
 from sertools.training.job import Job, make_job
 from sertools.training.loop import Run, run_epoch, write_best
 from sertools.training.optimisation import Optimisation, build_optimisation
@@ -68,9 +71,12 @@ def run(
     device = distributed.device_for(ctx, resolve_device(train["device"]))
     threads = train.get("num_threads") or threads
     with torch_settings(bool(train["deterministic"]), threads, device), distributed.session(ctx, device):
-        job = make_job(model, train, variant, variant_name, seed, inputs["labels"], inputs["manifest"])
+        features = store.paths_from_inputs(inputs)
+        job = make_job(
+            model, train, variant, variant_name, seed, inputs["labels"], inputs["manifest"], features
+        )
         files = RunFiles.from_outputs(outputs)
-        return fit(job, inputs["labels"], inputs["manifest"], files, device, ctx, stop_after_epochs)
+        return fit(job, inputs["labels"], inputs["manifest"], files, device, ctx, stop_after_epochs, features)
 
 
 def from_config(
@@ -83,14 +89,22 @@ def from_config(
     threads: int | None = None,
     *,
     stop_after_epochs: int | None = None,
+    features_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """:func:`run` with the sections of a resolved config and the run directory ``out_dir``."""
+    """:func:`run` with the sections of a resolved config and the run directory ``out_dir``.
+
+    ``features_dir``: the directory of the upstream's ``<split>.safetensors``
+    files (a frozen-upstream variant).
+    """
     if variant not in cfg["variants"]:
         raise ValueError(f"unknown variant {variant!r}; configured: {sorted(cfg['variants'])}")
+    inputs: dict[str, Any] = {"labels": labels, "manifest": manifest}
+    if features_dir is not None:
+        inputs.update(store.input_paths(features_dir, (splits.TRAIN, splits.DEVELOPMENT)))
     return run(
-        {"labels": labels, "manifest": manifest},
+        inputs,
         outputs_in(out_dir),
-        model=cfg["model"],
+        model=config_mod.variant_model(cfg, variant),
         train=config_mod.variant_train(cfg, variant),
         variant=cfg["variants"][variant],
         variant_name=variant,
@@ -108,11 +122,15 @@ def fit(
     device: torch.device,
     ctx: distributed.DistContext,
     stop_after_epochs: int | None = None,
+    features: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Train ``job``, resuming from its checkpoint if there is one; returns the summary."""
+    """Train ``job``, resuming from its checkpoint if there is one; returns the summary.
+
+    ``features``: split -> features file, for a frozen-upstream job.
+    """
     started = time.monotonic()
     files.prepare(ctx)
-    data = load_training_data(labels, manifest, job, device)
+    data = load_training_data(labels, manifest, job, device, features)
     optim, state, stats, resumed_from = resume_or_start(job, data, files, device, ctx)
     resume = recoverables(optim, state, stats)
     run = Run(job, data, optim, files, resume, best_meta(job, optim, data, stats), device, ctx)
@@ -165,7 +183,7 @@ def resume_or_start(
 
     The last item is the epoch the run resumes after (None: a fresh start).
     """
-    optim = build_optimisation(job, data.train_targets, device, ctx)
+    optim = build_optimisation(job, data.train_targets, device, ctx, data.feature_shape)
     data.check_min_length(optim.min_samples)
     saved = read_resume(files.resume, job.config_hash)
     if saved is not None:
@@ -176,7 +194,7 @@ def resume_or_start(
             # same configuration but a state that does not fit (e.g. the model code
             # changed): rebuild everything and start over
             log.warning("resume checkpoint %s does not fit this code, starting fresh: %s", files.resume, e)
-            optim = build_optimisation(job, data.train_targets, device, ctx)
+            optim = build_optimisation(job, data.train_targets, device, ctx, data.feature_shape)
         else:
             log.info(
                 "resuming from %s after epoch %d (best epoch %s, %s = %.6g)",
@@ -235,6 +253,7 @@ def summarise(run: Run, state: RunState, resumed_from: int | None, seconds: floa
     return {
         "variant": run.job.variant_name,
         "seed": run.job.seed,
+        "model": config_mod.model_label(run.job.model),
         "best_epoch": state.best_epoch,
         "best_metric": state.best_metric,
         "selection_metric": state.rules.selection_metric,

@@ -7,7 +7,8 @@ import random
 import pytest
 import torch
 
-from sertools.training import device, seeding
+from sertools import device
+from sertools.training import seeding
 
 
 def test_device_and_amp_choice() -> None:

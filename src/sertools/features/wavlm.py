@@ -1,0 +1,114 @@
+"""Frozen WavLM features: every hidden layer, mean (and optionally std) pooled over valid frames.
+
+The backbone is the one ``model.backbone`` names (``tiny``, a hub id or a local
+directory), built by :func:`sertools.model.network.build_model` so that
+waveform normalisation, the attention mask and the length-aware GroupNorm are
+exactly those of fine-tuning, then frozen in eval mode. Each utterance is
+processed whole (no crops) in duration-sorted batches of at most
+``max_batch_seconds`` of padded audio (:func:`sertools.data.batching.eval_batches`);
+on CUDA the forward pass runs under autocast (``amp``). Pooling uses the valid
+frames only, so a row does not depend on what it was batched with.
+
+Mean pooling is linear, so a softmax-weighted sum of the pooled layers (the
+frozen head, :mod:`sertools.model.frozen`) equals mean pooling of the weighted
+sum of hidden states: SUPERB's weighted-sum protocol at a fraction of the cost.
+The ``tiny`` backbone is random: ``seed`` fixes it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sertools.data import batching, dataset
+from sertools.device import amp_dtype
+from sertools.model.inference import autocast
+from sertools.model.lengths import length_mask
+from sertools.model.network import SERModel, build_model, min_input_samples
+
+log = logging.getLogger(__name__)
+
+#: model keys that decide the features (the rest only matter for fine-tuning)
+MODEL_KEYS = ("backbone", "tiny", "waveform_norm", "attention_mask")
+
+
+def frozen_backbone(model_cfg: Mapping[str, Any], seed: int) -> SERModel:
+    """The fine-tuning model's backbone with its input handling, frozen, in eval mode."""
+    if model_cfg["waveform_norm"] == "train_stats":
+        raise ValueError(
+            "config key 'model.waveform_norm': train_stats is not supported for frozen features "
+            "(use utterance or none)"
+        )
+    cfg = copy.deepcopy(dict(model_cfg))
+    cfg.update(mode="finetune", head="pooling", layer_aggregation="last", mask_time_prob=0.0, layerdrop=0.0)
+    torch.manual_seed(int(seed))
+    model = build_model(cfg)
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def layer_names(model: SERModel) -> list[str]:
+    n = model.backbone.config.num_hidden_layers
+    return ["cnn_projection", *(f"transformer_{i}" for i in range(1, n + 1))]
+
+
+def pool(states: Sequence[torch.Tensor], frames: torch.Tensor, std: bool) -> torch.Tensor:
+    """[B, L, D] masked means (with ``std``: [B, L, 2D], means then population stds) in fp32."""
+    mask = length_mask(frames, states[0].shape[1]).unsqueeze(-1).float()  # [B, T', 1]
+    n = mask.sum(dim=1).clamp_min(1.0)  # [B, 1]
+    out = []
+    for h in states:
+        h = h.float()
+        mean = (h * mask).sum(dim=1) / n
+        if std:
+            var = (((h - mean.unsqueeze(1)) ** 2) * mask).sum(dim=1) / n
+            out.append(torch.cat([mean, var.clamp_min(0.0).sqrt()], dim=-1))
+        else:
+            out.append(mean)
+    return torch.stack(out, dim=1)
+
+
+def extract(
+    paths: Sequence[str],
+    frames: Sequence[int],
+    sample_rate: int,
+    model_cfg: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    device: torch.device,
+) -> tuple[np.ndarray, list[str]]:
+    """Features [N, L + 1, D (x 2 with std)] float32 of ``paths`` in order, and the layer names.
+
+    ``settings``: the ``features.wavlm`` section (``std_pooling``, ``max_batch_seconds``,
+    ``amp``, ``seed``).
+    """
+    model = frozen_backbone(model_cfg, int(settings["seed"])).to(device)
+    names = layer_names(model)
+    width = model.backbone.config.hidden_size * (2 if settings["std_pooling"] else 1)
+    out = np.zeros((len(paths), len(names), width), dtype=np.float32)
+    if not len(paths):
+        return out, names
+    lengths = np.asarray(frames, dtype=np.int64)
+    min_len = min_input_samples(model)
+    if lengths.min() < min_len:
+        raise dataset.DataError(
+            f"an utterance of {int(lengths.min())} samples is shorter than the backbone's receptive field "
+            f"({min_len} samples); raise manifest.min_duration_s"
+        )
+    audio = dataset.AudioDataset(list(paths), lengths.tolist(), sample_rate)
+    plan = batching.eval_batches(lengths / sample_rate, float(settings["max_batch_seconds"]))
+    dtype = amp_dtype(settings["amp"], device)
+    with torch.inference_mode():
+        batches = dataset.iterate_batches(audio, plan, min_len)
+        for batch in tqdm(batches, total=len(plan), desc="wavlm features", mininterval=30, file=sys.stderr):
+            with autocast(device, dtype):
+                states, valid = model.layer_states(batch.wave.to(device), batch.lengths.to(device))
+            out[batch.index.numpy()] = pool(states, valid, bool(settings["std_pooling"])).cpu().numpy()
+    return out, names
