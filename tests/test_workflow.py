@@ -2,9 +2,10 @@
 
 One full run (module-scoped), then dry runs that check Snakemake's rerun
 decisions: nothing changed -> nothing runs; a label setting changed -> labels
-and downstream, not the corpus; a bootstrap setting -> evaluation only; one
-variant's hyperparameter -> only that variant's chain; an added seed -> only the
-new seed trains.
+and downstream, not the corpus nor the cached features; a bootstrap setting ->
+evaluation only; one variant's hyperparameter -> only that variant's chain (a
+frozen head's too, never the features); an added seed -> only the new seed
+trains.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ def test_outputs_and_accounting(run_dir):
     assert labels["utterances_read"] == 60
     manifest = pd.read_parquet(run_dir / "results/manifest/manifest.parquet")
     assert len(manifest) == labels["utterances_kept"]
-    for variant in ("hard_ce", "dist_primary_kl"):
+    for split in ("Train", "Development", "Test1", "Test2"):
+        feats = json.loads((run_dir / f"results/features/egemaps/{split}.json").read_text())
+        assert feats["rows_read"] == feats["rows_written"] == (manifest["split"] == split).sum()
+        assert feats["shape"] == [1, 88]
+    for variant in ("hard_ce", "dist_primary_kl", "egemaps_kl"):
         run = run_dir / f"results/train/{variant}/seed0"
         for f in ("best.safetensors", "train_log.csv", "run.json", "config.yaml", "env.json"):
             assert (run / f).is_file(), f
@@ -102,6 +107,8 @@ def test_label_change_reruns_labels_not_corpus(run_dir):
     counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
     assert "synth_corpus" not in counts
     assert counts["labels"] == 1 and counts["manifest"] == 1 and counts["train"] == 2
+    # features are a function of the audio: a label setting never recomputes them
+    assert "features" not in counts and counts["train_head"] == 1
 
 
 def test_bootstrap_change_reruns_evaluation_only(run_dir):
@@ -130,11 +137,42 @@ def test_one_variant_hyperparameter_reruns_that_variant(run_dir):
     assert "results/train/hard_ce/" not in proc.stdout.split("Job stats", 1)[0]
 
 
+def test_frozen_head_hyperparameter_reruns_that_head_not_the_features(run_dir):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["variants"]["egemaps_kl"]["model"]["frozen"] = {"hidden": 32}
+    path = run_dir / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    counts = job_counts(snakemake(run_dir, "-n", config=path).stdout)
+    assert counts == {
+        "train_head": 1,
+        "predict_head": 1,
+        "metrics": 1,
+        "significance": 1,
+        "tables": 1,
+        "figures": 1,
+        "paper_comparison": 1,
+    }
+
+
+def test_added_frozen_variant_reuses_the_features(run_dir):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["variants"]["egemaps_ce"] = {
+        "targets": "consensus",
+        "loss": "ce",
+        "model": {"mode": "frozen", "upstream": "egemaps"},
+    }
+    path = run_dir / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    counts = job_counts(snakemake(run_dir, "-n", config=path).stdout)
+    assert "features" not in counts and counts["train_head"] == 1 and "train" not in counts
+
+
 def test_added_seed_trains_only_the_new_seed(run_dir):
     cfg = _variant_config(run_dir, seeds=[0, 1])
     proc = snakemake(run_dir, "-n", config=cfg)
     counts = job_counts(proc.stdout)
-    assert counts["train"] == 2 and counts["predict"] == 2
+    assert counts["train"] == 2 and counts["predict"] == 2 and counts["train_head"] == 1
+    assert "features" not in counts
     assert "seed0/best.safetensors" not in "".join(
         line for line in proc.stdout.splitlines() if line.strip().startswith("output:")
     )
@@ -158,8 +196,10 @@ def test_library_modules_are_inputs_of_only_the_rules_they_shape(run_dir):
     assert users["report/tables"] == {"tables"}
     assert users["labels/distributions"] == {"labels"}
     assert users["corpus/synthetic/generate"] == {"synth_corpus"}
-    assert users["training/loop"] == {"train"}
-    assert users["training/train"] == {"train"}
+    assert users["training/loop"] == {"train", "train_head"}
+    assert users["training/train"] == {"train", "train_head"}
+    assert users["features/egemaps"] == {"features"}
+    assert users["features/store"] == {"features", "train", "train_head", "predict", "predict_head"}
     assert users["evaluation/metrics"] == {"metrics"}
     assert "significance" in users["evaluation/significance"]
     assert not {"train", "predict", "metrics"} & users["evaluation/significance"]
@@ -199,6 +239,7 @@ VOLATILE = (
     re.compile(r"^train/[^/]+/seed\d+/(run\.json|env\.json|train_log\.csv)$"),  # seconds, dates
     re.compile(r"^train/[^/]+/seed\d+/best\.safetensors$"),  # compared by content below
     re.compile(r"^train/[^/]+/seed\d+/resume/last\.safetensors$"),  # holds the log rows' seconds
+    re.compile(r"^features/[^/]+/[^/]+\.json$"),  # the features job's seconds
 )
 
 
