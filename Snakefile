@@ -9,7 +9,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default. A run given --configfile (e.g. config/paper.yaml) uses that file
+# alone: merging it into the demo's would add the demo's variants to its grid.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -36,3 +40,11 @@ rule all:
     default_target: True
     input:
         get_final_output(),
+
+
+# The frozen-upstream rows alone (model.mode: frozen): features once, then a head per
+# variant and seed, its predictions and metrics - before any fine-tuning:
+#   snakemake --configfile config/paper.yaml --cores 8 frozen
+rule frozen:
+    input:
+        expand("results/metrics/{variant}.json", variant=FROZEN),

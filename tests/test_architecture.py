@@ -54,8 +54,8 @@ def test_stage_modules_are_named_after_their_rules():
     """rule manifest -> sertools.data.manifest; rule metrics -> sertools.evaluation.metrics; ..."""
     for rule, module in deps.STAGES.items():
         parts = module.split(".")
-        # a rule reusing another's stage (use rule ... as ..._head) is named after it
-        rule = rule.removesuffix("_head")
+        # a rule reusing another's stage (use rule ... as ..._head / ..._gpu) is named after it
+        rule = rule.removesuffix("_head").removesuffix("_gpu")
         stem = {"synth_corpus": "synthetic", "train": "training", "labels": "labels"}.get(rule, rule)
         assert stem in parts, f"rule {rule} runs {module}"
 

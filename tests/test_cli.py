@@ -18,7 +18,19 @@ def tiny_config(tmp_path_factory):
         yaml.safe_dump(
             {
                 "train": {"batch_size": 8, "max_epochs": 1},
-                "evaluation": {"bootstrap_resamples": 20, "splits": ["Development", "Test1"]},
+                "variants": {
+                    "dist_primary_kl": {"targets": "primary", "loss": "kl"},
+                    "head_kl": {
+                        "targets": "primary",
+                        "loss": "kl",
+                        "model": {"mode": "frozen", "upstream": "egemaps"},
+                    },
+                },
+                "evaluation": {
+                    "bootstrap_resamples": 20,
+                    "splits": ["Development", "Test1"],
+                    "baseline_variant": "dist_primary_kl",
+                },
             }
         )
     )
@@ -82,6 +94,23 @@ def test_all_stages(tmp_path, tiny_config, capsys):
         == 0
     )
     assert len(pd.read_parquet(r / "pred" / "Test1.parquet")) > 0
+    # the frozen-upstream path: features once, then a head trained and run on them
+    feats = ["--out-dir", f"{r}/feats", "--splits", "Train", "Development", "Test1"]
+    assert main(["features", f"{r}/manifest.parquet", "--upstream", "egemaps", *feats, "--threads", "1"]) == 0
+    assert json.loads((r / "feats" / "Train.json").read_text())["shape"] == [1, 88]
+    head = ["--variant", "head_kl", "--seed", "0", "--out-dir", f"{r}/head", "--features-dir", f"{r}/feats"]
+    assert main(["train", *args, *head]) == 0
+    out = ["--splits", "Test1", "--out-dir", f"{r}/head_pred", "--features-dir", f"{r}/feats"]
+    assert main(["predict", f"{r}/head/best.safetensors", *args[:2], *out, "--config", str(tiny_config)]) == 0
+    assert len(pd.read_parquet(r / "head_pred" / "Test1.parquet")) == len(
+        pd.read_parquet(r / "pred" / "Test1.parquet")
+    )
+    # without the features, the head cannot predict: one line that says so
+    assert (
+        main(["predict", f"{r}/head/best.safetensors", *args[:2], "--out-dir", f"{r}/x", "--splits", "Test1"])
+        == 2
+    )
+    assert "give the Test1 features file" in capsys.readouterr().err
     assert (
         main(
             [

@@ -67,6 +67,28 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     print(f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, {s['hours']:.2f} h")
 
 
+def cmd_features(args: argparse.Namespace) -> None:
+    from sertools.features import extract, store
+
+    cfg = _cfg(args)
+    for split in args.splits:
+        s = extract.run(
+            {"manifest": args.manifest},
+            {
+                "features": store.split_file(args.out_dir, split),
+                "summary": Path(args.out_dir) / f"{split}.json",
+            },
+            upstream=args.upstream,
+            split=split,
+            settings=cfg["features"][args.upstream],
+            model=cfg["model"],
+            threads=args.threads,
+        )
+        print(
+            f"{store.split_file(args.out_dir, split)}: {s['rows_written']}/{s['rows_read']} rows {s['shape']}"
+        )
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from sertools.training import train as training
 
@@ -76,7 +98,14 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"unknown variant {args.variant!r}; configured: {', '.join(cfg['variants'])}"
         )
     res = training.from_config(
-        args.labels, args.manifest, args.out_dir, cfg, args.variant, args.seed, threads=args.threads
+        args.labels,
+        args.manifest,
+        args.out_dir,
+        cfg,
+        args.variant,
+        args.seed,
+        threads=args.threads,
+        features_dir=args.features_dir,
     )
     print(
         f"{args.out_dir}: best epoch {res.get('best_epoch')} ({res.get('selection_metric')} {res.get('best_metric')})"
@@ -87,7 +116,15 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from sertools.evaluation import predict
 
     outs = [str(Path(args.out_dir) / f"{s}.parquet") for s in args.splits]
-    predict.predict(args.checkpoint, args.labels, args.manifest, args.splits, outs, _cfg(args))
+    predict.predict(
+        args.checkpoint,
+        args.labels,
+        args.manifest,
+        args.splits,
+        outs,
+        _cfg(args),
+        features_dir=args.features_dir,
+    )
     print("wrote " + ", ".join(outs))
 
 
@@ -138,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="config YAML (default: the built-in defaults)")
     s.set_defaults(func=cmd_manifest)
 
+    s = sub.add_parser("features", help="frozen-upstream features of every manifest utterance, per split")
+    s.add_argument("manifest", help="MANIFEST.parquet")
+    s.add_argument("--upstream", required=True, choices=["wavlm", "egemaps"])
+    s.add_argument("--splits", nargs="+", default=["Train", "Development", "Test1", "Test2"])
+    s.add_argument("--out-dir", required=True, help="writes OUT_DIR/<split>.safetensors and <split>.json")
+    s.add_argument("--threads", type=int, default=None, help="eGeMAPS worker processes / torch threads")
+    s.add_argument("--config", help="config YAML (model.backbone, features.*)")
+    s.set_defaults(func=cmd_features)
+
     s = sub.add_parser("train", help="train one supervision variant with one seed")
     s.add_argument("labels", help="LABELS.parquet")
     s.add_argument("manifest", help="MANIFEST.parquet")
@@ -145,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--out-dir", required=True, help="run directory (resumes from OUT_DIR/resume/ if present)")
     s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--features-dir", help="the upstream's features (frozen-upstream variants)")
     s.add_argument("--config", help="config YAML (default: the built-in defaults)")
     s.set_defaults(func=cmd_train)
 
@@ -154,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("manifest", help="MANIFEST.parquet")
     s.add_argument("--splits", nargs="+", default=["Development", "Test1", "Test2"])
     s.add_argument("--out-dir", required=True, help="writes OUT_DIR/<split>.parquet")
+    s.add_argument("--features-dir", help="the upstream's features (a frozen-upstream head)")
     s.add_argument("--config", help="config YAML (device, batch limits)")
     s.set_defaults(func=cmd_predict)
 
@@ -184,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _known_errors() -> tuple[type[BaseException], ...]:
     from sertools.corpus.msp import CorpusFormatError
     from sertools.data.manifest import AudioError
+    from sertools.features.store import FeatureError
     from sertools.labels.build import LabelError
 
     # ValueError covers DataError, CheckpointError-free paths, EvaluationError, bad arguments
@@ -192,6 +241,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         CorpusFormatError,
         LabelError,
         AudioError,
+        FeatureError,
         FileNotFoundError,
         ValueError,
         RuntimeError,

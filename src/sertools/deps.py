@@ -96,6 +96,7 @@ STAGES: dict[str, str] = {
     "labels": "sertools.labels.build",
     "manifest": "sertools.data.manifest",
     "features": "sertools.features.extract",
+    "features_gpu": "sertools.features.extract",
     "train": "sertools.training.train",
     "train_head": "sertools.training.train",
     "predict": "sertools.evaluation.predict",

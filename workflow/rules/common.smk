@@ -87,13 +87,18 @@ VARIANT_MODELS = {v: sertools_config.variant_model(config, v) for v in VARIANTS}
 FROZEN = [v for v in VARIANTS if VARIANT_MODELS[v]["mode"] == "frozen"]
 FINETUNED = [v for v in VARIANTS if v not in FROZEN]
 UPSTREAMS = sertools_config.frozen_upstreams(config)
+GPU_UPSTREAMS = (
+    "wavlm",
+)  # upstreams whose features job asks for a GPU (rule features_gpu)
 TRAIN_SPLITS = [sertools_splits.TRAIN, sertools_splits.DEVELOPMENT]
 FEATURE_SPLITS = sertools_splits.ordered({*TRAIN_SPLITS, *EVAL_SPLITS})
 # what decides the audio rows of the manifest (the features rule's params: the
 # manifest itself is read as ancient, see features.smk)
 AUDIO_IDENTITY = {
     "corpus": config["corpus"],
-    "synthetic": config["synthetic"] if config["corpus"]["source"] == "synthetic" else None,
+    "synthetic": (
+        config["synthetic"] if config["corpus"]["source"] == "synthetic" else None
+    ),
     "manifest": config["manifest"],
 }
 

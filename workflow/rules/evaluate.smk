@@ -19,7 +19,10 @@ rule metrics:
         evaluation=evaluation_params("metrics"),
         seeds=SEEDS,
         variant_cfg=lambda wc: {
-            **{k: config["variants"][wc.variant][k] for k in ("targets", "hard_labels")},
+            **{
+                k: config["variants"][wc.variant][k]
+                for k in ("targets", "hard_labels")
+            },
             "model": sertools_config.model_label(VARIANT_MODELS[wc.variant]),
         },
     script:

@@ -13,12 +13,12 @@ rule predict:
             "results/predictions/{{variant}}/seed{{seed}}/{split}.parquet",
             split=EVAL_SPLITS,
         ),
-    wildcard_constraints:
-        variant=variant_pattern(FINETUNED),
     log:
         "logs/predict/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/predict/{variant}/seed{seed}.tsv"
+    wildcard_constraints:
+        variant=variant_pattern(FINETUNED),
     conda:
         CONDA_ENV
     threads: 2

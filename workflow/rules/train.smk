@@ -14,12 +14,12 @@ rule train:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         log_csv="results/train/{variant}/seed{seed}/train_log.csv",
         run="results/train/{variant}/seed{seed}/run.json",
-    wildcard_constraints:
-        variant=variant_pattern(FINETUNED),
     log:
         "logs/train/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{variant}/seed{seed}.tsv"
+    wildcard_constraints:
+        variant=variant_pattern(FINETUNED),
     conda:
         CONDA_ENV
     threads: 2
