@@ -29,6 +29,8 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from sertools import config as config_mod
+from sertools.features.wavlm import frozen_backbone
+from sertools.model import factory
 from sertools.model import network as model_mod
 from sertools.training.optimisation import Objective
 from sertools.training.unfreezing import Unfreezing, freeze, set_trainable_top
@@ -116,13 +118,65 @@ MSP2 = {"Train": 169_190, "Development": 34_399, "Test1": 46_294, "Test2": 14_82
 MSP2_MEAN_S = 407 * 3600 / 267_905
 
 
+def finetuned(cfg: dict) -> list[str]:
+    """The fine-tuned rows of the grid (the frozen-upstream rows train heads only)."""
+    return [v for v in cfg["variants"] if config_mod.variant_model(cfg, v)["mode"] == "finetune"]
+
+
+def frozen(cfg: dict) -> list[str]:
+    return [v for v in cfg["variants"] if v not in finetuned(cfg)]
+
+
 def grid_runs(cfg: dict) -> list[tuple[str, int]]:
-    """(variant, max_epochs) of every run of the grid: variants x seeds."""
+    """(variant, max_epochs) of every fine-tuning run of the grid: fine-tuned rows x seeds."""
     return [
         (name, int(config_mod.variant_train(cfg, name)["max_epochs"]))
-        for name in cfg["variants"]
+        for name in finetuned(cfg)
         for _ in cfg["seeds"]
     ]
+
+
+def feature_pass_flops_per_audio_second(cfg: dict, seconds: float) -> float:
+    """The frozen WavLM-Base features job (sertools.features.wavlm): every hidden state, no head."""
+    model_cfg = dict(cfg["model"], backbone="tiny", tiny=BASE_FIELDS, layerdrop=0.0)
+    model = frozen_backbone(model_cfg, 0)
+    wave, lengths, _, _ = batch(2, seconds, torch.device("cpu"))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model.layer_states(wave, lengths)
+    return counter.get_total_flops() / (2 * seconds)
+
+
+def head_flops_per_row(cfg: dict, name: str) -> tuple[float, float]:
+    """(training step, inference) FLOPs per utterance of a frozen row's head on 13 x 768 features."""
+    model_cfg = config_mod.variant_model(cfg, name)
+    head = factory.build(model_cfg, (BASE_FIELDS["num_hidden_layers"] + 1, BASE_FIELDS["hidden_size"]))
+    x = torch.randn(4, head.layers * head.dim)
+    targets = torch.softmax(torch.randn(4, 9), dim=1)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = head(x)
+        OBJECTIVE(out.logits, out.dims, targets, torch.rand(4, 3), dims_logvar=out.dims_logvar).backward()
+    train = counter.get_total_flops() / 4
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        head.eval()(x)
+    return train, counter.get_total_flops() / 4
+
+
+def frozen_grid(cfg: dict, feature_fps: float) -> dict[str, float]:
+    """FLOPs of the frozen-upstream rows: one feature pass over every split, then each head run at
+    its maximum epochs (validation every epoch) and its predictions."""
+    audio = sum(MSP2.values()) * MSP2_MEAN_S
+    features = audio * feature_fps
+    heads = 0.0
+    for name in frozen(cfg):
+        train, infer = head_flops_per_row(cfg, name)
+        epochs = int(config_mod.variant_train(cfg, name)["max_epochs"])
+        per_run = epochs * (MSP2["Train"] * train + MSP2["Development"] * infer)
+        per_run += sum(MSP2[s] for s in ("Development", "Test1", "Test2")) * infer
+        heads += per_run * len(cfg["seeds"])
+    return {"features": features, "heads": heads, "runs": len(frozen(cfg)) * len(cfg["seeds"])}
 
 
 def paper_grid(cfg: dict, train_fps: dict[int, float], infer_fps: float) -> dict[str, float]:
@@ -200,7 +254,7 @@ def main() -> None:
     disk = disk_bytes(base_model(cfg, torch.device("cpu"), full))
     runs = int(budget["runs"])
     print(
-        f"paper grid ({len(cfg['variants'])} rows x {len(cfg['seeds'])} seeds = {runs} runs at their maximum epochs, "
+        f"paper grid ({len(finetuned(cfg))} fine-tuned rows x {len(cfg['seeds'])} seeds = {runs} runs at their maximum epochs, "
         f"MSP-Podcast 2.0 at {MSP2_MEAN_S:.2f} s mean): {budget['per_run'] / 1e18:.2f} EFLOP per run, "
         f"{budget['grid'] / 1e18:.1f} EFLOP in all"
     )
@@ -213,6 +267,27 @@ def main() -> None:
     )
     print(
         f"RESULT|paper grid disk: audio + {runs} runs' checkpoints|{disk['audio'] / 1e9:.0f} GB + {runs * disk['per_run'] / 1e9:.0f} GB|-|-"
+    )
+    # the frozen-upstream grid (docs/frozen_upstream.md) against fine-tuning, same FLOP counter
+    ffps = feature_pass_flops_per_audio_second(cfg, args.seconds)
+    fz = frozen_grid(cfg, ffps)
+    print(
+        f"frozen WavLM-Base feature pass: {ffps / 1e9:.1f} GFLOP per audio second, "
+        f"{fz['features'] / 1e18:.3f} EFLOP over all {sum(MSP2.values()):,} utterances; "
+        f"{fz['runs']} head runs at max epochs: {fz['heads'] / 1e18:.5f} EFLOP"
+    )
+    print(
+        f"RESULT|frozen WavLM-Base feature pass over all splits (one, shared)|{fz['features'] / 1e18:.3f} EFLOP|-|-"
+    )
+    print(
+        f"RESULT|fine-tuning grid ({runs} runs) / frozen grid (feature pass + {fz['runs']} heads)|"
+        f"{budget['grid'] / 1e18:.1f} / {(fz['features'] + fz['heads']) / 1e18:.3f} EFLOP|-|"
+        f"{budget['grid'] / (fz['features'] + fz['heads']):.0f}x"
+    )
+    print(
+        f"RESULT|35-run fine-tuning grid (7 rows x 5 seeds at {budget['per_run'] / 1e18:.2f} EFLOP per run) / one feature pass|"
+        f"{35 * budget['per_run'] / 1e18:.1f} / {fz['features'] / 1e18:.3f} EFLOP|-|"
+        f"{35 * budget['per_run'] / fz['features']:.0f}x"
     )
     for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
         print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
