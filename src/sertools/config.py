@@ -195,6 +195,10 @@ def canonical(obj: Any) -> Any:
     return obj
 
 
+#: the model keys that decide frozen wavlm features (the features rule's params; one feature set per workflow)
+WAVLM_FEATURE_KEYS = ("backbone", "tiny", "waveform_norm", "attention_mask")
+
+
 def _check_variant_model(
     cfg: Mapping[str, Any], name: str, schema: Mapping[str, Any], train: Mapping[str, Any]
 ) -> None:
@@ -210,7 +214,7 @@ def _check_variant_model(
         return
     where = f"config key 'variants.{name}.model"
     if model["upstream"] == "wavlm":
-        for key in ("backbone", "tiny", "waveform_norm", "attention_mask"):
+        for key in WAVLM_FEATURE_KEYS:
             if model[key] != cfg["model"][key]:
                 raise ConfigError(
                     f"{where}.{key}': a frozen variant reads the one wavlm feature set, computed with the "

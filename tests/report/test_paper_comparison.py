@@ -177,6 +177,14 @@ def test_run_refuses_inconsistent_inputs(fabricated: dict, tmp_path: Path) -> No
 def test_paper_rows_and_no_compared_variant(fabricated: dict, tmp_path: Path) -> None:
     assert P.paper_rows(VARIANTS) == {"hard_ce": "H CE", "mh_kld": "MH KLD"}
     assert P.paper_rows({"a": "MH +F", "b": None}) == {"a": "MH +F"}
+    # one row fine-tuned and on frozen features: two models, both compared
+    both = {
+        "ft": {"paper_row": "H CE", "model": "fine-tuned tiny (tc_gru)"},
+        "fz": {"paper_row": "H CE", "model": "frozen eGeMAPS"},
+    }
+    assert P.paper_rows(both) == {"ft": "H CE", "fz": "H CE"}
+    with pytest.raises(ValueError, match="both reproduce paper row 'H CE'"):
+        P.paper_rows({**both, "fz2": dict(both["fz"])})
     none = {v: {**c, "paper_row": None} for v, c in VARIANTS.items()}
     out = {"csv": tmp_path / "n.csv", "md": tmp_path / "n.md"}
     table = P.run(

@@ -120,7 +120,11 @@ rule paper_comparison:
         CONDA_ENV
     params:
         variants={
-            v: {"paper_row": c["paper_row"]} for v, c in config["variants"].items()
+            v: {
+                "paper_row": c["paper_row"],
+                "model": sertools_config.model_label(VARIANT_MODELS[v]),
+            }
+            for v, c in config["variants"].items()
         },
         comparable=config["corpus"]["source"] == "msp_podcast",
     script:

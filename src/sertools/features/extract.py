@@ -25,15 +25,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sertools.config import WAVLM_FEATURE_KEYS
 from sertools.data import manifest_table
 from sertools.device import resolve_device, torch_threads
-from sertools.features import egemaps, store, wavlm
+from sertools.features import egemaps, store
 from sertools.io import write_json
 
 log = logging.getLogger(__name__)
 
-#: the config sections this stage reads: ``features.<upstream>`` and, for ``wavlm``, these model keys
-MODEL_KEYS = wavlm.MODEL_KEYS
+#: the model keys that decide ``wavlm`` features (the stage also reads ``features.<upstream>``)
+MODEL_KEYS = WAVLM_FEATURE_KEYS
 #: the manifest columns this stage reads
 NEEDED = ("file_id", "split", "path", "frames", "sample_rate")
 
@@ -64,6 +65,9 @@ def run(
     device = "cpu"
     with torch_threads(threads):
         if upstream == "wavlm":
+            # imported here: an egemaps job need not load transformers (seconds per job)
+            from sertools.features import wavlm
+
             if model is None:
                 raise ValueError("the wavlm upstream needs the model section (model.backbone)")
             dev = resolve_device(settings["device"])

@@ -35,9 +35,6 @@ from sertools.model.network import SERModel, build_model, min_input_samples
 
 log = logging.getLogger(__name__)
 
-#: model keys that decide the features (the rest only matter for fine-tuning)
-MODEL_KEYS = ("backbone", "tiny", "waveform_norm", "attention_mask")
-
 
 def frozen_backbone(model_cfg: Mapping[str, Any], seed: int) -> SERModel:
     """The fine-tuning model's backbone with its input handling, frozen, in eval mode."""

@@ -124,21 +124,22 @@ def paper_rows(variants: Mapping[str, Any]) -> dict[str, str]:
     """variant -> published row, from the variants config (``paper_row`` of each; null rows left out).
 
     A value may also be the row name itself (or None). Two variants naming the
-    same row are refused.
+    same row are refused unless their ``model`` labels differ (a row fine-tuned
+    and on frozen features, :func:`sertools.config.model_label`).
     """
     rows: dict[str, str] = {}
+    taken: dict[tuple[str, Any], str] = {}
     for v, cfg in variants.items():
         row = cfg.get("paper_row") if isinstance(cfg, Mapping) else cfg
         if row is None:
             continue
         if not isinstance(row, str):
             raise ValueError(f"variant {v!r}: paper_row must be a string or null, got {row!r}")
+        key = (row, cfg.get("model") if isinstance(cfg, Mapping) else None)
+        if key in taken:
+            raise ValueError(f"variants {taken[key]!r} and {v!r} both reproduce paper row {row!r}")
+        taken[key] = v
         rows[v] = row
-    taken: dict[str, str] = {}
-    for v, row in rows.items():
-        if row in taken:
-            raise ValueError(f"variants {taken[row]!r} and {v!r} both reproduce paper row {row!r}")
-        taken[row] = v
     return rows
 
 
