@@ -17,6 +17,7 @@ The parts, each drawing from its own random stream (:mod:`.sampling`):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -67,6 +68,7 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         synthetic["seed"],
         min_duration_s=synthetic["min_duration_s"],
         max_duration_s=synthetic["max_duration_s"],
+        rater_settings=labels.RaterSettings.from_config(synthetic.get("raters")),
     )
     log.info("synthetic corpus: %s", summary)
     return summary
@@ -81,12 +83,15 @@ def generate(
     min_duration_s: float = 1.5,
     max_duration_s: float = 3.0,
     sample_rate: int = 16000,
+    rater_settings: labels.RaterSettings | None = None,
 ) -> dict[str, Any]:
     """Write a synthetic MSP-Podcast 2.0 corpus to ``out_dir``; return a summary.
 
     The same (utterances, seed, durations, sample_rate) always gives
     byte-identical files. ``labels_only`` skips ``Audios/`` but leaves every
-    label and latent value unchanged. Existing files of the same names are
+    label and latent value unchanged. ``rater_settings`` (default: today's raters)
+    change only the votes: the latent truth and the audio depend on
+    (utterances, seed, durations, sample_rate) alone. Existing files of the same names are
     replaced; stray older files in ``out_dir`` are left alone.
     """
     _validate(utterances, seed, min_duration_s, max_duration_s, sample_rate)
@@ -96,8 +101,9 @@ def generate(
 
     layout = make_layout(utterances, seed, min_duration_s, max_duration_s)
     latent = labels.latent(layout, seed)
-    raters = labels.raters(labels.expected_annotations(utterances), seed)
-    ann = labels.annotate(latent, raters, seed)
+    rater_settings = rater_settings or labels.RaterSettings()
+    raters = labels.raters(labels.expected_annotations(utterances), seed, rater_settings)
+    ann = labels.annotate(latent, raters, seed, rater_settings)
     codes, _ = labels.consensus(ann.utt, ann.primary, utterances)
 
     mean = labels.mean_ratings(ann, utterances)
@@ -121,6 +127,7 @@ def generate(
         "min_duration_s": min_duration_s,
         "max_duration_s": max_duration_s,
         "sample_rate": sample_rate,
+        "raters": dataclasses.asdict(rater_settings),
     }
     writers.write_meta(root, _meta(parameters, summary))
     return summary

@@ -40,13 +40,16 @@ Rates and totals are MSP-Podcast 2.0's (docs/corpus.md, "Partitions").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT, OTHER, K
 from sertools.corpus.synthetic import sampling
 from sertools.corpus.synthetic.layout import Layout
+from sertools.measures import normalised_entropy
 
 # Consensus totals of MSP-Podcast 2.0 without X, in CLASSES order.
 MSP2_CLASS_TOTALS: tuple[int, ...] = (36_260, 24_629, 58_684, 6_245, 1_943, 3_143, 5_985, 79_117, 3_719)
@@ -58,6 +61,71 @@ KIND_PROBS: tuple[float, ...] = (0.55, 0.30, 0.15)
 # Extra annotators beyond 5 ~ Poisson(rate by kind): harder files get more raters.
 EXTRA_RATER_RATE: tuple[float, ...] = (0.3, 0.5, 0.7)
 MIN_RATERS, MAX_RATERS = 5, 12
+EXTRA_RATERS_CAP = MAX_RATERS - MIN_RATERS  # at most this many annotators beyond the minimum
+
+
+@dataclass(frozen=True)
+class RaterSettings:
+    """The rater knobs (``synthetic.raters``); the defaults give the corpus described above.
+
+    ``reliability`` and ``noisy_reliability``: Beta(alpha, beta) of ordinary and noisy
+    raters; ``noisy_share``: share of noisy raters; ``neutral_overuse_share`` and
+    ``other_overuse_share``: shares of raters whose guess prior leans on Neutral /
+    Other; ``other_when_unsure``: a rater answers Other with probability
+    ``other_when_unsure x H(p_true)`` (normalised entropy of the utterance's true
+    distribution), on top of what it perceives; ``annotators_min`` and
+    ``annotators_extra_mean`` (None: 0.3 / 0.5 / 0.7 by kind, mean about 0.42):
+    annotators per utterance = minimum + min(7, Poisson(extra)), the extra rate
+    scaled by kind so that its mean is ``annotators_extra_mean``.
+    """
+
+    reliability: tuple[float, float] = (8.0, 2.0)
+    noisy_reliability: tuple[float, float] = (2.0, 3.0)
+    noisy_share: float = 0.15
+    neutral_overuse_share: float = 0.20
+    other_overuse_share: float = 0.05
+    other_when_unsure: float = 0.0
+    annotators_min: int = MIN_RATERS
+    annotators_extra_mean: float | None = None
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> RaterSettings:
+        """From the ``synthetic.raters`` config section (absent keys take the defaults)."""
+        s = dict(section or {})
+        kw: dict[str, Any] = {}
+        for key in ("reliability", "noisy_reliability"):
+            if key in s:
+                kw[key] = (float(s[key]["alpha"]), float(s[key]["beta"]))
+        for key in ("noisy_share", "neutral_overuse_share", "other_overuse_share", "other_when_unsure"):
+            if key in s:
+                kw[key] = float(s[key])
+        if "annotators_min" in s:
+            kw["annotators_min"] = int(s["annotators_min"])
+        if s.get("annotators_extra_mean") is not None:
+            kw["annotators_extra_mean"] = float(s["annotators_extra_mean"])
+        out = cls(**kw)
+        if out.neutral_overuse_share + out.other_overuse_share > 1:
+            raise ValueError("synthetic.raters: neutral_overuse_share + other_overuse_share exceeds 1")
+        return out
+
+    @property
+    def extra_rates(self) -> np.ndarray:
+        """Poisson rate of extra annotators per utterance kind."""
+        base = np.asarray(EXTRA_RATER_RATE)
+        if self.annotators_extra_mean is None:
+            return base
+        return base * (self.annotators_extra_mean / float(np.dot(KIND_PROBS, base)))
+
+    @property
+    def max_annotators(self) -> int:
+        return self.annotators_min + EXTRA_RATERS_CAP
+
+    @property
+    def annotation_scale(self) -> float:
+        """Expected annotators per utterance relative to the default (sizes the worker pool)."""
+        default = MIN_RATERS + float(np.dot(KIND_PROBS, EXTRA_RATER_RATE))
+        return (self.annotators_min + float(np.dot(KIND_PROBS, self.extra_rates))) / default
+
 
 _A, _S, _H, _U, _F, _D, _C, _N, _O = (
     CLASSES.index(c)
@@ -272,16 +340,19 @@ def expected_annotations(utterances: int) -> int:
     return round(utterances * MSP2_ANNOTATIONS / MSP2_FILES)
 
 
-def raters(n_annotations: int, seed: int) -> Raters:
+def raters(n_annotations: int, seed: int, settings: RaterSettings | None = None) -> Raters:
     """The worker pool, about one worker per 100 annotations (stream ``STREAM_RATERS``)."""
+    cfg = settings or RaterSettings()
     rng = sampling.rng(seed, sampling.STREAM_RATERS)
-    w = max(4 * MAX_RATERS, round(n_annotations / 100))
-    noisy = rng.random(w) < 0.15
-    reliability = np.where(noisy, rng.beta(2, 3, w), rng.beta(8, 2, w))
+    w = max(4 * cfg.max_annotators, round(n_annotations * cfg.annotation_scale / 100))
+    noisy = rng.random(w) < cfg.noisy_share
+    reliability = np.where(noisy, rng.beta(*cfg.noisy_reliability, w), rng.beta(*cfg.reliability, w))
     confusion = rng.beta(2, 8, w)
     style = rng.random(w)
-    neutral_lover = style < 0.20
-    other_lover = (style >= 0.20) & (style < 0.25)
+    neutral_lover = style < cfg.neutral_overuse_share
+    other_lover = (style >= cfg.neutral_overuse_share) & (
+        style < cfg.neutral_overuse_share + cfg.other_overuse_share
+    )
     guess = np.broadcast_to(GUESS, (w, K)).copy()
     guess[neutral_lover] = 0.4 * GUESS + 0.6 * np.eye(K)[NEUTRAL]
     guess[other_lover] = 0.6 * GUESS + 0.4 * np.eye(K)[OTHER]
@@ -320,13 +391,12 @@ class Annotations:
     ratings: np.ndarray  # (A, 3) int8 A, V, D
 
 
-def annotate(latent: Latent, raters: Raters, seed: int) -> Annotations:
+def annotate(latent: Latent, raters: Raters, seed: int, settings: RaterSettings | None = None) -> Annotations:
     """Every annotation row, sorted by (file, WorkerID) (stream ``STREAM_ANNOT``)."""
+    cfg = settings or RaterSettings()
     rng = sampling.rng(seed, sampling.STREAM_ANNOT)
     n = len(latent.kind)
-    n_raters = MIN_RATERS + np.minimum(
-        rng.poisson(np.asarray(EXTRA_RATER_RATE)[latent.kind]), MAX_RATERS - MIN_RATERS
-    )
+    n_raters = cfg.annotators_min + np.minimum(rng.poisson(cfg.extra_rates[latent.kind]), EXTRA_RATERS_CAP)
     worker = _assign_workers(n_raters, raters.activity, rng)
     utt = np.repeat(np.arange(n), n_raters)
     order = np.lexsort((raters.number[worker], utt))  # rows sorted by (file, WorkerID)
@@ -337,6 +407,9 @@ def annotate(latent: Latent, raters: Raters, seed: int) -> Annotations:
     r = raters.reliability[worker][:, None]
     c = raters.confusion[worker][:, None]
     q = r * ((1 - c) * p[utt] + c * (p @ NEIGHBOURS)[utt]) + (1 - r) * raters.guess[worker]
+    if cfg.other_when_unsure > 0:  # "Other when unsure": more likely the more ambiguous the utterance
+        u = cfg.other_when_unsure * normalised_entropy(p)[utt][:, None]
+        q = (1 - u) * q + u * np.eye(K)[OTHER]
     draws = sampling.sample_rows(q, rng.random((len(utt), 4)))  # primary + 3 secondary slots
     del q
     primary = draws[:, 0]
