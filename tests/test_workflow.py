@@ -111,6 +111,14 @@ def test_label_change_reruns_labels_not_corpus(run_dir):
     assert "features" not in counts and counts["train_head"] == 1
 
 
+def test_rater_change_rebuilds_votes_not_features(run_dir):
+    """Raters change only the votes: the corpus and labels are rebuilt, the cached features are not."""
+    cfg = _variant_config(run_dir, synthetic__raters={"noisy_share": 0.5, "other_when_unsure": 0.3})
+    counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
+    assert counts["synth_corpus"] == 1 and counts["labels"] == 1 and counts["train_head"] == 1
+    assert "features" not in counts
+
+
 def test_bootstrap_change_reruns_evaluation_only(run_dir):
     cfg = _variant_config(run_dir, evaluation__bootstrap_resamples=60)
     counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)

@@ -94,10 +94,13 @@ TRAIN_SPLITS = [sertools_splits.TRAIN, sertools_splits.DEVELOPMENT]
 FEATURE_SPLITS = sertools_splits.ordered({*TRAIN_SPLITS, *EVAL_SPLITS})
 # what decides the audio rows of the manifest (the features rule's params: the
 # manifest itself is read as ancient, see features.smk)
+# (synthetic.raters change only the votes, never the audio: not part of it)
 AUDIO_IDENTITY = {
     "corpus": config["corpus"],
     "synthetic": (
-        config["synthetic"] if config["corpus"]["source"] == "synthetic" else None
+        {k: v for k, v in config["synthetic"].items() if k != "raters"}
+        if config["corpus"]["source"] == "synthetic"
+        else None
     ),
     "manifest": config["manifest"],
 }
