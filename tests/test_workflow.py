@@ -66,7 +66,7 @@ def test_outputs_and_accounting(run_dir):
     for split in ("Train", "Development", "Test1", "Test2"):
         feats = json.loads((run_dir / f"results/features/egemaps/{split}.json").read_text())
         assert feats["rows_read"] == feats["rows_written"] == (manifest["split"] == split).sum()
-        assert feats["shape"] == [1, 88]
+        assert feats["shape"] == [1, 88] and len(feats["settings"]["feature_names"]) == 88
     for variant in ("hard_ce", "dist_primary_kl", "egemaps_kl"):
         run = run_dir / f"results/train/{variant}/seed0"
         for f in ("best.safetensors", "train_log.csv", "run.json", "config.yaml", "env.json"):

@@ -78,7 +78,8 @@ def run(
         else:
             workers = int(settings.get("workers") or threads or 1)
             values = egemaps.extract(paths, rates[0], workers=workers)[:, None, :]
-            names, recorded, dtype = [egemaps.FEATURE_SET], {**dict(settings), "workers": workers}, "float32"
+            names, dtype = [egemaps.FEATURE_SET], "float32"
+            recorded = {**dict(settings), "workers": workers, "feature_names": egemaps.feature_names()}
     feats = store.Features(
         file_ids=rows["file_id"].tolist(),
         values=values,
