@@ -4,8 +4,8 @@ Format: a safetensors file (``results/features/{upstream}/{split}.safetensors``)
 holding one tensor ``features`` of shape [N, L, D] - N utterances, L stacked
 representations (hidden layers for ``wavlm``, 1 for ``egemaps``), D values each
 - and ``frames`` [N] (int64, the audio length the row was computed from), with
-JSON metadata: the file ids in row order, the upstream, its settings, and
-per-layer names. Why safetensors: it is memory-mappable, loads without
+JSON metadata (one entry, key-sorted, so equal features give equal bytes):
+the file ids in row order, the upstream, its settings, and per-layer names. Why safetensors: it is memory-mappable, loads without
 unpickling anything (like the checkpoints, :mod:`sertools.training.checkpoint`)
 and is read by numpy and torch alike.
 
@@ -36,6 +36,7 @@ from sertools.io import atomic_path
 
 FORMAT = "sertools-features"
 VERSION = 1
+META_KEY = "sertools_features"  # the one metadata entry: a JSON object (format, version, upstream, ...)
 UPSTREAMS: tuple[str, ...] = ("wavlm", "egemaps")
 DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "float32": torch.float32}
 
@@ -88,14 +89,16 @@ def write(path: str | Path, feats: Features, dtype: str = "float32") -> None:
     }
     meta = {
         "format": FORMAT,
-        "version": str(VERSION),
+        "version": VERSION,
         "upstream": feats.upstream,
-        "file_ids": json.dumps(list(feats.file_ids)),
-        "settings": json.dumps(dict(feats.settings), sort_keys=True),
-        "layer_names": json.dumps(list(feats.layer_names)),
+        "file_ids": list(feats.file_ids),
+        "settings": dict(feats.settings),
+        "layer_names": list(feats.layer_names),
     }
+    # one metadata entry: safetensors writes several in hash order, so the same
+    # features would not give the same bytes from run to run
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
 
 
 def read(path: str | Path, upstream: str | None = None) -> Features:
@@ -108,19 +111,20 @@ def read(path: str | Path, upstream: str | None = None) -> Features:
         raise FeatureError(f"{path}: features file not found (run the features rule)")
     try:
         with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
+            header = fh.metadata() or {}
         tensors = load_file(str(path))
+        meta = json.loads(header.get(META_KEY, "{}"))
     except (SafetensorError, OSError, ValueError) as e:
         raise FeatureError(f"{path}: not a readable features file ({e})") from None
     if meta.get("format") != FORMAT or "features" not in tensors or "frames" not in tensors:
         raise FeatureError(f"{path}: not a sertools features file (format {meta.get('format')!r})")
-    if int(meta.get("version", 0)) != VERSION:
+    if meta.get("version") != VERSION:
         raise FeatureError(f"{path}: features format version {meta.get('version')}, expected {VERSION}")
     found = check_upstream(meta.get("upstream", ""), f"{path}: key 'upstream'")
     if upstream is not None and found != upstream:
         raise FeatureError(f"{path}: features of upstream {found!r}, but model.upstream is {upstream!r}")
     values = tensors["features"].to(torch.float32).numpy()
-    file_ids = json.loads(meta["file_ids"])
+    file_ids = list(meta["file_ids"])
     if values.ndim != 3 or values.shape[0] != len(file_ids):
         raise FeatureError(
             f"{path}: key 'features' has shape {tuple(values.shape)} for {len(file_ids)} file ids"
@@ -130,8 +134,8 @@ def read(path: str | Path, upstream: str | None = None) -> Features:
         values=values,
         frames=tensors["frames"].numpy(),
         upstream=found,
-        settings=json.loads(meta.get("settings", "{}")),
-        layer_names=json.loads(meta.get("layer_names", "[]")),
+        settings=dict(meta.get("settings", {})),
+        layer_names=list(meta.get("layer_names", [])),
     )
 
 
