@@ -455,3 +455,23 @@ def test_tables_say_which_common_scheme(inputs: tuple[dict, dict], tmp_path: Pat
     mixed = {**other, "hard_ce": metrics["hard_ce"]}
     with pytest.raises(tables.TableError, match="common scheme must be shared"):
         tables.build_tables(mixed, sig, SUMMARY, EVAL_CFG, tmp_path / "mixed")
+
+
+def test_headline_shows_the_distance_to_the_latent_truth_when_there_is_one(
+    inputs: tuple[dict, dict], tmp_path: Path
+) -> None:
+    metrics, sig = copy.deepcopy(inputs[0]), inputs[1]
+    for doc in metrics.values():
+        for split in doc["splits"].values():
+            split["metrics"]["jsd_true"] = entry(0.25, 60)
+            split["metrics"]["kld_true"] = entry(0.7, 60)
+    tables.build_tables(metrics, sig, SUMMARY, EVAL_CFG, tmp_path)
+    md = (tmp_path / "main.md").read_text()
+    head = md.splitlines()[0]
+    assert "| Test1 KLD ↓ | Test1 JSD true ↓ | Test1 KLD true ↓ | Test2 Macro-F1 ↑" in head
+    assert "latent true distribution" in md
+    assert tables.readme_table(tmp_path / "main.csv", EVAL_CFG, tmp_path / "significance.csv") == md
+    # without a latent truth (a real corpus) the columns and the sentence are absent
+    tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path / "real")
+    real = (tmp_path / "real" / "main.md").read_text()
+    assert "JSD true" not in real and "latent true" not in real

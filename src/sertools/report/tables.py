@@ -78,6 +78,8 @@ _HEADERS: dict[str, tuple[str, bool]] = {
     "f1_Other": ("F1 Other", True),
     "jsd_primary": ("JSD", False),
     "kld_primary": ("KLD", False),
+    "jsd_true": ("JSD true", False),
+    "kld_true": ("KLD true", False),
 }
 
 
@@ -87,6 +89,8 @@ def _shown(*metrics: str) -> tuple[tuple[str, str, bool], ...]:
 
 
 _HEADLINE = _shown("macro_f1", "accuracy", "jsd_primary", "kld_primary")
+#: headline columns added when the corpus has a latent truth (the synthetic corpus)
+_TRUTH_SHOWN = _shown("jsd_true", "kld_true")
 _STRATA_SHOWN = _shown("macro_f1", "jsd_primary", "kld_primary")
 _OWN_SHOWN = _shown("macro_f1", "macro_f1_published", "uar", "accuracy", "f1_Other")
 _STRATA_OWN_SHOWN = _shown("macro_f1", "macro_f1_published", "uar")
@@ -134,12 +138,23 @@ def _arrow(header: str, higher: bool) -> str:
     return f"{header} {'↑' if higher else '↓'}"
 
 
+def _headline(rows: Sequence[Mapping[str, str]]) -> tuple[tuple[str, str, bool], ...]:
+    """The headline columns: the distances to the latent truth join when the rows have them."""
+    present = {r["metric"] for r in rows}
+    return _HEADLINE + tuple(c for c in _TRUTH_SHOWN if c[0] in present)
+
+
+def _has_truth(rows: Sequence[Mapping[str, str]]) -> bool:
+    return len(_headline(rows)) > len(_HEADLINE)
+
+
 def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str, str]] | None) -> WideTable:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     splits = _shown_splits(r["split"] for r in rows)
     look = _lookup(rows, "variant", "split", "metric")
     marks = _sig_marks(sig_rows)
-    cols = [(s, m, hi) for s in splits for m, _, hi in _HEADLINE]
+    shown = _headline(rows)
+    cols = [(s, m, hi) for s in splits for m, _, hi in shown]
     # a Model column when the variants name their model (fine-tuned and frozen-upstream rows side by side)
     models = {r["variant"]: r.get("model", "") for r in rows}
     with_model = any(models.values())
@@ -152,7 +167,7 @@ def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str
             ms.append(r["mean"] if r else "")
         body.append(([v, models[v]] if with_model else [v], cells))
         means.append(ms)
-    groups = [(s, [_arrow(h, hi) for _, h, hi in _HEADLINE]) for s in splits]
+    groups = [(s, [_arrow(h, hi) for _, h, hi in shown]) for s in splits]
     head = ["Variant", "Model"] if with_model else ["Variant"]
     return WideTable(head, groups, body, best_flags(means, [hi for _, _, hi in cols]))
 
@@ -283,12 +298,19 @@ def _main_caption(
     evaluation: Mapping[str, Any] | None,
     with_sig: bool,
     scheme: str = "consensus",
+    with_truth: bool = False,
 ) -> str:
+    truth = (
+        "JSD true, KLD true: the same against each utterance's latent true distribution (synthetic "
+        "corpus; KL(truth ‖ model)). "
+        if with_truth
+        else ""
+    )
     text = (
         f"Mean over {_seed_phrase(n_seeds)}; {_ci_phrase(evaluation)}. "
         "JSD: Jensen-Shannon divergence, base 2, in [0, 1]; KLD: KL(human ‖ model) in nats; "
         "both against the primary-vote distribution over all utterances with votes (X included). "
-        f"{_scheme_phrase(scheme)} Bold: best per column."
+        f"{truth}{_scheme_phrase(scheme)} Bold: best per column."
     )
     if with_sig:
         base = (evaluation or {}).get("baseline_variant", "the baseline")
@@ -436,7 +458,13 @@ TABLES: tuple[_TableSpec, ...] = (
         MAIN_COLUMNS,
         lambda t: t.main,
         lambda rows, t: _main_wide(rows, t.comparisons),
-        lambda t: _main_caption(t.seeds, t.evaluation, bool(t.comparisons), t.schemes["common_hard_labels"]),
+        lambda t: _main_caption(
+            t.seeds,
+            t.evaluation,
+            bool(t.comparisons),
+            t.schemes["common_hard_labels"],
+            _has_truth(t.main),
+        ),
     ),
     _TableSpec(
         "entropy_strata",
@@ -565,7 +593,7 @@ def readme_table(
         raise TableError(f"{main_csv_path} is empty or lacks the columns {list(MAIN_COLUMNS)}")
     sig = _read_csv(significance_csv_path) if significance_csv_path else None
     scheme = str((evaluation or {}).get("common_hard_labels", "consensus"))
-    caption = _main_caption([r["n_seeds"] for r in rows], evaluation, bool(sig), scheme)
+    caption = _main_caption([r["n_seeds"] for r in rows], evaluation, bool(sig), scheme, _has_truth(rows))
     return _main_wide(rows, sig).markdown(caption)
 
 
