@@ -83,3 +83,11 @@ def test_input_names_round_trip(tmp_path: Path) -> None:
         "Train": str(tmp_path / "Train.safetensors"),
         "Test1": str(tmp_path / "Test1.safetensors"),
     }
+
+
+def test_values_beyond_float16_are_refused(tmp_path: Path) -> None:
+    f = feats()
+    f.values[0, 0, 0] = 1e6
+    with pytest.raises(store.FeatureError, match="exceed the float16 range"):
+        store.write(tmp_path / "big.safetensors", f, "float16")
+    store.write(tmp_path / "big.safetensors", f, "float32")  # float32 holds them

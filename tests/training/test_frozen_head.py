@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tinyrun import SEED, THREADS, TINY_MODEL, TRAIN, assert_same_predictions, make_corpus
+from tinyrun import TINY_MODEL, TRAIN, assert_same_predictions, make_corpus, run_and_predict
 
 from sertools import config
 from sertools.evaluation import predict, predictions
 from sertools.features import extract, store
 from sertools.model.frozen import FeatureHeadModel
-from sertools.training import checkpoint, train
+from sertools.training import checkpoint
 
 SPLITS = ("Train", "Development", "Test1")
 VARIANTS = {
@@ -64,18 +64,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 def run(setup: tuple[Path, Path, Path], out: Path, variant: str = "head_kl", **kw: Any) -> dict[str, Any]:
     labels, manifest, feats = setup
     cfg = kw.pop("cfg", None) or make_cfg()
-    summary = train.from_config(labels, manifest, out, cfg, variant, SEED, THREADS, features_dir=feats, **kw)
-    if not summary.get("interrupted"):
-        predict.predict(
-            out / "best.safetensors",
-            labels,
-            manifest,
-            ["Development", "Test1"],
-            [out / "dev.parquet", out / "test1.parquet"],
-            cfg,
-            features_dir=feats,
-        )
-    return summary
+    return run_and_predict((labels, manifest), out, cfg, variant=variant, features_dir=feats, **kw)
 
 
 @pytest.fixture(scope="module")

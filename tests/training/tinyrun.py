@@ -110,6 +110,7 @@ def make_cfg(**train: Any) -> dict[str, Any]:
 def run_and_predict(corpus: tuple[Path, Path], out: Path, cfg: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """Train into ``out`` (``from_config``), then write dev.parquet and test1.parquet there."""
     labels, manifest = corpus
+    features_dir = kw.get("features_dir")  # a frozen-upstream variant: its features directory
     summary = train.from_config(labels, manifest, out, cfg, kw.pop("variant", VARIANT), SEED, THREADS, **kw)
     if not summary.get("interrupted"):
         predict.predict(
@@ -119,6 +120,7 @@ def run_and_predict(corpus: tuple[Path, Path], out: Path, cfg: dict[str, Any], *
             ["Development", "Test1"],
             [out / "dev.parquet", out / "test1.parquet"],
             cfg,
+            features_dir=features_dir,
         )
     return summary
 
