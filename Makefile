@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (PYTHONDONTWRITEBYTECODE, read-only installs); see benchmarks/README.md.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv lock lock-check demo test test-slurm lint format bench readme report clean-results
+.PHONY: venv lock lock-check demo study test test-slurm lint format bench readme report clean-results
 
 $(UV): tools/uv-bootstrap.txt
 	rm -rf $(UV_HOME)
@@ -53,6 +53,11 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=$(CORES) --set-threads train=1 predict=1
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 	@$(BIN)/python -m sertools.where
+
+# The rater simulation study (docs/study.md): config/study_raters.yaml, outputs under
+# results/study/ (tables, figures, findings); its time is in benchmarks/README.md.
+study: $(STAMP)
+	$(BIN)/snakemake --configfile config/study_raters.yaml --cores $(CORES) study
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -23,7 +23,7 @@ include: "workflow/rules/common.smk"
 
 
 wildcard_constraints:
-    variant="|".join(VARIANTS),
+    variant="|".join(VARIANTS + REFERENCES),
     seed=r"\d+",
 
 
@@ -34,12 +34,14 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/study.smk"
 
 
+# With a `study` section (config/study_raters.yaml) the default target is the study.
 rule all:
     default_target: True
     input:
-        get_final_output(),
+        STUDY_OUTPUTS if STUDY_SETTINGS else get_final_output(),
 
 
 # The frozen-upstream rows alone (model.mode: frozen): features once, then a head per
@@ -48,3 +50,10 @@ rule all:
 rule frozen:
     input:
         expand("results/metrics/{variant}.json", variant=FROZEN),
+
+
+# The rater simulation study alone (docs/study.md): make study, or
+#   snakemake --configfile config/study_raters.yaml --cores 2 study
+rule study:
+    input:
+        STUDY_OUTPUTS,

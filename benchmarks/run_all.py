@@ -34,6 +34,7 @@ ORDER = [
     "bench_metrics",
     "bench_gpu",
     "bench_workflow",
+    "bench_study",
 ]
 
 

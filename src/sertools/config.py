@@ -50,6 +50,8 @@ def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any])
     node = _resolve_ref(node, root)
     if value is None and "default" in node:
         value = copy.deepcopy(node["default"])
+    if value is None and "null" in (node.get("type") or ()):
+        return None  # an optional section left out (e.g. study)
     if "properties" in node:
         if value is None:
             value = {}

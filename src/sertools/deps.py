@@ -101,11 +101,21 @@ STAGES: dict[str, str] = {
     "train_head": "sertools.training.train",
     "predict": "sertools.evaluation.predict",
     "predict_head": "sertools.evaluation.predict",
+    "reference": "sertools.evaluation.reference",
     "metrics": "sertools.evaluation.metrics",
     "significance": "sertools.evaluation.significance",
     "tables": "sertools.report.tables",
     "figures": "sertools.report.figures",
     "paper_comparison": "sertools.report.paper_comparison",
+    "study_corpus": "sertools.corpus.synthetic.generate",
+    "study_votes": "sertools.corpus.synthetic.generate",
+    "study_corpus_labels": "sertools.labels.build",
+    "study_labels": "sertools.labels.build",
+    "study_manifest": "sertools.data.manifest",
+    "study_features": "sertools.features.extract",
+    "study_fit": "sertools.study.fit",
+    "study_evaluate": "sertools.study.evaluate",
+    "study_report": "sertools.study.report",
 }
 
 #: Layers from the bottom up. A module may import only from its own layer or a
@@ -130,6 +140,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sertools.training",),
     ("sertools.evaluation",),
     ("sertools.report",),
+    ("sertools.study",),
     ("sertools.cli", "sertools.where", "sertools.envcheck"),
 )
 

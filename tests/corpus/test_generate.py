@@ -333,6 +333,18 @@ def test_run_writes_the_corpus_the_outputs_name(tmp_path: Path) -> None:
     assert synth.run({}, outputs, synthetic=section) == direct
 
 
+def test_run_without_an_audio_output_writes_labels_only(tmp_path: Path) -> None:
+    """The study's votes (rule study_votes): no Audios/, every label and latent file as with audio."""
+    section = {"utterances": 8, "seed": SEED, "min_duration_s": 0.5, "max_duration_s": 0.6}
+    full = synth.run({}, _outputs(tmp_path / "c"), synthetic=section)
+    outputs = {k: v for k, v in _outputs(tmp_path / "v").items() if k != "audio"}
+    summary = synth.run({}, outputs, synthetic=section)
+    assert not (tmp_path / "v" / writers.AUDIO_DIR).exists()
+    assert summary["audio_files"] == 0 and full["audio_files"] == 8
+    for rel in (writers.CONSENSUS, writers.DETAILED, writers.LATENT_TRUTH):
+        assert (tmp_path / "c" / rel).read_bytes() == (tmp_path / "v" / rel).read_bytes(), rel
+
+
 def test_run_refuses_outputs_the_generator_does_not_write(tmp_path: Path) -> None:
     outputs = {**_outputs(tmp_path / "c"), "consensus": str(tmp_path / "c" / "consensus.csv")}
     section = {"utterances": 8, "seed": 0, "min_duration_s": 1.0, "max_duration_s": 1.0}

@@ -2,7 +2,9 @@
 
 The README's results block is replaced whole by ``results/tables/main.md`` (the
 pipeline's Markdown Table 2 analogue) and the entropy-strata figure, which is
-copied to ``docs/``. Nothing in that block is typed by hand.
+copied to ``docs/``. After `make study`, the block "What the simulation shows"
+is replaced by ``results/study/tables/findings.md`` and the study's JSD figure.
+Nothing in either block is typed by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 from pathlib import Path
 
 BEGIN, END = "<!-- BEGIN demo-results (written by `make readme`) -->", "<!-- END demo-results -->"
+STUDY_BEGIN = "<!-- BEGIN study-results (written by `make readme` after `make study`) -->"
+STUDY_END = "<!-- END study-results -->"
 
 
 def block(results: Path, docs: Path, commit: str) -> str:
@@ -37,13 +41,46 @@ def block(results: Path, docs: Path, commit: str) -> str:
     return "\n".join(lines)
 
 
+def study_block(results: Path, docs: Path, commit: str) -> str | None:
+    """The findings and the JSD figure of `make study` (None when results/study/ has none)."""
+    study = results / "study"
+    findings = study / "tables" / "findings.md"
+    if not findings.is_file():
+        return None
+    figure = study / "figures" / "reliability_jsd.png"
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(figure, docs / f"study_{figure.name}")
+    body = findings.read_text().strip().split("\n", 1)[1].strip()  # without its title
+    lines = [
+        STUDY_BEGIN,
+        f"Produced by `make study` at commit `{commit}`; written by the pipeline into "
+        "`results/study/tables/findings.md` and copied here by `make readme` (tables: "
+        "`results/study/tables/`, design: [docs/study.md](docs/study.md)).",
+        "",
+        body,
+        "",
+        f"![JSD to the latent truth and to the votes against rater reliability](docs/study_{figure.name})",
+        "",
+        STUDY_END,
+    ]
+    return "\n".join(lines)
+
+
+def _replace(text: str, begin: str, end: str, content: str, readme: Path) -> str:
+    if begin not in text or end not in text:
+        raise SystemExit(f"{readme}: markers {begin!r} ... {end!r} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + content + tail
+
+
 def update(readme: Path, results: Path, docs: Path, commit: str) -> None:
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{readme}: markers {BEGIN!r} ... {END!r} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(head + block(results, docs, commit) + tail)
+    """Replace the demo block (and the study block, when results/study/ holds the study's findings)."""
+    text = _replace(readme.read_text(), BEGIN, END, block(results, docs, commit), readme)
+    study = study_block(results, docs, commit)
+    if study is not None:
+        text = _replace(text, STUDY_BEGIN, STUDY_END, study, readme)
+    readme.write_text(text)
 
 
 if __name__ == "__main__":

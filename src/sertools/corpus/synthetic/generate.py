@@ -39,11 +39,13 @@ GENERATOR_VERSION = "synth-2"
 
 
 def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Mapping[str, Any]) -> dict:
-    """The ``synth_corpus`` rule: write the corpus the ``outputs`` name, with audio.
+    """The ``synth_corpus`` rule: write the corpus the ``outputs`` name.
 
     ``outputs`` (a Snakemake named list or a dict) has ``truth`` (the corpus
-    directory is its parent), ``consensus``, ``detailed``, ``audio`` and optionally
-    ``labels_txt``; each must be where the generator writes it. ``synthetic`` is
+    directory is its parent), ``consensus``, ``detailed``, optionally ``audio``
+    and ``labels_txt``; each must be where the generator writes it. Without
+    ``audio`` only the labels and latent values are written (``labels_only``:
+    the study's re-drawn votes, rule ``study_votes``). ``synthetic`` is
     the config section (``utterances``, ``seed``, ``min_duration_s``,
     ``max_duration_s``). ``inputs`` holds only the library files the rule
     depends on and is not read.
@@ -53,10 +55,11 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         "truth": writers.LATENT_TRUTH,
         "consensus": writers.CONSENSUS,
         "detailed": writers.DETAILED,
-        "audio": writers.AUDIO_DIR,
     }
-    if "labels_txt" in dict(outputs.items()):  # a Snakemake named list's `in` looks at values
-        expected["labels_txt"] = writers.LABELS_TXT
+    named = dict(outputs.items())  # a Snakemake named list's `in` looks at values
+    for key, rel in (("audio", writers.AUDIO_DIR), ("labels_txt", writers.LABELS_TXT)):
+        if key in named:
+            expected[key] = rel
     for key, rel in expected.items():
         if Path(outputs[key]) != root / rel:
             raise ValueError(
@@ -66,6 +69,7 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         root,
         synthetic["utterances"],
         synthetic["seed"],
+        labels_only="audio" not in named,
         min_duration_s=synthetic["min_duration_s"],
         max_duration_s=synthetic["max_duration_s"],
         rater_settings=labels.RaterSettings.from_config(synthetic.get("raters")),

@@ -1,0 +1,79 @@
+"""The rater simulation study (`make study`) end to end, and the rerun after one more seed.
+
+    python benchmarks/bench_study.py
+
+1. ``snakemake --configfile config/study_raters.yaml --cores 2 study`` (what
+   ``make study`` runs) in a fresh copy of the repository with an empty
+   ``results/study/``: wall time (budget: 30 minutes on this 2-core machine),
+   and the span of each rule from the Snakemake log.
+2. The same copy with one more seed for one setting (``study.seeds``): which
+   jobs run (only that (setting, seed) trains; its setting is re-evaluated and
+   the report redrawn) and how long the rerun takes.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from bench_workflow import SNAKEMAKE, START, copy_repo, phases
+
+CONFIG = "config/study_raters.yaml"
+
+
+def run(repo: Path, config: str) -> tuple[float, str]:
+    cmd = [*SNAKEMAKE, "--configfile", config, "--cores", "2", "study"]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"study failed:\n{proc.stderr[-4000:]}")
+    return wall, proc.stderr + proc.stdout
+
+
+def jobs_run(log: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in log.splitlines():
+        if m := START.match(line.strip()):
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        repo = Path(d) / "repo"
+        repo.mkdir()
+        copy_repo(repo)
+        wall, log = run(repo, CONFIG)
+        counts = jobs_run(log)
+        print(f"make study end to end: {wall:.0f} s; jobs: {counts}")
+        for rule, (a, b) in sorted(phases(log).items(), key=lambda kv: kv[1][0]):
+            print(f"  {rule:<20} {a:%H:%M:%S} -> {b:%H:%M:%S}")
+        n_fit = counts.get("study_fit", 0)
+        print(
+            f"RESULT|make study end to end, 2 cores ({n_fit} fit jobs, {sum(counts.values())} jobs)|{wall / 60:.1f} min|<= 30 min|-"
+        )
+
+        cfg = yaml.safe_load((repo / CONFIG).read_text())
+        setting = "r3_u0.5"
+        seeds = list(cfg["seeds"])
+        cfg["study"]["seeds"] = {setting: [*seeds, max(seeds) + 1]}
+        (repo / "more_seeds.yaml").write_text(yaml.safe_dump(cfg))
+        rerun, log2 = run(repo, "more_seeds.yaml")
+        again = jobs_run(log2)
+        trained = sorted(set(re.findall(r"wildcards: setting=([^,\s]+), seed=(\d+)", log2)))
+        print(
+            f"rerun with seed {max(seeds) + 1} added to {setting}: {rerun:.0f} s; jobs: {again}; fits: {trained}"
+        )
+        print(
+            f"RESULT|rerun after one more seed for one setting|{again.get('study_fit', 0)} fit job, "
+            f"{rerun:.0f} s|only the new seed trains|{sum(again.values())} jobs in all"
+        )
+
+
+if __name__ == "__main__":
+    main()

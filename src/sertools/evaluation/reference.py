@@ -1,0 +1,197 @@
+"""The reference rows: prediction dumps that bracket every model on the synthetic corpus.
+
+* ``oracle_truth`` predicts each utterance's latent true distribution
+  (``latent_truth.parquet``): the ceiling a model could reach if it perceived
+  exactly as the simulated listeners do. Its A/V/D are the latent true ratings.
+* ``prior`` predicts one constant distribution for every utterance: the mean
+  of the Train split's primary-vote distributions (the Train class prior of
+  the votes), with the Train means of the A/V/D ratings: the floor of a model
+  that learnt nothing from the audio.
+
+Both are deterministic (no seed) and are written in the format of
+:mod:`sertools.evaluation.predictions`, so the metrics and table stages treat
+them like any model's dumps. The workflow stores them as seed 0 of their
+variant (``results/predictions/<reference>/seed0/``). Given the audio
+manifest, both cover exactly the utterances the models see (the labelled
+utterances the manifest kept) and the prior is taken over the manifest's
+Train rows; without it, every labelled utterance.
+
+Nothing here imports torch: a reference costs a few table reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from sertools.arrays import stack_lists
+from sertools.classes import DIMENSIONS, K
+from sertools.data import manifest_table
+from sertools.evaluation import predictions
+from sertools.evaluation.evaldata import EvaluationError
+from sertools.labels import table as label_table
+from sertools.splits import TRAIN
+
+__all__ = [
+    "MODEL",
+    "ORACLE",
+    "PRIOR",
+    "REFERENCES",
+    "SEED",
+    "available",
+    "frame",
+    "kept_rows",
+    "oracle_table",
+    "prior_table",
+    "run",
+    "tables",
+    "train_prior",
+]
+
+PathLike = str | Path
+
+ORACLE = "oracle_truth"
+PRIOR = "prior"
+#: every reference row, in table order (floor last)
+REFERENCES: tuple[str, ...] = (ORACLE, PRIOR)
+#: the model label of a reference in its metrics document and the tables' Model column
+MODEL = "reference"
+#: the seed a reference's dumps are stored as (it has no seed: one deterministic run)
+SEED = 0
+_TRUTH_DIMS = tuple(f"{d}_true" for d in DIMENSIONS)
+#: the label-table columns a reference reads
+_LABEL_COLUMNS = ("file_id", "split", "p_primary", *DIMENSIONS)
+
+
+def available(has_truth: bool) -> list[str]:
+    """The references a corpus allows: the oracle needs a latent truth (the synthetic corpus)."""
+    return [r for r in REFERENCES if has_truth or r != ORACLE]
+
+
+def frame(file_ids: Sequence[str], split: str, probs: np.ndarray, dims: np.ndarray) -> pa.Table:
+    """A prediction table (:data:`sertools.evaluation.predictions.SCHEMA`) of one split, rows in
+    the given order: ``probs`` (N, 9), ``dims`` (N, 3) A/V/D ratings on the 1-7 scale."""
+    probs = np.asarray(probs, dtype=np.float32).reshape(-1, K)
+    dims = np.asarray(dims, dtype=np.float32).reshape(-1, len(DIMENSIONS))
+    n = len(file_ids)
+    if probs.shape[0] != n or dims.shape[0] != n:
+        raise EvaluationError(
+            f"{split}: {n} utterances, {probs.shape[0]} distributions, {dims.shape[0]} A/V/D rows"
+        )
+    offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
+    columns = {
+        "file_id": pa.array(list(file_ids), pa.string()),
+        "split": pa.array([split] * n, pa.string()),
+        "probs": pa.ListArray.from_arrays(offsets, pa.array(probs.reshape(-1), pa.float32())),
+        "pred": pa.array(probs.argmax(axis=1) if n else np.zeros(0, np.int64), pa.int64()),
+    }
+    columns.update({d: pa.array(dims[:, i], pa.float32()) for i, d in enumerate(DIMENSIONS)})
+    return pa.table(columns, schema=predictions.SCHEMA)
+
+
+def kept_rows(labels: pd.DataFrame, manifest: pd.DataFrame | None) -> pd.DataFrame:
+    """The labelled utterances the models see: those the manifest kept (all of them without one)."""
+    if manifest is None:
+        return labels
+    return labels[labels["file_id"].isin(manifest["file_id"])]
+
+
+def _split_rows(labels: pd.DataFrame, split: str) -> pd.DataFrame:
+    return labels[labels["split"] == split].sort_values("file_id", kind="stable")
+
+
+def _renormalised(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, None)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def oracle_table(labels: pd.DataFrame, truth: pd.DataFrame, split: str) -> pa.Table:
+    """The latent truth of every labelled utterance of ``split`` as a prediction table."""
+    rows = _split_rows(labels, split)
+    need = {"file_id", "p_true", *_TRUTH_DIMS}
+    missing = sorted(need - set(truth.columns))
+    if missing:
+        raise EvaluationError(f"latent truth lacks column(s) {missing}")
+    t = truth.set_index("file_id")
+    absent = ~rows["file_id"].isin(t.index)
+    if absent.any():
+        raise EvaluationError(
+            f"latent truth lacks {int(absent.sum())} labelled {split} utterance(s), "
+            f"e.g. {rows['file_id'][absent].iloc[0]!r}"
+        )
+    t = t.loc[rows["file_id"]]
+    n = len(rows)
+    probs = _renormalised(stack_lists(t["p_true"], "latent truth: p_true")) if n else np.zeros((0, K))
+    dims = t[list(_TRUTH_DIMS)].to_numpy(dtype=np.float32) if n else np.zeros((0, len(DIMENSIONS)))
+    return frame(rows["file_id"].tolist(), split, probs, dims)
+
+
+def train_prior(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The mean Train primary-vote distribution and the Train mean A/V/D ratings."""
+    train = labels[labels["split"] == TRAIN]
+    if not len(train):
+        raise EvaluationError("the label table has no Train utterances: the prior is undefined")
+    p = label_table.matrix(train, "p_primary").mean(axis=0, keepdims=True)
+    dims = train[list(DIMENSIONS)].to_numpy(dtype=np.float64)
+    return _renormalised(p)[0], np.nanmean(dims, axis=0).astype(np.float32)
+
+
+def prior_table(labels: pd.DataFrame, split: str) -> pa.Table:
+    """The Train prior as one constant prediction for every labelled utterance of ``split``."""
+    rows = _split_rows(labels, split)
+    prior, dims = train_prior(labels)
+    n = len(rows)
+    return frame(rows["file_id"].tolist(), split, np.tile(prior, (n, 1)), np.tile(dims, (n, 1)))
+
+
+def tables(
+    reference: str, labels: pd.DataFrame, splits: Sequence[str], truth: pd.DataFrame | None = None
+) -> dict[str, pa.Table]:
+    """The prediction table of ``reference`` for each split."""
+    if reference == ORACLE:
+        if truth is None:
+            raise EvaluationError(f"{ORACLE} needs the latent truth of a synthetic corpus")
+        return {s: oracle_table(labels, truth, s) for s in splits}
+    if reference == PRIOR:
+        return {s: prior_table(labels, s) for s in splits}
+    raise EvaluationError(f"unknown reference {reference!r}; known: {list(REFERENCES)}")
+
+
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Sequence[PathLike],
+    *,
+    reference: str,
+    splits: Sequence[str],
+) -> dict[str, int]:
+    """The ``reference`` rule: write one prediction dump per split (``outputs[i]`` for ``splits[i]``).
+
+    ``inputs``: ``labels`` (the label table), optionally ``manifest`` (the
+    audio manifest: only the utterances it kept, as for the models) and, for
+    ``oracle_truth``, ``truth`` (the latent truth). Returns the rows written
+    per split.
+    """
+    outputs = list(outputs)
+    if reference not in REFERENCES:
+        raise EvaluationError(f"unknown reference {reference!r}; known: {list(REFERENCES)}")
+    if len(outputs) != len(splits):
+        raise EvaluationError(f"{len(outputs)} output file(s) for {len(splits)} split(s)")
+    labels = label_table.read(inputs["labels"], columns=_LABEL_COLUMNS)
+    if inputs.get("manifest"):
+        manifest = manifest_table.read(inputs["manifest"], columns=["file_id", "split"])
+        labels = kept_rows(labels, manifest)
+    truth = None
+    if reference == ORACLE:
+        if not inputs.get("truth"):
+            raise EvaluationError(f"{ORACLE} needs the latent truth of a synthetic corpus (input 'truth')")
+        truth = pd.read_parquet(inputs["truth"])
+    written: dict[str, int] = {}
+    for (split, tab), path in zip(tables(reference, labels, splits, truth).items(), outputs, strict=True):
+        predictions.write(path, tab)
+        written[split] = tab.num_rows
+    return written

@@ -1,0 +1,402 @@
+"""The ``study_report`` stage: every setting's evaluation -> the study's tables, figures and findings.
+
+Writes under ``results/study/`` (:func:`output_files`):
+
+* ``tables/scores``: per setting and row (models and the oracle and prior
+  references), JSD and KLD to the latent truth and to the primary votes,
+  macro-F1 against the consensus and the mean predicted normalised entropy,
+  with bootstrap CIs;
+* ``tables/differences``: each compared variant minus the hard baseline, the
+  paired CI, p and Holm-adjusted p (:mod:`sertools.study.collect`);
+* ``tables/other_class``: per entropy stratum, the humans' Other vote share
+  and each row's argmax-Other share (negative and positive control);
+* ``tables/votes``: per setting, the votes against the latent truth;
+* ``figures/``: :data:`sertools.study.plots.FIGURES`;
+* ``tables/findings.md``: sentences written from these numbers (the README's
+  "What the simulation shows" is copied from it by ``make readme``).
+
+Each table is CSV (every number, CI bounds in their own columns), Markdown
+and LaTeX (``mean [low, high]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sertools.evaluation.reference import ORACLE, PRIOR
+from sertools.io import write_text
+from sertools.report.render import WideTable, csv_text, fmt_float, interval
+from sertools.study import collect as collect_mod
+from sertools.study.collect import DIFF_METRICS, METRICS, StudyResults
+from sertools.study.plots import FIGURES, plot_all
+
+__all__ = ["FINDINGS", "TABLES", "output_files", "run"]
+
+PathLike = str | Path
+
+TABLES: tuple[str, ...] = ("scores", "differences", "other_class", "votes")
+FINDINGS = "tables/findings.md"
+_FORMATS = ("csv", "md", "tex")
+
+
+def output_files() -> list[str]:
+    """Every file the stage writes, relative to ``results/study/``."""
+    tables = [f"tables/{t}.{ext}" for t in TABLES for ext in _FORMATS]
+    figures = [f"figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")]
+    return [*tables, *figures, FINDINGS]
+
+
+# ================================================================================== tables
+
+
+def _num(x: Any, nd: int = 6) -> str:
+    return fmt_float(x, nd)
+
+
+def _setting_stub(line: Mapping[str, Any]) -> list[str]:
+    n = line["annotators"]
+    return [
+        str(line["setting"]),
+        f"{float(line['reliability']):.2f}",
+        f"{float(line['other_when_unsure']):g}",
+        "5+" if n is None or (isinstance(n, float) and np.isnan(n)) else str(int(n)),
+    ]
+
+
+_STUB = ["Setting", "Reliability", "Other prop.", "Annotators"]
+
+
+def _write(
+    out: Path,
+    name: str,
+    columns: Sequence[str],
+    csv_rows: list[dict[str, str]],
+    wide: WideTable,
+    caption: str,
+) -> None:
+    write_text(out / f"{name}.csv", csv_text(columns, csv_rows))
+    write_text(out / f"{name}.md", wide.markdown(caption))
+    write_text(out / f"{name}.tex", wide.latex(caption, f"tab:study_{name}"))
+
+
+def _scores_table(r: StudyResults, out: Path) -> None:
+    s = r.scores
+    keys = ["setting", "row"]
+    wide_rows, csv_rows = [], []
+    for (_setting, row), d in s.groupby(keys, sort=False):
+        d = d.set_index("metric")
+        first = d.iloc[0]
+        line = {c: first[c] for c in collect_mod.SETTING_COLUMNS}
+        rec = {
+            **{c: str(line[c]) if line[c] is not None else "" for c in collect_mod.SETTING_COLUMNS},
+            "row": row,
+            "label": first["label"],
+        }
+        cells = []
+        for m in METRICS:
+            mean, lo, hi = (_num(d.loc[m, k]) for k in ("mean", "ci_low", "ci_high"))
+            rec.update({m: mean, f"{m}_ci_low": lo, f"{m}_ci_high": hi})
+            cells.append(interval(mean, lo, hi))
+        csv_rows.append(rec)
+        wide_rows.append(([*_setting_stub(line), str(first["label"])], cells))
+    columns = [
+        *collect_mod.SETTING_COLUMNS,
+        "row",
+        "label",
+        *(f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high")),
+    ]
+    caption = (
+        f"The rater simulation study on {r.split}: each row against the latent truth and the primary votes "
+        "(JSD base 2, KLD in bits), macro-F1 against the consensus (X excluded) and the mean normalised entropy of "
+        "its predictions; mean over seeds with 95% bootstrap CIs over utterances. Oracle (truth): the latent true "
+        "distribution as the prediction (the ceiling); Prior (Train): the Train mean of the primary votes for every "
+        "utterance (the floor). Reliability: the raters' mean reliability; Other prop.: the Other-when-unsure "
+        "propensity; Annotators: per utterance (5+: five plus a few extra on harder utterances)."
+    )
+    _write(
+        out,
+        "scores",
+        columns,
+        csv_rows,
+        WideTable([*_STUB, "Row"], [("", list(METRICS.values()))], wide_rows),
+        caption,
+    )
+
+
+def _signed(x: str) -> str:
+    return x if x == "" or x.startswith("-") else f"+{x}"
+
+
+def _differences_table(r: StudyResults, out: Path) -> None:
+    d = r.differences
+    wide_rows, csv_rows = [], []
+    for (_setting, row), e in d.groupby(["setting", "row"], sort=False):
+        e = e.set_index("metric")
+        first = e.iloc[0]
+        rec = {c: "" if first[c] is None else str(first[c]) for c in collect_mod.SETTING_COLUMNS}
+        rec.update({"row": row, "label": first["label"], "baseline": first["baseline"]})
+        cells = []
+        for m in DIFF_METRICS:
+            vals = {k: _num(e.loc[m, k]) for k in ("diff", "ci_low", "ci_high", "p_value", "p_holm")}
+            rec.update({f"{m}_{k}": v for k, v in vals.items()})
+            text = interval(vals["diff"], vals["ci_low"], vals["ci_high"])
+            if vals["diff"] != "":
+                text = _signed(text.split(" ", 1)[0]) + (" " + text.split(" ", 1)[1] if " " in text else "")
+                if vals["p_holm"] != "" and float(vals["p_holm"]) < 0.05:
+                    text += " *"
+            cells.append(text)
+        csv_rows.append(rec)
+        wide_rows.append(([*_setting_stub(first), str(first["label"])], cells))
+    columns = [
+        *collect_mod.SETTING_COLUMNS,
+        "row",
+        "label",
+        "baseline",
+        *(f"{m}_{k}" for m in DIFF_METRICS for k in ("diff", "ci_low", "ci_high", "p_value", "p_holm")),
+    ]
+    base = r.rows.get(str(d["baseline"].iloc[0]), "baseline") if len(d) else "baseline"
+    caption = (
+        f"Each row minus {base} on {r.split}: the paired bootstrap difference (both rows on the same resampled "
+        "utterances, seeds averaged inside each resample) with its 95% CI; * marks a Holm-adjusted p below 0.05 "
+        "(Holm over every setting and row of one metric). Negative JSD/KLD differences: closer to the truth or to "
+        "the votes than the hard baseline; positive macro-F1 differences: more accurate."
+    )
+    labels = [f"Δ{METRICS[m]}" for m in DIFF_METRICS]
+    _write(
+        out, "differences", columns, csv_rows, WideTable([*_STUB, "Row"], [("", labels)], wide_rows), caption
+    )
+
+
+def _other_table(r: StudyResults, out: Path) -> None:
+    o = r.other[r.other["row"] != PRIOR]
+    rows = [v for v in r.rows if v != PRIOR]
+    wide_rows, csv_rows = [], []
+    for (_setting, stratum), e in o.groupby(["setting", "stratum"], sort=False):
+        e = e.set_index("row")
+        first = e.iloc[0]
+        rec = {c: "" if first[c] is None else str(first[c]) for c in collect_mod.SETTING_COLUMNS}
+        rec.update({"stratum": stratum, "n_utterances": str(int(first["n_utterances"]))})
+        hum = [_num(first[f"human_{k}"]) for k in ("mean", "ci_low", "ci_high")]
+        rec.update(dict(zip(("human_other_share", "human_ci_low", "human_ci_high"), hum, strict=True)))
+        cells = [interval(*hum)]
+        for row in rows:
+            vals = [_num(e.loc[row, f"model_{k}"]) for k in ("mean", "ci_low", "ci_high")]
+            rec.update(
+                dict(zip((f"{row}_other_share", f"{row}_ci_low", f"{row}_ci_high"), vals, strict=True))
+            )
+            cells.append(interval(*vals))
+        csv_rows.append(rec)
+        wide_rows.append(([*_setting_stub(first), str(stratum)], cells))
+    columns = [
+        *collect_mod.SETTING_COLUMNS,
+        "stratum",
+        "n_utterances",
+        "human_other_share",
+        "human_ci_low",
+        "human_ci_high",
+        *(f"{v}_{k}" for v in rows for k in ("other_share", "ci_low", "ci_high")),
+    ]
+    caption = (
+        f"The Other class per entropy stratum of the primary votes on {r.split}: the humans' Other vote share and "
+        "each row's share of utterances whose argmax is Other (95% bootstrap CIs). Other propensity 0 is the "
+        "negative control (no Other routing in the raters); a non-zero propensity plants routing to Other that "
+        "grows with the entropy of the true distribution (positive control)."
+    )
+    groups = [("", ["Humans", *(r.rows[v] for v in rows)])]
+    _write(out, "other_class", columns, csv_rows, WideTable([*_STUB, "Stratum"], groups, wide_rows), caption)
+
+
+def _votes_table(r: StudyResults, out: Path) -> None:
+    v = r.votes
+    wide_rows, csv_rows = [], []
+    fields = ("entropy_votes", "entropy_truth", "jsd_votes_truth")
+    for _, line in v.iterrows():
+        rec = {c: "" if line[c] is None else str(line[c]) for c in collect_mod.SETTING_COLUMNS}
+        rec.update({k: _num(line[k]) for k in ("fleiss_kappa", "annotators_mean", "x_share")})
+        cells = [f"{line['fleiss_kappa']:.3f}", f"{line['annotators_mean']:.2f}", f"{line['x_share']:.3f}"]
+        for f in fields:
+            vals = [_num(line[f"{f}_{k}"]) for k in ("mean", "ci_low", "ci_high")]
+            rec.update(dict(zip((f, f"{f}_ci_low", f"{f}_ci_high"), vals, strict=True)))
+            cells.append(interval(*vals))
+        csv_rows.append(rec)
+        wide_rows.append((_setting_stub(line), cells))
+    columns = [
+        *collect_mod.SETTING_COLUMNS,
+        "fleiss_kappa",
+        "annotators_mean",
+        "x_share",
+        *(f"{f}{s}" for f in fields for s in ("", "_ci_low", "_ci_high")),
+    ]
+    caption = (
+        f"The votes of each setting against the latent truth on {r.split}: Fleiss' kappa of the primary votes "
+        "(all splits), annotators per utterance, share of X (no plurality), mean normalised entropy of the "
+        "primary-vote and of the true distributions, and the mean JSD of the votes to the truth (95% bootstrap CIs)."
+    )
+    heads = [
+        "Fleiss' kappa",
+        "Annotators (mean)",
+        "X share",
+        "Entropy votes",
+        "Entropy truth",
+        "JSD votes-truth",
+    ]
+    _write(out, "votes", columns, csv_rows, WideTable(_STUB, [("", heads)], wide_rows), caption)
+
+
+# ================================================================================ findings
+
+
+def _fmt_ci(x: float, lo: float, hi: float, signed: bool = False) -> str:
+    s = f"{x:+.3f}" if signed else f"{x:.3f}"
+    return f"{s} [{lo:.3f}, {hi:.3f}]"
+
+
+def _diff_phrase(e: pd.Series) -> str:
+    sig = "significant" if e["p_holm"] < 0.05 else "not significant"
+    return f"{_fmt_ci(e['diff'], e['ci_low'], e['ci_high'], signed=True)}, Holm p {e['p_holm']:.3g}, {sig}"
+
+
+def _findings(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline: str) -> str:
+    """A few sentences computed from the results (no number typed by hand)."""
+    base = r.rows[baseline]
+    dist = [v for v, c in variants.items() if c["targets"] != "consensus"]
+    lines = ["# What the simulation shows", ""]
+    d = r.differences[(r.differences["axis"] == "reliability")]
+    s = r.scores[r.scores["axis"] == "reliability"]
+    v = r.votes
+    levels = s.sort_values("reliability")["reliability"].unique()
+    lo_rel, hi_rel = float(levels[0]), float(levels[-1])
+    for u in sorted(d["other_when_unsure"].unique()):
+        du = d[(d["other_when_unsure"] == u) & (d["row"].isin(dist))]
+        parts = []
+        for metric, what in (("jsd_true", "the latent truth"), ("jsd_primary", "the votes")):
+            dm = du[du["metric"] == metric]
+            closer = dm[(dm["diff"] < 0) & (dm["p_holm"] < 0.05)]
+            further = dm[(dm["diff"] > 0) & (dm["p_holm"] < 0.05)]
+            parts.append(
+                f"to {what}, {len(closer)} of {len(dm)} (distributional row, reliability level) pairs are significantly "
+                f"closer than {base} and {len(further)} significantly further"
+            )
+        lines.append(
+            f"**Other propensity {u:g}.** Over the {len(levels)} reliability levels, "
+            + "; ".join(parts)
+            + "."
+        )
+        for row in dist:
+            for rel in (lo_rel, hi_rel):
+                e = du[(du["row"] == row) & (du["metric"] == "jsd_true") & np.isclose(du["reliability"], rel)]
+                if len(e):
+                    lines.append(
+                        f"- {r.rows[row]} - {base}, JSD to the truth at reliability {rel:.2f}: {_diff_phrase(e.iloc[0])}."
+                    )
+        lines.append("")
+    # votes against the truth
+    vr = v[(v["axis"] == "reliability") & (v["other_when_unsure"] == 0)].sort_values("reliability")
+    if len(vr):
+        a, b = vr.iloc[0], vr.iloc[-1]
+        lines.append(
+            f"**Votes against perception.** The mean JSD of the primary votes to the latent truth falls from "
+            f"{a['jsd_votes_truth_mean']:.3f} at reliability {a['reliability']:.2f} to {b['jsd_votes_truth_mean']:.3f} at "
+            f"{b['reliability']:.2f}; the votes' mean normalised entropy goes from {a['entropy_votes_mean']:.3f} to "
+            f"{b['entropy_votes_mean']:.3f}, against {a['entropy_truth_mean']:.3f} for the truth."
+        )
+    va = v[v["axis"] == "annotators"].sort_values("annotators")
+    if len(va):
+        a, b = va.iloc[0], va.iloc[-1]
+        lines.append(
+            f"With {int(a['annotators'])} annotators per utterance the votes are at JSD {a['jsd_votes_truth_mean']:.3f} "
+            f"from the truth, with {int(b['annotators'])} at {b['jsd_votes_truth_mean']:.3f} (reliability "
+            f"{a['reliability']:.2f})."
+        )
+        sa = r.scores[(r.scores["axis"] == "annotators") & (r.scores["metric"] == "jsd_true")]
+        best = sa.loc[sa.groupby("annotators")["mean"].idxmin()] if len(sa) else sa
+        best = best[~best["row"].isin([ORACLE])]
+        if len(best):
+            lines.append(
+                "The model row closest to the truth per annotator count: "
+                + ", ".join(
+                    f"{int(x['annotators'])}: {x['label']} ({x['mean']:.3f})" for _, x in best.iterrows()
+                )
+                + "."
+            )
+    lines.append("")
+    # Other class
+    o = r.other[
+        (r.other["axis"] == "reliability") & (r.other["stratum"] != "all") & (r.other["row"].isin(variants))
+    ]
+    if len(o):
+        top = list(dict.fromkeys(o["stratum"]))[-1]
+        for u in sorted(o["other_when_unsure"].unique()):
+            e = o[(o["other_when_unsure"] == u) & (o["stratum"] == top)]
+            hum = e.groupby("reliability")["human_mean"].first()
+            mod = e.groupby("reliability")["model_mean"].max()
+            lines.append(
+                f"**Other class, propensity {u:g}, highest-entropy stratum {top}.** Humans' Other vote share "
+                f"{hum.min():.3f}-{hum.max():.3f} across reliability levels; the largest argmax-Other share of any "
+                f"model row {mod.min():.3f}-{mod.max():.3f}."
+            )
+        lines.append("")
+    # accuracy and entropy
+    f1 = s[(s["metric"] == "macro_f1") & (s["other_when_unsure"] == 0)]
+    if len(f1):
+        rng = f1.groupby("row")["mean"].agg(["min", "max"])
+        models = [x for x in r.rows if x in variants and x in rng.index]
+        lines.append(
+            "**Accuracy.** Macro-F1 against the consensus (propensity 0) ranges over reliability levels: "
+            + "; ".join(f"{r.rows[x]} {rng.loc[x, 'min']:.3f}-{rng.loc[x, 'max']:.3f}" for x in models)
+            + (
+                f"; the oracle {rng.loc[ORACLE, 'min']:.3f}-{rng.loc[ORACLE, 'max']:.3f}."
+                if ORACLE in rng.index
+                else "."
+            )
+        )
+    ent = s[(s["metric"] == "entropy_pred") & (s["other_when_unsure"] == 0)]
+    if len(ent) and len(vr):
+        mid = vr.iloc[len(vr) // 2]
+        e = ent[np.isclose(ent["reliability"], mid["reliability"])].set_index("row")
+        models = [x for x in r.rows if x in variants and x in e.index]
+        lines.append(
+            f"At reliability {mid['reliability']:.2f} the mean predicted normalised entropy is "
+            + ", ".join(f"{r.rows[x]} {e.loc[x, 'mean']:.3f}" for x in models)
+            + f", against {mid['entropy_votes_mean']:.3f} for the votes and {mid['entropy_truth_mean']:.3f} for the truth."
+        )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ================================================================================== stage
+
+
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Sequence[PathLike],
+    *,
+    settings: Sequence[Mapping[str, Any]],
+    variants: Mapping[str, Mapping[str, Any]],
+    baseline: str,
+    evaluation: Mapping[str, Any],
+    root: PathLike,
+) -> StudyResults:
+    """Write every file of :func:`output_files` under ``root``.
+
+    ``inputs``: see :func:`sertools.study.collect.collect`; ``settings``: the
+    setting records (:meth:`sertools.study.grid.Setting.describe`), in report
+    order; ``variants``: name -> ``paper_row``, ``targets``.
+    """
+    root = Path(root)
+    expected = {str(root / f) for f in output_files()}
+    if {str(p) for p in outputs} != expected:
+        raise ValueError(f"study_report: the outputs must be {sorted(expected)}")
+    results = collect_mod.collect(inputs, settings, variants, baseline, evaluation)
+    tables = root / "tables"
+    _scores_table(results, tables)
+    _differences_table(results, tables)
+    _other_table(results, tables)
+    _votes_table(results, tables)
+    plot_all(results, root / "figures")
+    write_text(root / FINDINGS, _findings(results, variants, baseline))
+    return results

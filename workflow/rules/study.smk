@@ -1,0 +1,222 @@
+# The rater simulation study (config key `study`; `make study` runs config/study_raters.yaml;
+# docs/study.md). One synthetic corpus with audio, its manifest and its frozen features,
+# computed once; per setting (sertools.study.grid) the votes re-drawn by other raters,
+# their label table, one fit job per (setting, seed) training every variant, and one
+# evaluation job; then the study's tables and figures under results/study/.
+
+from sertools.study import grid as study_grid
+from sertools.study import layout as study_layout
+from sertools.study import report as study_report
+
+STUDY_SETTINGS = study_grid.settings(config)
+STUDY_OUTPUTS = (
+    [f"{study_layout.ROOT}/{name}" for name in study_report.output_files()]
+    if STUDY_SETTINGS
+    else []
+)
+STUDY_CORPUS_FILES = {
+    "consensus": "Labels/labels_consensus.csv",
+    "detailed": "Labels/labels_detailed.csv",
+    "truth": "latent_truth.parquet",
+}
+
+
+wildcard_constraints:
+    setting=variant_pattern(STUDY_SETTINGS),
+
+
+def study_variant_sections(wildcards):
+    """Per variant: its model, train and own sections (what a fit job trains)."""
+    return {
+        v: {
+            "model": VARIANT_MODELS[v],
+            "train": sertools_config.variant_train(config, v),
+            "variant": config["variants"][v],
+        }
+        for v in VARIANTS
+    }
+
+
+def study_fit_inputs(wildcards):
+    return {
+        "labels": f"{study_layout.setting_dir(wildcards.setting)}/labels/labels.parquet",
+        "manifest": f"{study_layout.MANIFEST}/manifest.parquet",
+        **sertools_store.input_paths(
+            f"{study_layout.FEATURES}/{VARIANT_MODELS[VARIANTS[0]]['upstream']}",
+            FEATURE_SPLITS,
+        ),
+    }
+
+
+def study_evaluate_inputs(wildcards):
+    seeds = STUDY_SETTINGS[wildcards.setting].seeds
+    return {
+        f"{v}.{split}": [
+            study_layout.prediction(v, split, wildcards.setting, s) for s in seeds
+        ]
+        for v in VARIANTS
+        for split in EVAL_SPLITS
+    }
+
+
+def study_report_inputs(wildcards):
+    return {
+        f"{kind}.{name}": path
+        for name in STUDY_SETTINGS
+        for kind, path in study_layout.evaluation_outputs(
+            VARIANTS, COMPARED, EVAL_SPLITS, name
+        ).items()
+        if not kind.startswith("reference.")
+    }
+
+
+# the corpus with audio (default raters): audio and latent truth are shared by every setting
+use rule synth_corpus as study_corpus with:
+    output:
+        **{k: f"{study_layout.CORPUS}/{v}" for k, v in STUDY_CORPUS_FILES.items()},
+        audio=directory(f"{study_layout.CORPUS}/Audios"),
+    log:
+        "logs/study/corpus.log",
+    benchmark:
+        "results/study/benchmarks/corpus.tsv"
+
+
+# a setting's votes: the same generator without audio, with the setting's raters
+use rule synth_corpus as study_votes with:
+    output:
+        **{
+            k: f"{study_layout.setting_dir()}/corpus/{v}"
+            for k, v in STUDY_CORPUS_FILES.items()
+        },
+    log:
+        "logs/study/votes/{setting}.log",
+    benchmark:
+        "results/study/benchmarks/votes/{setting}.tsv"
+    params:
+        synthetic=lambda wc: {
+            **config["synthetic"],
+            "raters": STUDY_SETTINGS[wc.setting].raters,
+        },
+
+
+use rule labels as study_corpus_labels with:
+    input:
+        consensus=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['consensus']}",
+        detailed=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['detailed']}",
+        code=lib("labels"),
+    output:
+        table=f"{study_layout.CORPUS}/labels/labels.parquet",
+        summary=f"{study_layout.CORPUS}/labels/summary.json",
+    log:
+        "logs/study/corpus_labels.log",
+    benchmark:
+        "results/study/benchmarks/corpus_labels.tsv"
+
+
+use rule labels as study_labels with:
+    input:
+        consensus=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['consensus']}",
+        detailed=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['detailed']}",
+        code=lib("labels"),
+    output:
+        table=f"{study_layout.setting_dir()}/labels/labels.parquet",
+        summary=f"{study_layout.setting_dir()}/labels/summary.json",
+    log:
+        "logs/study/labels/{setting}.log",
+    benchmark:
+        "results/study/benchmarks/labels/{setting}.tsv"
+
+
+use rule manifest as study_manifest with:
+    input:
+        labels=f"{study_layout.CORPUS}/labels/labels.parquet",
+        audio=f"{study_layout.CORPUS}/Audios",
+        code=lib("manifest"),
+    output:
+        manifest=f"{study_layout.MANIFEST}/manifest.parquet",
+        summary=f"{study_layout.MANIFEST}/summary.json",
+    log:
+        "logs/study/manifest.log",
+    benchmark:
+        "results/study/benchmarks/manifest.tsv"
+
+
+use rule features as study_features with:
+    input:
+        manifest=ancient(f"{study_layout.MANIFEST}/manifest.parquet"),
+        code=lib("features"),
+    output:
+        features=f"{study_layout.FEATURES}/{{upstream}}/{{split}}.safetensors",
+        summary=f"{study_layout.FEATURES}/{{upstream}}/{{split}}.json",
+    log:
+        "logs/study/features/{upstream}/{split}.log",
+    benchmark:
+        "results/study/benchmarks/features/{upstream}/{split}.tsv"
+
+
+rule study_fit:
+    input:
+        unpack(study_fit_inputs),
+        code=lib("study_fit"),
+    output:
+        **study_layout.fit_outputs(VARIANTS, EVAL_SPLITS),
+    log:
+        "logs/study/fit/{setting}/seed{seed}.log",
+    benchmark:
+        "results/study/benchmarks/fit/{setting}/seed{seed}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        variants=study_variant_sections,
+        splits=EVAL_SPLITS,
+    script:
+        "../scripts/study_fit.py"
+
+
+rule study_evaluate:
+    input:
+        unpack(study_evaluate_inputs),
+        labels=f"{study_layout.setting_dir()}/labels/labels.parquet",
+        label_summary=f"{study_layout.setting_dir()}/labels/summary.json",
+        truth=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['truth']}",
+        code=lib("study_evaluate"),
+    output:
+        **study_layout.evaluation_outputs(VARIANTS, COMPARED, EVAL_SPLITS),
+    log:
+        "logs/study/evaluate/{setting}.log",
+    benchmark:
+        "results/study/benchmarks/evaluate/{setting}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        setting=lambda wc: STUDY_SETTINGS[wc.setting].describe(),
+        seeds=lambda wc: list(STUDY_SETTINGS[wc.setting].seeds),
+        evaluation=config["evaluation"],
+        variants=lambda wc: {v: config["variants"][v] for v in VARIANTS},
+        baseline=BASELINE,
+    script:
+        "../scripts/study_evaluate.py"
+
+
+rule study_report:
+    input:
+        unpack(study_report_inputs),
+        code=lib("study_report"),
+    output:
+        STUDY_OUTPUTS,
+    log:
+        "logs/study/report.log",
+    conda:
+        CONDA_ENV
+    params:
+        settings=[s.describe() for s in STUDY_SETTINGS.values()],
+        variants={
+            v: {"paper_row": c["paper_row"], "targets": c["targets"]}
+            for v, c in config["variants"].items()
+        },
+        baseline=BASELINE,
+        evaluation=config["evaluation"],
+        root=study_layout.ROOT,
+    script:
+        "../scripts/study_report.py"
