@@ -20,11 +20,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/common_study.smk"
 
 
 wildcard_constraints:
     variant="|".join(VARIANTS + REFERENCES),
     seed=r"\d+",
+    setting=variant_pattern(STUDY_SETTINGS),
 
 
 include: "workflow/rules/corpus.smk"

@@ -475,3 +475,120 @@ def test_headline_shows_the_distance_to_the_latent_truth_when_there_is_one(
     tables.build_tables(*inputs, SUMMARY, EVAL_CFG, tmp_path / "real")
     real = (tmp_path / "real" / "main.md").read_text()
     assert "JSD true" not in real and "latent true" not in real
+
+
+# ============================================================================ reference rows
+
+REFERENCES = ("oracle_truth", "prior")
+
+
+def with_references(metrics: dict) -> dict:
+    """``metrics`` and the two reference rows (one run each, Model "reference"): the oracle
+    better and the prior worse than every model on every metric."""
+    refs = {
+        "oracle_truth": {**fake_metrics(-0.3, n_seeds=1), "model": table_rows.REFERENCE_MODEL},
+        "prior": {**fake_metrics(0.3, n_seeds=1), "model": table_rows.REFERENCE_MODEL},
+    }
+    return {**metrics, **refs}
+
+
+def test_reference_rows_come_last_in_every_table_and_are_never_compared(
+    inputs: tuple[dict, dict], tmp_path: Path
+) -> None:
+    metrics, sig = inputs
+    models = {k: v for k, v in metrics.items() if k != "single"}  # every model has 2 seeds
+    sig = {k: v for k, v in sig.items() if k != "single"}
+    tables.build_tables(with_references(models), sig, SUMMARY, EVAL_CFG, tmp_path, REFERENCES)
+    order = ["hard_ce", "dist_jsd", "dist_kl", "oracle_truth", "prior"]
+    for name in ("main", "entropy_strata", "ccc", "other_class"):
+        rows = read(tmp_path / f"{name}.csv")
+        assert list(dict.fromkeys(r["variant"] for r in rows)) == order, name
+    main = read(tmp_path / "main.csv")
+    assert {r["model"] for r in main if r["variant"] in REFERENCES} == {"reference"}
+    assert {r["n_seeds"] for r in main if r["variant"] in REFERENCES} == {"1"}
+    # never compared: no significance row, no † mark
+    assert not {r["variant"] for r in read(tmp_path / "significance.csv")} & set(REFERENCES)
+    md = (tmp_path / "main.md").read_text()
+    lines = md.splitlines()
+    assert lines[0].startswith("| Variant | Model |")
+    body = [line for line in lines if line.startswith("| ")][1:]
+    assert [line.split("|")[1].strip() for line in body] == order
+    for ref in REFERENCES:
+        row = next(line for line in body if line.startswith(f"| {ref} | reference |"))
+        assert "**" not in row and "†" not in row  # never bold (the oracle beats every model), never marked
+    # bold still marks the best model: dist_kl has the lowest JSD among them
+    assert "**0.300 [0.250, 0.350]" in next(line for line in body if line.startswith("| dist_kl |"))
+    # the caption says what the rows are; the models' seeds do not count the references' one run
+    assert "references, not models" in md and "latent true distribution" in md and "Train class prior" in md
+    assert "Mean over 2 training seeds" in md
+    assert tables.readme_table(tmp_path / "main.csv", EVAL_CFG, tmp_path / "significance.csv") == md
+    # tables without a Model column name them as references
+    for name in ("entropy_strata", "ccc", "other_class"):
+        text = (tmp_path / f"{name}.md").read_text()
+        assert "| oracle_truth (reference) |" in text and "| prior (reference) |" in text, name
+        assert "references, not models" in text, name
+        assert "oracle\\_truth (reference)" in (tmp_path / f"{name}.tex").read_text(), name
+    assert "never compared" in (tmp_path / "significance.md").read_text()
+
+
+def test_reference_rows_are_optional_and_checked(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    plain = tables.build_tables(metrics, sig, SUMMARY, EVAL_CFG, tmp_path / "plain")
+    assert all("reference" not in p.read_text() for p in plain if p.suffix == ".md")
+    # a real corpus has the prior alone
+    prior_only = {k: v for k, v in with_references(metrics).items() if k != "oracle_truth"}
+    tables.build_tables(prior_only, sig, SUMMARY, EVAL_CFG, tmp_path / "real", ["prior"])
+    md = (tmp_path / "real" / "main.md").read_text()
+    assert "| prior | reference |" in md and "oracle_truth" not in md
+    both = with_references(metrics)
+    with pytest.raises(tables.TableError, match="cannot be the baseline"):
+        tables.build_tables(
+            both, sig, SUMMARY, {**EVAL_CFG, "baseline_variant": "prior"}, tmp_path, REFERENCES
+        )
+    with pytest.raises(tables.TableError, match="never compared"):
+        bad_sig = {**sig, "prior": fake_sig({"Test1": 0.01}, "prior")}
+        tables.build_tables(both, bad_sig, SUMMARY, EVAL_CFG, tmp_path, REFERENCES)
+    with pytest.raises(tables.TableError, match="no metrics document"):
+        tables.build_tables(metrics, sig, SUMMARY, EVAL_CFG, tmp_path, REFERENCES)
+    assert table_rows.variant_order(both, "hard_ce", REFERENCES)[-2:] == list(REFERENCES)
+    assert table_rows.variant_order(both, "hard_ce", ("prior", "oracle_truth"))[-2:] == [
+        "prior",
+        "oracle_truth",
+    ]
+
+
+def test_run_reads_the_reference_documents(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    docs = with_references(metrics)
+    paths = {}
+    for v, d in docs.items():
+        full = {"variant": v, "settings": {}, "classes": [], "has_truth": False, **copy.deepcopy(d)}
+        for res in full["splits"].values():
+            res.update(prediction_files=[], confusion_matrix={}, reliability_diagram={}, examples=[])
+        paths[v] = tmp_path / f"{v}.json"
+        metrics_doc.write(paths[v], full)
+    sig_paths = {}
+    for v, d in sig.items():
+        sig_paths[v] = tmp_path / "sig" / f"{v}.json"
+        significance_doc.write(sig_paths[v], {"schema": significance_doc.SCHEMA, "settings": {}, **d})
+    (tmp_path / "summary.json").write_text(json.dumps(SUMMARY))
+    variants, compared = list(metrics), list(sig_paths)
+    out = tmp_path / "tables"
+    written = tables.run(
+        {
+            "metrics": [paths[v] for v in variants],
+            "significance": [sig_paths[v] for v in compared],
+            "references": [paths[r] for r in REFERENCES],
+            "label_summary": tmp_path / "summary.json",
+        },
+        tables.table_files(out),
+        evaluation=EVAL_CFG,
+        variants=variants,
+        compared=compared,
+        references=REFERENCES,
+        out_dir=out,
+    )
+    direct = tables.build_tables(docs, sig, SUMMARY, EVAL_CFG, tmp_path / "direct", REFERENCES)
+    for a, b in zip(written, direct, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert "| prior | reference |" in (out / "main.md").read_text()

@@ -9,6 +9,7 @@ import sertools
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
 from sertools import splits as sertools_splits
+from sertools.evaluation import reference as sertools_reference
 from sertools.features import extract as sertools_features
 from sertools.features import store as sertools_store
 from sertools.report import figures as sertools_figures
@@ -151,6 +152,44 @@ def predict_params(wildcards):
 BASELINE = config["evaluation"]["baseline_variant"]
 COMPARED = [v for v in VARIANTS if v != BASELINE]
 
+# ---- reference rows (sertools.evaluation.reference): predictions made without a model,
+# scored like one and shown below the models in every results table, never compared
+# (no significance) and never the baseline. The oracle needs the latent truth, so a real
+# corpus has the prior alone. Deterministic: stored as seed 0 whatever the config's seeds.
+REFERENCES = sertools_reference.available(config["corpus"]["source"] == "synthetic")
+REFERENCE_SEEDS = [sertools_reference.SEED]
+if set(REFERENCES) & set(VARIANTS):
+    raise ValueError(
+        f"variant name(s) {sorted(set(REFERENCES) & set(VARIANTS))} are taken by the reference rows; "
+        "rename the variant(s)"
+    )
+
+
+def variant_seeds(variant):
+    """The seeds of a variant's prediction dumps (a reference has one, seed 0)."""
+    return REFERENCE_SEEDS if variant in REFERENCES else SEEDS
+
+
+def reference_inputs(wildcards):
+    """The latent truth, for the oracle only (the prior reads the labels alone)."""
+    return truth_inputs() if wildcards.reference == sertools_reference.ORACLE else {}
+
+
+def metrics_variant_cfg(wildcards):
+    """A variant's own scheme, targets and model label for its metrics; a reference has the
+    consensus scheme, hard targets and the model label "reference"."""
+    v = wildcards.variant
+    if v in REFERENCES:
+        return {
+            "targets": "consensus",
+            "hard_labels": "consensus",
+            "model": sertools_reference.MODEL,
+        }
+    return {
+        **{k: config["variants"][v][k] for k in ("targets", "hard_labels")},
+        "model": sertools_config.model_label(VARIANT_MODELS[v]),
+    }
+
 
 def evaluation_params(rule):
     """Only the evaluation keys a stage reads (its module's CONFIG_KEYS), so other changes do not rerun it."""
@@ -169,7 +208,7 @@ def prediction_paths(variant):
         split: expand(
             "results/predictions/{variant}/seed{seed}/{split}.parquet",
             variant=variant,
-            seed=SEEDS,
+            seed=variant_seeds(variant),
             split=split,
         )
         for split in EVAL_SPLITS

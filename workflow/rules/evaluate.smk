@@ -1,5 +1,35 @@
 # Metrics with bootstrap CIs per variant (all seeds and splits together), paired
 # significance of every variant against the baseline, tables and figures.
+# The reference rows (oracle_truth: the latent truth as the prediction, synthetic
+# corpus only; prior: the Train class prior as a constant prediction) get prediction
+# dumps, metrics and table rows like a variant, never significance nor figures.
+
+
+# One deterministic run: stored as seed 0, whatever the config's seeds.
+rule reference:
+    input:
+        unpack(reference_inputs),
+        labels="results/labels/labels.parquet",
+        manifest="results/manifest/manifest.parquet",
+        code=lib("reference"),
+    output:
+        expand(
+            "results/predictions/{{reference}}/seed{seed}/{split}.parquet",
+            seed=REFERENCE_SEEDS,
+            split=EVAL_SPLITS,
+        ),
+    log:
+        "logs/reference/{reference}.log",
+    benchmark:
+        "results/benchmarks/reference/{reference}.tsv"
+    wildcard_constraints:
+        reference=variant_pattern(REFERENCES),
+    conda:
+        CONDA_ENV
+    params:
+        splits=EVAL_SPLITS,
+    script:
+        "../scripts/reference.py"
 
 
 rule metrics:
@@ -17,14 +47,8 @@ rule metrics:
         CONDA_ENV
     params:
         evaluation=evaluation_params("metrics"),
-        seeds=SEEDS,
-        variant_cfg=lambda wc: {
-            **{
-                k: config["variants"][wc.variant][k]
-                for k in ("targets", "hard_labels")
-            },
-            "model": sertools_config.model_label(VARIANT_MODELS[wc.variant]),
-        },
+        seeds=lambda wc: variant_seeds(wc.variant),
+        variant_cfg=metrics_variant_cfg,
     script:
         "../scripts/metrics.py"
 
@@ -40,6 +64,8 @@ rule significance:
         "logs/significance/{variant}.log",
     benchmark:
         "results/benchmarks/significance/{variant}.tsv"
+    wildcard_constraints:
+        variant=variant_pattern(VARIANTS),  # never a reference
     conda:
         CONDA_ENV
     params:
@@ -56,6 +82,7 @@ rule tables:
         significance=expand(
             "results/metrics/significance/{variant}.json", variant=COMPARED
         ),
+        references=expand("results/metrics/{variant}.json", variant=REFERENCES),
         label_summary="results/labels/summary.json",
         code=lib("tables"),
     output:
@@ -68,6 +95,7 @@ rule tables:
         evaluation=evaluation_params("tables"),
         variants=VARIANTS,
         compared=COMPARED,
+        references=REFERENCES,
         out_dir=subpath(output[0], parent=True),
     script:
         "../scripts/tables.py"

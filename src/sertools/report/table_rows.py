@@ -37,6 +37,7 @@ __all__ = [
     "OTHER_FIELDS",
     "OWN_COLUMNS",
     "OWN_ORDER",
+    "REFERENCE_MODEL",
     "RELEASE_METRICS",
     "SIGNIFICANCE_COLUMNS",
     "STRATA_COLUMNS",
@@ -123,6 +124,9 @@ OWN_ORDER: tuple[str, ...] = (
     "brier_onehot",
 )
 
+#: the model label of a reference row (sertools.evaluation.reference.MODEL): its Model column
+REFERENCE_MODEL = "reference"
+
 Row = dict[str, str]
 
 
@@ -144,9 +148,12 @@ def _strata_order(present: Iterable[str], names: Sequence[str] | None, with_all:
     return sorted(present, key=_order_key(order))
 
 
-def variant_order(variants: Iterable[str], baseline: str | None) -> list[str]:
-    """The baseline first, then the other variants alphabetically."""
-    return sorted(variants, key=lambda v: (v != baseline, v))
+def variant_order(variants: Iterable[str], baseline: str | None, references: Sequence[str] = ()) -> list[str]:
+    """The baseline first, then the other variants alphabetically, then the ``references``
+    present, in their given order (ceiling, then floor)."""
+    present = list(variants)
+    models = sorted((v for v in present if v not in references), key=lambda v: (v != baseline, v))
+    return models + [r for r in references if r in present]
 
 
 def _metric_order(metrics: Iterable[str], order: Sequence[str] = METRIC_ORDER) -> list[str]:

@@ -13,6 +13,13 @@ The main, strata and significance tables use the common hard-label scheme
 shows the hard-label metrics under each variant's own scheme and
 ``entropy_strata_own`` the strata of each distributional variant's own target
 distribution (``docs/metrics.md``).
+
+The reference rows (:mod:`sertools.evaluation.reference`: ``oracle_truth``, the
+latent truth as the prediction, and ``prior``, the Train class prior as a
+constant prediction) come last in every table with variant rows, with the
+Model ``reference``; they are never bold, never compared (no significance
+rows) and never the baseline, and their single deterministic run does not
+count towards the captions' seed numbers.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from sertools.report.table_rows import (
     OTHER_COLUMNS,
     OTHER_FIELDS,
     OWN_COLUMNS,
+    REFERENCE_MODEL,
     SIGNIFICANCE_COLUMNS,
     STRATA_COLUMNS,
     STRATA_OWN_COLUMNS,
@@ -99,6 +107,13 @@ _SIG_SHOWN: tuple[tuple[str, str], ...] = tuple(
     (m, f"Δ{_HEADERS[m][0]}") for m in ("macro_f1", "jsd_primary", "kld_primary")
 )
 _FORMATS = ("csv", "md", "tex")
+#: what each reference row is, for the captions
+_REFERENCE_TEXT: dict[str, str] = {
+    "oracle_truth": "oracle_truth predicts each utterance's latent true distribution (the ceiling: JSD and "
+    "KLD true 0)",
+    "prior": "prior predicts the Train class prior, the mean Train primary-vote distribution, for every "
+    "utterance (chance)",
+}
 
 # ============================================================================== presentation
 
@@ -134,6 +149,11 @@ def _sig_marks(sig_rows: Iterable[Mapping[str, str]] | None) -> set[tuple[str, s
     }
 
 
+def _stub(variant: str, references: Collection[str]) -> str:
+    """The variant's name in a table without a Model column; a reference row says it is one."""
+    return f"{variant} (reference)" if variant in references else variant
+
+
 def _arrow(header: str, higher: bool) -> str:
     return f"{header} {'↑' if higher else '↓'}"
 
@@ -142,6 +162,16 @@ def _headline(rows: Sequence[Mapping[str, str]]) -> tuple[tuple[str, str, bool],
     """The headline columns: the distances to the latent truth join when the rows have them."""
     present = {r["metric"] for r in rows}
     return _HEADLINE + tuple(c for c in _TRUTH_SHOWN if c[0] in present)
+
+
+def _reference_rows(rows: Iterable[Mapping[str, str]]) -> list[str]:
+    """The reference variants of main-table rows (Model ``reference``), in row order."""
+    return list(dict.fromkeys(r["variant"] for r in rows if r.get("model") == REFERENCE_MODEL))
+
+
+def _model_seeds(rows: Iterable[Mapping[str, str]]) -> list[str]:
+    """``n_seeds`` of the main-table rows of models (a reference's one run is not a training seed)."""
+    return [r["n_seeds"] for r in rows if r.get("model") != REFERENCE_MODEL]
 
 
 def _has_truth(rows: Sequence[Mapping[str, str]]) -> bool:
@@ -164,7 +194,8 @@ def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str
         for s, m, _ in cols:
             r = look.get((v, s, m))
             cells.append(_cell(r) + (" †" if (v, s, m) in marks else ""))
-            ms.append(r["mean"] if r else "")
+            # a reference row is never the best: bold compares the models
+            ms.append(r["mean"] if r and models[v] != REFERENCE_MODEL else "")
         body.append(([v, models[v]] if with_model else [v], cells))
         means.append(ms)
     groups = [(s, [_arrow(h, hi) for _, h, hi in shown]) for s in splits]
@@ -177,6 +208,7 @@ def _stratified_wide(
     shown: Sequence[tuple[str, str, bool]],
     size_from: Collection[str],
     target: bool = False,
+    references: Collection[str] = (),
 ) -> WideTable:
     """Per variant (with its own ``target`` distribution) and stratum: per split the stratum's
     size (from the rows of the metrics ``size_from``) and the ``shown`` metrics."""
@@ -195,42 +227,49 @@ def _stratified_wide(
             for s in splits:
                 cells.append(size.get((v, s, st), "0"))
                 cells += [_cell(look.get((v, s, st, m))) for m, _, _ in shown]
-            body.append(([v, dist[v], st] if target else [v, st], cells))
+            name = _stub(v, references)
+            body.append(([name, dist[v], st] if target else [name, st], cells))
     groups = [(s, ["n", *(_arrow(h, hi) for _, h, hi in shown)]) for s in splits]
     head = ["Variant", "Target", "Entropy stratum"] if target else ["Variant", "Entropy stratum"]
     return WideTable(head, groups, body)
 
 
-def _own_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+def _own_wide(rows: Sequence[Mapping[str, str]], references: Collection[str] = ()) -> WideTable:
     """Per variant: its own scheme and its hard-label metrics under it (no bold: the schemes differ)."""
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     splits = _shown_splits(r["split"] for r in rows)
     look = _lookup(rows, "variant", "split", "metric")
     scheme = {r["variant"]: r["scheme"] for r in rows}
     body = [
-        ([v, scheme[v]], [_cell(look.get((v, s, m))) for s in splits for m, _, _ in _OWN_SHOWN])
+        (
+            [_stub(v, references), scheme[v]],
+            [_cell(look.get((v, s, m))) for s in splits for m, _, _ in _OWN_SHOWN],
+        )
         for v in variants
     ]
     groups = [(s, [_arrow(h, hi) for _, h, hi in _OWN_SHOWN]) for s in splits]
     return WideTable(["Variant", "Scheme"], groups, body)
 
 
-def _ccc_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+def _ccc_wide(rows: Sequence[Mapping[str, str]], references: Collection[str] = ()) -> WideTable:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     splits = _shown_splits(r["split"] for r in rows)
     look = _lookup(rows, "variant", "split", "attribute")
-    body = [([v], [_cell(look.get((v, s, a))) for s in splits for a in ATTRIBUTES]) for v in variants]
+    body = [
+        ([_stub(v, references)], [_cell(look.get((v, s, a))) for s in splits for a in ATTRIBUTES])
+        for v in variants
+    ]
     return WideTable(["Variant"], [(s, [a.capitalize() for a in ATTRIBUTES]) for s in splits], body)
 
 
-def _other_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+def _other_wide(rows: Sequence[Mapping[str, str]], references: Collection[str] = ()) -> WideTable:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     strata = list(dict.fromkeys(r["stratum"] for r in rows))
     splits = _shown_splits(r["split"] for r in rows)
     look = _lookup(rows, "variant", "split", "stratum")
     heads = {"other_pred_share": "argmax share", "other_mass": "mass", "human_other_share": "human share"}
     body = [
-        ([v, st], [_cell(look.get((v, s, st)), f) for s in splits for f in OTHER_FIELDS])
+        ([_stub(v, references), st], [_cell(look.get((v, s, st)), f) for s in splits for f in OTHER_FIELDS])
         for v in variants
         for st in strata
     ]
@@ -283,6 +322,18 @@ def _ci_phrase(evaluation: Mapping[str, Any] | None) -> str:
     return "percentile-bootstrap CI of the seed-averaged metric in brackets"
 
 
+def _reference_phrase(references: Sequence[str], bold: bool = False) -> str:
+    """The caption sentence saying what the reference rows are (empty without any)."""
+    if not references:
+        return ""
+    what = "; ".join(_REFERENCE_TEXT.get(r, f"{r} is a reference") for r in references)
+    never = "never bold and never compared" if bold else "never compared"
+    return (
+        f" The last rows are references, not models, one deterministic run each: {what}. "
+        f"They are {never} with the baseline."
+    )
+
+
 def _scheme_phrase(scheme: str) -> str:
     """How the main table's macro-F1 and accuracy treat the hard labels of the common scheme."""
     if scheme == "consensus":
@@ -299,6 +350,7 @@ def _main_caption(
     with_sig: bool,
     scheme: str = "consensus",
     with_truth: bool = False,
+    references: Sequence[str] = (),
 ) -> str:
     truth = (
         "JSD true, KLD true: the same against each utterance's latent true distribution (synthetic "
@@ -316,7 +368,7 @@ def _main_caption(
         base = (evaluation or {}).get("baseline_variant", "the baseline")
         level = 1 - float((evaluation or {}).get("ci_level", 0.95))
         text += f" †: differs from {base} (paired bootstrap, Holm-adjusted p < {level:g})."
-    return text
+    return text + _reference_phrase(references, bold=True)
 
 
 # ============================================================================ the table specs
@@ -330,6 +382,8 @@ class _Inputs:
     significance: Mapping[str, Mapping[str, Any]]
     label_summary: Mapping[str, Any]
     evaluation: Mapping[str, Any]
+    #: the reference rows among ``metrics``, in table order
+    references: tuple[str, ...] = ()
 
     @cached_property
     def baseline(self) -> str:
@@ -341,7 +395,7 @@ class _Inputs:
 
     @cached_property
     def order(self) -> list[str]:
-        return variant_order(self.metrics, self.baseline)
+        return variant_order(self.metrics, self.baseline, self.references)
 
     @cached_property
     def main(self) -> list[Row]:
@@ -357,7 +411,13 @@ class _Inputs:
 
     @cached_property
     def seeds(self) -> list[str]:
-        return [r["n_seeds"] for r in self.main]
+        """The models' seed counts (the captions' "mean over n training seeds")."""
+        return _model_seeds(self.main)
+
+    @cached_property
+    def refs(self) -> str:
+        """The caption sentence on the reference rows (empty without any)."""
+        return _reference_phrase(self.references)
 
     @cached_property
     def schemes(self) -> dict[str, Any]:
@@ -392,7 +452,7 @@ def _strata_caption(t: _Inputs) -> str:
     return (
         f"Entropy-stratified results (normalised {entropy}; n = utterances per stratum). "
         f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}. JSD base 2, KLD in nats, "
-        f"against the primary-vote distribution (X included); {hard}."
+        f"against the primary-vote distribution (X included); {hard}.{t.refs}"
     )
 
 
@@ -405,7 +465,7 @@ def _own_caption(t: _Inputs) -> str:
         "classes; Macro-F1 (TP>0): the release's published rule, the mean F1 over the classes with a "
         "true positive; UAR: mean recall over the classes with support. "
         f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}. Rows on different schemes are "
-        "not like-for-like, so no column is marked best."
+        f"not like-for-like, so no column is marked best.{t.refs}"
     )
 
 
@@ -414,8 +474,8 @@ def _strata_own_caption(t: _Inputs) -> str:
         "Entropy strata of each distributional variant's own target distribution (normalised entropy, "
         "ln / ln 9; the edges of evaluation.entropy_bins; n = utterances per stratum), scored on the "
         "variant's own hard-label scheme, as the release stratifies its rows. Variants with hard targets "
-        f"have no own distribution and are not listed. Mean over {_seed_phrase(t.seeds)}; "
-        f"{_ci_phrase(t.evaluation)}."
+        f"have no own distribution and are not listed{', nor are the reference rows' if t.references else ''}. "
+        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}."
     )
 
 
@@ -425,6 +485,7 @@ def _significance_caption(t: _Inputs) -> str:
         f"{100 * t.ci_level:g}% CI of the difference in brackets; p_Holm: two-sided bootstrap p-value, "
         f"Holm-adjusted across variants per split, stratum and metric; *: p_Holm < {1 - t.ci_level:g}. "
         "Negative ΔJSD/ΔKLD = closer to the human votes."
+        + (" The reference rows of the other tables are never compared." if t.references else "")
     )
 
 
@@ -432,6 +493,7 @@ def _ccc_caption(t: _Inputs) -> str:
     return (
         "Concordance correlation coefficient of the dimensional head against the mean annotator "
         f"rating (1-7), all utterances; mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}."
+        f"{t.refs}"
     )
 
 
@@ -439,7 +501,7 @@ def _other_caption(t: _Inputs) -> str:
     return (
         "Other class by entropy stratum: share of utterances whose argmax prediction is Other, mean "
         "predicted probability of Other, and the humans' mean primary-vote share of Other; all "
-        f"utterances (X included); {_ci_phrase(t.evaluation)}."
+        f"utterances (X included); {_ci_phrase(t.evaluation)}.{t.refs}"
     )
 
 
@@ -464,13 +526,14 @@ TABLES: tuple[_TableSpec, ...] = (
             bool(t.comparisons),
             t.schemes["common_hard_labels"],
             _has_truth(t.main),
+            _reference_rows(t.main),
         ),
     ),
     _TableSpec(
         "entropy_strata",
         STRATA_COLUMNS,
         lambda t: strata_rows(t.metrics, t.order),
-        lambda rows, t: _stratified_wide(rows, _STRATA_SHOWN, ("jsd_primary",)),
+        lambda rows, t: _stratified_wide(rows, _STRATA_SHOWN, ("jsd_primary",), references=t.references),
         _strata_caption,
     ),
     _TableSpec(
@@ -480,12 +543,18 @@ TABLES: tuple[_TableSpec, ...] = (
         lambda rows, t: _sig_wide(rows),
         _significance_caption,
     ),
-    _TableSpec("ccc", CCC_COLUMNS, lambda t: ccc_rows(t.main), lambda rows, t: _ccc_wide(rows), _ccc_caption),
+    _TableSpec(
+        "ccc",
+        CCC_COLUMNS,
+        lambda t: ccc_rows(t.main),
+        lambda rows, t: _ccc_wide(rows, t.references),
+        _ccc_caption,
+    ),
     _TableSpec(
         "other_class",
         OTHER_COLUMNS,
         lambda t: other_rows(t.metrics, t.order),
-        lambda rows, t: _other_wide(rows),
+        lambda rows, t: _other_wide(rows, t.references),
         _other_caption,
     ),
     _TableSpec(
@@ -499,7 +568,7 @@ TABLES: tuple[_TableSpec, ...] = (
         "own_scheme",
         OWN_COLUMNS,
         lambda t: own_rows(t.metrics, t.order),
-        lambda rows, t: _own_wide(rows),
+        lambda rows, t: _own_wide(rows, t.references),
         _own_caption,
     ),
     _TableSpec(
@@ -508,7 +577,7 @@ TABLES: tuple[_TableSpec, ...] = (
         lambda t: strata_own_rows(t.metrics, t.order),
         # an empty stratum's size is its one n_utterances row
         lambda rows, t: _stratified_wide(
-            rows, _STRATA_OWN_SHOWN, ("jsd_primary", "n_utterances"), target=True
+            rows, _STRATA_OWN_SHOWN, ("jsd_primary", "n_utterances"), target=True, references=t.references
         ),
         _strata_own_caption,
     ),
@@ -541,12 +610,28 @@ def _write_table(out_dir: Path, spec: _TableSpec, t: _Inputs) -> list[Path]:
     return paths
 
 
-def _check_inputs(metrics: Mapping[str, Mapping[str, Any]], evaluation: Mapping[str, Any]) -> None:
+def _check_inputs(
+    metrics: Mapping[str, Mapping[str, Any]],
+    significance: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    references: Sequence[str],
+) -> None:
     for key in ("baseline_variant", "ci_level", "bootstrap_resamples"):
         if key not in evaluation:
             raise TableError(f"evaluation config lacks key {key!r} (pass config['evaluation'])")
     if not metrics:
         raise TableError("build_tables: no variant metrics given")
+    for r in references:
+        if r not in metrics:
+            raise TableError(f"reference {r!r} has no metrics document")
+        if r == evaluation["baseline_variant"]:
+            raise TableError(f"reference {r!r} cannot be the baseline: it is not a model")
+        if r in significance:
+            raise TableError(f"reference {r!r} has a significance document: references are never compared")
+    if len(set(references)) != len(references):
+        raise TableError(f"references listed twice: {list(references)}")
+    if not set(metrics) - set(references):
+        raise TableError("build_tables: only reference rows given, no variant")
     validate_metrics(metrics, TableError)
 
 
@@ -556,15 +641,19 @@ def build_tables(
     label_summary: Mapping[str, Any],
     evaluation: Mapping[str, Any],
     out_dir: PathLike,
+    references: Sequence[str] = (),
 ) -> list[Path]:
     """Write every table of :data:`TABLES` and return the paths written.
 
-    ``metrics``: variant -> metrics document; ``significance``: variant ->
-    significance document (the baseline itself may be absent);
-    ``label_summary``: the label stage's ``summary.json``.
+    ``metrics``: variant -> metrics document, the reference rows' included;
+    ``significance``: variant -> significance document (the baseline itself
+    may be absent, a reference always is); ``label_summary``: the label
+    stage's ``summary.json``; ``references``: which of ``metrics`` are
+    reference rows (:mod:`sertools.evaluation.reference`), in table order.
     """
-    _check_inputs(metrics, evaluation)
-    t = _Inputs(metrics, significance, label_summary, evaluation)
+    references = tuple(references)
+    _check_inputs(metrics, significance, evaluation, references)
+    t = _Inputs(metrics, significance, label_summary, evaluation, references)
     written: list[Path] = []
     for spec in TABLES:
         written += _write_table(Path(out_dir), spec, t)
@@ -583,8 +672,8 @@ def readme_table(
 ) -> str:
     """The Markdown Table 2 analogue, built from ``main.csv`` (and ``significance.csv`` for † marks).
 
-    Rows are variants; columns Test1/Test2 x (macro-F1, accuracy, JSD, KLD) as
-    ``mean [lo, hi]``. ``evaluation`` (``bootstrap_resamples``, ``ci_level``,
+    Rows are variants (the reference rows last, Model ``reference``); columns
+    Test1/Test2 x (macro-F1, accuracy, JSD, KLD) as ``mean [lo, hi]``. ``evaluation`` (``bootstrap_resamples``, ``ci_level``,
     ``baseline_variant``, ``common_hard_labels``) only fills in the caption.
     Identical to ``main.md``.
     """
@@ -593,7 +682,9 @@ def readme_table(
         raise TableError(f"{main_csv_path} is empty or lacks the columns {list(MAIN_COLUMNS)}")
     sig = _read_csv(significance_csv_path) if significance_csv_path else None
     scheme = str((evaluation or {}).get("common_hard_labels", "consensus"))
-    caption = _main_caption([r["n_seeds"] for r in rows], evaluation, bool(sig), scheme, _has_truth(rows))
+    caption = _main_caption(
+        _model_seeds(rows), evaluation, bool(sig), scheme, _has_truth(rows), _reference_rows(rows)
+    )
     return _main_wide(rows, sig).markdown(caption)
 
 
@@ -605,16 +696,24 @@ def run(
     variants: Sequence[str],
     compared: Sequence[str],
     out_dir: PathLike,
+    references: Sequence[str] = (),
 ) -> list[Path]:
     """The ``tables`` rule: every table from the variants' documents into ``out_dir``.
 
     ``inputs``: ``metrics`` (one metrics document per variant, in ``variants``
-    order), ``significance`` (one per variant of ``compared``, in that order)
-    and ``label_summary``. Every file of ``outputs`` must be among those written.
+    order), ``significance`` (one per variant of ``compared``, in that order),
+    ``references`` (one metrics document per reference row of ``references``,
+    in that order; may be absent without references) and ``label_summary``.
+    Every file of ``outputs`` must be among those written.
     """
+    overlap = sorted(set(references) & set(variants))
+    if overlap:
+        raise TableError(f"{overlap} are both variants and reference rows")
     metrics = read_documents(metrics_doc.read, variants, inputs["metrics"], TableError)
+    ref_paths = inputs["references"] if references else []
+    metrics.update(read_documents(metrics_doc.read, references, ref_paths, TableError))
     significance = read_documents(significance_doc.read, compared, inputs["significance"], TableError)
     label_summary = read_json(inputs["label_summary"], error=TableError)
-    written = build_tables(metrics, significance, label_summary, evaluation, out_dir)
+    written = build_tables(metrics, significance, label_summary, evaluation, out_dir, references)
     check_declared(outputs, written, TableError, "tables")
     return written
