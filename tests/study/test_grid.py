@@ -113,3 +113,26 @@ def test_settings_never_depend_on_the_variants():
         }
     )
     assert grid.settings(a) == grid.settings(b)
+
+
+def test_study_variants_must_be_frozen_heads_on_one_upstream():
+    study = {"reliability_levels": {"a": {}}}
+    frozen = {"mode": "frozen", "upstream": "egemaps"}
+    ok = config_mod.resolve(
+        {
+            "study": study,
+            "variants": {"h": {"targets": "consensus", "loss": "ce", "model": frozen}},
+            "evaluation": {"baseline_variant": "h"},
+        }
+    )
+    assert grid.upstream(ok) == "egemaps"
+    with pytest.raises(ConfigError, match=r"variants\.hard_ce.*model\.mode: frozen"):
+        grid.upstream(config_mod.resolve({"study": study}))
+    mixed = {
+        "h": {"targets": "consensus", "loss": "ce", "model": frozen},
+        "w": {"targets": "primary", "loss": "kl", "model": {"mode": "frozen", "upstream": "wavlm"}},
+    }
+    with pytest.raises(ConfigError, match="share one upstream"):
+        grid.upstream(
+            config_mod.resolve({"study": study, "variants": mixed, "evaluation": {"baseline_variant": "h"}})
+        )

@@ -6,6 +6,7 @@ from sertools.study import layout as study_layout
 from sertools.study import report as study_report
 
 STUDY_SETTINGS = study_grid.settings(config)
+STUDY_UPSTREAM = study_grid.upstream(config) if STUDY_SETTINGS else None
 STUDY_OUTPUTS = (
     [f"{study_layout.ROOT}/{name}" for name in study_report.output_files()]
     if STUDY_SETTINGS
@@ -35,7 +36,7 @@ def study_fit_inputs(wildcards):
         "labels": f"{study_layout.setting_dir(wildcards.setting)}/labels/labels.parquet",
         "manifest": f"{study_layout.MANIFEST}/manifest.parquet",
         **sertools_store.input_paths(
-            f"{study_layout.FEATURES}/{VARIANT_MODELS[VARIANTS[0]]['upstream']}",
+            f"{study_layout.FEATURES}/{STUDY_UPSTREAM}",
             FEATURE_SPLITS,
         ),
     }

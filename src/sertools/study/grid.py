@@ -25,10 +25,10 @@ from typing import Any
 
 import jsonschema
 
-from sertools.config import ConfigError, load_schema
+from sertools.config import ConfigError, load_schema, variant_model
 from sertools.corpus.synthetic.labels import RaterSettings
 
-__all__ = ["AXES", "Setting", "mean_reliability", "settings"]
+__all__ = ["AXES", "Setting", "mean_reliability", "settings", "upstream"]
 
 #: the study's axes, in report order
 AXES: tuple[str, ...] = ("reliability", "annotators")
@@ -150,3 +150,24 @@ def settings(config: Mapping[str, Any]) -> dict[str, Setting]:
     if unknown:
         raise ConfigError(f"config key 'study.seeds': unknown setting(s) {unknown}; settings: {list(out)}")
     return out
+
+
+def upstream(config: Mapping[str, Any]) -> str:
+    """The one frozen upstream every variant of a study trains its head on.
+
+    The study extracts features once and trains heads on them (docs/study.md):
+    a fine-tuned variant, or variants on different upstreams, are refused.
+    """
+    models = {name: variant_model(config, name) for name in config["variants"]}
+    for name, model in models.items():
+        if model["mode"] != "frozen":
+            raise ConfigError(
+                f"config key 'variants.{name}': the study trains heads on cached features; "
+                "set model.mode: frozen (and model.upstream) for every variant"
+            )
+    found = sorted({m["upstream"] for m in models.values()})
+    if len(found) != 1:
+        raise ConfigError(
+            f"config key 'variants': the study's variants must share one upstream, found {found}"
+        )
+    return found[0]
