@@ -9,10 +9,16 @@
 2. The same copy with one more seed for one setting (``study.seeds``): which
    jobs run (only that (setting, seed) trains; its setting is re-evaluated and
    the report redrawn) and how long the rerun takes.
+
+With ``BENCH_STUDY_REPO=<checkout>`` the study runs in that checkout instead of
+a temporary copy (its ``results/study/`` must not exist), and is then brought
+back to its own config (only the changed setting is re-evaluated): the
+checkout keeps the study's results, e.g. for ``make readme``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -45,9 +51,16 @@ def jobs_run(log: str) -> dict[str, int]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
-        repo = Path(d) / "repo"
-        repo.mkdir()
-        copy_repo(repo)
+        given = os.environ.get("BENCH_STUDY_REPO")
+        repo = Path(given) if given else Path(d) / "repo"
+        if given:
+            if (repo / "results" / "study").exists():
+                raise SystemExit(
+                    f"{repo}/results/study exists: the study must start from a clean results/study/"
+                )
+        else:
+            repo.mkdir()
+            copy_repo(repo)
         wall, log = run(repo, CONFIG)
         counts = jobs_run(log)
         print(f"make study end to end: {wall:.0f} s; jobs: {counts}")
@@ -73,6 +86,9 @@ def main() -> None:
             f"RESULT|rerun after one more seed for one setting|{again.get('study_fit', 0)} fit job, "
             f"{rerun:.0f} s|only the new seed trains|{sum(again.values())} jobs in all"
         )
+        if given:
+            back, _ = run(repo, CONFIG)
+            print(f"back to {CONFIG}: {back:.0f} s")
 
 
 if __name__ == "__main__":

@@ -295,6 +295,20 @@ def _findings(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseli
                         f"- {r.rows[row]} - {base}, JSD to the truth at reliability {rel:.2f}: {_diff_phrase(e.iloc[0])}."
                     )
         lines.append("")
+    # are the CIs narrower than the differences?
+    dd = r.differences[
+        r.differences["row"].isin(dist) & r.differences["metric"].isin(["jsd_true", "jsd_primary"])
+    ]
+    if len(dd):
+        width = (dd["ci_high"] - dd["ci_low"]).to_numpy()
+        size = dd["diff"].abs().to_numpy()
+        excl = int(((dd["ci_low"] > 0) | (dd["ci_high"] < 0)).sum())
+        lines.append(
+            f"**Resolution.** Over all {len(dd)} distributional-minus-{base} JSD differences (to the truth and to the "
+            f"votes, every setting), the median 95% CI width is {np.median(width):.4f} against a median |difference| "
+            f"of {np.median(size):.4f}; {excl} of the {len(dd)} CIs exclude zero."
+        )
+        lines.append("")
     # votes against the truth
     vr = v[(v["axis"] == "reliability") & (v["other_when_unsure"] == 0)].sort_values("reliability")
     if len(vr):
