@@ -7,8 +7,10 @@ tables, figures and findings of :mod:`sertools.study.report` are drawn from:
 * ``scores``: one line per (setting, row, metric): ``mean, ci_low, ci_high``;
 * ``differences``: one line per (setting, compared variant, metric): the paired
   difference against the baseline with its CI, p and Holm-adjusted p (Holm
-  over every setting and compared variant of one metric: the family the
-  difference figure shows);
+  over the compared variants of one setting and metric, as the workflow's
+  significance table corrects over the variants of one metric: a correction
+  over all settings at once would need far more than B = 1,000 resamples,
+  whose smallest p-value is about 2 / B);
 * ``other``: one line per (setting, stratum, row): the row's argmax-Other
   share and the humans' Other vote share;
 * ``votes``: one line per setting: its votes against the latent truth.
@@ -158,7 +160,7 @@ def collect(
     differences = pd.DataFrame(diffs)
     if len(differences):
         differences["p_holm"] = np.nan
-        for _, idx in differences.groupby("metric", sort=False).groups.items():
+        for _, idx in differences.groupby(["setting", "metric"], sort=False).groups.items():
             differences.loc[idx, "p_holm"] = holm(differences.loc[idx, "p_value"].to_numpy())
     return StudyResults(
         pd.DataFrame(scores), differences, pd.DataFrame(other), pd.DataFrame(votes), labels, split

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.evaluation.reference import ORACLE, PRIOR
+from sertools.evaluation.reference import PRIOR
 from sertools.io import write_text
 from sertools.report.render import WideTable, csv_text, fmt_float, interval
 from sertools.study import collect as collect_mod
@@ -163,7 +163,7 @@ def _differences_table(r: StudyResults, out: Path) -> None:
     caption = (
         f"Each row minus {base} on {r.split}: the paired bootstrap difference (both rows on the same resampled "
         "utterances, seeds averaged inside each resample) with its 95% CI; * marks a Holm-adjusted p below 0.05 "
-        "(Holm over every setting and row of one metric). Negative JSD/KLD differences: closer to the truth or to "
+        "(Holm over the rows of one setting and metric). Negative JSD/KLD differences: closer to the truth or to "
         "the votes than the hard baseline; positive macro-F1 differences: more accurate."
     )
     labels = [f"Δ{METRICS[m]}" for m in DIFF_METRICS]
@@ -251,51 +251,116 @@ def _votes_table(r: StudyResults, out: Path) -> None:
 # ================================================================================ findings
 
 
-def _fmt_ci(x: float, lo: float, hi: float, signed: bool = False) -> str:
-    s = f"{x:+.3f}" if signed else f"{x:.3f}"
-    return f"{s} [{lo:.3f}, {hi:.3f}]"
+def _fmt_range(values: pd.Series, signed: bool = True) -> str:
+    lo, hi = float(values.min()), float(values.max())
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f.format(lo) if np.isclose(lo, hi) else f"{f.format(lo)} to {f.format(hi)}"
 
 
-def _diff_phrase(e: pd.Series) -> str:
-    sig = "significant" if e["p_holm"] < 0.05 else "not significant"
-    return f"{_fmt_ci(e['diff'], e['ci_low'], e['ci_high'], signed=True)}, Holm p {e['p_holm']:.3g}, {sig}"
+def _tally(d: pd.DataFrame) -> str:
+    """How many differences are significantly negative / positive (Holm p < 0.05), and their range."""
+    neg = int(((d["diff"] < 0) & (d["p_holm"] < 0.05)).sum())
+    pos = int(((d["diff"] > 0) & (d["p_holm"] < 0.05)).sum())
+    return f"{neg} of {len(d)} significantly lower, {pos} higher (differences {_fmt_range(d['diff'])})"
 
 
 def _findings(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline: str) -> str:
-    """A few sentences computed from the results (no number typed by hand)."""
+    """The study's answer in a few paragraphs, every number computed from ``r``."""
     base = r.rows[baseline]
-    dist = [v for v, c in variants.items() if c["targets"] != "consensus"]
+    dist = [v for v in r.rows if v in variants and variants[v]["targets"] != "consensus"]
+    dist_names = ", ".join(r.rows[v] for v in dist)
+    rel_d = r.differences[(r.differences["axis"] == "reliability") & r.differences["row"].isin(dist)]
+    levels = sorted(r.votes.loc[r.votes["axis"] == "reliability", "reliability"].unique())
     lines = ["# What the simulation shows", ""]
-    d = r.differences[(r.differences["axis"] == "reliability")]
-    s = r.scores[r.scores["axis"] == "reliability"]
-    v = r.votes
-    levels = s.sort_values("reliability")["reliability"].unique()
-    lo_rel, hi_rel = float(levels[0]), float(levels[-1])
-    for u in sorted(d["other_when_unsure"].unique()):
-        du = d[(d["other_when_unsure"] == u) & (d["row"].isin(dist))]
-        parts = []
-        for metric, what in (("jsd_true", "the latent truth"), ("jsd_primary", "the votes")):
-            dm = du[du["metric"] == metric]
-            closer = dm[(dm["diff"] < 0) & (dm["p_holm"] < 0.05)]
-            further = dm[(dm["diff"] > 0) & (dm["p_holm"] < 0.05)]
-            parts.append(
-                f"to {what}, {len(closer)} of {len(dm)} (distributional row, reliability level) pairs are significantly "
-                f"closer than {base} and {len(further)} significantly further"
-            )
+    if len(rel_d) and levels:
         lines.append(
-            f"**Other propensity {u:g}.** Over the {len(levels)} reliability levels, "
-            + "; ".join(parts)
+            f"**Distributional rows against {base}.** Paired differences of the distributional rows ({dist_names}) "
+            f"minus {base} on Test1, over {len(levels)} rater-reliability levels (mean reliability "
+            f"{levels[0]:.2f} to {levels[-1]:.2f}); Holm over the rows of one setting and metric:"
+        )
+        for u in sorted(rel_d["other_when_unsure"].unique()):
+            du = rel_d[rel_d["other_when_unsure"] == u]
+            control = "negative control" if u == 0 else "positive control"
+            lines.append(
+                f"- Other propensity {u:g} ({control}): JSD to the latent truth "
+                f"{_tally(du[du['metric'] == 'jsd_true'])}; JSD to the votes {_tally(du[du['metric'] == 'jsd_primary'])}; "
+                f"macro-F1 {_tally(du[du['metric'] == 'macro_f1'])}."
+            )
+        lines.append("")
+    v = r.votes
+    vr = v[(v["axis"] == "reliability") & (v["other_when_unsure"] == 0)].sort_values("reliability")
+    if len(vr):
+        a, b = vr.iloc[0], vr.iloc[-1]
+        lines.append(
+            f"**Votes against perception.** With 5+ annotators per utterance, the mean JSD of the primary votes to the "
+            f"latent truth falls from {a['jsd_votes_truth_mean']:.3f} (reliability {a['reliability']:.2f}) to "
+            f"{b['jsd_votes_truth_mean']:.3f} ({b['reliability']:.2f}); the oracle row (the truth as the prediction) "
+            f"is that far from the votes, so models trained on the votes can be closer to them than the truth is."
+        )
+    va = v[v["axis"] == "annotators"].sort_values("annotators")
+    if len(va):
+        a, b = va.iloc[0], va.iloc[-1]
+        flatter = "flatter" if b["entropy_votes_mean"] > b["entropy_truth_mean"] else "sharper"
+        lines.append(
+            f"At reliability {a['reliability']:.2f}, {int(a['annotators'])} to {int(b['annotators'])} annotators per "
+            f"utterance bring the votes from JSD {a['jsd_votes_truth_mean']:.3f} to {b['jsd_votes_truth_mean']:.3f} of "
+            f"the truth, while their mean normalised entropy goes from {a['entropy_votes_mean']:.3f} to "
+            f"{b['entropy_votes_mean']:.3f} against {b['entropy_truth_mean']:.3f} for the truth: many votes average "
+            f"out the sampling noise but keep each rater's guessing, and end up {flatter} than perception."
+        )
+        ad = r.differences[(r.differences["axis"] == "annotators") & r.differences["row"].isin(dist)]
+        ad = ad[ad["metric"] == "jsd_true"]
+        if len(ad):
+            per_n = [
+                f"{int(n)}: {_fmt_range(g['diff'])}"
+                for n, g in ad.groupby(ad["annotators"].astype(int), sort=True)
+            ]
+            lines.append(
+                f"Distributional rows minus {base} in JSD to the truth, per annotator count: "
+                + "; ".join(per_n)
+                + "."
+            )
+    lines.append("")
+    o = r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
+    if len(o):
+        top = list(dict.fromkeys(o["stratum"]))[-1]
+        mid = levels[len(levels) // 2]
+        parts = []
+        for u in sorted(o["other_when_unsure"].unique()):
+            e = o[(o["other_when_unsure"] == u) & (o["stratum"] == top) & np.isclose(o["reliability"], mid)]
+            e = e.set_index("row")
+            if not len(e):
+                continue
+            rows = ", ".join(
+                f"{r.rows[x]} {e.loc[x, 'model_mean']:.3f}" for x in r.rows if x in variants and x in e.index
+            )
+            parts.append(f"propensity {u:g}: humans {e['human_mean'].iloc[0]:.3f}; {rows}")
+        lines.append(
+            f"**Other class.** In the highest-entropy stratum {top} at reliability {mid:.2f}, the humans' Other vote "
+            "share and each row's share of argmax-Other predictions: " + "; ".join(parts) + "."
+        )
+        lines.append("")
+    s = r.scores[(r.scores["axis"] == "reliability") & (r.scores["other_when_unsure"] == 0)]
+    f1 = s[s["metric"] == "macro_f1"]
+    if len(f1):
+        rng = f1.groupby("row")["mean"]
+        models = [x for x in r.rows if x in rng.groups]
+        lines.append(
+            "**Accuracy and entropy.** Macro-F1 against the consensus (propensity 0, range over the reliability levels): "
+            + "; ".join(f"{r.rows[x]} {_fmt_range(rng.get_group(x), signed=False)}" for x in models)
             + "."
         )
-        for row in dist:
-            for rel in (lo_rel, hi_rel):
-                e = du[(du["row"] == row) & (du["metric"] == "jsd_true") & np.isclose(du["reliability"], rel)]
-                if len(e):
-                    lines.append(
-                        f"- {r.rows[row]} - {base}, JSD to the truth at reliability {rel:.2f}: {_diff_phrase(e.iloc[0])}."
-                    )
+    ent = s[s["metric"] == "entropy_pred"]
+    if len(ent) and len(vr):
+        mid_v = vr.iloc[len(vr) // 2]
+        e = ent[np.isclose(ent["reliability"], mid_v["reliability"])].set_index("row")
+        models = [x for x in r.rows if x in variants and x in e.index]
+        lines.append(
+            f"At reliability {mid_v['reliability']:.2f} the mean normalised entropy of the predictions is "
+            + ", ".join(f"{r.rows[x]} {e.loc[x, 'mean']:.3f}" for x in models)
+            + f"; of the votes {mid_v['entropy_votes_mean']:.3f}, of the truth {mid_v['entropy_truth_mean']:.3f}."
+        )
         lines.append("")
-    # are the CIs narrower than the differences?
     dd = r.differences[
         r.differences["row"].isin(dist) & r.differences["metric"].isin(["jsd_true", "jsd_primary"])
     ]
@@ -307,77 +372,6 @@ def _findings(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseli
             f"**Resolution.** Over all {len(dd)} distributional-minus-{base} JSD differences (to the truth and to the "
             f"votes, every setting), the median 95% CI width is {np.median(width):.4f} against a median |difference| "
             f"of {np.median(size):.4f}; {excl} of the {len(dd)} CIs exclude zero."
-        )
-        lines.append("")
-    # votes against the truth
-    vr = v[(v["axis"] == "reliability") & (v["other_when_unsure"] == 0)].sort_values("reliability")
-    if len(vr):
-        a, b = vr.iloc[0], vr.iloc[-1]
-        lines.append(
-            f"**Votes against perception.** The mean JSD of the primary votes to the latent truth falls from "
-            f"{a['jsd_votes_truth_mean']:.3f} at reliability {a['reliability']:.2f} to {b['jsd_votes_truth_mean']:.3f} at "
-            f"{b['reliability']:.2f}; the votes' mean normalised entropy goes from {a['entropy_votes_mean']:.3f} to "
-            f"{b['entropy_votes_mean']:.3f}, against {a['entropy_truth_mean']:.3f} for the truth."
-        )
-    va = v[v["axis"] == "annotators"].sort_values("annotators")
-    if len(va):
-        a, b = va.iloc[0], va.iloc[-1]
-        lines.append(
-            f"With {int(a['annotators'])} annotators per utterance the votes are at JSD {a['jsd_votes_truth_mean']:.3f} "
-            f"from the truth, with {int(b['annotators'])} at {b['jsd_votes_truth_mean']:.3f} (reliability "
-            f"{a['reliability']:.2f})."
-        )
-        sa = r.scores[(r.scores["axis"] == "annotators") & (r.scores["metric"] == "jsd_true")]
-        best = sa.loc[sa.groupby("annotators")["mean"].idxmin()] if len(sa) else sa
-        best = best[~best["row"].isin([ORACLE])]
-        if len(best):
-            lines.append(
-                "The model row closest to the truth per annotator count: "
-                + ", ".join(
-                    f"{int(x['annotators'])}: {x['label']} ({x['mean']:.3f})" for _, x in best.iterrows()
-                )
-                + "."
-            )
-    lines.append("")
-    # Other class
-    o = r.other[
-        (r.other["axis"] == "reliability") & (r.other["stratum"] != "all") & (r.other["row"].isin(variants))
-    ]
-    if len(o):
-        top = list(dict.fromkeys(o["stratum"]))[-1]
-        for u in sorted(o["other_when_unsure"].unique()):
-            e = o[(o["other_when_unsure"] == u) & (o["stratum"] == top)]
-            hum = e.groupby("reliability")["human_mean"].first()
-            mod = e.groupby("reliability")["model_mean"].max()
-            lines.append(
-                f"**Other class, propensity {u:g}, highest-entropy stratum {top}.** Humans' Other vote share "
-                f"{hum.min():.3f}-{hum.max():.3f} across reliability levels; the largest argmax-Other share of any "
-                f"model row {mod.min():.3f}-{mod.max():.3f}."
-            )
-        lines.append("")
-    # accuracy and entropy
-    f1 = s[(s["metric"] == "macro_f1") & (s["other_when_unsure"] == 0)]
-    if len(f1):
-        rng = f1.groupby("row")["mean"].agg(["min", "max"])
-        models = [x for x in r.rows if x in variants and x in rng.index]
-        lines.append(
-            "**Accuracy.** Macro-F1 against the consensus (propensity 0) ranges over reliability levels: "
-            + "; ".join(f"{r.rows[x]} {rng.loc[x, 'min']:.3f}-{rng.loc[x, 'max']:.3f}" for x in models)
-            + (
-                f"; the oracle {rng.loc[ORACLE, 'min']:.3f}-{rng.loc[ORACLE, 'max']:.3f}."
-                if ORACLE in rng.index
-                else "."
-            )
-        )
-    ent = s[(s["metric"] == "entropy_pred") & (s["other_when_unsure"] == 0)]
-    if len(ent) and len(vr):
-        mid = vr.iloc[len(vr) // 2]
-        e = ent[np.isclose(ent["reliability"], mid["reliability"])].set_index("row")
-        models = [x for x in r.rows if x in variants and x in e.index]
-        lines.append(
-            f"At reliability {mid['reliability']:.2f} the mean predicted normalised entropy is "
-            + ", ".join(f"{r.rows[x]} {e.loc[x, 'mean']:.3f}" for x in models)
-            + f", against {mid['entropy_votes_mean']:.3f} for the votes and {mid['entropy_truth_mean']:.3f} for the truth."
         )
     return "\n".join(lines).rstrip() + "\n"
 
