@@ -112,7 +112,7 @@ def _scores_table(r: StudyResults, out: Path) -> None:
     ]
     caption = (
         f"The rater simulation study on {r.split}: each row against the latent truth and the primary votes "
-        "(JSD base 2, KLD in bits), macro-F1 against the consensus (X excluded) and the mean normalised entropy of "
+        "(JSD base 2; KLD(target ‖ model) in nats), macro-F1 against the consensus (X excluded) and the mean normalised entropy of "
         "its predictions; mean over seeds with 95% bootstrap CIs over utterances. Oracle (truth): the latent true "
         "distribution as the prediction (the ceiling); Prior (Train): the Train mean of the primary votes for every "
         "utterance (the floor). Reliability: the raters' mean reliability; Other prop.: the Other-when-unsure "
