@@ -289,8 +289,8 @@ def test_table_files_match_the_workflow_outputs() -> None:
     assert len(tables.table_files("t")) == 3 * len(names)
 
 
-def test_run_reads_the_documents(inputs: tuple[dict, dict], tmp_path: Path) -> None:
-    metrics, sig = inputs
+def write_documents(metrics: dict, sig: dict, tmp_path: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The metrics and significance documents (and the label summary) as the tables rule reads them."""
     paths = {}
     for v, d in metrics.items():
         full = {"variant": v, "settings": {}, "classes": [], "has_truth": False, **copy.deepcopy(d)}
@@ -303,6 +303,12 @@ def test_run_reads_the_documents(inputs: tuple[dict, dict], tmp_path: Path) -> N
         sig_paths[v] = tmp_path / "sig" / f"{v}.json"
         significance_doc.write(sig_paths[v], {"schema": significance_doc.SCHEMA, "settings": {}, **d})
     (tmp_path / "summary.json").write_text(json.dumps(SUMMARY))
+    return paths, sig_paths
+
+
+def test_run_reads_the_documents(inputs: tuple[dict, dict], tmp_path: Path) -> None:
+    metrics, sig = inputs
+    paths, sig_paths = write_documents(metrics, sig, tmp_path)
     variants, compared = list(paths), list(sig_paths)
     run_inputs = {
         "metrics": [paths[v] for v in variants],
@@ -560,18 +566,7 @@ def test_reference_rows_are_optional_and_checked(inputs: tuple[dict, dict], tmp_
 def test_run_reads_the_reference_documents(inputs: tuple[dict, dict], tmp_path: Path) -> None:
     metrics, sig = inputs
     docs = with_references(metrics)
-    paths = {}
-    for v, d in docs.items():
-        full = {"variant": v, "settings": {}, "classes": [], "has_truth": False, **copy.deepcopy(d)}
-        for res in full["splits"].values():
-            res.update(prediction_files=[], confusion_matrix={}, reliability_diagram={}, examples=[])
-        paths[v] = tmp_path / f"{v}.json"
-        metrics_doc.write(paths[v], full)
-    sig_paths = {}
-    for v, d in sig.items():
-        sig_paths[v] = tmp_path / "sig" / f"{v}.json"
-        significance_doc.write(sig_paths[v], {"schema": significance_doc.SCHEMA, "settings": {}, **d})
-    (tmp_path / "summary.json").write_text(json.dumps(SUMMARY))
+    paths, sig_paths = write_documents(docs, sig, tmp_path)
     variants, compared = list(metrics), list(sig_paths)
     out = tmp_path / "tables"
     written = tables.run(

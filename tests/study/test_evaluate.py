@@ -59,3 +59,18 @@ def test_votes_equal_to_the_truth_are_at_jsd_zero():
     assert (
         out["entropy_votes"]["mean"] > out["entropy_truth"]["mean"] and out["jsd_votes_truth"]["mean"] > 0.01
     )
+
+
+def test_report_refuses_outputs_it_does_not_write(tmp_path):
+    from sertools.study import report
+
+    with pytest.raises(ValueError, match="the outputs must be"):
+        report.run(
+            {},
+            [tmp_path / "x.csv"],
+            settings=[],
+            variants={},
+            baseline="h",
+            evaluation={"splits": ["Test1"]},
+            root=tmp_path,
+        )

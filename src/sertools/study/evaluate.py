@@ -40,6 +40,7 @@ from sertools.evaluation import (
     significance_doc,
 )
 from sertools.evaluation.bootstrap import percentile_ci, resample_indices
+from sertools.evaluation.evaldata import seed_files
 from sertools.io import write_json
 from sertools.labels import table as label_table
 from sertools.measures import jsd, normalised_entropy
@@ -119,7 +120,9 @@ def run(
     def paths(row: str) -> dict[str, list[str]]:
         if row in reference.REFERENCES:
             return {sp: [str(outputs[f"reference.{row}.{sp}"])] for sp in splits}
-        return {sp: [str(p) for p in _as_list(inputs[f"{row}.{sp}"], len(seeds), row, sp)] for sp in splits}
+        return {
+            sp: [str(p) for p in seed_files(inputs[f"{row}.{sp}"], seeds, f"{row} {sp}")] for sp in splits
+        }
 
     rows = [*variants, *reference.REFERENCES]
     entropy: dict[str, dict[str, Any]] = {}
@@ -157,10 +160,3 @@ def run(
     }
     write_json(outputs["summary"], summary)
     return summary
-
-
-def _as_list(files: Any, n: int, row: str, split: str) -> list[str]:
-    paths = [files] if isinstance(files, str | Path) else list(files)
-    if len(paths) != n:
-        raise ValueError(f"study_evaluate: {row} {split}: {len(paths)} dump(s) for {n} seed(s)")
-    return [str(p) for p in paths]

@@ -45,6 +45,11 @@ FIGURES: dict[str, str] = {
 }
 
 
+_VOTES = {"color": HUMAN_COLOUR, "marker": "o", "linestyle": "-"}
+_VOTES_ENTROPY = {"color": HUMAN_COLOUR, "marker": "x", "linestyle": "-."}
+_TRUTH = {"color": TRUTH_COLOUR, "marker": "x", "linestyle": "-."}
+
+
 def _style(rows: Sequence[str]) -> dict[str, dict[str, object]]:
     models = [r for r in rows if r not in REFERENCES]
     st: dict[str, dict[str, object]] = {r: {**s, "linestyle": "-"} for r, s in variant_styles(models).items()}
@@ -210,7 +215,7 @@ def _accuracy_entropy(r: StudyResults, out: Path) -> list[Path]:
                     ax,
                     vu["reliability"],
                     vu,
-                    {"color": HUMAN_COLOUR, "marker": "x", "linestyle": "-."},
+                    _VOTES_ENTROPY,
                     "Votes",
                     col="entropy_votes",
                 )
@@ -218,7 +223,7 @@ def _accuracy_entropy(r: StudyResults, out: Path) -> list[Path]:
                     ax,
                     vu["reliability"],
                     vu,
-                    {"color": TRUTH_COLOUR, "marker": "x", "linestyle": "-."},
+                    _TRUTH,
                     "Latent truth",
                     col="entropy_truth",
                 )
@@ -241,7 +246,7 @@ def _annotators(r: StudyResults, out: Path) -> list[Path]:
         axes[0],
         v["annotators"],
         v,
-        {"color": HUMAN_COLOUR, "marker": "o", "linestyle": "-"},
+        _VOTES,
         "Votes",
         col="jsd_votes_truth",
     )
@@ -250,7 +255,7 @@ def _annotators(r: StudyResults, out: Path) -> list[Path]:
         axes[1],
         v["annotators"],
         v,
-        {"color": HUMAN_COLOUR, "marker": "o", "linestyle": "-"},
+        _VOTES,
         "Votes",
         col="entropy_votes",
     )
@@ -258,7 +263,7 @@ def _annotators(r: StudyResults, out: Path) -> list[Path]:
         axes[1],
         v["annotators"],
         v,
-        {"color": TRUTH_COLOUR, "marker": "x", "linestyle": "-."},
+        _TRUTH,
         "Truth",
         col="entropy_truth",
     )

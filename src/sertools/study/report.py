@@ -54,10 +54,6 @@ def output_files() -> list[str]:
 # ================================================================================== tables
 
 
-def _num(x: Any, nd: int = 6) -> str:
-    return fmt_float(x, nd)
-
-
 def _setting_stub(line: Mapping[str, Any]) -> list[str]:
     n = line["annotators"]
     return [
@@ -99,7 +95,7 @@ def _scores_table(r: StudyResults, out: Path) -> None:
         }
         cells = []
         for m in METRICS:
-            mean, lo, hi = (_num(d.loc[m, k]) for k in ("mean", "ci_low", "ci_high"))
+            mean, lo, hi = (fmt_float(d.loc[m, k]) for k in ("mean", "ci_low", "ci_high"))
             rec.update({m: mean, f"{m}_ci_low": lo, f"{m}_ci_high": hi})
             cells.append(interval(mean, lo, hi))
         csv_rows.append(rec)
@@ -128,10 +124,6 @@ def _scores_table(r: StudyResults, out: Path) -> None:
     )
 
 
-def _signed(x: str) -> str:
-    return x if x == "" or x.startswith("-") else f"+{x}"
-
-
 def _differences_table(r: StudyResults, out: Path) -> None:
     d = r.differences
     wide_rows, csv_rows = [], []
@@ -142,13 +134,13 @@ def _differences_table(r: StudyResults, out: Path) -> None:
         rec.update({"row": row, "label": first["label"], "baseline": first["baseline"]})
         cells = []
         for m in DIFF_METRICS:
-            vals = {k: _num(e.loc[m, k]) for k in ("diff", "ci_low", "ci_high", "p_value", "p_holm")}
+            vals = {k: fmt_float(e.loc[m, k]) for k in ("diff", "ci_low", "ci_high", "p_value", "p_holm")}
             rec.update({f"{m}_{k}": v for k, v in vals.items()})
             text = interval(vals["diff"], vals["ci_low"], vals["ci_high"])
-            if vals["diff"] != "":
-                text = _signed(text.split(" ", 1)[0]) + (" " + text.split(" ", 1)[1] if " " in text else "")
-                if vals["p_holm"] != "" and float(vals["p_holm"]) < 0.05:
-                    text += " *"
+            if vals["diff"] != "" and not text.startswith("-"):
+                text = f"+{text}"
+            if vals["p_holm"] != "" and float(vals["p_holm"]) < 0.05:
+                text += " *"
             cells.append(text)
         csv_rows.append(rec)
         wide_rows.append(([*_setting_stub(first), str(first["label"])], cells))
@@ -181,11 +173,11 @@ def _other_table(r: StudyResults, out: Path) -> None:
         first = e.iloc[0]
         rec = {c: "" if first[c] is None else str(first[c]) for c in collect_mod.SETTING_COLUMNS}
         rec.update({"stratum": stratum, "n_utterances": str(int(first["n_utterances"]))})
-        hum = [_num(first[f"human_{k}"]) for k in ("mean", "ci_low", "ci_high")]
+        hum = [fmt_float(first[f"human_{k}"]) for k in ("mean", "ci_low", "ci_high")]
         rec.update(dict(zip(("human_other_share", "human_ci_low", "human_ci_high"), hum, strict=True)))
         cells = [interval(*hum)]
         for row in rows:
-            vals = [_num(e.loc[row, f"model_{k}"]) for k in ("mean", "ci_low", "ci_high")]
+            vals = [fmt_float(e.loc[row, f"model_{k}"]) for k in ("mean", "ci_low", "ci_high")]
             rec.update(
                 dict(zip((f"{row}_other_share", f"{row}_ci_low", f"{row}_ci_high"), vals, strict=True))
             )
@@ -217,10 +209,10 @@ def _votes_table(r: StudyResults, out: Path) -> None:
     fields = ("entropy_votes", "entropy_truth", "jsd_votes_truth")
     for _, line in v.iterrows():
         rec = {c: "" if line[c] is None else str(line[c]) for c in collect_mod.SETTING_COLUMNS}
-        rec.update({k: _num(line[k]) for k in ("fleiss_kappa", "annotators_mean", "x_share")})
+        rec.update({k: fmt_float(line[k]) for k in ("fleiss_kappa", "annotators_mean", "x_share")})
         cells = [f"{line['fleiss_kappa']:.3f}", f"{line['annotators_mean']:.2f}", f"{line['x_share']:.3f}"]
         for f in fields:
-            vals = [_num(line[f"{f}_{k}"]) for k in ("mean", "ci_low", "ci_high")]
+            vals = [fmt_float(line[f"{f}_{k}"]) for k in ("mean", "ci_low", "ci_high")]
             rec.update(dict(zip((f, f"{f}_ci_low", f"{f}_ci_high"), vals, strict=True)))
             cells.append(interval(*vals))
         csv_rows.append(rec)
