@@ -45,12 +45,26 @@ def _resolve_ref(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[st
     return target
 
 
-def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
-    """Fill schema defaults into ``value`` (None means absent)."""
+def _allows_null(node: Mapping[str, Any]) -> bool:
+    types = node.get("type") or ()
+    return "null" in ([types] if isinstance(types, str) else types)
+
+
+def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any], present: bool = True) -> Any:
+    """Fill schema defaults into ``value``.
+
+    A key left out (``present`` false) takes its default. A key written as ``null`` keeps ``None``
+    wherever the schema allows null (``grad_clip: null`` disables clipping; it never means "the
+    default"); an empty section (``train:`` with every line commented out) is read as an empty
+    mapping, so its keys take their defaults. A ``null`` anywhere else stays ``None`` and is
+    reported by validation, naming the key.
+    """
     node = _resolve_ref(node, root)
-    if value is None and "default" in node:
+    if value is None and present and _allows_null(node):
+        return None
+    if value is None and not present and "default" in node:
         value = copy.deepcopy(node["default"])
-    if value is None and "null" in (node.get("type") or ()):
+    if value is None and _allows_null(node):
         return None  # an optional section left out (e.g. study)
     if "properties" in node:
         if value is None:
@@ -61,7 +75,7 @@ def _with_defaults(value: Any, node: Mapping[str, Any], root: Mapping[str, Any])
         for key, sub in node["properties"].items():
             sub_node = _resolve_ref(sub, root)
             if key in value or "default" in sub_node or "properties" in sub_node:
-                out[key] = _with_defaults(value.get(key), sub_node, root)
+                out[key] = _with_defaults(value.get(key), sub_node, root, present=key in value)
         return out
     extra = node.get("additionalProperties")
     if isinstance(extra, Mapping) and isinstance(value, dict):
@@ -76,6 +90,8 @@ def _coerce(value: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any
     with YAML's BaseLoader, so every leaf arrives as a string.
     """
     node = _resolve_ref(node, root)
+    if value is None and "properties" in node and not _allows_null(node):
+        return {}  # an empty section (every line commented out): its keys take their defaults
     if isinstance(value, dict):
         props = node.get("properties", {})
         extra = node.get("additionalProperties")
