@@ -139,7 +139,9 @@ def test_canonical_orders_keys_recursively():
 def _nullable_keys(schema):
     """Every schema key whose type allows null, as a path (variant keys under ``variants.v``)."""
     found = [key for key, node in _walk(schema, "", schema) if "null" in (node.get("type") or ())]
-    found += [key for key, node in _walk(schema["$defs"]["variant"], "variants.v", schema) if "null" in node["type"]]
+    found += [
+        key for key, node in _walk(schema["$defs"]["variant"], "variants.v", schema) if "null" in node["type"]
+    ]
     return found
 
 
@@ -167,7 +169,9 @@ def _lookup(cfg, path):
 def test_every_nullable_key_keeps_null_and_defaults_when_left_out():
     schema = C.load_schema()
     keys = _nullable_keys(schema)
-    assert {"train.grad_clip", "train.max_train_duration_s", "train.unfreeze", "variants.v.paper_row"} <= set(keys)
+    assert {"train.grad_clip", "train.max_train_duration_s", "train.unfreeze", "variants.v.paper_row"} <= set(
+        keys
+    )
     for key in keys:
         if key == "corpus.root":
             continue  # null is its default; required only for msp_podcast (tested above)

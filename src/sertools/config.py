@@ -213,6 +213,9 @@ def canonical(obj: Any) -> Any:
     return obj
 
 
+#: the train keys the predict stage reads (the predict rule's params; the others cannot change a prediction)
+PREDICT_TRAIN_KEYS = ("device", "amp", "num_threads", "max_eval_batch_seconds", "eval_batching", "batch_size")
+
 #: the model keys that decide frozen wavlm features (the features rule's params; one feature set per workflow)
 WAVLM_FEATURE_KEYS = ("backbone", "tiny", "waveform_norm", "attention_mask")
 

@@ -162,9 +162,9 @@ def test_bootstrap_is_reproducible(corpus: dict, results: dict) -> None:
 def test_config_keys_cover_what_the_stages_read() -> None:
     boot = ("bootstrap_resamples", "bootstrap_seed", "ci_level", "entropy_bins", "prob_floor", "ece_bins")
     schemes = ("common_hard_labels", "strata_distribution", "paper_reference")
-    assert ("splits", *boot, *schemes) == metrics.CONFIG_KEYS
-    # significance: the common scheme and strata, not the paper reference
-    assert metrics.CONFIG_KEYS[:-1] == significance.CONFIG_KEYS
+    assert ("splits", *boot, *schemes, "ccc_targets") == metrics.CONFIG_KEYS
+    # significance: the common scheme and strata, not the paper reference; CCC always against the ratings
+    assert metrics.CONFIG_KEYS[:-2] == significance.CONFIG_KEYS
     # the scheme keys may be absent (their schema defaults apply)
     assert set(metrics.CONFIG_KEYS[:7]) <= set(EVAL_CFG)
 
@@ -229,3 +229,32 @@ def test_chain_to_tables_and_figures(corpus: dict, results: dict, tmp_path: Path
     assert sorted(p.name for p in figs) == sorted(f"{s}.{e}" for s in stems for e in ("png", "pdf"))
     assert all(p.stat().st_size > 1000 for p in figs)
     assert CLASSES[0] == "Angry"  # class order assumed by the fixtures
+
+
+def test_ccc_model_scale_clips_the_targets_of_a_neg1_1_row(corpus: dict) -> None:
+    labels = metrics.read_labels(corpus["labels"])
+    labels.loc[labels.index[:2], "arousal"] = [1.0, 6.5]
+    clipped = metrics.ccc_reference(labels, "model_scale", "neg1_1")
+    assert clipped["arousal"].iloc[:2].tolist() == [2.0, 6.0]
+    assert clipped["valence"].between(2.0, 6.0).all()
+    for same in (
+        metrics.ccc_reference(labels, "ratings", "neg1_1"),
+        metrics.ccc_reference(labels, "model_scale", "1_7"),
+    ):
+        np.testing.assert_allclose(same["arousal"].to_numpy(), labels["arousal"].to_numpy())
+    with pytest.raises(metrics.EvaluationError, match="ccc_targets"):
+        metrics.ccc_reference(labels, "scaled", "neg1_1")
+    base = {**EVAL_CFG, "splits": ["Test1"], "bootstrap_resamples": 20}
+    paths = {"Test1": corpus["paths"]["noisy"]["Test1"]}
+    docs = {
+        mode: metrics.variant_metrics(
+            paths,
+            corpus["labels"],
+            {**base, "ccc_targets": mode},
+            variant_cfg={"targets": "primary", "dim_scale": "neg1_1"},
+        )
+        for mode in ("ratings", "model_scale")
+    }
+    assert docs["model_scale"]["schemes"]["ccc_targets"] == "model_scale"
+    ccc = {m: d["splits"]["Test1"]["metrics"]["ccc_mean"]["mean"] for m, d in docs.items()}
+    assert ccc["ratings"] != ccc["model_scale"]

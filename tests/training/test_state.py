@@ -21,6 +21,8 @@ TRAIN = {
     "newbob_factor": 0.5,
     "newbob_threshold": 0.0025,
     "newbob_patience": 0,
+    "early_stopping_min_delta": 0.0,
+    "selection_mode": "min",
 }
 
 
@@ -116,3 +118,16 @@ def test_min_delta_counts_small_gains_as_no_improvement_but_still_keeps_the_best
     for loss in (1.0, 0.995, 0.985):  # 0.015 below the reference 1.0: the counter resets
         s.update(_val(loss), is_full=True)
     assert s.bad_epochs == 0 and not s.finished and s.stopping_reference == pytest.approx(0.985)
+
+
+def test_selection_mode_max_keeps_the_highest_value_and_early_stopping_still_wants_a_decrease() -> None:
+    s = _state(selection_mode="max", early_stopping_patience=3)
+    assert s.update(_val(1.0), is_full=True).improved
+    assert not s.update(_val(0.5), is_full=True).improved  # lower: better for early stopping only
+    assert s.bad_epochs == 0
+    assert s.update(_val(2.0), is_full=True).improved
+    assert (s.best_epoch, s.best_metric, s.bad_epochs) == (3, 2.0, 1)
+    default = _state()
+    default.update(_val(1.0), is_full=True)
+    default.update(_val(2.0), is_full=True)
+    assert (default.best_epoch, default.best_metric) == (1, 1.0)

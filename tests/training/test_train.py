@@ -131,12 +131,11 @@ def test_stage_entry_points_match_the_config_entry_points(
         threads=THREADS,
     )
     assert summary["config_hash"] == reference[1]["config_hash"]
-    train_keys = ("device", "amp", "num_threads", "max_eval_batch_seconds")
     predict.run(
         {**inputs, "best": files["best"]},
         [out / "dev.parquet", out / "test1.parquet"],
         splits=["Development", "Test1"],
-        train={k: cfg["train"][k] for k in train_keys},
+        train={k: cfg["train"][k] for k in config.PREDICT_TRAIN_KEYS},
     )
     assert_same_predictions(reference[0], out)
 

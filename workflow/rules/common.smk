@@ -130,10 +130,6 @@ def features_model_params(wildcards):
     return {k: config["model"][k] for k in sertools_features.MODEL_KEYS}
 
 
-# keys of the (variant-resolved) train section that prediction reads
-PREDICT_TRAIN_KEYS = ("device", "amp", "num_threads", "max_eval_batch_seconds")
-
-
 def variant_train_params(wildcards):
     """The train section with this variant's overrides (only it reruns on a change)."""
     return sertools_config.variant_train(config, wildcards.variant)
@@ -145,7 +141,7 @@ def variant_params(wildcards):
 
 def predict_params(wildcards):
     train = sertools_config.variant_train(config, wildcards.variant)
-    return {k: train[k] for k in PREDICT_TRAIN_KEYS}
+    return {k: train[k] for k in sertools_config.PREDICT_TRAIN_KEYS}
 
 
 # ---- evaluation
@@ -184,10 +180,12 @@ def metrics_variant_cfg(wildcards):
             "targets": "consensus",
             "hard_labels": "consensus",
             "model": sertools_reference.MODEL,
+            "dim_scale": "1_7",
         }
     return {
         **{k: config["variants"][v][k] for k in ("targets", "hard_labels")},
         "model": sertools_config.model_label(VARIANT_MODELS[v]),
+        "dim_scale": VARIANT_MODELS[v]["dim_scale"],
     }
 
 

@@ -7,6 +7,11 @@ batches are therefore drawn from *pools* of similar-length utterances
 it into batches, and shuffle the order of all batches. Randomness comes only
 from ``seed``, so a batch plan is a pure function of (durations, sizes, seed).
 With ``bucket_size_multiplier = 1`` this is plain random batching.
+
+The paper release batches differently, and ``train.batching: shuffled`` /
+``train.eval_batching: file_order`` select its plans (:func:`shuffled_batches`,
+:func:`file_order_batches`): with its padding-dependent first GroupNorm
+(``model.group_norm: padded``) which utterances share a batch changes the outputs.
 """
 
 from __future__ import annotations
@@ -51,6 +56,24 @@ def bucket_batches(
         batches.extend(members[i : i + batch_size] for i in range(0, len(members), batch_size))
     order = rng.permutation(len(batches))
     return [batches[i] for i in order]
+
+
+def shuffled_batches(n: int, batch_size: int, seed: int = 0) -> list[np.ndarray]:
+    """A seeded random permutation of ``range(n)`` cut into batches of ``batch_size``; the incomplete
+    last batch is dropped (a shuffled loader with drop_last), unless it is the only one."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    perm = np.random.default_rng(seed).permutation(n)
+    full = (n // batch_size) * batch_size or n
+    return [perm[i : i + batch_size] for i in range(0, full, batch_size)]
+
+
+def file_order_batches(file_ids: Sequence[str], batch_size: int) -> list[np.ndarray]:
+    """Batches of ``batch_size`` indices in file-id order (the last may be smaller); every index once."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = np.argsort(np.asarray(list(file_ids), dtype=object), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def eval_batches(durations: Sequence[float] | np.ndarray, max_batch_seconds: float) -> list[np.ndarray]:

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import CLASSES, CODES, NO_AGREEMENT
+from sertools.classes import CLASSES, CODES, DIMENSIONS, NO_AGREEMENT
+from sertools.data.dim_scale import to_model_scale, to_rating_scale
 from sertools.evaluation import metrics_doc, schemes, settings
 from sertools.evaluation.bootstrap import SeedCI, bootstrap_multiseed
 from sertools.evaluation.evaldata import (
@@ -67,7 +68,8 @@ __all__ = [
 PathLike = str | Path
 
 #: keys of the ``evaluation`` config section this stage reads
-CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS, *schemes.COMMON_DEFAULTS)
+CONFIG_KEYS: tuple[str, ...] = ("splits", *settings.KEYS, *schemes.COMMON_DEFAULTS, "ccc_targets")
+CCC_TARGETS = ("ratings", "model_scale")
 HARD_METRICS: frozenset[str] = frozenset(
     {
         "accuracy",
@@ -421,8 +423,8 @@ def variant_metrics(
     seed order for every split); ``evaluation`` is the config section
     (:data:`CONFIG_KEYS`; ``splits`` is not read here; absent scheme keys take
     their defaults). ``variant_cfg`` is the variant's config section
-    (``targets``, ``hard_labels``); without it the own scheme is ``consensus``
-    and there are no own-target strata.
+    (``targets``, ``hard_labels``, ``dim_scale`` for ``evaluation.ccc_targets: model_scale``); without it
+    the own scheme is ``consensus`` and there are no own-target strata.
     """
     s = settings.resolve(evaluation)
     common = schemes.resolve(evaluation)
@@ -431,7 +433,10 @@ def variant_metrics(
         raise EvaluationError(
             "variant_metrics: need a mapping split -> list of prediction files (one per seed)"
         )
-    labels, columns = schemes.label_columns(read_labels(labels_path), common, reference=True)
+    ccc_targets = str(evaluation.get("ccc_targets", "ratings"))
+    dim_scale = str((variant_cfg or {}).get("dim_scale") or "1_7")
+    labels = ccc_reference(read_labels(labels_path), ccc_targets, dim_scale)
+    labels, columns = schemes.label_columns(labels, common, reference=True)
     own.check(labels)
     truth = read_truth(truth_path)
     doc: dict[str, Any] = {
@@ -443,6 +448,8 @@ def variant_metrics(
             **common,
             "own_hard_labels": own.scheme,
             "own_distribution": own.distribution,
+            "ccc_targets": ccc_targets,
+            "dim_scale": dim_scale,
         },
         "classes": list(CLASSES),
         "strata": stratum_names(s["entropy_bins"]),
@@ -459,6 +466,24 @@ def variant_metrics(
             sets, s, unpredicted, paths, own, lab, primary_strata, consensus_scheme
         )
     return doc
+
+
+def ccc_reference(labels: pd.DataFrame, ccc_targets: str, dim_scale: str) -> pd.DataFrame:
+    """The label table whose A/V/D columns CCC is scored against: the ratings as rated (``ratings``), or
+    as the row's ``dim_scale`` trains on them and maps back to 1-7 (``model_scale``: ``neg1_1`` clips
+    them to [2, 6], the paper release's targets; ``unit`` and ``1_7`` leave them)."""
+    if ccc_targets not in CCC_TARGETS:
+        raise EvaluationError(
+            f"evaluation.ccc_targets must be one of {list(CCC_TARGETS)}, got {ccc_targets!r}"
+        )
+    present = [d for d in DIMENSIONS if d in labels.columns]
+    if ccc_targets == "ratings" or not present:
+        return labels
+    out = labels.copy()
+    for d in present:
+        values = out[d].to_numpy(dtype=np.float64)
+        out[d] = to_rating_scale(to_model_scale(values, dim_scale), dim_scale)
+    return out
 
 
 def run(

@@ -38,7 +38,7 @@ from sertools.features import store
 from sertools.features.dataset import FeatureDataset
 from sertools.model import factory
 from sertools.model.frozen import FeatureHeadModel
-from sertools.model.inference import infer, sample_rate_of, softmax
+from sertools.model.inference import batch_plan, infer, sample_rate_of, softmax
 from sertools.model.network import architecture_dim_scale, to_rating_scale
 from sertools.training import checkpoint
 
@@ -56,8 +56,8 @@ def run(
     """Write one prediction parquet per split: ``outputs[i]`` for ``splits[i]``.
 
     ``inputs``: ``best`` (the checkpoint), ``labels``, ``manifest``. ``train``:
-    the run's train section; prediction reads ``device``, ``amp``,
-    ``num_threads`` and ``max_eval_batch_seconds``. ``threads``: the job's
+    the run's train section; prediction reads its ``sertools.config.PREDICT_TRAIN_KEYS`` (``eval_batching``
+    and ``batch_size`` choose the batches). ``threads``: the job's
     thread count, used when ``train.num_threads`` is null.
     """
     if len(splits) != len(outputs):
@@ -171,6 +171,7 @@ def predict_split(
         device,
         amp_dtype(train["amp"], device),
         min_len,
+        plan=batch_plan(train, rows["file_id"].tolist()),
     )
     ratings = dims_to_ratings(out.dims, meta.get("architecture") or {})
     return frame(rows["file_id"].tolist(), split, softmax(out.logits), ratings)

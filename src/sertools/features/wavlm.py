@@ -44,7 +44,14 @@ def frozen_backbone(model_cfg: Mapping[str, Any], seed: int) -> SERModel:
             "(use utterance or none)"
         )
     cfg = copy.deepcopy(dict(model_cfg))
-    cfg.update(mode="finetune", head="pooling", layer_aggregation="last", mask_time_prob=0.0, layerdrop=0.0)
+    cfg.update(
+        mode="finetune",
+        head="pooling",
+        layer_aggregation="last",
+        mask_time_prob=0.0,
+        layerdrop=0.0,
+        group_norm="valid_frames",
+    )
     torch.manual_seed(int(seed))
     model = build_model(cfg)
     model.eval()

@@ -264,6 +264,8 @@ class _Rows:
         self.prim = np.full(len(self.det), -1, dtype=np.int64)
         self.ratings: dict[str, np.ndarray] = {}
         self.txt = raw.detailed_layout == LABELS_TXT_LAYOUT
+        # later rows of a (file, worker) pair seen before among valid rows
+        self.repeated = np.zeros(len(self.det), dtype=bool)
 
     def reject(self, mask: np.ndarray, why: str, column: str, problem: str) -> None:
         """Mark rows newly failing ``why`` (or stop, naming the first, when invalid rows are errors).
@@ -356,7 +358,13 @@ def _parse_ratings(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
-    """A worker rating the same file twice among otherwise valid rows: keep the first, or stop."""
+    """A worker rating the same file twice among otherwise valid rows: keep the first
+    (``keep_first``), keep every row so that the worker votes once per row (``keep_all``),
+    or stop (``error``).
+
+    The later rows of a repeated (file, worker) pair are remembered in
+    ``rows.repeated``: under ``keep_all`` the summary counts those still kept.
+    """
     det = rows.det
     valid = rows.reason == ""
     dup = np.zeros(len(det), dtype=bool)
@@ -367,7 +375,9 @@ def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
             f"{rows.name} line {row['line']}, column WorkerID: worker {row['worker']!r} rates "
             f"{row['file_id']!r} twice"
         )
-    rows.drop(dup, "duplicate_worker")
+    rows.repeated = dup
+    if on_duplicate != "keep_all":
+        rows.drop(dup, "duplicate_worker")
 
 
 # ----------------------------------------------------------------------------- step 4: utterances
@@ -525,6 +535,7 @@ def _summarise(
         "annotations_read": len(rows.det),
         "annotations_kept": int(keep.sum()),
         "annotations_dropped": {k: v for k, v in sorted(ann_dropped.items()) if v},
+        "duplicate_worker_rows_kept": int((rows.repeated & keep).sum()),
         "source": {
             "consensus_file": str(raw.consensus_path),
             "detailed_file": str(raw.detailed_path),
@@ -549,3 +560,5 @@ def _check_accounting(summary: Mapping[str, Any]) -> None:
         dropped = sum(summary[f"{what}_dropped"].values())
         if kept + dropped != read:  # a bug, never bad input
             raise AssertionError(f"{what}: kept {kept} + dropped {dropped} != read {read}")
+    if summary["duplicate_worker_rows_kept"] > summary["annotations_kept"]:
+        raise AssertionError("more duplicate-worker rows kept than annotation rows kept")

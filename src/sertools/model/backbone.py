@@ -4,12 +4,14 @@ Sources (``model.backbone``): ``tiny`` is a small random-init WavLM built from
 ``model.tiny`` (offline, deterministic under ``torch.manual_seed``); anything
 else is a pre-trained checkpoint, either a local directory saved by
 transformers or a model-hub id. Both get the run's SpecAugment
-(``mask_time_prob``) and LayerDrop settings, and weights are kept in fp32.
+(``mask_time_prob``) and LayerDrop settings (``layerdrop: null`` keeps the
+checkpoint's own), and weights are kept in fp32.
 
 Inside the backbone sertools changes one thing and observes another:
 
 * the time-GroupNorm of the first conv layer is swapped for the length-aware
-  one of :mod:`sertools.model.group_norm` (:func:`install_length_aware_group_norm`);
+  one of :mod:`sertools.model.group_norm` (:func:`install_length_aware_group_norm`)
+  unless ``model.group_norm`` is ``padded``;
 * the hidden state after every transformer layer is captured with hooks that
   live for one forward call (:func:`capture_layer_states`), so LayerDrop (a
   skipped layer acts as the identity) still yields all L + 1 states.
@@ -31,16 +33,21 @@ from sertools.model.group_norm import LengthAwareGroupNorm
 # --------------------------------------------------------------------------- where it comes from
 
 
-def backbone_overrides(mask_time_prob: float, layerdrop: float) -> dict[str, Any]:
-    """WavLMConfig fields the run sets on any backbone (SpecAugment, LayerDrop)."""
-    return {
+def backbone_overrides(mask_time_prob: float, layerdrop: float | None) -> dict[str, Any]:
+    """WavLMConfig fields the run sets on any backbone (SpecAugment, LayerDrop; ``layerdrop`` None keeps
+    the backbone's own value)."""
+    overrides: dict[str, Any] = {
         "mask_time_prob": float(mask_time_prob),
         "apply_spec_augment": mask_time_prob > 0,
-        "layerdrop": float(layerdrop),
     }
+    if layerdrop is not None:
+        overrides["layerdrop"] = float(layerdrop)
+    return overrides
 
 
-def tiny_backbone_config(tiny: Mapping[str, Any], mask_time_prob: float, layerdrop: float) -> WavLMConfig:
+def tiny_backbone_config(
+    tiny: Mapping[str, Any], mask_time_prob: float, layerdrop: float | None
+) -> WavLMConfig:
     """WavLMConfig of the ``tiny`` random-init backbone, with clear errors on inconsistent sizes."""
     conv = [list(tiny[k]) for k in ("conv_dim", "conv_stride", "conv_kernel")]
     if not conv[0] or len({len(c) for c in conv}) != 1:
@@ -62,7 +69,7 @@ def _looks_like_path(s: str) -> bool:
     return s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") != 1
 
 
-def load_backbone(source: str, mask_time_prob: float, layerdrop: float) -> WavLMModel:
+def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -> WavLMModel:
     """Pre-trained WavLM from a local checkpoint directory or a model-hub id."""
     overrides = backbone_overrides(mask_time_prob, layerdrop)
     path = Path(source).expanduser()

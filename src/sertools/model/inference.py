@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,11 +48,13 @@ def infer(
     device: torch.device,
     dtype: torch.dtype | None = None,
     min_length: int = 1,
+    plan: Sequence[np.ndarray] | None = None,
 ) -> Inferred:
     """Every output of the model for every item, full length.
 
     ``lengths`` are in samples; the batch limit is converted with the dataset's
-    sample rate. The model is put in eval mode.
+    sample rate. ``plan`` (batches of item indices) replaces the duration-bounded
+    batches. The model is put in eval mode.
     """
     n = len(dataset)
     logits = np.zeros((n, K), dtype=np.float32)
@@ -59,7 +62,8 @@ def infer(
     logvar: np.ndarray | None = None
     if n == 0:
         return Inferred(logits, dims, logvar)
-    plan = batching.eval_batches(np.asarray(lengths) / dataset.sample_rate, max_batch_seconds)
+    if plan is None:
+        plan = batching.eval_batches(np.asarray(lengths) / dataset.sample_rate, max_batch_seconds)
     model.eval()
     with torch.inference_mode():
         batches = data.iterate_batches(dataset, plan, min_length)
@@ -76,6 +80,14 @@ def infer(
                     logvar = np.zeros((n, NUM_DIMS), dtype=np.float32)
                 logvar[idx] = out.dims_logvar.float().cpu().numpy()
     return Inferred(logits, dims, logvar)
+
+
+def batch_plan(train: Mapping[str, Any], file_ids: Sequence[str]) -> list[np.ndarray] | None:
+    """The batches ``train.eval_batching`` asks for: ``file_order`` batches of ``train.batch_size``, or None
+    for the duration-bounded batches that :func:`infer` makes itself."""
+    if train["eval_batching"] == "duration_bounded":
+        return None
+    return batching.file_order_batches(file_ids, int(train["batch_size"]))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

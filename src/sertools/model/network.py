@@ -31,6 +31,10 @@ places would otherwise let padding leak in, and each is handled:
   formula (:mod:`sertools.model.lengths`); WavLM itself zeroes padded frames
   before its positional convolution and masks padded keys in attention.
 
+``group_norm: padded`` keeps transformers' stock GroupNorm (the paper release):
+its statistics then include the batch's zero padding, so an utterance's outputs
+change with the lengths of its batch-mates.
+
 With ``attention_mask`` false, WavLM attends over padded frames (the behaviour
 the transformers docs recommend for ``feat_extract_norm == "group"``), so
 outputs then depend on the padding.
@@ -66,6 +70,7 @@ _LAYER_AGGREGATIONS = ("weighted_sum", "last")
 _POOLINGS = ("attentive_stats", "mean")
 _WAVEFORM_NORMS = ("utterance", "train_stats", "none")
 _HEADS = ("pooling", "tc_gru")
+GROUP_NORMS = ("valid_frames", "padded")
 #: the paper release's TC-GRU settings (the schema's ``model.tc_gru`` defaults)
 TC_GRU_DEFAULTS: Mapping[str, int | float] = {
     "hidden": 256,
@@ -252,10 +257,12 @@ class SERModel(nn.Module):
         head: str = "pooling",
         tc_gru: Mapping[str, Any] | None = None,
         dim_scale: str = "unit",
+        group_norm: str = "valid_frames",
     ) -> None:
         super().__init__()
         _check_options(layer_aggregation, pooling, waveform_norm, head_hidden, head_dropout)
         _check_choice("head", head, _HEADS)
+        _check_choice("group_norm", group_norm, GROUP_NORMS)
         check_scale(dim_scale)
         tc_settings = tc_gru_settings(tc_gru) if head == "tc_gru" else None
         self.backbone = backbone
@@ -270,8 +277,10 @@ class SERModel(nn.Module):
         self.head_kind = head
         self.tc_gru_settings = tc_settings
         self.dim_scale = dim_scale
+        self.group_norm = group_norm
 
-        backbones.install_length_aware_group_norm(backbone)
+        if group_norm == "valid_frames":
+            backbones.install_length_aware_group_norm(backbone)
         if freeze_feature_encoder:
             backbone.freeze_feature_encoder()
 
@@ -393,6 +402,7 @@ class SERModel(nn.Module):
             "head": self.head_kind,
             "tc_gru": None if self.tc_gru_settings is None else dict(self.tc_gru_settings),
             "dim_scale": self.dim_scale,
+            "group_norm": self.group_norm,
             "num_classes": K,
             "dimensions": list(DIMENSIONS),
         }
@@ -501,6 +511,7 @@ def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
         head=cfg["head"],
         tc_gru=cfg["tc_gru"],
         dim_scale=cfg["dim_scale"],
+        group_norm=cfg["group_norm"],
     )
 
 
@@ -544,7 +555,7 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
     """Random-init model with exactly the architecture of ``SERModel.architecture()`` (no download).
 
     Version 1 descriptions (no ``head``, ``tc_gru``, ``dim_scale``) mean the pooling
-    head and the ``unit`` scale.
+    head and the ``unit`` scale; a description without ``group_norm`` means ``valid_frames``.
     """
     _check_architecture(arch)
     backbone = WavLMModel(WavLMConfig.from_dict(copy.deepcopy(dict(arch["backbone_config"]))))
@@ -561,4 +572,5 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
         head=str(arch.get("head") or "pooling"),
         tc_gru=arch.get("tc_gru"),
         dim_scale=architecture_dim_scale(arch),
+        group_norm=str(arch.get("group_norm") or "valid_frames"),
     )

@@ -29,12 +29,12 @@ from tqdm import tqdm
 
 from sertools import measures
 from sertools.data import batching, curriculum, dataset
-from sertools.model.inference import autocast, infer, softmax
+from sertools.model.inference import Inferred, autocast, batch_plan, infer, softmax
 from sertools.training import distributed, outputs
 from sertools.training.data import TrainingData
 from sertools.training.errors import TrainingError
 from sertools.training.job import Job
-from sertools.training.optimisation import Optimisation
+from sertools.training.optimisation import Objective, Optimisation
 from sertools.training.outputs import RunFiles
 from sertools.training.recoverables import Recoverables
 from sertools.training.seeding import epoch_seed, seed_epoch
@@ -107,17 +107,18 @@ def run_epoch(run: Run, state: RunState) -> None:
 
 
 def plan_epoch(run: Run, epoch: int) -> EpochPlan:
-    """The curriculum pool of ``epoch``, in length-bucketed batches, and this rank's share."""
+    """The curriculum pool of ``epoch``, in length-bucketed (or shuffled) batches, and this rank's share."""
     job, data = run.job, run.data
     pool, is_full = curriculum.epoch_pool_from_config(
         job.curriculum, data.difficulty, data.train_targets.classes, epoch, job.max_epochs, job.seed
     )
-    order = batching.bucket_batches(
-        data.train_lengths[pool],
-        int(job.train["batch_size"]),
-        int(job.train["bucket_size_multiplier"]),
-        epoch_seed(job.seed, epoch),
-    )
+    size, seed = int(job.train["batch_size"]), epoch_seed(job.seed, epoch)
+    if job.train["batching"] == "shuffled":
+        order = batching.shuffled_batches(len(pool), size, seed)
+    else:
+        order = batching.bucket_batches(
+            data.train_lengths[pool], size, int(job.train["bucket_size_multiplier"]), seed
+        )
     batches, left_out = distributed.shard([pool[b] for b in order], run.ctx)
     if left_out:
         log.info(
@@ -226,28 +227,32 @@ def macro_f1(hard: np.ndarray, pred: np.ndarray) -> float:
 
 
 def validate(run: Run) -> dict[str, float]:
-    """Development loss (utterances with a target, no entropy curriculum), macro-F1 under the variant's
-    hard-label scheme, JSD to the primary votes and KLD (nats, release clamping) to the variant's targets."""
-    data, optim = run.data, run.optim
-    max_seconds = float(run.job.train["max_eval_batch_seconds"])
+    """Development loss (utterances with a target, no entropy curriculum; :func:`validation_loss`), macro-F1
+    under the variant's hard-label scheme, JSD to the primary votes and KLD (nats, release clamping) to the
+    variant's targets."""
+    data, optim, train = run.data, run.optim, run.job.train
+    max_seconds = float(train["max_eval_batch_seconds"])
+    plan = batch_plan(train, data.dev_table["file_id"].tolist())
+    if plan is None and train["validation_loss"] == "batch_mean":
+        plan = batching.eval_batches(np.asarray(data.dev_lengths) / data.dev_set.sample_rate, max_seconds)
     out = infer(
-        optim.model, data.dev_set, data.dev_lengths, max_seconds, run.device, optim.amp, optim.min_samples
+        optim.model,
+        data.dev_set,
+        data.dev_lengths,
+        max_seconds,
+        run.device,
+        optim.amp,
+        optim.min_samples,
+        plan,
     )
     rows, targets = data.dev_targets.rows, data.dev_targets
     probs = softmax(out.logits)
     val_loss = val_kld = float("nan")
     if len(rows):
-        logvar = None if out.dims_logvar is None else torch.from_numpy(out.dims_logvar[rows])
-        with torch.no_grad():
-            val_loss = float(
-                optim.objective(
-                    torch.from_numpy(out.logits[rows]),
-                    torch.from_numpy(out.dims[rows]),
-                    torch.from_numpy(targets.cat),
-                    torch.from_numpy(targets.dims),
-                    dims_logvar=logvar,
-                )
-            )
+        groups = (
+            [rows] if train["validation_loss"] == "whole_set" else _target_batches(plan, rows, len(probs))
+        )
+        val_loss = validation_loss(optim.objective, out, targets, groups)
         reference = measures.onehot(targets.cat) if targets.is_index else targets.cat
         val_kld = float(measures.kld_paper(reference, probs[rows]).mean())
     f1 = macro_f1(data.dev_hard, probs.argmax(axis=1))
@@ -259,6 +264,40 @@ def validate(run: Run) -> dict[str, float]:
         "val_kld": val_kld,
         "one_minus_macro_f1": 1.0 - f1,
     }
+
+
+def _target_batches(plan: list[np.ndarray], rows: np.ndarray, n: int) -> list[np.ndarray]:
+    """The Development items of each validation batch that have a target, batch by batch (empty ones left out)."""
+    has_target = np.zeros(n, dtype=bool)
+    has_target[rows] = True
+    return [b[has_target[b]] for b in plan if has_target[b].any()]
+
+
+def validation_loss(
+    objective: Objective, out: Inferred, targets: dataset.Targets, groups: list[np.ndarray]
+) -> float:
+    """Mean over ``groups`` (item indices with a target) of the objective on each group.
+
+    One group of every target row is the loss over the whole set (``train.validation_loss: whole_set``);
+    the validation batches give the release's mean of per-batch losses, each with its own batch CCC term
+    (``batch_mean``).
+    """
+    position = np.full(len(out.logits), -1, dtype=np.int64)
+    position[targets.rows] = np.arange(len(targets.rows))
+    losses = []
+    with torch.no_grad():
+        for items in groups:
+            t = position[items]
+            logvar = None if out.dims_logvar is None else torch.from_numpy(out.dims_logvar[items])
+            loss = objective(
+                torch.from_numpy(out.logits[items]),
+                torch.from_numpy(out.dims[items]),
+                torch.from_numpy(targets.cat[t]),
+                torch.from_numpy(targets.dims[t]),
+                dims_logvar=logvar,
+            )
+            losses.append(float(loss))
+    return float(np.mean(losses))
 
 
 # ----------------------------------------------------------------------------- save and log

@@ -4,7 +4,8 @@
 (docs/training.md, "After each epoch"):
 
 * best-model tracking: the epoch with the lowest ``selection_metric`` so far
-  and a CPU copy of its weights;
+  (the highest under ``selection_mode: max``, the release's choice of the worst
+  validation KLD) and a CPU copy of its weights;
 * NewBob annealing: one :class:`~sertools.training.schedulers.NewBob` per
   parameter group (backbone, heads), driven by ``newbob_metric``;
 * early stopping after ``early_stopping_patience`` epochs in which the metric
@@ -44,6 +45,7 @@ class Rules:
     patience: int
     max_epochs: int
     min_delta: float = 0.0
+    selection_mode: str = "min"
 
     @classmethod
     def of(cls, train: Mapping[str, Any]) -> Rules:
@@ -52,8 +54,13 @@ class Rules:
             str(train["newbob_metric"]),
             int(train["early_stopping_patience"]),
             int(train["max_epochs"]),
-            float(train.get("early_stopping_min_delta", 0.0)),
+            float(train["early_stopping_min_delta"]),
+            str(train["selection_mode"]),
         )
+
+    def better(self, value: float, best: float) -> bool:
+        """Whether ``value`` of the selection metric beats ``best`` under ``selection_mode``."""
+        return value > best if self.selection_mode == "max" else value < best
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,9 @@ class RunState:
             )
             for group, key in LEARNING_RATES.items()
         }
-        return cls(Rules.of(train), model, newbob)
+        rules = Rules.of(train)
+        worst = -math.inf if rules.selection_mode == "max" else math.inf
+        return cls(rules, model, newbob, best_metric=worst)
 
     def learning_rates(self) -> dict[str, float]:
         """The learning rate of each parameter group for the next epoch."""
@@ -106,7 +115,7 @@ class RunState:
                     f"epoch {epoch}: validation metric {name} is {val[name]}; the run diverged"
                 )
         self.epochs_done = epoch
-        improved = val[rules.selection_metric] < self.best_metric
+        improved = rules.better(val[rules.selection_metric], self.best_metric)
         if improved:
             self.best_metric, self.best_epoch = val[rules.selection_metric], epoch
             self.best_weights = checkpoint.model_state(self.model)
