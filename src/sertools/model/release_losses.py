@@ -1,15 +1,11 @@
-"""The paper release's loss definitions (docs/training.md, "The paper release's training pieces").
+"""The paper release's pieces of the objective that :mod:`sertools.model.losses` does not have
+(docs/training.md, "The paper release's training pieces"); the objective of a run
+(:mod:`sertools.training.optimisation`) uses them:
 
-They differ from :mod:`sertools.model.losses` in small, deliberate ways that a
-reproduction must follow:
-
-- class-balanced CE: weights ``(1 - beta) / (1 - beta ** n_c)`` with beta = 0.9999,
-  divided by their mean; the loss is ``mean_i w_{y_i} * (-log p_{y_i})``, *not*
-  divided by the summed weights as PyTorch's weighted cross-entropy is;
-- KLD: ``KL(q || p) = sum_c q_c (log q_c - log p_c)`` in nats, the target
-  clamped at 1e-8 and renormalised, optionally with per-class weights
-  multiplying each term (WKLD: inverse class frequency, mean 1, clamped to
-  [0.25, 5]), summed over classes and averaged over the batch;
+- the class counts hard-coded in the release's configs (``train.class_counts: release``), behind its
+  class-balanced CE weights (:func:`sertools.model.losses.class_weights_from_counts`) and its WKLD weights;
+- WKLD class weights: inverse class frequency divided by the mean, clamped to [0.25, 5]
+  (:func:`inverse_frequency_weights`);
 - dimensional loss: a heteroscedastic Gaussian NLL ``0.5 (exp(-lv) (mu - y)^2 + lv)``
   with the log-variance clamped to [-10, 10] and attribute weights (valence 1.4,
   arousal 1, dominance 1) averaged over batch x attributes, plus
@@ -27,12 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
-TARGET_EPS = 1e-8  # target distributions are clamped here and renormalised
+from sertools.classes import DIMENSIONS
+
 LOGVAR_CLAMP = 10.0
 CCC_EPS = 1e-8
 DEFAULT_DIM_WEIGHTS: Mapping[str, float] = {"valence": 1.4, "arousal": 1.0, "dominance": 1.0}
-VAD_SCALES = ("1_7", "neg1_1")
 
 #: Class counts hard-coded in the release's configs (docs/paper_release.md, "Class counts"), by class
 #: name; each set sums to 169,190 (the Train size of MSP-Podcast 2.0). ``cbce``: YAML ``cbce.class_counts``;
@@ -55,15 +50,6 @@ def release_counts(kind: str, classes: Sequence[str]) -> np.ndarray:
     return np.array([counts[c] for c in classes], dtype=np.float64)
 
 
-def class_balanced_weights(counts: Sequence[float], beta: float = 0.9999) -> np.ndarray:
-    """Effective-number weights ``(1 - beta) / (1 - beta^n)``, normalised to mean 1."""
-    n = np.asarray(counts, dtype=np.float64)
-    if np.any(n <= 0):
-        raise ValueError(f"class-balanced weights need a positive count for every class, got {n.tolist()}")
-    w = (1.0 - beta) / (1.0 - np.power(beta, n))
-    return w / w.mean()
-
-
 def inverse_frequency_weights(
     counts: Sequence[float], power: float = 1.0, clamp: tuple[float, float] = (0.25, 5.0)
 ) -> np.ndarray:
@@ -73,43 +59,6 @@ def inverse_frequency_weights(
         raise ValueError(f"inverse-frequency weights need a positive count for every class, got {n.tolist()}")
     w = np.power(1.0 / n, power)
     return np.clip(w / w.mean(), *clamp)
-
-
-def cbce(logits: Tensor, target: Tensor, class_weights: Tensor) -> Tensor:
-    """Per-sample weighted CE on hard labels, averaged over the batch (no division by sum of weights)."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    nll = -logp.gather(1, target[:, None]).squeeze(1)
-    return (class_weights.to(nll)[target] * nll).mean()
-
-
-def clamp_target(q: Tensor, eps: float = TARGET_EPS) -> Tensor:
-    q = q.float().clamp_min(eps)
-    return q / q.sum(dim=-1, keepdim=True)
-
-
-def kld_per_sample(logits: Tensor, q: Tensor, class_weights: Tensor | None = None) -> Tensor:
-    """``sum_c w_c q_c (log q_c - log p_c)`` per sample, in nats (q clamped at 1e-8, renormalised)."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    q = clamp_target(q)
-    terms = q * (q.log() - logp)
-    if class_weights is not None:
-        terms = terms * class_weights.to(terms)
-    return terms.sum(dim=-1)
-
-
-def kld(logits: Tensor, q: Tensor, class_weights: Tensor | None = None) -> Tensor:
-    """Batch mean of :func:`kld_per_sample` (KLD, or WKLD with class weights)."""
-    return kld_per_sample(logits, q, class_weights).mean()
-
-
-def scale_vad(ratings: np.ndarray, scale: str) -> np.ndarray:
-    """Consensus 1-7 ratings as training targets: ``1_7`` raw, ``neg1_1`` = clip((x - 4) / 2, -1, 1)."""
-    x = np.asarray(ratings, dtype=np.float64)
-    if scale == "1_7":
-        return x
-    if scale == "neg1_1":
-        return np.clip((x - 4.0) / 2.0, -1.0, 1.0)
-    raise ValueError(f"VAD scale {scale!r}: expected one of {VAD_SCALES}")
 
 
 def _dim_weights(weights: Mapping[str, float], like: Tensor) -> Tensor:
@@ -151,8 +100,3 @@ def vad_loss(
     w = _dim_weights(weights, mu.float())
     ccc = (batch_ccc(mu, target) * w).sum() / w.sum()
     return gaussian_nll(mu, logvar, target, weights) + ccc_weight * torch.clamp(1.0 - ccc, min=0.0)
-
-
-def multitask(cat: Tensor, vad: Tensor, vad_weight: float = 0.3, cat_weight: float = 1.0) -> Tensor:
-    """The release's total: ``vad_weight * L_VAD + cat_weight * L_cat``."""
-    return vad_weight * vad + cat_weight * cat
