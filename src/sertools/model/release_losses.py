@@ -2,8 +2,6 @@
 (docs/training.md, "The paper release's training pieces"); the objective of a run
 (:mod:`sertools.training.optimisation`) uses them:
 
-- the class counts hard-coded in the release's configs (``train.class_counts: release``), behind its
-  class-balanced CE weights (:func:`sertools.model.losses.class_weights_from_counts`) and its WKLD weights;
 - WKLD class weights: inverse class frequency divided by the mean, clamped to [0.25, 5]
   (:func:`inverse_frequency_weights`);
 - dimensional loss: a heteroscedastic Gaussian NLL ``0.5 (exp(-lv) (mu - y)^2 + lv)``
@@ -28,27 +26,6 @@ from sertools.classes import DIMENSIONS
 LOGVAR_CLAMP = 10.0
 CCC_EPS = 1e-8
 DEFAULT_DIM_WEIGHTS: Mapping[str, float] = {"valence": 1.4, "arousal": 1.0, "dominance": 1.0}
-
-#: Class counts hard-coded in the release's configs (docs/paper_release.md, "Class counts"), by class
-#: name; each set sums to 169,190 (the Train size of MSP-Podcast 2.0). ``cbce``: YAML ``cbce.class_counts``;
-#: ``wkld``: YAML ``kld_weighting`` counts.
-RELEASE_CLASS_COUNTS: Mapping[str, Mapping[str, int]] = {
-    "cbce": {
-        "Neutral": 50747, "Happy": 45328, "Angry": 24910, "Sad": 28919, "Fear": 1207,
-        "Disgust": 2066, "Contempt": 4278, "Surprise": 8001, "Other": 3734,
-    },
-    "wkld": {
-        "Neutral": 50708, "Happy": 46711, "Angry": 27936, "Sad": 29170, "Fear": 1199,
-        "Disgust": 1876, "Contempt": 3989, "Surprise": 4772, "Other": 2829,
-    },
-}  # fmt: skip
-
-
-def release_counts(kind: str, classes: Sequence[str]) -> np.ndarray:
-    """The release's hard-coded counts of ``kind`` (``cbce`` or ``wkld``) in the order of ``classes``."""
-    counts = RELEASE_CLASS_COUNTS[kind]
-    return np.array([counts[c] for c in classes], dtype=np.float64)
-
 
 def inverse_frequency_weights(
     counts: Sequence[float], power: float = 1.0, clamp: tuple[float, float] = (0.25, 5.0)

@@ -29,7 +29,7 @@ import torch
 from sertools.classes import CLASSES, K
 from sertools.data import dataset
 from sertools.device import amp_dtype
-from sertools.model import factory, losses, release_losses
+from sertools.model import factory, losses, release_counts, release_losses
 from sertools.training import distributed
 from sertools.training.job import Job
 from sertools.training.schedulers import set_lr
@@ -122,7 +122,7 @@ class Objective:
 def class_counts(job: Job, train_targets: dataset.Targets, kind: str) -> np.ndarray:
     """n_c behind ``cbce`` (``kind`` cbce) or WKLD (``kind`` wkld) weights: Train's own or the release's."""
     if job.train["class_counts"] == "release":
-        return release_losses.release_counts(kind, CLASSES)
+        return release_counts.release_counts(kind, CLASSES)
     classes = np.asarray(train_targets.classes)
     return np.bincount(classes[classes >= 0], minlength=K).astype(np.float64)
 
