@@ -99,6 +99,8 @@ def test_own_scheme_differs_on_hard_metrics_only(corpus: dict, results: dict, do
         "paper_reference": "release_MH",
         "own_hard_labels": "guarded_argmax:release_MH",
         "own_distribution": "release_MH",
+        "ccc_targets": "ratings",
+        "dim_scale": "1_7",
     }
     for split in SPLITS:
         common = doc["splits"][split]["metrics"]

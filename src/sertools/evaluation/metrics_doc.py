@@ -5,7 +5,7 @@ of :mod:`sertools.report`. Layout (``schema`` = :data:`SCHEMA`)::
 
     {schema, variant, settings, classes, strata: [stratum names], has_truth,
      schemes: {common_hard_labels, strata_distribution, paper_reference,
-               own_hard_labels, own_distribution},
+               own_hard_labels, own_distribution, ccc_targets, dim_scale},
      splits: {split: {
         n_seeds, prediction_files,
         n_utterances: {all, hard, labelled_without_prediction},
@@ -234,6 +234,8 @@ _SCHEME_DEFAULTS = {
     "paper_reference": None,
     "own_hard_labels": None,
     "own_distribution": None,
+    "ccc_targets": "ratings",  # CCC against the ratings as rated, or each row's training targets
+    "dim_scale": None,
 }
 
 

@@ -247,15 +247,27 @@ def _notes(docs: Mapping[str, Mapping[str, Any]], rows: Mapping[str, str]) -> li
         return ["No variant names a paper_row: every `ours` cell is empty."]
     parts = []
     refs = set()
+    ccc = set()
     for v in rows:
         sch = metrics_doc.schemes(docs[v])
         refs.add(sch.get("paper_reference") or "?")
         parts.append(f"{v} ({rows[v]}): {sch.get('own_hard_labels') or '?'}")
+        ccc.add(sch.get("ccc_targets") or "ratings")
+    ccc_note = (
+        "Mean CCC: against the A/V/D targets each row trains on (evaluation.ccc_targets model_scale: ratings "
+        "clipped to [2, 6] on the neg1_1 scale, as the release computes CCC)."
+        if ccc == {"model_scale"}
+        else "Mean CCC: against the consensus ratings as rated (evaluation.ccc_targets ratings; the release clips "
+        "them to [2, 6] on its neg1_1 scale)."
+    )
     return [
         "Macro-F1, UAR, accuracy and F1Other of each variant are under its own hard-label scheme "
         "(as the release scored its rows): " + "; ".join(parts) + ".",
         "JSD and KLD: the release's definitions in nats (distributions clamped at 1e-8 and renormalised), "
         f"against the distribution {', '.join(sorted(refs))} (evaluation.paper_reference).",
+        ccc_note,
+        "How this run's config differs from the release's, setting by setting: docs/paper_release/settings.md "
+        "(for config/paper.yaml).",
     ]
 
 
