@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import CLASSES, CONSENSUS_CODES, primary_index
+from sertools.classes import CLASSES, CONSENSUS_CODES, K, primary_index
 from sertools.corpus.msp import (
     LABELS_TXT_LAYOUT,
     RawLabels,
@@ -154,20 +154,31 @@ def _release_columns(
             raise LabelError(
                 f"labels.release_merged_weights.{name}: primary and secondary weights are both 0"
             )
-    votes = table.matrix(df, "votes_primary")
+    votes = _rows(df, "votes_primary")
     columns, sec = release.label_columns(
         utt,
         kept["primary"],
         kept["secondary"],
         df["consensus"].tolist(),
         votes[:, NEUTRAL],
-        {"primary": table.matrix(df, "p_primary"), "merged": table.matrix(df, "p_merged")},
+        {"primary": _rows(df, "p_primary"), "merged": _rows(df, "p_merged")},
         weights,
     )
     out = df.copy()
     for name, values in columns.items():
         out[name] = list(values) if values.ndim == 2 else values
     return out, release.summary(df["split"].to_numpy(), columns, sec, weights)
+
+
+def _rows(df: pd.DataFrame, column: str) -> np.ndarray:
+    """(N, K) float64 array of a list column the stage has just built (every entry K numbers).
+
+    One concatenation instead of :func:`sertools.labels.table.matrix`'s checks per entry.
+    """
+    values = df[column].to_numpy()
+    if not len(values):
+        return np.zeros((0, K))
+    return np.concatenate(values).astype(np.float64, copy=False).reshape(len(values), K)
 
 
 # ----------------------------------------------------------------------------- step 1: unused partitions
@@ -411,10 +422,14 @@ def _select_utterances(
     _match_files(raw, rows, cons_ids, det_ids, strict, dropped)
 
     valid = rows.reason == ""
-    why = _enough_annotations(raw, rows, cons, det_ids, labels_cfg, strict)
+    row_of = pd.Index(cons["file_id"]).get_indexer(det["file_id"])  # file_ids of cons are unique
+    why = _enough_annotations(raw, rows, cons, row_of, det_ids, labels_cfg, strict)
     dropped.update(why[why != ""].tolist())
-    kept = cons.loc[why == ""].sort_values("file_id").reset_index(drop=True)
-    utt = pd.Index(kept["file_id"]).get_indexer(det["file_id"])
+    chosen = cons.loc[why == ""].sort_values("file_id")
+    kept = chosen.reset_index(drop=True)
+    rank = np.full(len(cons) + 1, -1, dtype=np.int64)  # the last entry: rows of no consensus row
+    rank[chosen.index.to_numpy()] = np.arange(len(chosen))
+    utt = rank[row_of]
     rows.drop(valid & (utt < 0), "utterance_dropped")
     # the utterance universe: every file named in either file
     read = pd.DataFrame({"file_id": cons["file_id"], "split": cons["split"], "why": why})
@@ -442,6 +457,7 @@ def _enough_annotations(
     raw: RawLabels,
     rows: _Rows,
     cons: pd.DataFrame,
+    row_of: np.ndarray,
     det_ids: pd.Index,
     labels_cfg: Mapping[str, Any],
     strict: bool,
@@ -449,11 +465,11 @@ def _enough_annotations(
     """Why each consensus row lacks at least ``labels.min_annotators`` (and 1) valid
     annotations (``""``: it has enough).
 
-    A file with no rows at all is an error when ``strict``.
+    ``row_of``: the row of ``cons`` of each annotation row (-1: none). A file with
+    no rows at all is an error when ``strict``.
     """
-    det = rows.det
     valid = rows.reason == ""
-    n_valid = det.loc[valid].groupby("file_id").size().reindex(cons["file_id"], fill_value=0).to_numpy()
+    n_valid = np.bincount(row_of[valid & (row_of >= 0)], minlength=len(cons))
     has_any = _member(cons["file_id"], det_ids)
     if (~has_any).any() and strict:
         row = cons.loc[~has_any].iloc[0]
