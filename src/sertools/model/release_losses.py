@@ -27,6 +27,7 @@ LOGVAR_CLAMP = 10.0
 CCC_EPS = 1e-8
 DEFAULT_DIM_WEIGHTS: Mapping[str, float] = {"valence": 1.4, "arousal": 1.0, "dominance": 1.0}
 
+
 def inverse_frequency_weights(
     counts: Sequence[float], power: float = 1.0, clamp: tuple[float, float] = (0.25, 5.0)
 ) -> np.ndarray:
