@@ -13,14 +13,22 @@ paper release's label rules"):
 - secondary: each worker's secondary classes share one unit of mass (1/k each);
   the secondary distribution is that mass normalised over all workers;
 - merged = ``w_p * primary + w_s * secondary``, renormalised (MH: 0.9/0.1,
-  ML: 0.8/0.2); without any secondary mass it equals the primary distribution;
+  ML: 0.8/0.2); without any secondary mass it is the primary distribution (up
+  to rounding: the release computes it all the same);
 - hard labels: ``consensus_x_other`` (the consensus letter, X relabelled Other:
   the release's hard rows) or ``guarded_argmax`` (the argmax of the utterance's
   own distribution with a neutral guard and a fixed tie order: its
   distributional rows).
 
 Everything here is numpy over arrays in this package's class order
-(:data:`sertools.classes.CLASSES`).
+(:data:`sertools.classes.CLASSES`), but the arithmetic follows the release's
+float operations one by one (docs/paper_release.md, "Float order decides the
+guard"), so that its labels come out bit for bit: the release sums Python floats
+left to right over its sorted short class names (:data:`SUM_ORDER`), divides by
+those sums, accumulates each class's secondary mass worker by worker in file
+order, and applies the guard to those floats. Elementwise numpy float64
+operations are the same IEEE operations as Python's, so summing columns one at
+a time in that order gives the same bits as the release's loops.
 """
 
 from __future__ import annotations
@@ -94,6 +102,29 @@ GUARD_MIN_VOTES = 2
 GUARD_MIN_PROB = 0.35
 GUARD_MIN_MARGIN = 0.10
 
+#: the release's short class names; its dicts run over them sorted
+SHORT_NAME: dict[str, str] = {
+    "Angry": "ang",
+    "Contempt": "contempt",
+    "Disgust": "disgust",
+    "Fear": "fear",
+    "Happy": "hap",
+    "Neutral": "neu",
+    "Other": "other",
+    "Sad": "sad",
+    "Surprise": "surprise",
+}
+#: class indices in the order of the release's sums (its sorted short names:
+#: ang, contempt, disgust, fear, hap, neu, other, sad, surprise), used for the
+#: primary, secondary and merged normalisations and the guarded label
+SUM_ORDER: tuple[int, ...] = tuple(sorted(range(K), key=lambda i: SHORT_NAME[CLASSES[i]]))
+#: class indices in the order of the release's last renormalisation of each
+#: distribution it writes (neu, hap, ang, sad, fear, disgust, contempt, surprise, other)
+WRITE_ORDER: tuple[int, ...] = tuple(
+    CLASSES.index(c)
+    for c in ("Neutral", "Happy", "Angry", "Sad", "Fear", "Disgust", "Contempt", "Surprise", "Other")
+)
+
 _OTHER_TEXT = re.compile(r"^other\s*[-_:(]")
 _SPLIT = re.compile(r"\s*(?:[,;|/+&]|\band\b)\s*", re.IGNORECASE)
 _WEIGHT = re.compile(r"\s*(?::\s*[0-9.]+|\(\s*[0-9.]+\s*\))\s*$")
@@ -157,26 +188,84 @@ def vote_distributions(
     return votes, mass
 
 
+def ordered_sum(x: np.ndarray, order: Sequence[int] = SUM_ORDER) -> np.ndarray:
+    """Row sums of ``x`` [N, K] added left to right over the columns ``order``: a Python
+    ``total = 0; for c in order: total += x[c]`` per row, bit for bit (no pairwise summation).
+
+    That is Python 3.11's ``sum`` of floats; from 3.12 on ``sum`` is compensated and can
+    differ in the last bit (docs/paper_release.md, "Label rules").
+    """
+    x = np.asarray(x, dtype=np.float64)
+    total = x[:, order[0]].copy()
+    for k in order[1:]:
+        total += x[:, k]
+    return total
+
+
+def _divide_rows(x: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """``x / total`` per row (true division, as the release's ``d[k] /= s``) where ``total > 0``;
+    other rows are left as they are."""
+    x = np.asarray(x, dtype=np.float64)
+    positive = total > 0
+    if positive.all():
+        return x / total[:, None]
+    return np.divide(x, total[:, None], out=x.copy(), where=positive[:, None])
+
+
 def normalise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows divided by their sums; all-zero rows stay zero."""
-    total = x.sum(axis=1, keepdims=True)
-    return np.divide(x, total, out=np.zeros_like(x, dtype=np.float64), where=total > 0)
+    """Rows divided by their sums, as the release does it (the sum left to right in
+    :data:`SUM_ORDER`, then a division per entry); all-zero rows stay zero."""
+    return _divide_rows(x, ordered_sum(x))
 
 
 def merge(primary: np.ndarray, secondary: np.ndarray, w_primary: float, w_secondary: float) -> np.ndarray:
-    """``w_p p + w_s s`` renormalised per row (equal to ``p`` where ``s`` is all zero)."""
+    """``w_p p + w_s s`` renormalised per row, as the release's ``_merge_dist`` computes it.
+
+    Without secondary mass this is ``p`` up to rounding: ``w_p p / sum(w_p p)`` need not be
+    ``p`` bit for bit, and the release uses it all the same.
+    """
     if w_primary < 0 or w_secondary < 0 or w_primary + w_secondary <= 0:
         raise ValueError(f"merge weights must be non-negative and not both 0, got {w_primary}, {w_secondary}")
-    return normalise_rows(w_primary * primary + w_secondary * secondary)
+    w_primary, w_secondary = float(w_primary), float(w_secondary)
+    return normalise_rows(w_primary * np.asarray(primary) + w_secondary * np.asarray(secondary))
+
+
+def one_hot_if_empty(dist: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """``dist`` with each all-zero row replaced by a one-hot on that row's ``label``: what the
+    release writes for an empty primary or merged distribution (``_sanitize_dist``'s fallback)."""
+    dist = np.asarray(dist, dtype=np.float64)
+    empty = np.flatnonzero(~dist.any(axis=1))
+    if not len(empty):
+        return dist
+    out = dist.copy()
+    out[empty] = 0.0
+    out[empty, np.asarray(label)[empty]] = 1.0
+    return out
+
+
+def written(dist: np.ndarray, label: np.ndarray | None = None) -> np.ndarray:
+    """A distribution bit for bit as the release writes it to its JSON (``_finalize_split``).
+
+    ``_sanitize_dist`` renormalises once more, the sum left to right in
+    :data:`WRITE_ORDER`, which can move an entry by a rounding step, and writes an
+    all-zero row as a one-hot on ``label`` (the utterance's hard label; no
+    fallback without one, as for the secondary distribution). Its clamping of
+    negatives and NaN, and a second renormalisation when the sum is off 1 by more
+    than 1e-3, never act on these rows. The label table keeps the floats before
+    this step (:func:`label_columns`).
+    """
+    out = _divide_rows(dist, ordered_sum(dist, WRITE_ORDER))
+    return out if label is None else one_hot_if_empty(out, label)
 
 
 def consensus_x_other(codes: Sequence[str]) -> np.ndarray:
     """Hard labels from consensus letters with X (no agreement) relabelled Other; -1 for unknown letters."""
-    out = np.full(len(codes), -1, dtype=np.int64)
-    for i, code in enumerate(codes):
+    index, uniques = pd.factorize(pd.Series(codes, dtype=object), use_na_sentinel=False)
+    lookup = np.full(len(uniques), -1, dtype=np.int64)
+    for j, code in enumerate(uniques):
         c = str(code).strip().upper()
-        out[i] = OTHER if c == NO_AGREEMENT else CODE_TO_INDEX.get(c, -1)
-    return out
+        lookup[j] = OTHER if c == NO_AGREEMENT else CODE_TO_INDEX.get(c, -1)
+    return lookup[index] if len(index) else np.full(0, -1, dtype=np.int64)
 
 
 def guarded_argmax(dist: np.ndarray, neutral_votes: np.ndarray) -> np.ndarray:
@@ -227,13 +316,26 @@ class SecondaryMass:
     dropped_words: dict[str, int]  # words the release map drops, by occurrences
 
 
+def _factorize_text(values: Sequence[str] | pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes and distinct values of a column of label strings, a missing value read as ``""``.
+
+    A pandas string column is factorised as it is (Arrow does it without making
+    a Python string per row); anything else as Python objects.
+    """
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        return pd.factorize(values.fillna(""))
+    return pd.factorize(pd.Series(values, dtype=object).fillna(""))
+
+
 def secondary_mass(utt: np.ndarray, secondary: Sequence[str] | pd.Series, n: int) -> SecondaryMass:
     """Per-utterance secondary mass of annotations ``secondary`` (raw list strings) of utterances ``utt``.
 
     Equal to :func:`vote_distributions`'s mass with :func:`secondary_classes` of
-    every string; each distinct string is parsed once.
+    every string; each distinct string is parsed once. Each class's mass is added
+    row by row in the order of ``utt`` (``np.bincount``'s loop), as the release adds
+    each worker's ``1/k`` in turn, so the sums are the release's bit for bit.
     """
-    codes, uniques = pd.factorize(pd.Series(secondary, dtype=object).fillna(""))
+    codes, uniques = _factorize_text(secondary)
     share = np.zeros((len(uniques), K), dtype=np.float64)
     dropped: Counter[str] = Counter()
     occurrences = np.bincount(codes, minlength=len(uniques)) if len(uniques) else np.zeros(0, np.int64)
@@ -251,7 +353,7 @@ def secondary_mass(utt: np.ndarray, secondary: Sequence[str] | pd.Series, n: int
 
 def primary_votes(utt: np.ndarray, primary: Sequence[str] | pd.Series, n: int) -> np.ndarray:
     """(n, K) primary votes of annotations with raw primary labels ``primary`` (each distinct string mapped once)."""
-    codes, uniques = pd.factorize(pd.Series(primary, dtype=object).fillna(""))
+    codes, uniques = _factorize_text(primary)
     lookup = np.array([primary_class(str(w)) for w in uniques], dtype=np.int64)
     cls = lookup[codes] if len(uniques) else np.zeros(len(utt), dtype=np.int64)
     return (
@@ -280,22 +382,35 @@ def label_columns(
     ``p_release_secondary`` (all zero without any secondary), ``p_release_<name>``,
     ``hard_consensus_x_other``, then ``hard_guarded_<dist>`` for ``ours`` and every
     release distribution but the secondary one.
+
+    The rows of ``utt`` must be in the order of the workers in the label file:
+    the secondary mass is summed in that order. The ``p_release_*`` columns are
+    the release's floats bit for bit, from which its guarded labels come (so each
+    ``hard_guarded_release_<d>`` is :func:`guarded_argmax` of ``p_release_<d>``),
+    an empty one replaced by a one-hot on its label as the release writes it. The
+    release renormalises each distribution once more before writing it
+    (:func:`written`); that moves entries by about one unit in the last place,
+    which float32 training targets do not see, and would break that identity on
+    a few utterances, so the table keeps the floats before it.
     """
     n = len(consensus)
     votes = primary_votes(utt, primary, n)
-    sec = secondary_mass(utt, secondary, n)
+    sec = secondary_mass(utt, secondary, n)  # each class's mass added worker by worker in row order
+    # the release's floats, from which its hard labels come
     p = normalise_rows(votes)
     s = normalise_rows(sec.mass)
-    has_secondary = sec.mass.sum(axis=1) > 0
     dists: dict[str, np.ndarray] = {"release_primary": p, "release_secondary": s}
     for name, w in weights.items():
-        merged = merge(p, s, float(w["primary"]), float(w["secondary"]))
-        dists[f"release_{name}"] = np.where(has_secondary[:, None], merged, p)  # exactly p without secondary
-    columns: dict[str, np.ndarray] = {f"p_{d}": m for d, m in dists.items()}
-    columns[HARD_X_OTHER] = consensus_x_other(consensus)
+        dists[f"release_{name}"] = merge(p, s, float(w["primary"]), float(w["secondary"]))
     guarded = {**ours, **{d: m for d, m in dists.items() if d != "release_secondary"}}
-    for d, m in guarded.items():
-        columns[guarded_column(d)] = guarded_argmax(m, neutral_votes).astype(np.int64)
+    hard = {d: guarded_argmax(m, neutral_votes).astype(np.int64) for d, m in guarded.items()}
+    # an empty primary or merged distribution is written as a one-hot on its label
+    columns: dict[str, np.ndarray] = {
+        f"p_{d}": m if d == "release_secondary" else one_hot_if_empty(m, hard[d]) for d, m in dists.items()
+    }
+    columns[HARD_X_OTHER] = consensus_x_other(consensus)
+    for d in guarded:
+        columns[guarded_column(d)] = hard[d]
     return columns, sec
 
 

@@ -108,9 +108,9 @@ def hard_label_columns(columns: Iterable[str]) -> list[str]:
 
 def write(df: pd.DataFrame, path: str | Path) -> None:
     """Validate ``df`` and write it atomically (list columns from flat buffers, fast)."""
-    validate(df, path)
+    mats = _validated(df, path, tuple(COLUMNS))
     with atomic_path(path) as tmp:
-        pq.write_table(_to_arrow(df), tmp)
+        pq.write_table(_to_arrow(df, mats), tmp)
 
 
 def read(
@@ -139,8 +139,14 @@ def validate(
     and codes, ``hard_label`` and ``hard_consensus_x_other`` matching ``consensus``,
     hard labels being class indices).
     """
+    _validated(df, path, require)
+
+
+def _validated(df: pd.DataFrame, path: str | Path, require: Sequence[str]) -> dict[str, np.ndarray]:
+    """:func:`validate`, returning the list columns as (N, 9) arrays."""
     mats = {c: matrix(df, c, path) for c in list_columns(df.columns)}
     _check(df, path, require, mats)
+    return mats
 
 
 def matrix(df: pd.DataFrame, column: str, path: str | Path = "<label table>") -> np.ndarray:
@@ -241,18 +247,19 @@ class _Problems(FrameChecks):
 # ----------------------------------------------------------------------------- arrow
 
 
-def _to_arrow(df: pd.DataFrame) -> pa.Table:
+def _to_arrow(df: pd.DataFrame, mats: dict[str, np.ndarray]) -> pa.Table:
     """Arrow table with the vote columns as list<...> built from flat buffers (fast).
 
-    The list values keep the frame's dtype (int64 primary votes, float64 otherwise);
-    the columns keep the frame's order.
+    ``mats``: the list columns as (N, 9) float64 arrays. The list values keep the frame's dtype
+    (int64 primary votes, float64 otherwise); the columns keep the frame's order.
     """
     n = len(df)
     lists = list_columns(df.columns)
     offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
     table = pa.Table.from_pandas(df.drop(columns=lists), preserve_index=False)
     for name in lists:
-        values = np.stack(df[name].to_numpy()) if n else np.zeros((0, K))
+        dtype = np.asarray(df[name].iloc[0]).dtype if n else np.float64
+        values = mats[name].astype(dtype, copy=False)
         table = table.append_column(name, pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1))))
     meta = dict(table.schema.metadata or {})  # keeps pandas' dtypes (nullable Int64)
     meta[_CLASSES_KEY] = ",".join(CLASSES).encode()
