@@ -34,6 +34,25 @@ def test_every_key_has_description_and_default():
     assert not missing
 
 
+#: the JSON-schema keywords the schema uses; any other key inside a property is a description cut at a
+#: comma by YAML's flow syntax (``{description: a, b}`` reads ``b`` as a key)
+SCHEMA_KEYWORDS = {
+    "type", "description", "default", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "items", "properties", "additionalProperties", "required", "minItems", "maxItems", "pattern",
+    "propertyNames", "not", "$ref", "minProperties",
+}  # fmt: skip
+
+
+def test_every_property_holds_schema_keywords_only():
+    schema = C.load_schema()
+    found = [(key, sorted(set(node) - SCHEMA_KEYWORDS)) for key, node in _walk(schema, "", schema)]
+    found += [
+        (key, sorted(set(node) - SCHEMA_KEYWORDS))
+        for key, node in _walk(schema["$defs"]["variant"], "variants.<name>", schema)
+    ]
+    assert [(k, extra) for k, extra in found if extra] == []
+
+
 def test_defaults_resolve_and_repo_configs_validate():
     cfg = C.resolve({})
     assert cfg["labels"]["secondary_weight"] == 1.0
