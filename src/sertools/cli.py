@@ -145,6 +145,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sertools.report import compare
+
+    text, status = compare.run(args.a, args.b, args.out)
+    sys.stdout.write(text)
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sertools", description=__doc__.splitlines()[0])
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -212,21 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--truth", help="latent_truth.parquet (synthetic corpus)")
     s.add_argument("--config", help="config YAML (evaluation settings)")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser(
+        "compare",
+        help="compare two main.csv row by row: is each difference within the CIs?",
+        description="Compare two results tables (main.csv) row by row. Within the CIs: each mean "
+        "lies inside the other's confidence interval. Exit status 0: every metric within, 1: some "
+        "outside, 2: bad input.",
+    )
+    s.add_argument("a", help="a main.csv (e.g. the README's run)")
+    s.add_argument("b", help="another main.csv (e.g. your own run)")
+    s.add_argument("--out", help="also write the Markdown report to OUT")
+    s.set_defaults(func=cmd_compare)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    func: Callable[[argparse.Namespace], None] = args.func
+    func: Callable[[argparse.Namespace], int | None] = args.func
     known = _known_errors()
     try:
-        func(args)
+        status = func(args)  # None: success; `compare` returns 1 when a difference is outside the CIs
     except known as e:
         log.debug("traceback", exc_info=True)  # --log-level DEBUG shows where it came from
         print(f"sertools {args.command}: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

@@ -1,6 +1,9 @@
 """Run provenance: versions, hardware, determinism flags, the code's git commit and fingerprints.
 
-:func:`collect` describes the environment a run used (``env.json``).
+:func:`collect` describes the environment a run used (``env.json``): among others
+the CPU model (``cpu``), the machine's logical CPUs (``cpu_count``), those the
+process may use (``cpus_available``) and torch's thread count (``torch_threads``),
+which the README's demo block states (:mod:`sertools.report.readme`).
 :func:`file_sha256` and :func:`code_fingerprint` identify the inputs and the
 code a run's weights depend on; they enter the job's config hash
 (:mod:`sertools.training.job`).
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import importlib.metadata
+import os
 import platform
 import subprocess
 import sys
@@ -64,9 +68,11 @@ def git_state(path: str | Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
-def _cpu_name() -> str:
+def _cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU model: ``model name`` of /proc/cpuinfo (Linux x86), else :func:`platform.processor`
+    (else the machine type, e.g. ``aarch64``, whose cpuinfo has no model name)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in cpuinfo.read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -74,11 +80,24 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpus_available() -> int | None:
+    """CPUs this process may run on (its affinity: a container's or a SLURM job's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on every platform
+        return os.cpu_count()
+
+
 def _device_info(device: Any) -> dict[str, Any]:
     import torch
 
     dev = torch.device(device)
-    info: dict[str, Any] = {"device": str(dev), "cpu": _cpu_name()}
+    info: dict[str, Any] = {
+        "device": str(dev),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),  # the machine's logical CPUs
+        "cpus_available": _cpus_available(),
+    }
     if dev.type == "cuda" and torch.cuda.is_available():
         idx = dev.index if dev.index is not None else torch.cuda.current_device()
         info["gpu_name"] = torch.cuda.get_device_name(idx)
