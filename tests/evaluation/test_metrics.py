@@ -12,7 +12,7 @@ import pytest
 from dumps import EVAL_CFG, SEEDS, SPLITS, N, summary, write_dump
 
 from sertools.classes import CLASSES, OTHER, K
-from sertools.evaluation import metrics, metrics_doc, significance
+from sertools.evaluation import metrics, metrics_doc, settings, significance
 from sertools.evaluation.evaldata import EvaluationError
 from sertools.evaluation.strata import entropy_strata
 from sertools.measures import jsd
@@ -160,13 +160,22 @@ def test_bootstrap_is_reproducible(corpus: dict, results: dict) -> None:
 
 
 def test_config_keys_cover_what_the_stages_read() -> None:
-    boot = ("bootstrap_resamples", "bootstrap_seed", "ci_level", "entropy_bins", "prob_floor", "ece_bins")
+    boot = (
+        "bootstrap_resamples",
+        "bootstrap_seed",
+        "ci_level",
+        "entropy_bins",
+        "prob_floor",
+        "ece_bins",
+        "ci_method",
+    )
     schemes = ("common_hard_labels", "strata_distribution", "paper_reference")
     assert ("splits", *boot, *schemes, "ccc_targets") == metrics.CONFIG_KEYS
     # significance: the common scheme and strata, not the paper reference; CCC always against the ratings
     assert metrics.CONFIG_KEYS[:-2] == significance.CONFIG_KEYS
-    # the scheme keys may be absent (their schema defaults apply)
+    # ci_method and the scheme keys may be absent (their schema defaults apply)
     assert set(metrics.CONFIG_KEYS[:7]) <= set(EVAL_CFG)
+    assert "ci_method" not in EVAL_CFG
 
 
 # ----------------------------------------------------------------------------------- errors
@@ -219,11 +228,12 @@ def test_chain_to_tables_and_figures(corpus: dict, results: dict, tmp_path: Path
     jsd_rows = main[(main["metric"] == "jsd_primary") & (main["split"] == "Test1")].set_index("variant")
     assert jsd_rows.loc["perfect", "mean"] == pytest.approx(0.0, abs=1e-6)
     assert list(jsd_rows.index) == ["uniform", "noisy", "perfect"]  # baseline first
-    md = tables.readme_table(
-        tmp_path / "tables" / "main.csv", EVAL_CFG, tmp_path / "tables" / "significance.csv"
-    )
+    # the captions name the documents' interval (the default: EVAL_CFG leaves ci_method out)
+    cfg = {**EVAL_CFG, "ci_method": settings.recorded_ci_method(docs["perfect"])}
+    md = tables.readme_table(tmp_path / "tables" / "main.csv", cfg, tmp_path / "tables" / "significance.csv")
     assert md == (tmp_path / "tables" / "main.md").read_text()
     assert "| perfect |" in md and "B = 50" in md
+    assert "95% recentred percentile-bootstrap CI of the seed-averaged metric" in md
     figs = figures.build_figures(docs, summary(), EVAL_CFG, tmp_path / "fig")
     stems = figures.figure_stems(list(docs), with_training=False)
     assert sorted(p.name for p in figs) == sorted(f"{s}.{e}" for s in stems for e in ("png", "pdf"))

@@ -1,4 +1,4 @@
-"""Percentile bootstrap of every metric over utterances, for one or several training seeds.
+"""Bootstrap of every metric over utterances, for one or several training seeds.
 
 Design (``docs/metrics.md``, "Bootstrap"): every metric is a function of a few
 *sums over utterances* of per-utterance statistics (per-class TP / true /
@@ -13,11 +13,18 @@ of each resample, which is exactly what recomputing on the resampled data
 gives (never an average of per-utterance F1). Resamples are processed in
 chunks to bound memory. Several prediction sets of the same utterances
 (training seeds, or a variant and its baseline) share the resamples.
+
+The interval is chosen by ``method`` (:data:`CI_METHODS`, the config key
+``evaluation.ci_method``; ``docs/metrics.md``, "Bootstrap"): the default
+``recentred`` percentile interval always contains its point estimate, which
+the plain ``percentile`` interval of a metric that is biased under resampling
+(the ECE of a well-calibrated set) need not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from statistics import NormalDist
 from typing import NamedTuple, TypedDict, Unpack
 
 import numpy as np
@@ -28,15 +35,23 @@ from sertools.measures import brier, ece_bin, jsd, jsd_paper, kld, kld_paper, on
 
 __all__ = [
     "CI",
+    "CI_METHODS",
+    "CI_METHOD_NAMES",
+    "DEFAULT_CI_METHOD",
     "MetricOptions",
     "Options",
     "SeedCI",
     "as_sets",
+    "bc_ci",
     "bootstrap",
     "bootstrap_multiseed",
     "bootstrap_replicates",
     "check_ci",
+    "check_ci_method",
+    "ci_interval",
+    "metric_range",
     "percentile_ci",
+    "recentred_ci",
     "replicates_per_set",
     "resample_indices",
     "seed_mean",
@@ -365,7 +380,7 @@ def seed_mean(per_set: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
 
 
 class CI(NamedTuple):
-    """Point estimate and percentile-bootstrap interval."""
+    """Point estimate and bootstrap interval (of the ``method`` it was computed with)."""
 
     point: float
     lo: float
@@ -382,55 +397,184 @@ class SeedCI(NamedTuple):
     n_seeds: int
 
 
+#: the interval methods (``evaluation.ci_method``), see :func:`ci_interval`
+CI_METHODS: tuple[str, ...] = ("recentred", "percentile", "bc")
+#: the method of the config's default and of every bootstrap function's ``method``
+DEFAULT_CI_METHOD = "recentred"
+#: how captions name each method ("95% <name> CI")
+CI_METHOD_NAMES: dict[str, str] = {
+    "recentred": "recentred percentile-bootstrap",
+    "percentile": "percentile-bootstrap",
+    "bc": "bias-corrected (BC) percentile-bootstrap",
+}
+
+
 def check_ci(ci: float) -> None:
     """Raise unless the interval level ``ci`` lies in (0, 1)."""
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
 
 
+def check_ci_method(method: str) -> None:
+    """Raise unless ``method`` is one of :data:`CI_METHODS`."""
+    if method not in CI_METHODS:
+        raise ValueError(f"ci method must be one of {list(CI_METHODS)}, got {method!r}")
+
+
+def _defined(replicates: np.ndarray) -> np.ndarray:
+    r = np.asarray(replicates, dtype=np.float64).ravel()
+    return r[~np.isnan(r)]
+
+
 def percentile_ci(replicates: np.ndarray, ci: float = 0.95) -> tuple[float, float]:
     """``[(1-ci)/2, (1+ci)/2]`` percentiles (linear interpolation), ignoring NaN replicates."""
     check_ci(ci)
-    r = np.asarray(replicates, dtype=np.float64)
-    if np.isnan(r).all():
+    r = _defined(replicates)
+    if not len(r):
         return float("nan"), float("nan")
-    lo, hi = np.nanquantile(r, [(1 - ci) / 2, (1 + ci) / 2])
+    lo, hi = np.quantile(r, [(1 - ci) / 2, (1 + ci) / 2])
     return float(lo), float(hi)
 
 
+#: the range of each metric the engine computes, by name prefix (first match); others are unbounded
+_RANGES: tuple[tuple[str, tuple[float, float]], ...] = (
+    ("ccc_", (-1.0, 1.0)),
+    ("kld_", (0.0, np.inf)),
+    ("brier_", (0.0, 2.0)),
+    ("n_", (0.0, np.inf)),
+    *(
+        (p, (0.0, 1.0))
+        for p in ("accuracy", "macro_f1", "weighted_f1", "f1_", "uar", "ece", "jsd_", "other_")
+    ),
+)
+_UNBOUNDED = (-np.inf, np.inf)
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    """The values metric ``name`` can take (JSD base 2 and the release's JSD in nats lie in [0, 1])."""
+    return next((r for prefix, r in _RANGES if name.startswith(prefix)), _UNBOUNDED)
+
+
+def recentred_ci(
+    replicates: np.ndarray, point: float, ci: float = 0.95, bounds: tuple[float, float] = _UNBOUNDED
+) -> tuple[float, float]:
+    """The percentile interval of the replicates shifted so that their median is ``point``.
+
+    ``[point + q_lo - m, point + q_hi - m]`` with ``q_lo, q_hi`` the percentiles
+    of :func:`percentile_ci` and ``m`` the median of the replicates (NaN ones
+    ignored): the width and skew of the bootstrap distribution, centred on the
+    estimate instead of on the resampled values, whose centre a metric that is
+    biased under resampling (the ECE) moves away from the estimate.
+    It equals the percentile interval when the median is the estimate. The
+    ends are clipped to ``bounds``, the metric's range (:func:`metric_range`:
+    an ECE interval never goes below 0). It always contains ``point``; all
+    replicates equal give ``[point, point]``. No replicate or a non-finite
+    ``point`` gives NaN.
+    """
+    check_ci(ci)
+    r = _defined(replicates)
+    if not len(r) or not np.isfinite(point):
+        return float("nan"), float("nan")
+    q_lo, med, q_hi = np.quantile(r, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
+    lo = max(point + (q_lo - med), bounds[0])
+    hi = min(point + (q_hi - med), bounds[1])
+    return float(min(lo, point)), float(max(hi, point))
+
+
+def bc_ci(replicates: np.ndarray, point: float, ci: float = 0.95) -> tuple[float, float]:
+    """Efron's bias-corrected (BC) percentile interval.
+
+    ``z0 = Phi^-1(f)`` with ``f`` the share of replicates below ``point`` (ties
+    count half), clamped to ``[1/(2B), 1 - 1/(2B)]`` when ``point`` lies outside
+    the replicates (so ``z0`` stays finite); the interval is the percentiles
+    ``Phi(2 z0 -+ z)`` with ``z = Phi^-1((1+ci)/2)``. It contains ``point`` only
+    if ``|z0| <= z``, which is exactly when the percentile interval does (BCa's
+    acceleration does not change that condition): it corrects the interval
+    *away* from a biased estimate rather than towards it. NaN replicates are
+    ignored; none or a non-finite ``point`` gives NaN.
+    """
+    check_ci(ci)
+    r = _defined(replicates)
+    if not len(r) or not np.isfinite(point):
+        return float("nan"), float("nan")
+    b = len(r)
+    f = (np.count_nonzero(r < point) + 0.5 * np.count_nonzero(r == point)) / b
+    f = min(max(f, 0.5 / b), 1.0 - 0.5 / b)
+    nd = NormalDist()
+    z0, z = nd.inv_cdf(f), nd.inv_cdf((1 + ci) / 2)
+    lo, hi = np.quantile(r, [nd.cdf(2 * z0 - z), nd.cdf(2 * z0 + z)])
+    return float(lo), float(hi)
+
+
+def ci_interval(
+    replicates: np.ndarray,
+    point: float,
+    ci: float = 0.95,
+    method: str = DEFAULT_CI_METHOD,
+    bounds: tuple[float, float] = _UNBOUNDED,
+) -> tuple[float, float]:
+    """The interval of ``method`` (:data:`CI_METHODS`) at level ``ci`` from the bootstrap
+    ``replicates`` of a statistic whose estimate is ``point`` and whose values lie in ``bounds``:
+    :func:`recentred_ci`, :func:`percentile_ci` (which ignores ``point``) or :func:`bc_ci`
+    (whose ends are replicates, so neither needs ``bounds``)."""
+    check_ci_method(method)
+    if method == "percentile":
+        return percentile_ci(replicates, ci)
+    if method == "bc":
+        return bc_ci(replicates, point, ci)
+    return recentred_ci(replicates, point, ci, bounds)
+
+
 def bootstrap(
-    data: EvalData, B: int = 1000, seed: int = 0, ci: float = 0.95, **options: Unpack[Options]
+    data: EvalData,
+    B: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    method: str = DEFAULT_CI_METHOD,
+    **options: Unpack[Options],
 ) -> dict[str, CI]:
-    """Percentile-bootstrap CI of every metric of one prediction set.
+    """Bootstrap CI of every metric of one prediction set.
 
     The point estimate is the metric on the full data (as
-    :func:`sertools.evaluation.metricset.compute_all`); the interval is the percentile interval of the metric recomputed on each
+    :func:`sertools.evaluation.metricset.compute_all`); the interval (of
+    ``method``, :func:`ci_interval`) comes from the metric recomputed on each
     of ``B`` resamples of utterance indices (with replacement, size N, ``seed``).
     """
     if not isinstance(data, EvalData):
         raise TypeError("bootstrap takes one EvalData; use bootstrap_multiseed for several seeds")
     check_ci(ci)
+    check_ci_method(method)
     points, per_set = replicates_per_set([data], B, seed, **options)
-    return {k: CI(v, *percentile_ci(per_set[0][k], ci)) for k, v in points[0].items()}
+    return {
+        k: CI(v, *ci_interval(per_set[0][k], v, ci, method, metric_range(k))) for k, v in points[0].items()
+    }
 
 
 def bootstrap_multiseed(
-    datas: Sequence[EvalData], B: int = 1000, seed: int = 0, ci: float = 0.95, **options: Unpack[Options]
+    datas: Sequence[EvalData],
+    B: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    method: str = DEFAULT_CI_METHOD,
+    **options: Unpack[Options],
 ) -> dict[str, SeedCI]:
     """CI of the seed-averaged metric over several training seeds of the same utterances.
 
     All seeds share the resample indices; inside each resample the metric is
-    computed per seed and then averaged. Also reports the SD across seeds of
-    the per-seed point estimates.
+    computed per seed and then averaged. The interval (of ``method``) is that
+    of these seed-mean replicates around the seed mean of the point
+    estimates. Also reports the SD across seeds of the per-seed point estimates.
     """
     check_ci(ci)
+    check_ci_method(method)
     points, per_set = replicates_per_set(as_sets(datas), B, seed, **options)
     reps = seed_mean(per_set)
     out: dict[str, SeedCI] = {}
     for k in points[0]:
         vals = np.array([p[k] for p in points])
         sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
-        out[k] = SeedCI(float(vals.mean()), *percentile_ci(reps[k], ci), sd, len(vals))
+        point = float(vals.mean())
+        out[k] = SeedCI(point, *ci_interval(reps[k], point, ci, method, metric_range(k)), sd, len(vals))
     return out
 
 

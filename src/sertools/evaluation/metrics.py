@@ -138,7 +138,7 @@ def _metric_block(
     n_hard = int(hard.sum())
     kw = settings.bootstrap_kw(s)
     out: dict[str, dict[str, Any]] = {}
-    boot = bootstrap_multiseed(sets, **kw)
+    boot = bootstrap_multiseed(sets, method=s["ci_method"], **kw)
     points = [compute_all(d, s["prob_floor"], s["ece_bins"]) for d in sets]
     for k, ci in boot.items():
         if k in ("n_all", "n_hard"):
@@ -160,7 +160,7 @@ def _no_x_block(
     n_hard = int(hard.sum())
     if n_hard < len(hard):
         sub = [d.subset(hard) for d in sets]
-        boot = bootstrap_multiseed(sub, **settings.bootstrap_kw(s))
+        boot = bootstrap_multiseed(sub, method=s["ci_method"], **settings.bootstrap_kw(s))
         points = [compute_all(d, s["prob_floor"], s["ece_bins"]) for d in sub]
     return {f"{k}_noX": _entry(boot[k], [p[k] for p in points], n_hard) for k in DIST_METRICS if k in boot}
 

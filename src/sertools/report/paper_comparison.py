@@ -184,10 +184,14 @@ def _fmt(x: object, digits: int) -> str:
     return "–" if pd.isna(x) else f"{float(x):.{digits}f}"
 
 
-def to_markdown(table: pd.DataFrame, comparable: bool, notes: Sequence[str] = ()) -> str:
+def to_markdown(
+    table: pd.DataFrame, comparable: bool, notes: Sequence[str] = (), ci_method: str | None = None
+) -> str:
     """One Markdown table per split, headed as not comparable when it is not; ``notes`` are
-    appended as paragraphs."""
+    appended as paragraphs. ``ci_method``: the interval method of our CIs (the documents'
+    ``settings.ci_method``), named in the caption."""
     lines = ["# Published vs reproduced (the paper's Table 2)", ""]
+    ours_ci = f"{ci_method} bootstrap CI" if ci_method else "bootstrap CI"
     if not comparable:
         lines += [f"**{NOT_COMPARABLE}**", ""]
     for split, part in table.groupby("split", sort=False):
@@ -212,8 +216,10 @@ def to_markdown(table: pd.DataFrame, comparable: bool, notes: Sequence[str] = ()
             )
         lines.append("")
     lines.append(
-        "Published: docs/paper_release/table2.csv (the release's Table 2; Macro-F1 is its published rule, "
-        "`macro_f1_published`). Ours: mean over seeds with its percentile-bootstrap CI. Difference: ours − published."
+        "Published: docs/paper_release/table2.csv (the release's Table 2, percentile-bootstrap CIs; Macro-F1 is its "
+        f"published rule, `macro_f1_published`). Ours: mean over seeds with its {ours_ci} (evaluation.ci_method, "
+        "docs/metrics.md). "
+        "Difference: ours − published."
     )
     for note in notes:
         lines += ["", note]
@@ -300,5 +306,8 @@ def run(
     rows = paper_rows(variants)
     table = compare(read_published(inputs["published"]), ours_from_metrics(docs, rows), rows)
     write_text(outputs["csv"], to_csv(table))
-    write_text(outputs["md"], to_markdown(table, comparable, _notes(docs, rows)))
+    # documents that do not record ci_method were computed before it existed, with the percentile interval
+    methods = sorted({str((docs[v].get("settings") or {}).get("ci_method", "percentile")) for v in rows})
+    method = methods[0] if len(methods) == 1 else None  # mixed (never from one run): no single name
+    write_text(outputs["md"], to_markdown(table, comparable, _notes(docs, rows), method))
     return table

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sertools import splits as partitions
-from sertools.evaluation import metrics_doc, significance_doc
+from sertools.evaluation import metrics_doc, settings, significance_doc
 from sertools.io import read_json, write_text
 from sertools.report.render import WideTable, best_flags, csv_text, interval
 from sertools.report.stage import check_declared, read_documents, validate_metrics
@@ -313,13 +313,14 @@ def _seed_phrase(n_seeds: Iterable[str]) -> str:
     return f"{ns[0]}–{ns[-1]} training seeds"
 
 
-def _ci_phrase(evaluation: Mapping[str, Any] | None) -> str:
+def _ci_phrase(evaluation: Mapping[str, Any] | None, method: str) -> str:
+    """The captions' account of the intervals; ``method``: the documents' ``ci_method``."""
     if evaluation and "ci_level" in evaluation and "bootstrap_resamples" in evaluation:
         return (
-            f"{100 * float(evaluation['ci_level']):g}% percentile-bootstrap CI of the seed-averaged "
+            f"{settings.ci_phrase(method, evaluation['ci_level'])} of the seed-averaged "
             f"metric in brackets (B = {int(evaluation['bootstrap_resamples'])} resamples of utterances)"
         )
-    return "percentile-bootstrap CI of the seed-averaged metric in brackets"
+    return f"{settings.ci_phrase(method)} of the seed-averaged metric in brackets"
 
 
 def _reference_phrase(references: Sequence[str], bold: bool = False) -> str:
@@ -351,6 +352,7 @@ def _main_caption(
     scheme: str = "consensus",
     with_truth: bool = False,
     references: Sequence[str] = (),
+    ci_method: str = settings.LEGACY_CI_METHOD,
 ) -> str:
     truth = (
         "JSD true, KLD true: the same against each utterance's latent true distribution (synthetic "
@@ -359,7 +361,7 @@ def _main_caption(
         else ""
     )
     text = (
-        f"Mean over {_seed_phrase(n_seeds)}; {_ci_phrase(evaluation)}. "
+        f"Mean over {_seed_phrase(n_seeds)}; {_ci_phrase(evaluation, ci_method)}. "
         "JSD: Jensen-Shannon divergence, base 2, in [0, 1]; KLD: KL(human ‖ model) in nats; "
         "both against the primary-vote distribution over all utterances with votes (X included). "
         f"{truth}{_scheme_phrase(scheme)} Bold: best per column."
@@ -392,6 +394,14 @@ class _Inputs:
     @cached_property
     def ci_level(self) -> float:
         return float(self.evaluation["ci_level"])
+
+    @cached_property
+    def ci_method(self) -> str:
+        """The interval method of the metrics documents (``settings.ci_method``), which they must share."""
+        found = {v: settings.recorded_ci_method(doc) for v, doc in self.metrics.items()}
+        if len(set(found.values())) > 1:
+            raise TableError(f"the metrics documents were computed with different ci_method: {found}")
+        return next(iter(found.values()), settings.LEGACY_CI_METHOD)
 
     @cached_property
     def order(self) -> list[str]:
@@ -451,7 +461,7 @@ def _strata_caption(t: _Inputs) -> str:
     hard = "macro-F1 excludes X" if scheme == "consensus" else f"macro-F1 on the hard labels {scheme}"
     return (
         f"Entropy-stratified results (normalised {entropy}; n = utterances per stratum). "
-        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}. JSD base 2, KLD in nats, "
+        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}. JSD base 2, KLD in nats, "
         f"against the primary-vote distribution (X included); {hard}.{t.refs}"
     )
 
@@ -464,7 +474,7 @@ def _own_caption(t: _Inputs) -> str:
         f"table uses the common scheme {t.schemes['common_hard_labels']} instead. Macro-F1: all nine "
         "classes; Macro-F1 (TP>0): the release's published rule, the mean F1 over the classes with a "
         "true positive; UAR: mean recall over the classes with support. "
-        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}. Rows on different schemes are "
+        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}. Rows on different schemes are "
         f"not like-for-like, so no column is marked best.{t.refs}"
     )
 
@@ -475,14 +485,14 @@ def _strata_own_caption(t: _Inputs) -> str:
         "ln / ln 9; the edges of evaluation.entropy_bins; n = utterances per stratum), scored on the "
         "variant's own hard-label scheme, as the release stratifies its rows. Variants with hard targets "
         f"have no own distribution and are not listed{', nor are the reference rows' if t.references else ''}. "
-        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}."
+        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}."
     )
 
 
 def _significance_caption(t: _Inputs) -> str:
     return (
         f"Paired bootstrap of each variant minus {t.baseline} on shared resamples (seed-averaged); "
-        f"{100 * t.ci_level:g}% CI of the difference in brackets; p_Holm: two-sided bootstrap p-value, "
+        f"{settings.ci_phrase('percentile', t.ci_level)} of the difference in brackets; p_Holm: two-sided bootstrap p-value, "
         f"Holm-adjusted across variants per split, stratum and metric; *: p_Holm < {1 - t.ci_level:g}. "
         "Negative ΔJSD/ΔKLD = closer to the human votes."
         + (" The reference rows of the other tables are never compared." if t.references else "")
@@ -492,7 +502,7 @@ def _significance_caption(t: _Inputs) -> str:
 def _ccc_caption(t: _Inputs) -> str:
     return (
         "Concordance correlation coefficient of the dimensional head against the mean annotator "
-        f"rating (1-7), all utterances; mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation)}."
+        f"rating (1-7), all utterances; mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}."
         f"{t.refs}"
     )
 
@@ -501,7 +511,7 @@ def _other_caption(t: _Inputs) -> str:
     return (
         "Other class by entropy stratum: share of utterances whose argmax prediction is Other, mean "
         "predicted probability of Other, and the humans' mean primary-vote share of Other; all "
-        f"utterances (X included); {_ci_phrase(t.evaluation)}.{t.refs}"
+        f"utterances (X included); {_ci_phrase(t.evaluation, t.ci_method)}.{t.refs}"
     )
 
 
@@ -527,6 +537,7 @@ TABLES: tuple[_TableSpec, ...] = (
             t.schemes["common_hard_labels"],
             _has_truth(t.main),
             _reference_rows(t.main),
+            t.ci_method,
         ),
     ),
     _TableSpec(
@@ -674,7 +685,8 @@ def readme_table(
 
     Rows are variants (the reference rows last, Model ``reference``); columns
     Test1/Test2 x (macro-F1, accuracy, JSD, KLD) as ``mean [lo, hi]``. ``evaluation`` (``bootstrap_resamples``, ``ci_level``,
-    ``baseline_variant``, ``common_hard_labels``) only fills in the caption.
+    ``ci_method``, ``baseline_variant``, ``common_hard_labels``) only fills in the caption; without ``ci_method``
+    the caption names the percentile interval (that of documents which do not record it).
     Identical to ``main.md``.
     """
     rows = _read_csv(main_csv_path)
@@ -682,8 +694,9 @@ def readme_table(
         raise TableError(f"{main_csv_path} is empty or lacks the columns {list(MAIN_COLUMNS)}")
     sig = _read_csv(significance_csv_path) if significance_csv_path else None
     scheme = str((evaluation or {}).get("common_hard_labels", "consensus"))
+    method = str((evaluation or {}).get("ci_method", settings.LEGACY_CI_METHOD))
     caption = _main_caption(
-        _model_seeds(rows), evaluation, bool(sig), scheme, _has_truth(rows), _reference_rows(rows)
+        _model_seeds(rows), evaluation, bool(sig), scheme, _has_truth(rows), _reference_rows(rows), method
     )
     return _main_wide(rows, sig).markdown(caption)
 

@@ -16,7 +16,7 @@ For one setting of :mod:`sertools.study.grid` this stage writes
 * ``summary.json``: the setting, its votes against the latent truth (mean
   normalised entropy of votes and truth, JSD of the votes to the truth,
   Fleiss' kappa, annotators per utterance) and each row's mean predicted
-  normalised entropy with a percentile-bootstrap CI.
+  normalised entropy with a bootstrap CI (``evaluation.ci_method``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from sertools.evaluation import (
     significance,
     significance_doc,
 )
-from sertools.evaluation.bootstrap import percentile_ci, resample_indices
+from sertools.evaluation.bootstrap import ci_interval, resample_indices
 from sertools.evaluation.evaldata import seed_files
 from sertools.io import write_json
 from sertools.labels import table as label_table
@@ -52,14 +52,15 @@ PathLike = str | Path
 
 
 def mean_with_ci(values: np.ndarray, s: Mapping[str, Any]) -> dict[str, float | None]:
-    """Mean of per-utterance ``values`` with a percentile-bootstrap CI (the evaluation settings' B, seed, level)."""
+    """Mean of per-utterance ``values`` with a bootstrap CI (the evaluation settings' B, seed, level, method)."""
     values = np.asarray(values, dtype=np.float64)
     if not len(values):
         return {"mean": None, "ci_low": None, "ci_high": None}
     idx = resample_indices(len(values), s["bootstrap_resamples"], s["bootstrap_seed"])
-    lo, hi = percentile_ci(values[idx].mean(axis=1), s["ci_level"])
+    mean = float(values.mean())
+    lo, hi = ci_interval(values[idx].mean(axis=1), mean, s["ci_level"], s["ci_method"])
     num = metrics_doc.number
-    return {"mean": num(values.mean()), "ci_low": num(lo), "ci_high": num(hi)}
+    return {"mean": num(mean), "ci_low": num(lo), "ci_high": num(hi)}
 
 
 def _predicted_entropy(paths: Sequence[PathLike], file_ids: np.ndarray) -> np.ndarray:

@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sertools.evaluation.bootstrap import DEFAULT_CI_METHOD
 from sertools.evaluation.reference import PRIOR
+from sertools.evaluation.settings import ci_phrase
 from sertools.io import write_text
 from sertools.report.render import WideTable, csv_text, fmt_float, interval
 from sertools.study import collect as collect_mod
@@ -80,7 +82,14 @@ def _write(
     write_text(out / f"{name}.tex", wide.latex(caption, f"tab:study_{name}"))
 
 
-def _scores_table(r: StudyResults, out: Path) -> None:
+def _cis(evaluation: Mapping[str, Any]) -> str:
+    """The captions' name of the intervals: level and method of the evaluation section the
+    study_evaluate stage computed them with (``evaluation.ci_level``, ``evaluation.ci_method``)."""
+    method = str(evaluation.get("ci_method", DEFAULT_CI_METHOD))
+    return ci_phrase(method, float(evaluation.get("ci_level", 0.95))) + "s"
+
+
+def _scores_table(r: StudyResults, out: Path, cis: str) -> None:
     s = r.scores
     keys = ["setting", "row"]
     wide_rows, csv_rows = [], []
@@ -109,7 +118,7 @@ def _scores_table(r: StudyResults, out: Path) -> None:
     caption = (
         f"The rater simulation study on {r.split}: each row against the latent truth and the primary votes "
         "(JSD base 2; KLD(target ‖ model) in nats), macro-F1 against the consensus (X excluded) and the mean normalised entropy of "
-        "its predictions; mean over seeds with 95% bootstrap CIs over utterances. Oracle (truth): the latent true "
+        f"its predictions; mean over seeds with {cis} over utterances. Oracle (truth): the latent true "
         "distribution as the prediction (the ceiling); Prior (Train): the Train mean of the primary votes for every "
         "utterance (the floor). Reliability: the raters' mean reliability; Other prop.: the Other-when-unsure "
         "propensity; Annotators: per utterance (5+: five plus a few extra on harder utterances)."
@@ -154,7 +163,7 @@ def _differences_table(r: StudyResults, out: Path) -> None:
     base = r.rows.get(str(d["baseline"].iloc[0]), "baseline") if len(d) else "baseline"
     caption = (
         f"Each row minus {base} on {r.split}: the paired bootstrap difference (both rows on the same resampled "
-        "utterances, seeds averaged inside each resample) with its 95% CI; * marks a Holm-adjusted p below 0.05 "
+        "utterances, seeds averaged inside each resample) with its 95% percentile-bootstrap CI; * marks a Holm-adjusted p below 0.05 "
         "(Holm over the rows of one setting and metric). Negative JSD/KLD differences: closer to the truth or to "
         "the votes than the hard baseline; positive macro-F1 differences: more accurate."
     )
@@ -164,7 +173,7 @@ def _differences_table(r: StudyResults, out: Path) -> None:
     )
 
 
-def _other_table(r: StudyResults, out: Path) -> None:
+def _other_table(r: StudyResults, out: Path, cis: str) -> None:
     o = r.other[r.other["row"] != PRIOR]
     rows = [v for v in r.rows if v != PRIOR]
     wide_rows, csv_rows = [], []
@@ -195,7 +204,7 @@ def _other_table(r: StudyResults, out: Path) -> None:
     ]
     caption = (
         f"The Other class per entropy stratum of the primary votes on {r.split}: the humans' Other vote share and "
-        "each row's share of utterances whose argmax is Other (95% bootstrap CIs). Other propensity 0 is the "
+        f"each row's share of utterances whose argmax is Other ({cis}). Other propensity 0 is the "
         "negative control (no Other routing in the raters); a non-zero propensity plants routing to Other that "
         "grows with the entropy of the true distribution (positive control)."
     )
@@ -203,7 +212,7 @@ def _other_table(r: StudyResults, out: Path) -> None:
     _write(out, "other_class", columns, csv_rows, WideTable([*_STUB, "Stratum"], groups, wide_rows), caption)
 
 
-def _votes_table(r: StudyResults, out: Path) -> None:
+def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
     v = r.votes
     wide_rows, csv_rows = [], []
     fields = ("entropy_votes", "entropy_truth", "jsd_votes_truth")
@@ -227,7 +236,7 @@ def _votes_table(r: StudyResults, out: Path) -> None:
     caption = (
         f"The votes of each setting against the latent truth on {r.split}: Fleiss' kappa of the primary votes "
         "(all splits), annotators per utterance, share of X (no plurality), mean normalised entropy of the "
-        "primary-vote and of the true distributions, and the mean JSD of the votes to the truth (95% bootstrap CIs)."
+        f"primary-vote and of the true distributions, and the mean JSD of the votes to the truth ({cis})."
     )
     heads = [
         "Fleiss' kappa",
@@ -393,10 +402,11 @@ def run(
         raise ValueError(f"study_report: the outputs must be {sorted(expected)}")
     results = collect_mod.collect(inputs, settings, variants, baseline, evaluation)
     tables = root / "tables"
-    _scores_table(results, tables)
+    cis = _cis(evaluation)
+    _scores_table(results, tables, cis)
     _differences_table(results, tables)
-    _other_table(results, tables)
-    _votes_table(results, tables)
+    _other_table(results, tables, cis)
+    _votes_table(results, tables, cis)
     plot_all(results, root / "figures")
     write_text(root / FINDINGS, _findings(results, variants, baseline))
     return results
