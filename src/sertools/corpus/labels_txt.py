@@ -31,15 +31,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sertools.corpus.worker_lines import ASCII_SPACE, WorkerLine, parse_worker_lines
+from sertools.corpus.worker_lines import (
+    ASCII_SPACE_CHARS,
+    SplitLines,
+    WorkerLine,
+    parse_worker_lines,
+    rating_value,
+)
 
 _HEADER = re.compile(
     r"^\s*(?P<file_id>[^;]+?)\s*;\s*(?P<consensus>[A-Za-z])\s*;"
     r"\s*A\s*:\s*(?P<act>[^;]*?)\s*;\s*V\s*:\s*(?P<val>[^;]*?)\s*;\s*D\s*:\s*(?P<dom>[^;]*?)\s*;?\s*$"
 )
-#: :data:`_HEADER` for Arrow, on ASCII lines: ``\s`` spelled out as the ASCII characters Python's ``\s`` matches
-_HEADER_ASCII = _HEADER.pattern.replace(r"\s", ASCII_SPACE)
-_BLANK_ASCII = rf"^{ASCII_SPACE}*$"
 HEADER_COLUMNS = ("file_id", "consensus", "act", "val", "dom", "line")
 DETAIL_COLUMNS = (
     "file_id",
@@ -72,22 +75,71 @@ def _ascii(arr: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.string_is_ascii(arr), False).to_numpy(zero_copy_only=False)
 
 
-def _blank(lines: list[str], arr: pa.Array) -> np.ndarray:
+#: the line boundaries ``str.splitlines`` knows besides ``\n``
+_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _lines(text: str) -> pa.Array:
+    """``text.splitlines()`` as an Arrow ``large_string`` array.
+
+    Text whose only line boundary is ``\n`` is cut in numpy on its UTF-8 bytes, without a
+    Python string per line; any other text goes through ``str.splitlines``.
+    """
+    try:
+        if any(c in text for c in _OTHER_BREAKS):
+            raise ValueError
+        data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    except (ValueError, UnicodeEncodeError):
+        return pa.array(text.splitlines(), type=pa.large_string())
+    newline = np.flatnonzero(data == 10)
+    n = len(newline) + int(len(data) > 0 and data[-1] != 10)
+    keep = np.ones(len(data), dtype=bool)
+    keep[newline] = False
+    joined = data[keep]
+    starts = np.concatenate(([0], newline + 1))[:n] - np.arange(n)
+    offsets = np.append(starts, len(joined)).astype(np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(joined))
+
+
+def _blank(arr: pa.Array) -> np.ndarray:
     """Which lines are empty or white space only (``not line.strip()``)."""
-    blank = pc.fill_null(pc.match_substring_regex(arr, _BLANK_ASCII), False).to_numpy(zero_copy_only=False)
+    trimmed = pc.utf8_trim(arr, ASCII_SPACE_CHARS)
+    blank = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), False).to_numpy(zero_copy_only=False)
     other = np.flatnonzero(~_ascii(arr))
     blank = blank.copy()
-    blank[other] = [not lines[i].strip() for i in other]
+    texts = pc.take(arr, pa.array(other, type=pa.int64())).to_pylist()
+    blank[other] = [not line.strip() for line in texts]
     return blank
 
 
 def _headers(arr: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray]:
-    """:data:`_HEADER`'s groups of every line (``""`` where it does not match) and which lines match."""
-    parts = pc.extract_regex(arr, _HEADER_ASCII)
-    ascii_match = pc.fill_null(pc.and_(pc.is_valid(parts), pc.string_is_ascii(arr)), False)
-    ok = ascii_match.to_numpy(zero_copy_only=False).copy()
+    """:data:`_HEADER`'s groups of every line (``""`` where it does not match) and which lines match.
+
+    ASCII lines of the common shape (five ``;``-separated fields, optionally a trailing
+    ``;``, a non-empty file id, a one-letter consensus, rating letters right against their
+    ``:``) are split on ``;`` in Arrow, which gives exactly the groups of :data:`_HEADER`;
+    every other line goes through :data:`_HEADER`.
+    """
+    split = SplitLines(arr)
+    six = split.ascii & (split.count == 6)
+    ok = six | (split.ascii & (split.count == 5))
+
+    def field(k: int) -> pa.Array:
+        return split.field(np.full(len(ok), k), ok)
+
+    def check(mask: pa.Array) -> np.ndarray:
+        return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+    ok &= ~six | check(pc.equal(pc.utf8_length(split.field(np.full(len(ok), 5), six)), 0))
+    values = {"file_id": field(0), "consensus": field(1)}
+    ok &= check(pc.greater(pc.utf8_length(values["file_id"]), 0))
+    ok &= check(pc.match_substring_regex(values["consensus"], "^[A-Za-z]$"))
+    for name, letter, k in (("act", "A", 2), ("val", "V", 3), ("dom", "D", 4)):
+        values[name], matched = rating_value(field(k), letter)
+        ok &= matched
     names = HEADER_COLUMNS[:-1]
-    rest = np.flatnonzero(~ok)
+    simple = ok.copy()
+    rest = np.flatnonzero(~simple)
     fallback: dict[str, list[str]] = {k: [] for k in names}
     for i, text in zip(rest, pc.take(arr, pa.array(rest, type=pa.int64())).to_pylist(), strict=True):
         m = _HEADER.match(text)
@@ -95,13 +147,12 @@ def _headers(arr: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray]:
         for k in names:
             fallback[k].append(m.group(k) if m else "")
     out = {}
+    not_simple = pa.array(~simple)
     for k in names:
-        values = pc.fill_null(pc.struct_field(parts, k), "").cast(pa.large_string())
+        column = pc.fill_null(values[k], "").cast(pa.large_string())
         if len(rest):
-            values = pc.replace_with_mask(
-                values, pc.invert(ascii_match), pa.array(fallback[k], pa.large_string())
-            )
-        out[k] = values
+            column = pc.replace_with_mask(column, not_simple, pa.array(fallback[k], pa.large_string()))
+        out[k] = column
     return out, ok
 
 
@@ -119,10 +170,9 @@ def parse_labels_txt(text: str) -> LabelsTxt:
     each is its header, the others its worker lines
     (:func:`sertools.corpus.worker_lines.parse_worker_lines`).
     """
-    lines = text.lstrip("\ufeff").splitlines()
-    arr = pa.array(lines, type=pa.large_string())
-    number = np.arange(1, len(lines) + 1, dtype=np.int64)
-    blank = _blank(lines, arr)
+    arr = _lines(text.lstrip("\ufeff"))
+    number = np.arange(1, len(arr) + 1, dtype=np.int64)
+    blank = _blank(arr)
     filled = ~blank
     first = filled & np.concatenate(([True], blank[:-1]))
     block = np.cumsum(first) - 1  # block of each non-blank line
@@ -137,7 +187,7 @@ def parse_labels_txt(text: str) -> LabelsTxt:
         HEADER_COLUMNS,
     )
     bad = np.flatnonzero(~head_ok)
-    bad_header_lines = tuple((int(number[starts[j]]), lines[starts[j]]) for j in bad)
+    bad_header_lines = tuple((int(number[starts[j]]), arr[int(starts[j])].as_py()) for j in bad)
 
     workers = np.flatnonzero(filled & ~first)
     raw = pc.take(arr, pa.array(workers, type=pa.int64()))

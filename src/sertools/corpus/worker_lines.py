@@ -33,19 +33,6 @@ _RATING = re.compile(r"^\s*([AVD])\s*:\s*(.*?)\s*$", re.DOTALL)
 
 #: the characters ``str.strip`` and ``\s`` treat as white space, among ASCII ones
 ASCII_SPACE = r"[ \t\n\r\x0b\x0c\x1c-\x1f]"
-_INNER = r"[^;: \t\n\r\x0b\x0c\x1c-\x1f]"
-#: a field without ``;`` or ``:`` and with its surrounding white space outside it
-_FIELD = rf"(?:{_INNER}(?:[^;:]*{_INNER})?)"
-_W = ASCII_SPACE
-#: the common shape: no ``;`` or ``:`` inside a field, at most one secondary field. On an
-#: ASCII line a match gives exactly what parse_worker_line gives; other lines go through it.
-_SIMPLE = (
-    rf"^{_W}*(?P<worker>{_FIELD}){_W}*;{_W}*(?P<primary>{_FIELD}?){_W}*;"
-    rf"(?:{_W}*(?P<secondary>{_FIELD}?){_W}*;)?"
-    rf"{_W}*A{_W}*:{_W}*(?P<act>{_FIELD}?){_W}*;"
-    rf"{_W}*V{_W}*:{_W}*(?P<val>{_FIELD}?){_W}*;"
-    rf"{_W}*D{_W}*:{_W}*(?P<dom>{_FIELD}?){_W}*(?:;{_W}*)*$"
-)
 
 
 class WorkerLine(NamedTuple):
@@ -76,34 +63,109 @@ def parse_worker_line(text: str) -> WorkerLine | None:
     return WorkerLine(worker, primary, secondary, act, val, dom)
 
 
+#: :data:`ASCII_SPACE` as a set of characters, for Arrow's trim kernels
+ASCII_SPACE_CHARS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+class SplitLines:
+    """Lines split on ``;`` in numpy, on the Arrow array's own data buffer.
+
+    ``count``: each line's number of fields (``str.split(";")``); ``ascii``: which lines
+    are ASCII (where trimming :data:`ASCII_SPACE_CHARS` equals ``str.strip``). Fields
+    are cut out only on demand (:meth:`field`), without a Python string per field.
+    """
+
+    def __init__(self, arr: pa.Array) -> None:
+        self.ascii = pc.fill_null(pc.string_is_ascii(arr), False).to_numpy(zero_copy_only=False)
+        arr = pc.fill_null(arr.cast(pa.large_string()), "")
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        _, offset_buffer, data_buffer = arr.buffers()
+        offsets = np.frombuffer(offset_buffer, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        data = np.frombuffer(data_buffer, dtype=np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
+        self.data_buffer = data_buffer if hi > lo else pa.py_buffer(b"")
+        semicolon = np.flatnonzero(data == 59) + lo
+        bounds = np.searchsorted(semicolon, offsets)
+        self.count = np.diff(bounds) + 1
+        self.before = bounds[:-1]
+        self.semicolon = np.append(semicolon, hi)
+        self.line_start = offsets[:-1] if hi > lo else np.zeros(len(arr), np.int64)
+        self.line_end = offsets[1:] if hi > lo else np.zeros(len(arr), np.int64)
+        self.hi = hi if hi > lo else 0
+
+    def field(self, k: np.ndarray, valid: np.ndarray) -> pa.Array:
+        """Field ``k`` of each line (``k < count``) where ``valid``, else ``""``; trimmed of
+        :data:`ASCII_SPACE_CHARS`, as ``large_string``."""
+        n = len(k)
+        last = len(self.semicolon) - 1
+        start = np.where(k == 0, self.line_start, self.semicolon[np.clip(self.before + k - 1, 0, last)] + 1)
+        end = np.where(k == self.count - 1, self.line_end, self.semicolon[np.clip(self.before + k, 0, last)])
+        offsets = np.empty(2 * n + 1, dtype=np.int64)
+        offsets[0 : 2 * n : 2] = np.where(valid, start, self.line_start)
+        offsets[1 : 2 * n : 2] = np.where(valid, end, self.line_start)
+        offsets[2 * n] = self.hi
+        pieces = pa.LargeStringArray.from_buffers(2 * n, pa.py_buffer(offsets), self.data_buffer)
+        return pc.utf8_trim(pc.take(pieces, pa.array(np.arange(0, 2 * n, 2))), ASCII_SPACE_CHARS)
+
+
+def rating_value(field: pa.Array, letter: str) -> tuple[pa.Array, np.ndarray]:
+    """The value of trimmed fields written ``<letter>:<value>`` (trimmed) and which fields are."""
+    ok = pc.fill_null(pc.starts_with(field, letter + ":"), False).to_numpy(zero_copy_only=False)
+    value = pc.utf8_trim(pc.utf8_slice_codeunits(field, 2), ASCII_SPACE_CHARS)
+    return value, ok
+
+
 def parse_worker_lines(lines: pa.Array | Sequence[str]) -> tuple[dict[str, pa.Array], np.ndarray]:
     """:func:`parse_worker_line` of every line, vectorised.
 
     Returns the fields by :class:`WorkerLine` name, each an Arrow ``large_string``
     array (``""`` where the line does not parse), and a bool array: which lines
-    parse. ASCII lines of the common shape (:data:`_SIMPLE`) are split by one
-    regular expression in Arrow; every other line goes through
-    :func:`parse_worker_line`.
+    parse. ASCII lines of the common shapes are split on ``;`` in Arrow:
+    ``worker; primary; secondary; A:x; V:x; D:x;`` and ``worker; primary; A:x; V:x; D:x;``
+    with a non-empty worker, a primary without ``:`` (so not a rating) and the
+    rating letters written right against their ``:``. For these the split gives
+    exactly what :func:`parse_worker_line` gives; every other line goes through it.
     """
     arr = lines if isinstance(lines, pa.Array) else pa.array(lines, type=pa.large_string())
     arr = arr.cast(pa.large_string())
-    parts = pc.extract_regex(arr, _SIMPLE)
-    simple = pc.fill_null(pc.and_(pc.is_valid(parts), pc.string_is_ascii(arr)), False)
-    ok = simple.to_numpy(zero_copy_only=False).copy()
-    rest = np.flatnonzero(~ok)
+    split = SplitLines(arr)
+    seven = split.ascii & (split.count == 7)
+    six = split.ascii & (split.count == 6)
+    simple = seven | six
+
+    def field(k7: int, k6: int) -> pa.Array:
+        return split.field(np.where(seven, k7, k6), simple)
+
+    def check(mask: pa.Array) -> np.ndarray:
+        return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+    simple &= check(pc.equal(pc.utf8_length(field(6, 5)), 0))
+    worker = field(0, 0)
+    simple &= check(pc.greater(pc.utf8_length(worker), 0))
+    primary = field(1, 1)
+    simple &= ~check(pc.match_substring(primary, ":"))
+    values = {"worker": worker, "primary": primary}
+    for name, letter, k7, k6 in (("act", "A", 3, 2), ("val", "V", 4, 3), ("dom", "D", 5, 4)):
+        values[name], ok = rating_value(field(k7, k6), letter)
+        simple &= ok
+    values["secondary"] = split.field(np.full(len(arr), 2), seven)
+
+    ok = simple.copy()
+    rest = np.flatnonzero(~simple)
     fallback: dict[str, list[str]] = {name: [] for name in WorkerLine._fields}
     for i, text in zip(rest, pc.take(arr, pa.array(rest, type=pa.int64())).to_pylist(), strict=True):
         parsed = parse_worker_line(text if text is not None else "")
         ok[i] = parsed is not None
         for name, value in zip(WorkerLine._fields, parsed or ("",) * len(WorkerLine._fields), strict=True):
             fallback[name].append(value)
-    not_simple = pc.invert(simple)
+    not_simple = pa.array(~simple)
     fields = {}
     for name in WorkerLine._fields:
-        values = pc.fill_null(pc.struct_field(parts, name), "").cast(pa.large_string())
+        column = pc.fill_null(values[name], "").cast(pa.large_string())
         if len(rest):
-            values = pc.replace_with_mask(
-                values, not_simple, pa.array(fallback[name], type=pa.large_string())
+            column = pc.replace_with_mask(
+                column, not_simple, pa.array(fallback[name], type=pa.large_string())
             )
-        fields[name] = values
+        fields[name] = column
     return fields, ok

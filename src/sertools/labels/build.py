@@ -209,7 +209,7 @@ def _set_aside(raw: RawLabels, splits: Sequence[str]) -> _Aside:
     with the used rows).
     """
     cons = raw.consensus
-    split = cons["split"].map(canonical_split)
+    split = _canonical_splits(cons["split"])
     used = _member(split, splits)
     used_ids = pd.Index(cons.loc[used, "file_id"]).unique()
     other = cons.loc[~used, "file_id"]
@@ -250,7 +250,16 @@ def _validated_consensus(raw: RawLabels, used: np.ndarray) -> pd.DataFrame:
             f"{cname} line {row['line']}, column EmoClass: unknown consensus code {row['consensus']!r} "
             f"(allowed: {', '.join(CONSENSUS_CODES)})"
         )
-    return cons.assign(consensus=code, split=cons["split"].map(canonical_split))
+    return cons.assign(consensus=code, split=_canonical_splits(cons["split"]))
+
+
+def _canonical_splits(split: pd.Series) -> pd.Series:
+    """``split.map(canonical_split)``, calling it once per distinct name."""
+    if not len(split):
+        return split.map(canonical_split)
+    codes, uniques = pd.factorize(split, use_na_sentinel=False)
+    mapped = pd.Series(uniques).map(canonical_split)
+    return pd.Series(mapped.to_numpy()[codes], index=split.index, dtype=mapped.dtype, name=split.name)
 
 
 # ----------------------------------------------------------------------------- step 3: annotation rows
@@ -379,7 +388,7 @@ def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
     det = rows.det
     valid = rows.reason == ""
     dup = np.zeros(len(det), dtype=bool)
-    dup[valid] = det.loc[valid, ["file_id", "worker"]].duplicated(keep="first").to_numpy()
+    dup[valid] = _repeated_pairs(det.loc[valid, "file_id"], det.loc[valid, "worker"])
     if dup.any() and on_duplicate == "error":
         row = det.loc[dup].iloc[0]
         raise LabelError(
@@ -389,6 +398,16 @@ def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
     rows.repeated = dup
     if on_duplicate != "keep_all":
         rows.drop(dup, "duplicate_worker")
+
+
+def _repeated_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
+    """Which (first, second) pairs occurred before (``DataFrame.duplicated(keep="first")``),
+    on integer codes: hashing pairs of arrow-backed strings is several times slower."""
+    if not len(first):
+        return np.zeros(0, dtype=bool)
+    a = pd.factorize(first, use_na_sentinel=False)[0].astype(np.int64)
+    b = pd.factorize(second, use_na_sentinel=False)[0].astype(np.int64)
+    return pd.Series(a * (int(b.max()) + 1) + b).duplicated(keep="first").to_numpy()
 
 
 # ----------------------------------------------------------------------------- step 4: utterances
@@ -418,11 +437,12 @@ def _select_utterances(
     strict = labels_cfg["on_unmatched_utterance"] == "error"
     dropped: Counter[str] = Counter({f"split_not_used:{s}": n for s, n in aside.counts.items()})
     cons_ids = pd.Index(raw.consensus["file_id"]).unique()
-    det_ids = pd.Index(det.loc[det["file_id"].str.len() > 0, "file_id"].unique())
-    _match_files(raw, rows, cons_ids, det_ids, strict, dropped)
+    files = _Factorized(det["file_id"])
+    det_ids = files.uniques[(pd.Series(files.uniques).str.len() > 0).to_numpy(dtype=bool, na_value=False)]
+    _match_files(raw, rows, cons_ids, det_ids, files, strict, dropped)
 
     valid = rows.reason == ""
-    row_of = pd.Index(cons["file_id"]).get_indexer(det["file_id"])  # file_ids of cons are unique
+    row_of = files.positions(pd.Index(cons["file_id"]))  # file_ids of cons are unique
     why = _enough_annotations(raw, rows, cons, row_of, det_ids, labels_cfg, strict)
     dropped.update(why[why != ""].tolist())
     chosen = cons.loc[why == ""].sort_values("file_id")
@@ -437,9 +457,17 @@ def _select_utterances(
 
 
 def _match_files(
-    raw: RawLabels, rows: _Rows, cons_ids: pd.Index, det_ids: pd.Index, strict: bool, dropped: Counter[str]
+    raw: RawLabels,
+    rows: _Rows,
+    cons_ids: pd.Index,
+    det_ids: pd.Index,
+    files: _Factorized,
+    strict: bool,
+    dropped: Counter[str],
 ) -> None:
-    """Files with annotations but no consensus row: counted (or an error), their rows marked."""
+    """Files with annotations but no consensus row: counted (or an error), their rows marked.
+
+    ``files``: the annotation rows' file ids, factorized."""
     det = rows.det
     only_detailed = det_ids.difference(cons_ids)
     if len(only_detailed) and strict:
@@ -450,7 +478,7 @@ def _match_files(
             f"{raw.consensus_path.name}"
         )
     dropped["not_in_consensus"] += len(only_detailed)
-    rows.drop(~_member(det["file_id"], cons_ids), "file_not_in_consensus")
+    rows.drop(files.positions(cons_ids) < 0, "file_not_in_consensus")
 
 
 def _enough_annotations(
@@ -520,6 +548,23 @@ def check_nothing_lost(raw: RawLabels, rows: _Rows, chosen: _Chosen, splits: Seq
 def _counts(c: Counter[str]) -> str:
     """``reason: n, ...`` (kept rows, the empty reason, left out), most frequent first."""
     return ", ".join(f"{k}: {n}" for k, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) if k)
+
+
+class _Factorized:
+    """A column of many repeated values, for looking each distinct value up once.
+
+    ``pd.Index.get_indexer`` turns arrow-backed strings into Python objects;
+    factorizing first (in Arrow) leaves only the distinct values to turn.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        self.codes: np.ndarray = codes
+        self.uniques = pd.Index(uniques)
+
+    def positions(self, index: pd.Index) -> np.ndarray:
+        """``index.get_indexer(values)``: each value's position in ``index`` (unique), -1 if absent."""
+        return index.get_indexer(self.uniques)[self.codes]
 
 
 def _member(values: pd.Series, pool: pd.Index | Sequence[str]) -> np.ndarray:

@@ -143,6 +143,13 @@ def rating_moments(utt: np.ndarray, ratings: np.ndarray, n: int) -> tuple[np.nda
     return mean, np.sqrt(np.clip(var, 0, None))
 
 
+def _hard_labels(consensus: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """The class index of each consensus code (``<NA>`` for X), looked up once per distinct code."""
+    codes, uniques = pd.factorize(consensus, use_na_sentinel=False)
+    lookup = np.array([CODE_TO_INDEX.get(c) for c in uniques] + [None], dtype=object)
+    return pd.array(lookup[codes], dtype="Int64")
+
+
 def utterance_table(
     cons: pd.DataFrame,
     votes: np.ndarray,
@@ -160,7 +167,7 @@ def utterance_table(
             "speaker": cons["speaker"].to_numpy(),
             "gender": cons["gender"].to_numpy(),
             "consensus": cons["consensus"].to_numpy(),
-            "hard_label": pd.array([CODE_TO_INDEX.get(c) for c in cons["consensus"]], dtype="Int64"),
+            "hard_label": _hard_labels(cons["consensus"]),
             "plurality": plurality_codes(votes),
             "n_annotators": n_ann.astype(np.int64),
             "agreement": votes.max(axis=1) / n_ann,
