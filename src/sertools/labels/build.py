@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import CLASSES, CONSENSUS_CODES, K, primary_index
+from sertools.arrays import list_column, stack_lists
+from sertools.classes import CLASSES, CONSENSUS_CODES, primary_index
 from sertools.corpus.msp import (
     LABELS_TXT_LAYOUT,
     RawLabels,
@@ -73,7 +74,7 @@ def run(
     _check_detailed_source(inputs["detailed"], labels["detailed_source"])
     partitions = dict(inputs.items()).get("partitions")  # a Snakemake named list's `in` looks at values
     raw = read_label_files(inputs["consensus"], inputs["detailed"], partitions)
-    df, summary = build_labels(raw, labels, evaluation_splits)
+    df, summary = _build(raw, labels, evaluation_splits)
     table.write(df, outputs["table"])
     write_json(outputs["summary"], summary)
     log.info(
@@ -112,8 +113,23 @@ def build_labels(
     """Turn raw label tables into the per-utterance table and its summary.
 
     ``evaluation_splits``: see :func:`used_splits`; rows of any other partition are
-    set aside (counted by split) before their labels are looked at.
+    set aside (counted by split) before their labels are looked at. The list columns
+    hold one numpy array per row, as a table read back from parquet does.
     """
+    df, summary = _build(raw, labels_cfg, evaluation_splits)
+    for name in table.list_columns(df.columns):
+        df[name] = list(
+            stack_lists(df[name], name).astype(np.asarray(df[name].iloc[0]).dtype if len(df) else float)
+        )
+    return df, summary
+
+
+def _build(
+    raw: RawLabels, labels_cfg: Mapping[str, Any], evaluation_splits: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`build_labels` with the list columns Arrow-backed (:func:`sertools.arrays.list_column`): what
+    :func:`run` writes, without a Python object per row and list (pandas cannot read such a frame back
+    from its own parquet, so it stays inside this module)."""
     splits = used_splits(evaluation_splits)
     aside = _set_aside(raw, splits)
     cons = _validated_consensus(raw, aside.used)
@@ -166,7 +182,7 @@ def _release_columns(
     )
     out = df.copy()
     for name, values in columns.items():
-        out[name] = list(values) if values.ndim == 2 else values
+        out[name] = list_column(values) if values.ndim == 2 else values
     return out, release.summary(df["split"].to_numpy(), columns, sec, weights)
 
 
@@ -175,10 +191,7 @@ def _rows(df: pd.DataFrame, column: str) -> np.ndarray:
 
     One concatenation instead of :func:`sertools.labels.table.matrix`'s checks per entry.
     """
-    values = df[column].to_numpy()
-    if not len(values):
-        return np.zeros((0, K))
-    return np.concatenate(values).astype(np.float64, copy=False).reshape(len(values), K)
+    return stack_lists(df[column], column)
 
 
 # ----------------------------------------------------------------------------- step 1: unused partitions

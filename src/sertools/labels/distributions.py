@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sertools.arrays import list_column
 from sertools.classes import (
     CLASSES,
     CODE_TO_INDEX,
@@ -183,7 +184,7 @@ def utterance_table(
         ("p_primary", p_primary),
         ("p_merged", p_merged),
     ):
-        df[name] = list(mat)
+        df[name] = list_column(mat)
     return df
 
 
