@@ -277,12 +277,17 @@ def guarded_argmax(dist: np.ndarray, neutral_votes: np.ndarray) -> np.ndarray:
     runner-up; otherwise the best non-neutral class wins, even at probability 0.
     """
     dist = np.asarray(dist, dtype=np.float64)
-    tie_rank = np.array([TIE_ORDER.index(c) for c in CLASSES])
-    # lexicographic: probability descending, then tie rank ascending
-    order = np.lexsort((np.broadcast_to(tie_rank, dist.shape), -dist), axis=1)
-    top, second = order[:, 0], order[:, 1]
+    # columns in tie order: argmax returns the first maximum, i.e. the highest probability and,
+    # among equal ones, the class first in TIE_ORDER; masking it gives the runner-up the same way
+    by_tie = np.array([CLASSES.index(c) for c in TIE_ORDER])
+    ranked = dist[:, by_tie]
     rows = np.arange(len(dist))
-    p_top, p_second = dist[rows, top], dist[rows, second]
+    first = ranked.argmax(axis=1) if len(dist) else np.zeros(0, dtype=np.int64)
+    p_top = ranked[rows, first]
+    ranked[rows, first] = -np.inf
+    runner_up = ranked.argmax(axis=1) if len(dist) else np.zeros(0, dtype=np.int64)
+    p_second = ranked[rows, runner_up] if dist.shape[1] > 1 else np.full(len(dist), -np.inf)
+    top, second = by_tie[first], by_tie[runner_up]
     keep_neutral = (
         (np.asarray(neutral_votes) >= GUARD_MIN_VOTES)
         & (p_top >= GUARD_MIN_PROB)
@@ -345,9 +350,12 @@ def secondary_mass(utt: np.ndarray, secondary: Sequence[str] | pd.Series, n: int
             share[j, classes] = 1.0 / len(classes)
         for w in words:
             dropped[w] += int(occurrences[j])
-    rows = share[codes] if len(uniques) else np.zeros((len(utt), K))
     utt = np.asarray(utt, dtype=np.int64)
-    mass = np.stack([np.bincount(utt, weights=rows[:, k], minlength=n) for k in range(K)], axis=1)
+    if len(uniques):
+        columns = share.T.copy()  # (K, distinct strings): each class's share, gathered per row below
+        mass = np.stack([np.bincount(utt, weights=columns[k][codes], minlength=n) for k in range(K)], axis=1)
+    else:
+        mass = np.zeros((n, K))
     return SecondaryMass(mass.reshape(n, K), dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
