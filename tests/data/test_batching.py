@@ -63,3 +63,26 @@ def test_eval_batches_edge_cases() -> None:
         eval_batches([1.0], 0.0)
     with pytest.raises(ValueError, match="durations"):
         bucket_batches([1.0, float("nan")], 2)
+
+
+def test_shuffled_batches_drop_only_an_incomplete_last_batch_and_follow_the_seed():
+    from sertools.data.batching import shuffled_batches
+
+    got = shuffled_batches(10, 4, seed=3)
+    assert [len(b) for b in got] == [4, 4]  # the incomplete last batch of 2 is dropped
+    flat = np.concatenate(got)
+    assert len(set(flat.tolist())) == 8 and set(flat.tolist()) <= set(range(10))
+    assert all(np.array_equal(a, b) for a, b in zip(got, shuffled_batches(10, 4, seed=3), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(got, shuffled_batches(10, 4, seed=4), strict=True))
+    assert [len(b) for b in shuffled_batches(3, 4)] == [3]  # a single short batch is kept
+    with pytest.raises(ValueError, match="batch_size"):
+        shuffled_batches(10, 0)
+
+
+def test_file_order_batches_follow_the_file_ids():
+    from sertools.data.batching import file_order_batches
+
+    got = file_order_batches(["c.wav", "a.wav", "d.wav", "b.wav", "e.wav"], 2)
+    assert [b.tolist() for b in got] == [[1, 3], [0, 2], [4]]
+    with pytest.raises(ValueError, match="batch_size"):
+        file_order_batches(["a.wav"], 0)

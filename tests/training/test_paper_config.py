@@ -161,3 +161,13 @@ def test_layerdrop_null_keeps_the_backbone_value() -> None:
     assert paper_cfg()["model"]["layerdrop"] is None
     assert build_model(paper_cfg()["model"]).backbone.config.layerdrop == pytest.approx(0.1)
     assert build_model(paper_cfg(layerdrop=0.0)["model"]).backbone.config.layerdrop == 0.0
+
+
+def test_an_unknown_group_norm_is_refused_by_the_schema_and_the_model() -> None:
+    with pytest.raises(config.ConfigError, match=r"model\.group_norm"):
+        paper_cfg(group_norm="stock")
+    from sertools.model.backbone import make_backbone
+    from sertools.model.network import SERModel
+
+    with pytest.raises(ValueError, match="group_norm"):
+        SERModel(make_backbone(config.resolve({})["model"]), group_norm="stock")

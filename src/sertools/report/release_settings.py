@@ -47,7 +47,7 @@ SELECTION = {"macro_f1": "one_minus_macro_f1", "kld": "val_kld"}
 
 @dataclass(frozen=True)
 class Side:
-    """What one row's config gives for a setting (``value`` None: the row does not use it)."""
+    """One Table 2 row's resolved config: its model, train section, variant and the whole config."""
 
     model: Mapping[str, Any]
     train: Mapping[str, Any]
@@ -472,15 +472,12 @@ def lines(root: Path = ROOT) -> list[Line]:
             ours = setting.ours(side)
             key = json.dumps([ours, theirs], sort_keys=True, default=str)
             group = groups.setdefault(key, [ours, theirs, [], []])
-            group[2].append(where) if where not in group[2] else None
+            if where not in group[2]:
+                group[2].append(where)
             group[3].append(row)
         for ours, theirs, wheres, rows in groups.values():
-            line = Line(setting, tuple(rows), ours, theirs, "<br>".join(wheres), None)
-            out.append(
-                line
-                if line.same
-                else Line(setting, tuple(rows), ours, theirs, line.where, _reason(setting, rows))
-            )
+            reason = None if _same(ours, theirs) else _reason(setting, rows)
+            out.append(Line(setting, tuple(rows), ours, theirs, "<br>".join(wheres), reason))
     return out
 
 
