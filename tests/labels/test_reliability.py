@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from sertools.labels import reliability
 from sertools.labels.reliability import (
     fleiss_kappa,
     fleiss_kappa_detail,
@@ -197,3 +198,19 @@ def test_krippendorff_rejects_bad_input() -> None:
         krippendorff_alpha_interval(np.array([0, 0]), np.array(["a", "b"]))
     with pytest.raises(ValueError, match="missing"):
         krippendorff_alpha_interval(np.array(["a", None], dtype=object), np.array([1.0, 2.0]))
+
+
+def test_integer_unit_codes_are_those_of_a_sorted_unique() -> None:
+    """Small non-negative ids take a counting path; large or negative ones a sort: same codes."""
+    rng = np.random.default_rng(3)
+    for units in (
+        rng.integers(0, 40, 500),
+        rng.integers(0, 40, 500).astype(np.int32),
+        rng.integers(-5, 40, 500),
+        rng.integers(0, 10**12, 500),
+        np.array([7, 7, 2]),
+    ):
+        codes, n = reliability._factorize(units)
+        uniq, expected = np.unique(units, return_inverse=True)
+        assert n == len(uniq)
+        np.testing.assert_array_equal(codes, expected.ravel())

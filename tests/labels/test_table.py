@@ -103,6 +103,7 @@ def test_a_bad_table_is_named_with_its_problem(labels, tmp_path, column, row, va
     with pytest.raises(LabelTableError, match=rf"^{path}: label table: {message}"):
         table.write(bad, path)
     assert not path.exists()
+    assert not list(tmp_path.glob(".labels.parquet.*"))  # nor the writer's temporary file
     # the same table written by someone else is refused on reading
     if table.kind(column) != "list":
         bad.to_parquet(path, index=False)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -460,8 +461,18 @@ def read_label_files(
     for path in (cpath, dpath, *([ppath] if ppath is not None else [])):
         if not path.is_file():
             raise CorpusFormatError(f"{path}: label file not found")
+    consensus_csv = None
+    if not is_labels_txt(cpath) and is_labels_txt(dpath):
+        # the two files are independent: the consensus CSV/JSON is read on a second thread
+        # while labels.txt is parsed (both spend their time outside the GIL)
+        pool = ThreadPoolExecutor(max_workers=1)
+        consensus_csv = pool.submit(read_consensus, cpath)
+        pool.shutdown(wait=False)
     txt = read_labels_txt(dpath) if is_labels_txt(dpath) else None
-    if is_labels_txt(cpath):
+    if consensus_csv is not None:
+        consensus_df, bad_c = consensus_csv.result()
+        consensus_layout = "json" if cpath.suffix.lower() == ".json" else "csv"
+    elif is_labels_txt(cpath):
         if ppath is None:
             raise CorpusFormatError(
                 f"{cpath}: the consensus comes from labels.txt, whose blocks carry no partition; "

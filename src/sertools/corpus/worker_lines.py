@@ -68,11 +68,12 @@ ASCII_SPACE_CHARS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 class SplitLines:
-    """Lines split on ``;`` in numpy, on the Arrow array's own data buffer.
+    """Lines split on ``;`` by Arrow (``str.split(";")``), each field trimmed once.
 
-    ``count``: each line's number of fields (``str.split(";")``); ``ascii``: which lines
-    are ASCII (where trimming :data:`ASCII_SPACE_CHARS` equals ``str.strip``). Fields
-    are cut out only on demand (:meth:`field`), without a Python string per field.
+    ``count``: each line's number of fields; ``ascii``: which lines are ASCII (where
+    trimming :data:`ASCII_SPACE_CHARS` equals ``str.strip``). Fields are gathered only
+    on demand (:meth:`field`, one Arrow ``take`` per call), without a Python string per
+    field; :meth:`length` gives a field's trimmed length from the offsets alone.
     """
 
     def __init__(self, arr: pa.Array) -> None:
@@ -80,33 +81,30 @@ class SplitLines:
         arr = pc.fill_null(arr.cast(pa.large_string()), "")
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
-        _, offset_buffer, data_buffer = arr.buffers()
-        offsets = np.frombuffer(offset_buffer, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-        lo, hi = int(offsets[0]), int(offsets[-1])
-        data = np.frombuffer(data_buffer, dtype=np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
-        self.data_buffer = data_buffer if hi > lo else pa.py_buffer(b"")
-        semicolon = np.flatnonzero(data == 59) + lo
-        bounds = np.searchsorted(semicolon, offsets)
-        self.count = np.diff(bounds) + 1
-        self.before = bounds[:-1]
-        self.semicolon = np.append(semicolon, hi)
-        self.line_start = offsets[:-1] if hi > lo else np.zeros(len(arr), np.int64)
-        self.line_end = offsets[1:] if hi > lo else np.zeros(len(arr), np.int64)
-        self.hi = hi if hi > lo else 0
+        parts = pc.split_pattern(arr, ";")
+        self.first = np.asarray(parts.offsets)[:-1].astype(np.int64)
+        self.count = np.diff(np.asarray(parts.offsets)).astype(np.int64)
+        self.fields = pc.ascii_trim(parts.values, ASCII_SPACE_CHARS).cast(pa.large_string())
+        _, offsets, _ = self.fields.buffers()
+        start = self.fields.offset
+        self.bounds = np.frombuffer(offsets, dtype=np.int64)[start : start + len(self.fields) + 1]
+
+    def _index(self, k: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        return self.first + np.where(valid, k, 0)
+
+    def length(self, k: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Byte length of trimmed field ``k`` where ``valid``, else 0."""
+        i = self._index(k, valid)
+        if not len(self.fields):
+            return np.zeros(len(k), dtype=np.int64)
+        i = np.minimum(i, len(self.fields) - 1)
+        return np.where(valid, self.bounds[i + 1] - self.bounds[i], 0)
 
     def field(self, k: np.ndarray, valid: np.ndarray) -> pa.Array:
         """Field ``k`` of each line (``k < count``) where ``valid``, else ``""``; trimmed of
         :data:`ASCII_SPACE_CHARS`, as ``large_string``."""
-        n = len(k)
-        last = len(self.semicolon) - 1
-        start = np.where(k == 0, self.line_start, self.semicolon[np.clip(self.before + k - 1, 0, last)] + 1)
-        end = np.where(k == self.count - 1, self.line_end, self.semicolon[np.clip(self.before + k, 0, last)])
-        offsets = np.empty(2 * n + 1, dtype=np.int64)
-        offsets[0 : 2 * n : 2] = np.where(valid, start, self.line_start)
-        offsets[1 : 2 * n : 2] = np.where(valid, end, self.line_start)
-        offsets[2 * n] = self.hi
-        pieces = pa.LargeStringArray.from_buffers(2 * n, pa.py_buffer(offsets), self.data_buffer)
-        return pc.utf8_trim(pc.take(pieces, pa.array(np.arange(0, 2 * n, 2))), ASCII_SPACE_CHARS)
+        index = pa.array(self._index(k, valid), mask=~np.asarray(valid, dtype=bool), type=pa.int64())
+        return pc.fill_null(pc.take(self.fields, index), "")
 
 
 def rating_value(field: pa.Array, letter: str) -> tuple[pa.Array, np.ndarray]:
@@ -140,9 +138,9 @@ def parse_worker_lines(lines: pa.Array | Sequence[str]) -> tuple[dict[str, pa.Ar
     def check(mask: pa.Array) -> np.ndarray:
         return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
 
-    simple &= check(pc.equal(pc.utf8_length(field(6, 5)), 0))
+    simple &= split.length(np.where(seven, 6, 5), simple) == 0
+    simple &= split.length(np.zeros(len(arr), np.int64), simple) > 0
     worker = field(0, 0)
-    simple &= check(pc.greater(pc.utf8_length(worker), 0))
     primary = field(1, 1)
     simple &= ~check(pc.match_substring(primary, ":"))
     values = {"worker": worker, "primary": primary}

@@ -146,7 +146,7 @@ def _build(
         rows.prim[keep],
         det.loc[keep, "secondary"],
         {f: v[keep] for f, v in rows.ratings.items()},
-        det.loc[keep, "worker"],
+        rows.factorized("worker").codes[keep],
         labels_cfg,
     )
     df, release_summary = _release_columns(df, chosen.utt[keep], det.loc[keep], labels_cfg)
@@ -299,6 +299,14 @@ class _Rows:
         self.txt = raw.detailed_layout == LABELS_TXT_LAYOUT
         # later rows of a (file, worker) pair seen before among valid rows
         self.repeated = np.zeros(len(self.det), dtype=bool)
+        self._factorized: dict[str, _Factorized] = {}
+
+    def factorized(self, column: str) -> _Factorized:
+        """``column`` of the annotation rows factorized (once: file ids and workers are used
+        by several steps)."""
+        if column not in self._factorized:
+            self._factorized[column] = _Factorized(self.det[column])
+        return self._factorized[column]
 
     def reject(self, mask: np.ndarray, why: str, column: str, problem: str) -> None:
         """Mark rows newly failing ``why`` (or stop, naming the first, when invalid rows are errors).
@@ -401,7 +409,9 @@ def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
     det = rows.det
     valid = rows.reason == ""
     dup = np.zeros(len(det), dtype=bool)
-    dup[valid] = _repeated_pairs(det.loc[valid, "file_id"], det.loc[valid, "worker"])
+    dup[valid] = _repeated_pairs(
+        rows.factorized("file_id").codes[valid], rows.factorized("worker").codes[valid]
+    )
     if dup.any() and on_duplicate == "error":
         row = det.loc[dup].iloc[0]
         raise LabelError(
@@ -413,13 +423,13 @@ def _mark_duplicate_workers(rows: _Rows, on_duplicate: str) -> None:
         rows.drop(dup, "duplicate_worker")
 
 
-def _repeated_pairs(first: pd.Series, second: pd.Series) -> np.ndarray:
-    """Which (first, second) pairs occurred before (``DataFrame.duplicated(keep="first")``),
-    on integer codes: hashing pairs of arrow-backed strings is several times slower."""
+def _repeated_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Which (first, second) pairs of non-negative codes occurred before
+    (``DataFrame.duplicated(keep="first")``); codes, because hashing pairs of arrow-backed
+    strings is several times slower."""
     if not len(first):
         return np.zeros(0, dtype=bool)
-    a = pd.factorize(first, use_na_sentinel=False)[0].astype(np.int64)
-    b = pd.factorize(second, use_na_sentinel=False)[0].astype(np.int64)
+    a, b = first.astype(np.int64), second.astype(np.int64)
     return pd.Series(a * (int(b.max()) + 1) + b).duplicated(keep="first").to_numpy()
 
 
@@ -446,11 +456,10 @@ def _select_utterances(
     counted by partition. Annotation rows of a dropped or unknown utterance are
     marked as well.
     """
-    det = rows.det
     strict = labels_cfg["on_unmatched_utterance"] == "error"
     dropped: Counter[str] = Counter({f"split_not_used:{s}": n for s, n in aside.counts.items()})
     cons_ids = pd.Index(raw.consensus["file_id"]).unique()
-    files = _Factorized(det["file_id"])
+    files = rows.factorized("file_id")
     det_ids = files.uniques[(pd.Series(files.uniques).str.len() > 0).to_numpy(dtype=bool, na_value=False)]
     _match_files(raw, rows, cons_ids, det_ids, files, strict, dropped)
 

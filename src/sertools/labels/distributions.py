@@ -194,14 +194,15 @@ def aggregate(
     prim: np.ndarray,
     secondary: pd.Series,
     ratings: Mapping[str, np.ndarray],
-    workers: pd.Series,
+    workers: np.ndarray,
     labels_cfg: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The label table and the vote part of the summary from the kept annotation rows.
 
     ``cons``: the kept utterances (consensus rows, in table order); ``utt``: each
     kept annotation's row in ``cons``; ``prim``: its primary class; ``secondary``,
-    ``ratings`` (by field act/val/dom) and ``workers``: its other values.
+    ``ratings`` (by field act/val/dom): its other values; ``workers``: its worker as an
+    integer code (any coding that is one-to-one).
     """
     n = len(cons)
     votes = np.bincount(utt * K + prim, minlength=n * K).reshape(n, K)
@@ -222,7 +223,7 @@ def aggregate(
             "mean": float(n_ann.mean()) if n else 0.0,
             "max": int(n_ann.max()) if n else 0,
         },
-        "workers": int(workers.nunique()),
+        "workers": len(np.unique(workers)),
     }
     return df, summary
 

@@ -120,6 +120,10 @@ def _factorize(units: np.ndarray) -> tuple[np.ndarray, int]:
     """Dense 0..G-1 codes for arbitrary unit ids (ints, strings, objects)."""
     u = np.asarray(units)
     if np.issubdtype(u.dtype, np.integer):
+        if len(u) and u.min() >= 0 and u.max() < 4 * len(u) + 1024:
+            # small non-negative ids (row numbers): the codes np.unique gives, without a sort
+            seen = np.bincount(u.ravel()) > 0
+            return (np.cumsum(seen) - 1)[u.ravel()], int(seen.sum())
         uniq, codes = np.unique(u, return_inverse=True)
         return codes.ravel(), len(uniq)
     import pandas as pd  # lazy: sertools stays import-light

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -107,10 +108,18 @@ def hard_label_columns(columns: Iterable[str]) -> list[str]:
 
 
 def write(df: pd.DataFrame, path: str | Path) -> None:
-    """Validate ``df`` and write it atomically (list columns from flat buffers, fast)."""
-    mats = _validated(df, path, tuple(COLUMNS))
+    """Validate ``df`` and write it atomically (list columns from flat buffers, fast).
+
+    The checks run while a second thread encodes the parquet file (both mostly outside
+    the GIL); a failed check waits for the writer and leaves no file behind.
+    """
+    mats = {c: matrix(df, c, path) for c in list_columns(df.columns)}
+    arrow = _to_arrow(df, mats)
     with atomic_path(path) as tmp:
-        pq.write_table(_to_arrow(df, mats), tmp)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            written = pool.submit(pq.write_table, arrow, tmp)
+            _check(df, path, tuple(COLUMNS), mats)
+        written.result()
 
 
 def read(
