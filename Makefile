@@ -77,7 +77,7 @@ lint: $(STAMP) lock-check
 
 readme: $(STAMP)
 	$(BIN)/python -m sertools.report.readme README.md
-	$(BIN)/python -m sertools.deps --write README.md
+	$(BIN)/python -m sertools.architecture --write README.md
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html

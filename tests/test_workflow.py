@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from sertools import architecture, deps
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "tests" / "workflow" / "config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -28,8 +31,27 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 pytestmark = pytest.mark.workflow
 
 
+#: what a checkout holds besides the library (installed from ROOT/src): the fixture's run
+#: directory is such a checkout, so that moving it is what moving a user's checkout is
+CHECKOUT = ("Snakefile", "workflow", "config", "profiles", "environment.yml", "docs/paper_release")
+
+
+def checkout(dest: Path) -> Path:
+    """Copy the workflow part of the repository to ``dest`` (times kept, as git leaves them)."""
+    for name in CHECKOUT:
+        src, dst = ROOT / name, dest / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    return dest
+
+
 def snakemake(workdir: Path, *args: str, config: Path = CONFIG) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(config)]
+    """Snakemake in ``workdir``, with the checkout's Snakefile if it is one, else the repository's."""
+    snakefile = workdir / "Snakefile" if (workdir / "Snakefile").is_file() else ROOT / "Snakefile"
+    cmd = [*SNAKEMAKE, "-s", str(snakefile), "-d", str(workdir), "--configfile", str(config)]
     cmd += ["--cores", "2", "--resources", "gpu=1", *args]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, check=False)
@@ -50,7 +72,7 @@ def job_counts(out: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("workflow")
+    d = checkout(tmp_path_factory.mktemp("workflow"))
     proc = snakemake(d)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return d
@@ -186,47 +208,89 @@ def test_added_seed_trains_only_the_new_seed(run_dir):
     )
 
 
-def test_library_modules_are_inputs_of_only_the_rules_they_shape(run_dir):
-    """Each rule lists the library files its stage module imports (sertools.deps), so editing a
-    module reruns exactly the rules that use it: figures code -> figures only; labels code ->
-    labels (then downstream); training code -> train only, never the evaluation."""
-    out = snakemake(run_dir, "-n", "-F").stdout
+def test_library_modules_shape_only_the_rules_that_import_them():
+    """Each rule's code fingerprint covers the library files its stage module imports
+    (sertools.deps): figures code -> figures only; labels code -> labels (then downstream);
+    training code -> train only, never the evaluation."""
     users: dict[str, set[str]] = {}
-    rule = None
-    for line in out.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
-        if m:
-            rule = m.group(1)
-        elif line.strip().startswith("input:") and rule:
-            for mod in re.findall(r"src/sertools/([\w/]+)\.py", line):
-                users.setdefault(mod, set()).add(rule)
+    for rule, module in architecture.STAGES.items():
+        if rule.startswith("study_"):
+            continue
+        for path in deps.files(module):
+            users.setdefault(path.relative_to(deps.ROOT).with_suffix("").as_posix(), set()).add(rule)
     assert users["report/figures"] == {"figures"}
     assert users["report/tables"] == {"tables"}
     assert users["labels/distributions"] == {"labels"}
     assert users["corpus/synthetic/generate"] == {"synth_corpus"}
     assert users["training/loop"] == {"train", "train_head"}
     assert users["training/train"] == {"train", "train_head"}
-    assert users["features/egemaps"] == {"features"}
-    assert users["features/store"] == {"features", "train", "train_head", "predict", "predict_head"}
+    assert users["features/egemaps"] == {"features", "features_gpu"}
+    assert users["features/store"] == {
+        "features",
+        "features_gpu",
+        "train",
+        "train_head",
+        "predict",
+        "predict_head",
+    }
     assert users["evaluation/metrics"] == {"metrics"}
     assert "significance" in users["evaluation/significance"]
     assert not {"train", "predict", "metrics"} & users["evaluation/significance"]
     assert users["classes"] >= {"labels", "train", "metrics"}
 
 
+def test_every_rule_input_is_relative_to_the_working_directory(run_dir):
+    """No absolute path among the inputs (a moved checkout would look like new input)."""
+    out = snakemake(run_dir, "-n", "-F").stdout
+    inputs = [line.strip() for line in out.splitlines() if line.strip().startswith("input:")]
+    assert inputs
+    for line in inputs:
+        for path in line.removeprefix("input:").split(","):
+            assert not path.strip().startswith("/"), line
+
+
 @pytest.mark.parametrize(
     ("module", "expected"), [("report/figures", {"figures": 1}), ("report/tables", {"tables": 1})]
 )
 def test_editing_a_module_reruns_only_its_rules(run_dir, module, expected):
-    """A real content edit of the plotting (or table) code: only figures (or tables) rerun."""
+    """A change to what the plotting (or table) code does: only figures (or tables) rerun."""
     path = ROOT / "src" / "sertools" / f"{module}.py"
     original = path.read_bytes()
     try:
-        path.write_bytes(original + b"\n# an edit that changes the file's checksum\n")
+        path.write_bytes(original + b"\n_AN_EDIT = 1\n")
         proc = snakemake(run_dir, "-n")
     finally:
         path.write_bytes(original)
     assert job_counts(proc.stdout) == expected, proc.stdout[-2000:]
+
+
+def test_docstring_comment_and_layout_edits_rerun_nothing(run_dir):
+    """Edits that cannot change a result (docstrings, comments, formatting) plan no job, not
+    even training: the code fingerprint is of the syntax tree without them."""
+    edited = {
+        ROOT / "src/sertools/labels/distributions.py": lambda s: s.replace('"""', '"""Edited. ', 1),
+        ROOT / "src/sertools/training/loop.py": lambda s: s + "\n# a comment at the end\n",
+        ROOT / "src/sertools/classes.py": lambda s: s.replace("\n\n\n", "\n\n\n\n", 1),
+    }
+    originals = {path: path.read_bytes() for path in edited}
+    try:
+        for path, edit in edited.items():
+            new = edit(path.read_text())
+            assert new != path.read_text()
+            path.write_text(new)
+        proc = snakemake(run_dir, "-n")
+    finally:
+        for path, data in originals.items():
+            path.write_bytes(data)
+    assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_moved_checkout_plans_nothing(run_dir, tmp_path):
+    """A checkout copied elsewhere with its results and their times (cp -a, rsync -a) plans no job."""
+    moved = tmp_path / "moved"
+    shutil.copytree(run_dir, moved, symlinks=True)
+    proc = snakemake(moved, "-n")
+    assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):

@@ -1,18 +1,28 @@
-"""Which sertools modules a stage's output depends on, read from the imports.
+"""Which sertools modules a stage's output depends on, and a fingerprint of their code.
 
-Snakemake does not follow Python imports, so a rule lists the library files
-whose code decides its output as inputs (an edit then reruns that rule and
-everything after it). Training also hashes the same files into its config hash
-so that a resume checkpoint made by other code is not reused. Both take the
-list from here: the transitive closure of ``sertools`` imports of the stage's
-entry module, parsed with :mod:`ast` (nothing is imported or run). Adding an
-import to a stage module therefore adds the file to its rule, with no second
-list to keep in step.
+Snakemake does not follow Python imports, so each rule carries the fingerprint
+of the library code that decides its output as a parameter (workflow/rules/common.smk,
+``code_version``): a change of the fingerprint reruns the rule and everything after
+it. Training hashes the same fingerprint into its config hash so that a resume
+checkpoint made by other code is not reused. Both take it from here: the
+transitive closure of ``sertools`` imports of the stage's entry module, parsed
+with :mod:`ast` (nothing is imported or run), so adding an import to a stage
+module adds the file with no second list to keep in step.
+
+The fingerprint is of the code as Python runs it: each file's syntax tree without
+docstrings, other bare string statements, comments, line numbers or layout. Editing
+a docstring or comment, or reformatting, therefore reruns nothing; any change to
+what the code does (a constant, a name, an operator) reruns the rules that import
+it. It hashes paths relative to the package, never absolute ones, so a checkout
+that is moved or copied with its results (mtimes kept) plans no job. No stage
+writes a docstring into its outputs; the README's package map, which does, is not
+a stage.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -87,128 +97,44 @@ def files(*modules: str) -> list[Path]:
     return out
 
 
-# ----------------------------------------------------------------------------- the package's architecture
+class _NoDocstrings(ast.NodeTransformer):
+    """Drops bare string statements (docstrings, attribute docs): they do nothing when run."""
 
-#: Workflow rule -> the stage module whose ``run`` it calls (workflow/rules/*.smk
-#: take their library inputs from here through ``lib(rule)``).
-STAGES: dict[str, str] = {
-    "synth_corpus": "sertools.corpus.synthetic.generate",
-    "labels": "sertools.labels.build",
-    "manifest": "sertools.data.manifest",
-    "features": "sertools.features.extract",
-    "features_gpu": "sertools.features.extract",
-    "train": "sertools.training.train",
-    "train_head": "sertools.training.train",
-    "predict": "sertools.evaluation.predict",
-    "predict_head": "sertools.evaluation.predict",
-    "reference": "sertools.evaluation.reference",
-    "metrics": "sertools.evaluation.metrics",
-    "significance": "sertools.evaluation.significance",
-    "tables": "sertools.report.tables",
-    "figures": "sertools.report.figures",
-    "paper_comparison": "sertools.report.paper_comparison",
-    "study_corpus": "sertools.corpus.synthetic.generate",
-    "study_votes": "sertools.corpus.synthetic.generate",
-    "study_corpus_labels": "sertools.labels.build",
-    "study_labels": "sertools.labels.build",
-    "study_manifest": "sertools.data.manifest",
-    "study_features": "sertools.features.extract",
-    "study_fit": "sertools.study.fit",
-    "study_evaluate": "sertools.study.evaluate",
-    "study_report": "sertools.study.report",
-}
-
-#: Layers from the bottom up. A module may import only from its own layer or a
-#: lower one (tests/test_architecture.py). Foundations are top-level modules.
-LAYERS: tuple[tuple[str, ...], ...] = (
-    (
-        "sertools.classes",
-        "sertools.io",
-        "sertools.config",
-        "sertools.splits",
-        "sertools.deps",
-        "sertools.runlog",
-        "sertools.measures",
-        "sertools.arrays",
-        "sertools.device",
-    ),
-    ("sertools.corpus",),
-    ("sertools.labels",),
-    ("sertools.data",),
-    ("sertools.model",),
-    ("sertools.features",),
-    ("sertools.training",),
-    ("sertools.evaluation",),
-    ("sertools.report",),
-    ("sertools.study",),
-    ("sertools.cli", "sertools.where", "sertools.envcheck"),
-)
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and all(isinstance(n, ast.stmt) for n in body):
+            kept = [n for n in body if not _is_bare_string(n)]
+            node.body = kept or [ast.Pass()]
+        return node
 
 
-def layer_of(module: str) -> int:
-    """Index into :data:`LAYERS` of a module (by its longest matching prefix)."""
-    best, rank = -1, -1
-    for i, names in enumerate(LAYERS):
-        for name in names:
-            if (module == name or module.startswith(name + ".")) and len(name) > best:
-                best, rank = len(name), i
-    if rank < 0:
-        raise ValueError(f"{module} belongs to no layer in sertools.deps.LAYERS")
-    return rank
+def _is_bare_string(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
 
 
-def all_modules() -> list[str]:
-    """Every module of the package, dotted, sorted (package ``__init__`` files included)."""
-    out = []
-    for path in sorted(ROOT.rglob("*.py")):
-        rel = path.relative_to(ROOT).with_suffix("")
-        parts = [PACKAGE, *rel.parts]
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out.append(".".join(parts))
-    return sorted(out)
+_CODE_CACHE: dict[tuple[Path, int, int], str] = {}
 
 
-def _summary(module: str) -> str:
-    path = module_path(module)
-    doc = ast.get_docstring(ast.parse(path.read_text())) if path else None
-    return (doc or "").strip().split("\n\n")[0].replace("\n", " ")
+def code_digest(path: Path) -> str:
+    """SHA-256 of a source file's syntax tree without docstrings, comments, positions or layout."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _CODE_CACHE:
+        tree = _NoDocstrings().visit(ast.parse(path.read_text(), filename=str(path)))
+        dump = ast.dump(tree, annotate_fields=False, include_attributes=False)
+        _CODE_CACHE[key] = hashlib.sha256(dump.encode()).hexdigest()
+    return _CODE_CACHE[key]
 
 
-def render_map() -> str:
-    """The README's package map: each stage's rule, module and library files, then every module."""
-    lines = [
-        "| rule | stage module (`run`) | library files it depends on |",
-        "|---|---|---|",
-    ]
-    for rule, module in STAGES.items():
-        paths = [p.relative_to(ROOT).as_posix() for p in files(module)]
-        lines.append(f"| `{rule}` | `{module}` | {len(paths)}: {', '.join(f'`{f}`' for f in paths)} |")
-    lines += ["", "| module | what it is |", "|---|---|"]
-    for module in all_modules():
-        if module == PACKAGE or module_path(module).name == "__init__.py":
-            continue
-        lines.append(f"| `{module.removeprefix(PACKAGE + '.')}` | {_summary(module)} |")
-    return "\n".join(lines)
-
-
-MAP_BEGIN, MAP_END = "<!-- BEGIN package-map (python -m sertools.deps) -->", "<!-- END package-map -->"
-
-
-def write_map(readme: Path) -> None:
-    """Replace the package-map block of ``readme`` with :func:`render_map`."""
-    text = readme.read_text()
-    if MAP_BEGIN not in text or MAP_END not in text:
-        raise SystemExit(f"{readme}: markers {MAP_BEGIN!r} ... {MAP_END!r} not found")
-    head, rest = text.split(MAP_BEGIN, 1)
-    tail = rest.split(MAP_END, 1)[1]
-    readme.write_text(f"{head}{MAP_BEGIN}\n{render_map()}\n{MAP_END}{tail}")
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["--write"]:
-        write_map(Path(sys.argv[2]))
-    else:
-        print(render_map())
+def code_fingerprint(module: str) -> str:
+    """SHA-256 over :func:`files` of ``module``: each file's path relative to the package and its
+    :func:`code_digest` (see the module docstring for what it ignores)."""
+    h = hashlib.sha256()
+    for path in files(module):
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + code_digest(path).encode() + b"\n")
+    return h.hexdigest()

@@ -1,6 +1,8 @@
 """Where and how torch computes: device, mixed precision, determinism and threads.
 
-``train.device: auto`` takes CUDA when it is available, else the CPU.
+``train.device: auto`` takes CUDA when it is available, else the CPU, but never when
+the scheduler gave the job GPUs that torch cannot use (then it stops with the reason:
+the torch build, the wheel's CUDA version, the driver's). ``cuda`` requires CUDA.
 ``train.amp: auto`` runs the forward pass under autocast on CUDA only: bf16
 where the GPU supports it, else fp16 (training then scales the loss with a
 GradScaler); on the CPU everything is fp32. Losses are always computed in fp32.
@@ -11,22 +13,104 @@ CPU results are then bit-identical from run to run (docs/training.md).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+import subprocess
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import torch
 
 
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` -> cuda if available else cpu; anything else is a torch device string."""
+class DeviceError(RuntimeError):
+    """The device a job must use is not usable; the message says why."""
+
+
+#: environment variables through which a scheduler hands a job its GPUs, in the order looked at
+GPU_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES")
+
+
+def gpus_assigned(environ: Mapping[str, str] | None = None) -> str | None:
+    """``NAME=value`` of the first variable saying this job was given GPUs, or None.
+
+    An empty value, ``-1``/``NoDevFiles`` (CUDA's "hide every GPU") and a GPU count of 0 mean
+    none were given.
+    """
+    env = os.environ if environ is None else environ
+    for name in GPU_VARIABLES:
+        value = env.get(name, "").strip()
+        if not value or value in ("-1", "NoDevFiles") or (name == "SLURM_GPUS_ON_NODE" and value == "0"):
+            continue
+        return f"{name}={value}"
+    return None
+
+
+def _nvidia_smi() -> tuple[str | None, str | None]:
+    """(driver version, highest CUDA version the driver supports) from ``nvidia-smi``, if it runs."""
+    try:
+        out = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    driver = re.search(r"Driver Version:\s*([\d.]+)", out)
+    cuda = re.search(r"CUDA Version:\s*([\d.]+)", out)
+    return (driver.group(1) if driver else None), (cuda.group(1) if cuda else None)
+
+
+def cuda_problem() -> str | None:
+    """Why torch cannot use CUDA here (None when it can): the torch build, the wheel's CUDA
+    version and the driver's, and what to do."""
+    if torch.cuda.is_available():
+        return None
+    build = torch.version.cuda
+    if build is None:
+        return (
+            f"this torch ({torch.__version__}) is a CPU-only build: install a CUDA build of torch "
+            "(docs/run_msp_podcast.md, 'Environment')"
+        )
+    driver, driver_cuda = _nvidia_smi()
+    if driver is None:
+        return (
+            f"torch {torch.__version__} is built for CUDA {build}, but no NVIDIA driver answers here "
+            "(nvidia-smi not found or failing): is this a GPU node, and did the job ask for a GPU?"
+        )
+    if driver_cuda is not None and _version(driver_cuda) < _version(build):
+        return (
+            f"torch {torch.__version__} is built for CUDA {build}, but the NVIDIA driver {driver} "
+            f"supports CUDA up to {driver_cuda}: update the driver or install a torch built for CUDA "
+            f"{driver_cuda} or older (docs/run_msp_podcast.md, 'Environment')"
+        )
+    return (
+        f"torch {torch.__version__} (CUDA {build}) sees no usable GPU although the NVIDIA driver "
+        f"{driver} (CUDA {driver_cuda}) is present: check CUDA_VISIBLE_DEVICES and the job's GPU request"
+    )
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:2])
+
+
+def resolve_device(spec: str, *, key: str = "train.device") -> torch.device:
+    """``auto`` -> cuda if available else cpu; anything else is a torch device string.
+
+    A job never falls back to the CPU silently: ``auto`` stops with the reason when the
+    scheduler gave the job GPUs (:func:`gpus_assigned`) that torch cannot use, and ``cuda``
+    stops when CUDA is not usable. ``cpu`` is always taken as asked.
+    """
     if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        given = gpus_assigned()
+        if given is not None:
+            raise DeviceError(
+                f"config key {key!r} is auto and this job was given GPUs ({given}), but torch cannot "
+                f"use them: {cuda_problem()}. Set {key}: cpu to run on the CPU on purpose."
+            )
+        return torch.device("cpu")
     try:
         dev = torch.device(spec)
     except RuntimeError as e:
-        raise ValueError(f"config key 'train.device': {spec!r} is not a torch device ({e})") from None
+        raise ValueError(f"config key {key!r}: {spec!r} is not a torch device ({e})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"config key 'train.device': {spec!r} requested but CUDA is not available")
+        raise DeviceError(f"config key {key!r} is {spec!r} but CUDA is not usable: {cuda_problem()}")
     return dev
 
 

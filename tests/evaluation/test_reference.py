@@ -216,8 +216,8 @@ def test_which_references_a_corpus_allows() -> None:
 
 def test_no_torch_behind_the_reference_stage() -> None:
     """A reference costs a few table reads: its rule's code never loads torch or a model."""
-    from sertools import deps
+    from sertools import architecture, deps
 
-    names = {p.relative_to(deps.ROOT).as_posix() for p in deps.files(deps.STAGES["reference"])}
+    names = {p.relative_to(deps.ROOT).as_posix() for p in deps.files(architecture.STAGES["reference"])}
     assert "evaluation/reference.py" in names
     assert not {n for n in names if n.startswith(("model/", "training/", "features/"))}

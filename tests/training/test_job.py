@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sertools import config, deps
+from sertools import architecture, config, deps
 from sertools.training import job as jobs
 from sertools.training import provenance
 
@@ -47,12 +47,14 @@ def test_hash_covers_settings_variant_seed_inputs_and_code(
     assert _job(files).config_hash != base
     files[0].write_bytes(b"labels")
     real = provenance.code_fingerprint
-    monkeypatch.setattr(provenance, "code_fingerprint", lambda m: {**real(m), "sertools_sha256": "x"})
+    monkeypatch.setattr(provenance, "code_fingerprint", lambda m: {**real(m), "sertools_code": "x"})
     assert _job(files).config_hash != base
 
 
 def test_fingerprint_reads_the_stage_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    fp = provenance.code_fingerprint(deps.STAGES["train"])
-    assert set(fp) == {"sertools_sha256", "torch", "transformers"}
-    assert provenance.code_fingerprint(deps.STAGES["train"]) == fp
+    assert architecture.STAGES["train"] == architecture.STAGES["train_head"] == jobs.STAGE_MODULE
+    fp = provenance.code_fingerprint(jobs.STAGE_MODULE)
+    assert set(fp) == {"sertools_code", "torch", "transformers"}
+    assert fp["sertools_code"] == deps.code_fingerprint(jobs.STAGE_MODULE)
+    assert provenance.code_fingerprint(jobs.STAGE_MODULE) == fp
     assert provenance.code_fingerprint("sertools.classes") != fp

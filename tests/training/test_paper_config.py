@@ -43,9 +43,11 @@ RELEASE_WKLD = {
 
 
 def paper_cfg(**model: Any) -> dict[str, Any]:
-    """config/paper.yaml resolved, with the tiny backbone in place of WavLM-Base (and ``model`` overrides)."""
+    """config/paper.yaml resolved, with the tiny backbone in place of WavLM-Base (and ``model``
+    overrides), on the CPU (paper.yaml itself asks for CUDA)."""
     user = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     user["corpus"]["root"] = "/not/read/here"
+    user["train"]["device"] = "cpu"
     user["model"].update(backbone="tiny", tiny=TINY_MODEL["tiny"], tc_gru={"hidden": 12, "head_hidden": 12})
     user["model"].update(model)
     return config.resolve(user)

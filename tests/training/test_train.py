@@ -197,7 +197,7 @@ def test_code_change_starts_fresh(
     shutil.copytree(reference[0], out)
     real = provenance.code_fingerprint
     monkeypatch.setattr(
-        provenance, "code_fingerprint", lambda module: {**real(module), "sertools_sha256": "edited"}
+        provenance, "code_fingerprint", lambda module: {**real(module), "sertools_code": "edited"}
     )
     summary = run_and_predict(corpus, out, make_cfg())
     assert summary["resumed_from_epoch"] is None and summary["config_hash"] != reference[1]["config_hash"]

@@ -2,10 +2,11 @@
 # This is the only Python in the rule files; all stage logic lives in src/sertools.
 
 import importlib
+import os
 import re
 from pathlib import Path
 
-import sertools
+from sertools import architecture as sertools_architecture
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
 from sertools import splits as sertools_splits
@@ -27,12 +28,14 @@ config.update(_resolved)
 
 SYNTH_DIR = "resources/synthetic"
 FEATURES_DIR = "results/features"
-# the paper's published Table 2 (reference data shipped with the repository)
-PUBLISHED_TABLE2 = str(Path(workflow.basedir) / "docs" / "paper_release" / "table2.csv")
+# the paper's published Table 2 (reference data shipped with the repository), relative to
+# the working directory: an absolute path would make a moved checkout look like new input
+PUBLISHED_TABLE2 = os.path.relpath(
+    Path(workflow.basedir) / "docs" / "paper_release" / "table2.csv", Path.cwd()
+)
 # One software environment for all rules (`--sdm conda`) - the same packages as
 # pyproject.toml, plus this repository installed with pip.
 CONDA_ENV = "../../environment.yml"
-LIB_DIR = Path(sertools.__file__).parent
 
 
 def corpus_dir():
@@ -68,14 +71,18 @@ def corpus_audio_dir():
     return f"{corpus_dir()}/Audios"
 
 
-def lib(rule):
-    """The library files whose code decides a stage's output, as inputs.
+def code_version(rule):
+    """The fingerprint of the library code that decides a rule's output, as a positional param.
 
-    Snakemake does not follow imports: sertools.deps reads them from the source
-    of the stage module behind each rule (training hashes the same list), so
-    editing one of these files reruns the stage and everything after it.
+    Snakemake does not follow imports: sertools.deps hashes the syntax trees of the
+    stage module behind the rule and of every sertools module it imports (training
+    hashes the same), so a change to what that code does reruns the rule and
+    everything after it, while docstrings, comments, formatting and a moved checkout
+    rerun nothing. Positional, so that `**snakemake.params` in a script leaves it out.
     """
-    return [str(p) for p in sertools_deps.files(sertools_deps.STAGES[rule])]
+    return "sertools-code:" + sertools_deps.code_fingerprint(
+        sertools_architecture.STAGES[rule]
+    )
 
 
 VARIANTS = list(config["variants"])
@@ -191,7 +198,7 @@ def metrics_variant_cfg(wildcards):
 
 def evaluation_params(rule):
     """Only the evaluation keys a stage reads (its module's CONFIG_KEYS), so other changes do not rerun it."""
-    keys = importlib.import_module(sertools_deps.STAGES[rule]).CONFIG_KEYS
+    keys = importlib.import_module(sertools_architecture.STAGES[rule]).CONFIG_KEYS
     return {k: config["evaluation"][k] for k in keys}
 
 

@@ -3,8 +3,6 @@
 
 
 rule synth_corpus:
-    input:
-        lib("synth_corpus"),
     output:
         consensus=f"{SYNTH_DIR}/Labels/labels_consensus.csv",
         detailed=f"{SYNTH_DIR}/Labels/labels_detailed.csv",
@@ -18,6 +16,7 @@ rule synth_corpus:
     conda:
         CONDA_ENV
     params:
+        code_version("synth_corpus"),
         synthetic=config["synthetic"],
     script:
         "../scripts/synth_corpus.py"

@@ -11,7 +11,6 @@ rule reference:
         unpack(reference_inputs),
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("reference"),
     output:
         expand(
             "results/predictions/{{reference}}/seed{seed}/{split}.parquet",
@@ -27,6 +26,7 @@ rule reference:
     conda:
         CONDA_ENV
     params:
+        code_version("reference"),
         splits=EVAL_SPLITS,
     script:
         "../scripts/reference.py"
@@ -36,7 +36,6 @@ rule metrics:
     input:
         unpack(metrics_inputs),
         labels="results/labels/labels.parquet",
-        code=lib("metrics"),
     output:
         metrics="results/metrics/{variant}.json",
     log:
@@ -46,6 +45,7 @@ rule metrics:
     conda:
         CONDA_ENV
     params:
+        code_version("metrics"),
         evaluation=evaluation_params("metrics"),
         seeds=lambda wc: variant_seeds(wc.variant),
         variant_cfg=metrics_variant_cfg,
@@ -57,7 +57,6 @@ rule significance:
     input:
         unpack(significance_inputs),
         labels="results/labels/labels.parquet",
-        code=lib("significance"),
     output:
         significance="results/metrics/significance/{variant}.json",
     log:
@@ -69,6 +68,7 @@ rule significance:
     conda:
         CONDA_ENV
     params:
+        code_version("significance"),
         evaluation=evaluation_params("significance"),
         baseline=config["evaluation"]["baseline_variant"],
         seeds=SEEDS,
@@ -84,7 +84,6 @@ rule tables:
         ),
         references=expand("results/metrics/{variant}.json", variant=REFERENCES),
         label_summary="results/labels/summary.json",
-        code=lib("tables"),
     output:
         TABLE_OUTPUTS,
     log:
@@ -92,6 +91,7 @@ rule tables:
     conda:
         CONDA_ENV
     params:
+        code_version("tables"),
         evaluation=evaluation_params("tables"),
         variants=VARIANTS,
         compared=COMPARED,
@@ -110,7 +110,6 @@ rule figures:
             variant=VARIANTS,
             seed=SEEDS,
         ),
-        code=lib("figures"),
     output:
         FIGURE_OUTPUTS,
     log:
@@ -120,6 +119,7 @@ rule figures:
     conda:
         CONDA_ENV
     params:
+        code_version("figures"),
         evaluation=evaluation_params("figures"),
         variants=VARIANTS,
         seeds=SEEDS,
@@ -134,7 +134,6 @@ rule paper_comparison:
     input:
         published=PUBLISHED_TABLE2,
         metrics=expand("results/metrics/{variant}.json", variant=VARIANTS),
-        code=lib("paper_comparison"),
     output:
         csv=report(
             "results/tables/paper_comparison.csv",
@@ -147,6 +146,7 @@ rule paper_comparison:
     conda:
         CONDA_ENV
     params:
+        code_version("paper_comparison"),
         variants={
             v: {
                 "paper_row": c["paper_row"],

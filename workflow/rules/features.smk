@@ -9,7 +9,6 @@
 rule features:
     input:
         manifest=ancient("results/manifest/manifest.parquet"),
-        code=lib("features"),
     output:
         features="results/features/{upstream}/{split}.safetensors",
         summary="results/features/{upstream}/{split}.json",
@@ -26,6 +25,7 @@ rule features:
     resources:
         gpu=0,
     params:
+        code_version("features"),
         settings=lambda wc: config["features"][wc.upstream],
         model=features_model_params,
         audio=AUDIO_IDENTITY,

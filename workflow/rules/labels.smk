@@ -4,7 +4,6 @@
 rule labels:
     input:
         unpack(corpus_label_files),
-        code=lib("labels"),
     output:
         table="results/labels/labels.parquet",
         summary="results/labels/summary.json",
@@ -15,6 +14,7 @@ rule labels:
     conda:
         CONDA_ENV
     params:
+        code_version("labels"),
         labels=config["labels"],
         evaluation_splits=config["evaluation"]["splits"],
     script:

@@ -6,7 +6,6 @@ rule manifest:
     input:
         labels="results/labels/labels.parquet",
         audio=corpus_audio_dir(),
-        code=lib("manifest"),
     output:
         manifest="results/manifest/manifest.parquet",
         summary="results/manifest/summary.json",
@@ -17,6 +16,7 @@ rule manifest:
     conda:
         CONDA_ENV
     params:
+        code_version("manifest"),
         manifest=config["manifest"],
     script:
         "../scripts/manifest.py"

@@ -7,7 +7,6 @@ rule predict:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("predict"),
     output:
         expand(
             "results/predictions/{{variant}}/seed{{seed}}/{split}.parquet",
@@ -25,6 +24,7 @@ rule predict:
     resources:
         gpu=1,
     params:
+        code_version("predict"),
         splits=EVAL_SPLITS,
         train=predict_params,
     script:
@@ -37,7 +37,6 @@ use rule predict as predict_head with:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("predict_head"),
     wildcard_constraints:
         variant=variant_pattern(FROZEN),
     threads: 1

@@ -28,6 +28,7 @@ use rule synth_corpus as study_votes with:
     benchmark:
         "results/study/benchmarks/votes/{setting}.tsv"
     params:
+        code_version("study_votes"),
         synthetic=lambda wc: {
             **config["synthetic"],
             "raters": STUDY_SETTINGS[wc.setting].raters,
@@ -38,7 +39,6 @@ use rule labels as study_corpus_labels with:
     input:
         consensus=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['consensus']}",
         detailed=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['detailed']}",
-        code=lib("labels"),
     output:
         table=f"{study_layout.CORPUS}/labels/labels.parquet",
         summary=f"{study_layout.CORPUS}/labels/summary.json",
@@ -52,7 +52,6 @@ use rule labels as study_labels with:
     input:
         consensus=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['consensus']}",
         detailed=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['detailed']}",
-        code=lib("labels"),
     output:
         table=f"{study_layout.setting_dir()}/labels/labels.parquet",
         summary=f"{study_layout.setting_dir()}/labels/summary.json",
@@ -66,7 +65,6 @@ use rule manifest as study_manifest with:
     input:
         labels=f"{study_layout.CORPUS}/labels/labels.parquet",
         audio=f"{study_layout.CORPUS}/Audios",
-        code=lib("manifest"),
     output:
         manifest=f"{study_layout.MANIFEST}/manifest.parquet",
         summary=f"{study_layout.MANIFEST}/summary.json",
@@ -79,7 +77,6 @@ use rule manifest as study_manifest with:
 use rule features as study_features with:
     input:
         manifest=ancient(f"{study_layout.MANIFEST}/manifest.parquet"),
-        code=lib("features"),
     output:
         features=f"{study_layout.FEATURES}/{{upstream}}/{{split}}.safetensors",
         summary=f"{study_layout.FEATURES}/{{upstream}}/{{split}}.json",
@@ -92,7 +89,6 @@ use rule features as study_features with:
 rule study_fit:
     input:
         unpack(study_fit_inputs),
-        code=lib("study_fit"),
     output:
         **study_layout.fit_outputs(VARIANTS, EVAL_SPLITS),
     log:
@@ -103,6 +99,7 @@ rule study_fit:
         CONDA_ENV
     threads: 1
     params:
+        code_version("study_fit"),
         variants=study_variant_sections,
         splits=EVAL_SPLITS,
     script:
@@ -115,7 +112,6 @@ rule study_evaluate:
         labels=f"{study_layout.setting_dir()}/labels/labels.parquet",
         label_summary=f"{study_layout.setting_dir()}/labels/summary.json",
         truth=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['truth']}",
-        code=lib("study_evaluate"),
     output:
         **study_layout.evaluation_outputs(VARIANTS, COMPARED, EVAL_SPLITS),
     log:
@@ -125,6 +121,7 @@ rule study_evaluate:
     conda:
         CONDA_ENV
     params:
+        code_version("study_evaluate"),
         setting=lambda wc: STUDY_SETTINGS[wc.setting].describe(),
         seeds=lambda wc: list(STUDY_SETTINGS[wc.setting].seeds),
         evaluation=config["evaluation"],
@@ -137,7 +134,6 @@ rule study_evaluate:
 rule study_report:
     input:
         unpack(study_report_inputs),
-        code=lib("study_report"),
     output:
         STUDY_OUTPUTS,
     log:
@@ -145,6 +141,7 @@ rule study_report:
     conda:
         CONDA_ENV
     params:
+        code_version("study_report"),
         settings=[s.describe() for s in STUDY_SETTINGS.values()],
         variants={
             v: {"paper_row": c["paper_row"], "targets": c["targets"]}

@@ -9,7 +9,6 @@ rule train:
     input:
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("train"),
     output:
         best="results/train/{variant}/seed{seed}/best.safetensors",
         log_csv="results/train/{variant}/seed{seed}/train_log.csv",
@@ -26,6 +25,7 @@ rule train:
     resources:
         gpu=1,
     params:
+        code_version("train"),
         model=variant_model_params,
         train=variant_train_params,
         variant=variant_params,
@@ -38,7 +38,6 @@ use rule train as train_head with:
         unpack(lambda wc: variant_features(wc, TRAIN_SPLITS)),
         labels="results/labels/labels.parquet",
         manifest="results/manifest/manifest.parquet",
-        code=lib("train_head"),
     wildcard_constraints:
         variant=variant_pattern(FROZEN),
     threads: 1

@@ -70,7 +70,7 @@ def run(
 
             if model is None:
                 raise ValueError("the wavlm upstream needs the model section (model.backbone)")
-            dev = resolve_device(settings["device"])
+            dev = resolve_device(settings["device"], key="features.wavlm.device")
             device = str(dev)
             values, names = wavlm.extract(paths, frames, rates[0], model, settings, dev)
             recorded = {**dict(settings), **{k: model[k] for k in MODEL_KEYS}}

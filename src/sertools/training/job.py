@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sertools import deps
 from sertools.training import provenance
 from sertools.training.entropy_curriculum import EntropyCurriculum
 
+#: the stage module whose code (with its imports) a job's hash includes; the workflow's
+#: ``train`` rule runs it too (sertools.architecture.STAGES, checked by a test)
+STAGE_MODULE = "sertools.training.train"
 TRAINING_VERSION = 2  # bump when training semantics change: old resume checkpoints are then ignored
 
 
@@ -119,7 +121,7 @@ def make_job(
         int(seed),
         provenance.file_sha256(labels),
         provenance.file_sha256(manifest),
-        provenance.code_fingerprint(deps.STAGES["train"]),
+        provenance.code_fingerprint(STAGE_MODULE),
         {split: provenance.file_sha256(path) for split, path in (features or {}).items()},
     )
     return Job(model, train, variant, str(variant_name), int(seed), digest)

@@ -138,20 +138,17 @@ def file_sha256(path: str | Path) -> str:
 
 
 def code_fingerprint(stage_module: str) -> dict[str, str]:
-    """SHA-256 of the sertools modules that decide a stage's output, plus torch/transformers versions.
+    """The code fingerprint of a stage (:func:`sertools.deps.code_fingerprint`, the one its
+    workflow rule reruns on) plus the torch/transformers versions.
 
-    The modules are ``stage_module`` and everything it imports
-    (:func:`sertools.deps.files`, the list Snakemake reruns the stage on), so a
-    rerun after an edit starts fresh instead of resuming a run made by other code.
+    A rerun after a change to what the code does starts fresh instead of resuming a run
+    made by other code; a docstring, comment or formatting edit keeps the checkpoint.
     """
     import torch
     import transformers
 
-    h = hashlib.sha256()
-    for path in deps.files(stage_module):
-        h.update(path.relative_to(deps.ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return {
-        "sertools_sha256": h.hexdigest(),
+        "sertools_code": deps.code_fingerprint(stage_module),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
