@@ -66,14 +66,22 @@ def _cfg(**train: object) -> dict:
     return config.resolve({"model": model, "train": {**TRAIN, "max_epochs": 2, **train}})
 
 
+#: the release's gradual unfreezing, shrunk to the tiny backbone's two layers: the trainable set
+#: changes between the epochs, and DDP must follow it
+UNFREEZE = [{"epoch": 1, "layers": 1, "lr_factor": 1.0}, {"epoch": 2, "layers": 2, "lr_factor": 0.9}]
+
+
 @pytest.mark.workflow
-def test_two_gloo_ranks_match_one_process_with_double_accumulation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unfreeze", [None, UNFREEZE], ids=["all_layers", "gradual_unfreezing"])
+def test_two_gloo_ranks_match_one_process_with_double_accumulation(
+    tmp_path: Path, unfreeze: list | None
+) -> None:
     labels, manifest = make_corpus(tmp_path / "corpus", n=48)  # an even number of Train batches
     args = {
         "labels": str(labels),
         "manifest": str(manifest),
         "out": str(tmp_path / "ddp"),
-        "cfg": _cfg(grad_accum=1),
+        "cfg": _cfg(grad_accum=1, unfreeze=unfreeze),
     }
     env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
     procs = [
@@ -89,7 +97,7 @@ def test_two_gloo_ranks_match_one_process_with_double_accumulation(tmp_path: Pat
     errs = [p.communicate(timeout=600)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(e[-3000:] for e in errs)
     single = train.from_config(
-        labels, manifest, tmp_path / "single", _cfg(grad_accum=2), "dist_primary_kl", 3, 1
+        labels, manifest, tmp_path / "single", _cfg(grad_accum=2, unfreeze=unfreeze), "dist_primary_kl", 3, 1
     )
     run = json.loads((tmp_path / "ddp" / "run.json").read_text())
     assert run["world_size"] == 2 and single["world_size"] == 1
@@ -99,7 +107,7 @@ def test_two_gloo_ranks_match_one_process_with_double_accumulation(tmp_path: Pat
         labels,
         manifest,
         tmp_path / "init",
-        _cfg(max_epochs=1, lr_backbone=1e-12, lr_heads=1e-12),
+        _cfg(max_epochs=1, lr_backbone=1e-12, lr_heads=1e-12, unfreeze=unfreeze),
         "dist_primary_kl",
         3,
         1,
@@ -117,3 +125,5 @@ def test_two_gloo_ranks_match_one_process_with_double_accumulation(tmp_path: Pat
     assert (la["batches_left_out"] == 0).all() and (2 * la["batches"] == lb["batches"]).all()
     pd.testing.assert_series_equal(la["train_loss"], lb["train_loss"], atol=1e-4, rtol=0)
     pd.testing.assert_series_equal(la["val_loss"], lb["val_loss"], atol=1e-4, rtol=0)
+    if unfreeze is not None:  # the schedule ran: one layer, then two
+        assert la["trainable_layers"].tolist() == lb["trainable_layers"].tolist() == [1, 2]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,7 +162,7 @@ def make_objective(job: Job, train_targets: dataset.Targets) -> Objective:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Optimisation:
     """The model and everything that updates it (built by :func:`build_optimisation`)."""
 
@@ -176,14 +176,23 @@ class Optimisation:
     grad_accum: int
     grad_clip: float | None
     unfreezing: Unfreezing | None = None  # gradual unfreezing of the top transformer layers
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None  # the DDP wrapper's maker
 
     def start_epoch(self, epoch: int, lrs: Mapping[str, float]) -> dict[str, float]:
         """Trainable layers and learning rates of the 0-based ``epoch`` (NewBob's ``lrs`` times the
-        unfreezing factor); returns the learning rates set."""
+        unfreezing factor); returns the learning rates set.
+
+        Under data parallelism a change of the trainable layers re-wraps the model: DDP registers
+        its gradient hooks on the parameters that require a gradient when it wraps. Every rank
+        starts the same epoch together, so the new wrapper's set-up collectives line up.
+        """
         lrs = dict(lrs)
         if self.unfreezing is not None:
+            before = self.trainable_layers
             set_trainable_top(self.model.encoder_layers(), self.unfreezing.layers(epoch + 1))
             lrs["backbone"] = lrs["backbone"] * self.unfreezing.lr_factor(epoch + 1)
+            if self.wrap is not None and self.trainable_layers != before:
+                self.forward_model = self.wrap(self.model)
         self.set_learning_rates(lrs)
         return lrs
 
@@ -252,11 +261,6 @@ def build_optimisation(
     """
     t = job.train
     unfreezing = Unfreezing.from_train(t)
-    if unfreezing is not None and ctx.enabled:
-        raise ValueError(
-            "train.unfreeze is not supported with data parallelism: DDP fixes the set of trainable "
-            "parameters when it wraps the model. Train on one device or set train.unfreeze: null"
-        )
     if unfreezing is not None and job.frozen:
         raise ValueError(
             "train.unfreeze: a frozen-upstream head (model.mode: frozen) has no layers to unfreeze"
@@ -270,13 +274,15 @@ def build_optimisation(
         freeze(model.backbone)
         heads = model.param_groups()[1]
         backbone = layer_parameters(model.encoder_layers())
-    forward_model: torch.nn.Module = model
+    wrap = None
     if ctx.enabled:
         ids = [device.index] if device.type == "cuda" else None
-        # layerdrop and curricula can leave parameters without gradients in a step
-        forward_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, find_unused_parameters=True
-        )
+
+        def wrap(m: torch.nn.Module) -> torch.nn.Module:
+            # layerdrop and curricula can leave parameters without gradients in a step
+            return torch.nn.parallel.DistributedDataParallel(m, device_ids=ids, find_unused_parameters=True)
+
+    forward_model = wrap(model) if wrap is not None else model
     optimizers = {
         group: torch.optim.AdamW(params, lr=t[lr_key], weight_decay=t["weight_decay"])
         for group, params, lr_key in (("backbone", backbone, "lr_backbone"), ("heads", heads, "lr_heads"))
@@ -294,4 +300,5 @@ def build_optimisation(
         grad_accum=int(t["grad_accum"]),
         grad_clip=t["grad_clip"],
         unfreezing=unfreezing,
+        wrap=wrap,
     )
