@@ -100,6 +100,7 @@ def paper_dry_run(tmp: Path, env: dict[str, str] | None = None) -> float:
     cmd += [
         "--config",
         f"corpus={{source: msp_podcast, root: {corpus}}}",
+        "model={backbone: tiny}",  # the DAG does not depend on the weights
         "--cores",
         "8",
         "--resources",

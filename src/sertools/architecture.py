@@ -65,7 +65,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sertools.evaluation",),
     ("sertools.report",),
     ("sertools.study",),
-    ("sertools.cli", "sertools.where", "sertools.envcheck", "sertools.architecture"),
+    ("sertools.cli", "sertools.where", "sertools.envcheck", "sertools.architecture", "sertools.check"),
 )
 
 

@@ -1,4 +1,4 @@
-"""``sertools`` command line: each workflow stage, standalone.
+"""``sertools`` command line: each workflow stage, standalone, and the run's preflight.
 
 The Snakemake scripts call the same library functions; this module only parses
 arguments, loads the (validated) configuration and reports errors in one line.
@@ -153,6 +153,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import os
+
+    import yaml
+
+    from sertools import check
+
+    os.chdir(args.directory)  # relative paths in the config are the workflow's, from its directory
+    files = args.configfile or (["config/config.yaml"] if Path("config/config.yaml").is_file() else [])
+    user: dict = {}
+    for f in files:
+        user = config_mod.deep_merge(user, yaml.safe_load(Path(f).read_text()) or {})
+    for item in args.config:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--config {item!r}: expected KEY=VALUE (as snakemake --config)")
+        user = config_mod.deep_merge(user, {key: yaml.safe_load(value)})  # merged, as snakemake does
+    cfg = config_mod.resolve(user)
+    findings = check.run_checks(cfg, profile=args.profile, gpu_here=not args.gpu_elsewhere)
+    print(check.report(findings))
+    bad = check.failures(findings)
+    print(f"\n{len(bad)} check(s) failed" if bad else "\nall checks passed")
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sertools", description=__doc__.splitlines()[0])
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -232,6 +257,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("b", help="another main.csv (e.g. your own run)")
     s.add_argument("--out", help="also write the Markdown report to OUT")
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser(
+        "check",
+        help="preflight: everything a run will need, before anything is queued",
+        description="Check the corpus, the backbone, CUDA, the SLURM profile, free disk and the plan "
+        "of a run, with the config the workflow would use (the same --configfile / --config). "
+        "Exit status 0: every check passed, 1: some failed, 2: bad input.",
+    )
+    s.add_argument(
+        "--configfile", action="append", help="config file(s), merged in order (default: config/config.yaml)"
+    )
+    s.add_argument(
+        "--config", nargs="*", default=[], metavar="KEY=VALUE", help="top-level overrides, as snakemake"
+    )
+    s.add_argument("--profile", help="a SLURM profile directory (or its config.yaml) to check and plan with")
+    s.add_argument("--directory", "-d", default=".", help="the workflow's working directory (default: here)")
+    s.add_argument(
+        "--gpu-elsewhere",
+        action="store_true",
+        help="on a login node without GPUs: a CUDA build that sees no GPU here is a note, not a failure",
+    )
+    s.set_defaults(func=cmd_check)
     return p
 
 

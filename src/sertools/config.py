@@ -148,11 +148,12 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(_format_error(e) for e in errors))
 
 
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``override`` key by key, nested mappings merged (as Snakemake merges config files)."""
     out = dict(base)
     for k, v in override.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+            out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
     return out
@@ -171,7 +172,7 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
     validate(cfg, schema)
     train_schema = schema["properties"]["train"]
     for name, var in cfg["variants"].items():
-        merged = _deep_merge(cfg["train"], var.get("train", {}))
+        merged = deep_merge(cfg["train"], var.get("train", {}))
         try:
             validate(merged, train_schema)
         except ConfigError as e:
@@ -252,7 +253,7 @@ def _check_variant_model(
 
 def variant_model(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The ``model`` section with variant ``name``'s overrides applied."""
-    return _deep_merge(dict(cfg["model"]), cfg["variants"][name].get("model") or {})
+    return deep_merge(dict(cfg["model"]), cfg["variants"][name].get("model") or {})
 
 
 def frozen_upstreams(cfg: Mapping[str, Any]) -> list[str]:
@@ -273,7 +274,7 @@ def model_label(model: Mapping[str, Any]) -> str:
 
 def variant_train(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The ``train`` section with variant ``name``'s overrides applied."""
-    return _deep_merge(dict(cfg["train"]), cfg["variants"][name].get("train", {}))
+    return deep_merge(dict(cfg["train"]), cfg["variants"][name].get("train", {}))
 
 
 def load(path: str | Path | None) -> dict[str, Any]:

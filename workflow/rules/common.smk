@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from sertools import architecture as sertools_architecture
+from sertools import check as sertools_check
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
 from sertools import splits as sertools_splits
@@ -25,6 +26,12 @@ except sertools_config.ConfigError as _e:
     raise ValueError(str(_e)) from None
 config.clear()
 config.update(_resolved)
+# The preflight checks that need neither a GPU nor the weights' hash (sertools.check): a bad
+# corpus or backbone path stops here, before any job is submitted (`sertools check` runs them all).
+try:
+    sertools_check.require(config)
+except sertools_check.PreflightError as _e:
+    raise ValueError(str(_e)) from None
 
 SYNTH_DIR = "resources/synthetic"
 FEATURES_DIR = "results/features"

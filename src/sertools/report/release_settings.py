@@ -350,6 +350,11 @@ SETTINGS: tuple[Setting, ...] = (
 
 #: why each difference is there, and the config value that gives the release's (by setting, then row; "*": any row)
 REASONS: Mapping[str, Mapping[str, str]] = {
+    "backbone": {
+        "*": "The same weights, microsoft/wavlm-base, downloaded once to this local directory "
+        "(`hf download microsoft/wavlm-base --local-dir models/wavlm-base`): a hub id would be fetched by "
+        "every job, or fail on nodes without hub access; `sertools check` and the workflow refuse one.",
+    },
     "epochs at most": {
         "*": "Not a difference of paper.yaml: H CE's config is not released, and it is given the hard config's 18. "
         "Set `variants.h_ce.train.max_epochs` to change it.",
