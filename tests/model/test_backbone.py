@@ -110,3 +110,19 @@ def _tiny() -> dict:
     from sertools import config
 
     return dict(config.resolve({})["model"]["tiny"])
+
+
+def test_identity_records_a_local_checkpoint_by_hash(tmp_path) -> None:
+    """A run's env.json names the exact weights: a saved checkpoint by its files' SHA-256."""
+    import hashlib
+
+    from sertools.model import backbone as backbone_mod
+
+    ckpt = tmp_path / "wavlm"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"model_type": "wavlm"}')
+    (ckpt / "model.safetensors").write_bytes(b"weights")
+    ident = backbone_mod.identity({"backbone": str(ckpt)})
+    assert ident["source"] == str(ckpt.resolve())
+    assert ident["model.safetensors"] == {"bytes": 7, "sha256": hashlib.sha256(b"weights").hexdigest()}
+    assert backbone_mod.identity({"backbone": "microsoft/wavlm-base"})["revision_pinned"] is False

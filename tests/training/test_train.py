@@ -80,6 +80,7 @@ def test_outputs(reference: tuple[Path, dict[str, Any]]) -> None:
     assert "train" not in cfg["variant"]  # the variant's overrides are in cfg["train"]
     env = json.loads((out / "env.json").read_text())
     assert env["packages"]["torch"] and "commit" in env["git"]
+    assert env["backbone"]["source"] == "tiny"
     meta = checkpoint.read_meta(out / "best.safetensors", kind="best")
     assert (
         meta["variant"] == VARIANT

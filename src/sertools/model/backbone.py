@@ -20,6 +20,7 @@ Inside the backbone sertools changes one thing and observes another:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -101,6 +102,28 @@ def make_backbone(model_cfg: Mapping[str, Any]) -> WavLMModel:
         config = tiny_backbone_config(model_cfg["tiny"], model_cfg["mask_time_prob"], model_cfg["layerdrop"])
         return WavLMModel(config)
     return load_backbone(source, model_cfg["mask_time_prob"], model_cfg["layerdrop"])
+
+
+def identity(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's backbone was, for its provenance: ``tiny`` with its shape; a local checkpoint's
+    resolved path and the SHA-256 of its config.json and weights file; a hub id as given (the
+    revision it resolved to is not pinned)."""
+    source = str(model_cfg["backbone"])
+    if source == "tiny":
+        return {"source": "tiny", "tiny": dict(model_cfg["tiny"])}
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return {"source": source, "hub_id": True, "revision_pinned": False}
+    out: dict[str, Any] = {"source": str(path.resolve())}
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        file = path / name
+        if file.is_file():
+            digest = hashlib.sha256()
+            with open(file, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    digest.update(chunk)
+            out[name] = {"bytes": file.stat().st_size, "sha256": digest.hexdigest()}
+    return out
 
 
 # --------------------------------------------------------------------------- what sertools changes inside

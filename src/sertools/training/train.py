@@ -34,6 +34,7 @@ from sertools.data import curriculum
 from sertools.device import resolve_device, torch_settings
 from sertools.features import store
 from sertools.io import write_json
+from sertools.model import backbone
 from sertools.training import distributed, provenance
 from sertools.training.data import TrainingData, WaveformStats, load_training_data
 from sertools.training.job import Job, make_job
@@ -138,7 +139,10 @@ def fit(
         rewrite_outputs(run, state)
     if ctx.is_main:
         write_config(files.config, job.config_doc())
-        write_json(files.env, provenance.collect(device))
+        env = provenance.collect(device)
+        if not job.frozen:  # a frozen head's upstream is recorded with its features
+            env["backbone"] = backbone.identity(job.model)
+        write_json(files.env, env)
     announce_curriculum(job)
     while not state.finished and state.epochs_done < job.max_epochs:
         run_epoch(run, state)
