@@ -266,7 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit status 0: every check passed, 1: some failed, 2: bad input.",
     )
     s.add_argument(
-        "--configfile", action="append", help="config file(s), merged in order (default: config/config.yaml)"
+        "--configfile",
+        action="extend",
+        nargs="+",
+        help="config file(s), merged in order (default: config/config.yaml)",
     )
     s.add_argument(
         "--config", nargs="*", default=[], metavar="KEY=VALUE", help="top-level overrides, as snakemake"

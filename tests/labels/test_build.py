@@ -227,3 +227,24 @@ def test_consensus_json_reads_like_csv(tmp_path, default_cfg):
     df, s = build.build_labels(read_labels(root), default_cfg["labels"])
     assert s["source"]["consensus_file"].endswith("labels_consensus.json")
     pd.testing.assert_frame_equal(df, ref)
+
+
+def test_limit_per_split_keeps_the_first_by_file_id_and_counts_the_rest(tmp_path, default_cfg):
+    """A smoke run's label table: at most N utterances per split, the first by file id; the
+    others are counted drops, so kept + dropped = read still holds."""
+    from sertools.corpus.synthetic.generate import generate
+
+    generate(tmp_path / "c", 60, 3, labels_only=True)
+    raw = read_labels(tmp_path / "c")
+    full, full_summary = build.build_labels(raw, default_cfg["labels"])
+    cfg = {**default_cfg["labels"], "limit_per_split": 4}
+    df, summary = build.build_labels(raw, cfg)
+    for split, group in full.groupby("split"):
+        expected = sorted(group["file_id"])[:4]
+        assert sorted(df.loc[df["split"] == split, "file_id"]) == expected, split
+    beyond = summary["utterances_dropped"]["beyond_limit_per_split"]
+    assert beyond == len(full) - len(df) > 0
+    assert (
+        summary["utterances_kept"] + sum(summary["utterances_dropped"].values()) == summary["utterances_read"]
+    )
+    assert full_summary["utterances_read"] == summary["utterances_read"]

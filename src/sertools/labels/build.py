@@ -466,6 +466,7 @@ def _select_utterances(
     valid = rows.reason == ""
     row_of = files.positions(pd.Index(cons["file_id"]))  # file_ids of cons are unique
     why = _enough_annotations(raw, rows, cons, row_of, det_ids, labels_cfg, strict)
+    why = _limit_per_split(cons, why, labels_cfg["limit_per_split"])
     dropped.update(why[why != ""].tolist())
     chosen = cons.loc[why == ""].sort_values("file_id")
     kept = chosen.reset_index(drop=True)
@@ -532,6 +533,20 @@ def _enough_annotations(
     why[has_any & (n_valid == 0)] = "no_valid_annotations"
     why[~has_any] = "no_annotations"
     return why
+
+
+def _limit_per_split(cons: pd.DataFrame, why: np.ndarray, limit: int | None) -> np.ndarray:
+    """``labels.limit_per_split`` (a smoke run): beyond the first ``limit`` kept utterances of a
+    split by file id, the rest get the reason ``beyond_limit_per_split``."""
+    if limit is None:
+        return why
+    order = cons.assign(_kept=why == "").sort_values("file_id")
+    kept = order[order["_kept"]]
+    rank = kept.groupby("split", sort=False).cumcount()
+    beyond = kept.index[(rank >= limit).to_numpy()]
+    out = why.copy()
+    out[cons.index.get_indexer(beyond)] = "beyond_limit_per_split"
+    return out
 
 
 def check_nothing_lost(raw: RawLabels, rows: _Rows, chosen: _Chosen, splits: Sequence[str]) -> None:
