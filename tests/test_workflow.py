@@ -293,6 +293,16 @@ def test_moved_checkout_plans_nothing(run_dir, tmp_path):
     assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
 
 
+def test_runs_in_their_own_directories_live_side_by_side(run_dir, tmp_path):
+    """A second run with another setting, in its own working directory, plans its whole chain and
+    leaves the first complete run untouched."""
+    other = _variant_config(run_dir, labels__min_annotators=2)
+    second = checkout(tmp_path / "second")
+    counts = job_counts(snakemake(second, "-n", config=other).stdout)
+    assert counts["labels"] == 1 and counts["train"] >= 1
+    assert "Nothing to be done" in snakemake(run_dir, "-n").stdout
+
+
 def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["corpus"] = {"source": "msp_podcast", "root": str(tmp_path / "nowhere")}
