@@ -87,9 +87,8 @@ def code_version(rule):
     everything after it, while docstrings, comments, formatting and a moved checkout
     rerun nothing. Positional, so that `**snakemake.params` in a script leaves it out.
     """
-    return "sertools-code:" + sertools_deps.code_fingerprint(
-        sertools_architecture.STAGES[rule]
-    )
+    fingerprint = sertools_deps.code_fingerprint(sertools_architecture.STAGES[rule])
+    return f"sertools-code:{fingerprint}"
 
 
 VARIANTS = list(config["variants"])
