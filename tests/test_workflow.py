@@ -305,12 +305,15 @@ def test_runs_in_their_own_directories_live_side_by_side(run_dir, tmp_path):
 
 def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):
     cfg = yaml.safe_load(CONFIG.read_text())
-    cfg["corpus"] = {"source": "msp_podcast", "root": str(tmp_path / "nowhere")}
     path = tmp_path / "real.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    proc = snakemake(tmp_path, "-n", config=path)
-    assert proc.returncode != 0
-    assert "does not look like an MSP-Podcast release (no Labels/ directory)" in proc.stdout + proc.stderr
+    for root, message in (("nowhere", "is not a directory"), ("empty", "MSP-Podcast release")):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        cfg["corpus"] = {"source": "msp_podcast", "root": str(tmp_path / root)}
+        path.write_text(yaml.safe_dump(cfg))
+        proc = snakemake(tmp_path, "-n", config=path)
+        assert proc.returncode != 0
+        text = proc.stdout + proc.stderr
+        assert "preflight (sertools check) failed" in text and message in text, text[-2000:]
 
 
 # Outputs that legitimately differ between two runs of the same workflow on the same
