@@ -16,6 +16,18 @@ arousal/valence/dominance residual and per-utterance noise.
   Neutral    0.0   3.0    -1.5   4.3     0     0.35   0.12   0.10   0.12  +0/+0
   Other     +0.5   3.5    -1.0   4.2     0     0.40   0.18   0.15   0.14  +0/+0
 
+The table is the default corpus (``synthetic.cue_contrast: 1``). A cue
+contrast c scales every class's distance from the Neutral row on every cue
+(:func:`cue_table`: Neutral + c x (class - Neutral)) before the class mix, the
+noise, the residuals and the speaker traits are added and the result is
+clipped to the cue ranges. It is one number for the whole corpus: every
+utterance, split and supervision variant hears the same voice model, and the
+latent truth and the votes do not depend on it. The demo (config/config.yaml)
+uses 4, at which the strongest classes reach the clipping range of several
+cues (brightness, breath, rate, pause, formant shifts, level), so those
+contrasts grow less than fourfold; docs/training.md, "Why the demo's
+fine-tuned rows learned little", has the measurements.
+
 pitch: mean F0 shift from the speaker baseline; range: pitch-accent excursion;
 final: terminal rise/fall over the last 0.4 s; rate: syllables per second;
 energy: speech level; bright: glottal spectral tilt (0 dark/soft, 1 tense);
