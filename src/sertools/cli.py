@@ -31,6 +31,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
         labels_only=args.labels_only,
         min_duration_s=args.min_duration,
         max_duration_s=args.max_duration,
+        cue_contrast=args.cue_contrast,
     )
     print(f"wrote a synthetic MSP-Podcast corpus to {args.out_dir}: {summary}")
 
@@ -190,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels-only", action="store_true", help="write label files only (no audio)")
     s.add_argument("--min-duration", type=float, default=1.5, help="seconds (default 1.5)")
     s.add_argument("--max-duration", type=float, default=3.0, help="seconds (default 3.0)")
+    s.add_argument(
+        "--cue-contrast", type=float, default=1.0, help="class contrast of the acoustic cues (default 1.0)"
+    )
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("labels", help="build the per-utterance vote-distribution table")

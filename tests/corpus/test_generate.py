@@ -285,6 +285,8 @@ def test_audio_level_carries_arousal(corpus: tuple[Path, dict], tables) -> None:
         ({"max_duration_s": float("nan")}, "max_duration_s"),
         ({"sample_rate": 4000}, "sample_rate"),
         ({"labels_only": "yes"}, "labels_only"),
+        ({"cue_contrast": -1.0}, "cue contrast"),
+        ({"cue_contrast": "2"}, "cue_contrast"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(kwargs: dict, message: str, tmp_path: Path) -> None:
@@ -293,6 +295,24 @@ def test_bad_arguments_raise_clear_errors(kwargs: dict, message: str, tmp_path: 
     with pytest.raises(ValueError, match=message):
         synth.generate(tmp_path / "c", utterances, seed, **args)
     assert not (tmp_path / "c").exists()
+
+
+def test_cue_contrast_changes_the_audio_and_nothing_else(corpus: tuple[Path, dict], tmp_path: Path) -> None:
+    strong = tmp_path / "strong"
+    synth.generate(strong, N_AUDIO, SEED, cue_contrast=2.0)
+    first, second = _all_files(corpus[0]), _all_files(strong)
+    assert sorted(first) == sorted(second)
+    wavs = [f for f in first if f.endswith(".wav")]
+    assert all(first[f] != second[f] for f in wavs)
+    same = [f for f in first if not f.endswith(".wav") and f != "synth_meta.json"]
+    assert same and all(first[f] == second[f] for f in same)
+    meta = json.loads(second["synth_meta.json"])
+    assert meta["parameters"]["cue_contrast"] == 2.0
+    angry, neutral = meta["model"]["cues"]["Angry"], meta["model"]["cues"]["Neutral"]
+    default = json.loads(first["synth_meta.json"])["model"]["cues"]["Angry"]
+    assert angry["pitch_st"] - neutral["pitch_st"] == pytest.approx(
+        2 * (default["pitch_st"] - neutral["pitch_st"])
+    )
 
 
 def test_out_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from sertools.classes import CLASSES
 from sertools.corpus.synthetic import voice
@@ -78,3 +79,13 @@ def test_brightness_cue_tilts_the_spectrum() -> None:
         y = voice.render(_voice(cues, 0.0), n, sr, np.random.default_rng(3))
         centroids.append(_centroid_hz(y, sr))
     assert centroids[1] > 1.3 * centroids[0]
+
+
+def test_cue_table_scales_every_class_contrast_to_neutral() -> None:
+    neutral = voice.CUES[CLASSES.index("Neutral")]
+    assert np.array_equal(voice.cue_table(1.0), voice.CUES)
+    assert np.allclose(voice.cue_table(0.0), np.tile(neutral, (len(CLASSES), 1)))
+    assert np.allclose(voice.cue_table(2.5) - neutral, 2.5 * (voice.CUES - neutral))
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="cue contrast"):
+            voice.cue_table(bad)

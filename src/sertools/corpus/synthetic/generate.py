@@ -72,6 +72,7 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         labels_only="audio" not in named,
         min_duration_s=synthetic["min_duration_s"],
         max_duration_s=synthetic["max_duration_s"],
+        cue_contrast=synthetic.get("cue_contrast", 1.0),
         rater_settings=labels.RaterSettings.from_config(synthetic.get("raters")),
     )
     log.info("synthetic corpus: %s", summary)
@@ -87,6 +88,7 @@ def generate(
     min_duration_s: float = 1.5,
     max_duration_s: float = 3.0,
     sample_rate: int = 16000,
+    cue_contrast: float = 1.0,
     rater_settings: labels.RaterSettings | None = None,
 ) -> dict[str, Any]:
     """Write a synthetic MSP-Podcast 2.0 corpus to ``out_dir``; return a summary.
@@ -96,9 +98,16 @@ def generate(
     label and latent value unchanged. ``rater_settings`` (default: today's raters)
     change only the votes: the latent truth and the audio depend on
     (utterances, seed, durations, sample_rate) alone. Existing files of the same names are
-    replaced; stray older files in ``out_dir`` are left alone.
+    replaced; stray older files in ``out_dir`` are left alone. ``cue_contrast``
+    scales every class's acoustic contrast to Neutral (:func:`.voice.cue_table`;
+    1 is the default corpus): it changes the audio only, never the latent truth
+    or the votes.
     """
     _validate(utterances, seed, min_duration_s, max_duration_s, sample_rate)
+    if isinstance(cue_contrast, bool) or not isinstance(cue_contrast, int | float | np.integer | np.floating):
+        raise ValueError(f"cue_contrast must be a number, got {cue_contrast!r}")
+    cue_contrast = float(cue_contrast)
+    voice.cue_table(cue_contrast)  # checks it before anything is written
     root = _corpus_dir(out_dir, labels_only)
     utterances, seed = int(utterances), int(seed)
     min_duration_s, max_duration_s = float(min_duration_s), float(max_duration_s)
@@ -120,7 +129,9 @@ def generate(
     limited = 0
     audio_seconds = 0.0
     if not labels_only:
-        limited = writers.write_audio(root, layout, voice.voices(layout, latent, seed), seed, sample_rate)
+        limited = writers.write_audio(
+            root, layout, voice.voices(layout, latent, seed, cue_contrast=cue_contrast), seed, sample_rate
+        )
         audio_seconds = float(np.rint(layout.duration_s * sample_rate).sum() / sample_rate)
 
     summary = _summary(layout, latent, ann, codes, raters, audio_seconds, limited, labels_only)
@@ -131,6 +142,7 @@ def generate(
         "min_duration_s": min_duration_s,
         "max_duration_s": max_duration_s,
         "sample_rate": sample_rate,
+        "cue_contrast": cue_contrast,
         "raters": dataclasses.asdict(rater_settings),
     }
     writers.write_meta(root, _meta(parameters, summary))
@@ -177,6 +189,7 @@ def _corpus_dir(out_dir: Any, labels_only: Any) -> Path:
 
 def _meta(parameters: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     """Contents of ``synth_meta.json``: the call, the model's constants, the counts."""
+    table = voice.cue_table(parameters["cue_contrast"])
     return {
         "generator": "sertools.synth",
         "generator_version": GENERATOR_VERSION,
@@ -189,7 +202,7 @@ def _meta(parameters: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
             "dominant_class_totals_msp2": dict(zip(CLASSES, labels.MSP2_CLASS_TOTALS, strict=True)),
             "split_sizes_msp2": dict(zip(SPLITS, MSP2_SPLIT_SIZES, strict=True)),
             "cues": {
-                CLASSES[i]: dict(zip(voice.CUE_NAMES, voice.CUES[i].tolist(), strict=True)) for i in range(K)
+                CLASSES[i]: dict(zip(voice.CUE_NAMES, table[i].tolist(), strict=True)) for i in range(K)
             },
         },
         "counts": summary,

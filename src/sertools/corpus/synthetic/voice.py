@@ -16,6 +16,18 @@ arousal/valence/dominance residual and per-utterance noise.
   Neutral    0.0   3.0    -1.5   4.3     0     0.35   0.12   0.10   0.12  +0/+0
   Other     +0.5   3.5    -1.0   4.2     0     0.40   0.18   0.15   0.14  +0/+0
 
+The table is the default corpus (``synthetic.cue_contrast: 1``). A cue
+contrast c scales every class's distance from the Neutral row on every cue
+(:func:`cue_table`: Neutral + c x (class - Neutral)) before the class mix, the
+noise, the residuals and the speaker traits are added and the result is
+clipped to the cue ranges. It is one number for the whole corpus: every
+utterance, split and supervision variant hears the same voice model, and the
+latent truth and the votes do not depend on it. The demo (config/config.yaml)
+uses 4, at which the strongest classes reach the clipping range of several
+cues (brightness, breath, rate, pause, formant shifts, level), so those
+contrasts grow less than fourfold; docs/training.md, "Why the demo's
+fine-tuned rows learned little", has the measurements.
+
 pitch: mean F0 shift from the speaker baseline; range: pitch-accent excursion;
 final: terminal rise/fall over the last 0.4 s; rate: syllables per second;
 energy: speech level; bright: glottal spectral tilt (0 dark/soft, 1 tense);
@@ -158,8 +170,27 @@ class Voices:
         )
 
 
-def voices(layout: Layout, latent: Latent, seed: int) -> Voices:
-    """Speaker, channel and cue draws for every utterance (stream ``STREAM_CUES``)."""
+def cue_table(contrast: float = 1.0) -> np.ndarray:
+    """The class cue table with every class's contrast to Neutral scaled by ``contrast``.
+
+    Row c is ``Neutral + contrast * (CUES[c] - Neutral)``: 1 is the table of the
+    module docstring, 2 doubles each class's distance from Neutral on every cue,
+    0 makes every class sound Neutral. It is a property of the corpus, the same
+    for every utterance; the latent truth and the votes do not depend on it.
+    """
+    contrast = float(contrast)
+    if not np.isfinite(contrast) or contrast < 0:
+        raise ValueError(f"cue contrast must be a finite number >= 0, got {contrast!r}")
+    neutral = CUES[CLASSES.index("Neutral")]
+    return neutral + contrast * (CUES - neutral)
+
+
+def voices(layout: Layout, latent: Latent, seed: int, *, cue_contrast: float = 1.0) -> Voices:
+    """Speaker, channel and cue draws for every utterance (stream ``STREAM_CUES``).
+
+    ``cue_contrast`` scales the class contrasts of the cue table (:func:`cue_table`);
+    the random draws do not depend on it.
+    """
     rng = sampling.rng(seed, sampling.STREAM_CUES)
     n_spk, n_pod = len(layout.spk_id), layout.n_podcasts
     fem = layout.spk_female
@@ -174,7 +205,8 @@ def voices(layout: Layout, latent: Latent, seed: int) -> Voices:
     pod_mic = rng.uniform(0.0, 0.45, n_pod)
 
     spk = layout.speaker
-    cues = _cues(layout, latent, rng, spk_loud[spk], spk_rate[spk], spk_bright[spk], spk_breath[spk])
+    traits = (spk_loud[spk], spk_rate[spk], spk_bright[spk], spk_breath[spk])
+    cues = _cues(layout, latent, rng, cue_table(cue_contrast), *traits)
     pod = layout.podcast
     return Voices(
         spk_f0[spk],
@@ -190,6 +222,7 @@ def _cues(
     layout: Layout,
     latent: Latent,
     rng: np.random.Generator,
+    table: np.ndarray,
     loudness: np.ndarray,
     rate: np.ndarray,
     brightness: np.ndarray,
@@ -197,11 +230,11 @@ def _cues(
 ) -> np.ndarray:
     """Class-mix cues + per-utterance noise + dimensional residual + speaker traits, clipped.
 
-    ``loudness`` (dB), ``rate`` (factor), ``brightness`` and ``breath`` (offsets)
+    ``table`` is the class cue table (:func:`cue_table`); ``loudness`` (dB), ``rate`` (factor), ``brightness`` and ``breath`` (offsets)
     are the speaker traits of each utterance.
     """
     n = len(layout.file_id)
-    cues = latent.p_true @ CUES + rng.standard_normal((n, len(CUE_NAMES))) * np.asarray(_CUE_NOISE_SD)
+    cues = latent.p_true @ table + rng.standard_normal((n, len(CUE_NAMES))) * np.asarray(_CUE_NOISE_SD)
     # Dimensional residuals (truth minus what the class mix predicts) also speak.
     resid = latent.avd - latent.p_true @ AVD_MEANS - latent.spk_avd[layout.speaker]
     ra, rv, rd = resid[:, 0], resid[:, 1], resid[:, 2]
