@@ -12,7 +12,7 @@
 2. The demo as ``make demo`` runs it (``--cores 2 --resources gpu=2
    --set-threads train=1 predict=1``) in a fresh copy of the repository:
    end-to-end wall time, and the train+predict phase (first training start to
-   last prediction end, from the Snakemake log) (the demo budget: 12 minutes end to end).
+   last prediction end, from the Snakemake log) (the demo budget: 8 minutes end to end).
    Then the same demo in a second fresh copy without its frozen-upstream rows:
    the difference is what those rows cost (budget: 90 s).
 """
@@ -154,7 +154,7 @@ def demo(tmp: Path) -> None:
     print(f"demo workflow end to end (without the HTML report): {wall:.0f} s")
     for rule, (a, b) in sorted(span.items(), key=lambda kv: kv[1][0]):
         print(f"  {rule:<14} {a:%H:%M:%S} -> {b:%H:%M:%S}")
-    print(f"RESULT|demo workflow end to end, 2 cores|{wall / 60:.1f} min|<= 12 min|-")
+    print(f"RESULT|demo workflow end to end, 2 cores|{wall / 60:.1f} min|<= 8 min|-")
     n_train = sum(
         1 for line in log.splitlines() if START.match(line.strip()) and line.strip().endswith("train:")
     )
