@@ -115,9 +115,10 @@ rule study_evaluate:
         labels=f"{study_layout.setting_dir()}/labels/labels.parquet",
         label_summary=f"{study_layout.setting_dir()}/labels/summary.json",
         truth=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['truth']}",
+        mixture=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['mixture']}",
         code=lib("study_evaluate"),
     output:
-        **study_layout.evaluation_outputs(VARIANTS, COMPARED, EVAL_SPLITS),
+        **study_layout.evaluation_outputs(VARIANTS, EVAL_SPLITS),
     log:
         "logs/study/evaluate/{setting}.log",
     benchmark:
@@ -130,6 +131,7 @@ rule study_evaluate:
         evaluation=config["evaluation"],
         variants=lambda wc: {v: config["variants"][v] for v in VARIANTS},
         baseline=BASELINE,
+        resamples=STUDY_RESAMPLES,
     script:
         "../scripts/study_evaluate.py"
 
@@ -147,11 +149,16 @@ rule study_report:
     params:
         settings=[s.describe() for s in STUDY_SETTINGS.values()],
         variants={
-            v: {"paper_row": c["paper_row"], "targets": c["targets"]}
+            v: {
+                "paper_row": c["paper_row"],
+                "targets": c["targets"],
+                "hard_labels": c.get("hard_labels"),
+            }
             for v, c in config["variants"].items()
         },
         baseline=BASELINE,
         evaluation=config["evaluation"],
+        resamples=STUDY_RESAMPLES,
         root=study_layout.ROOT,
     script:
         "../scripts/study_report.py"
