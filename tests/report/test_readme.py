@@ -74,7 +74,7 @@ def test_study_only_leaves_the_demo_block(tmp_path):
     readme.update_study(path, results, tmp_path / "docs", "abc1234")
     text = path.read_text()
     assert "New study." in text and "old study" not in text and "old demo" in text
-    with pytest.raises(SystemExit, match="findings.md"):
+    with pytest.raises(SystemExit, match=r"findings\.md"):
         readme.update_study(path, tmp_path / "none", tmp_path / "docs", "abc1234")
 
 
