@@ -404,7 +404,7 @@ def _design(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline
         levels = sorted(o["reliability"].unique())
         mid_r = levels[len(levels) // 2]
         e = o[(o["stratum"] == top) & np.isclose(o["reliability"], mid_r)]
-        hum = e.groupby("other_when_unsure")["human_mean"].first()
+        hum = e.groupby("other_when_unsure")["human_mean"].first().dropna()
         lines.append(
             "- **Other routing is planted in the positive control.** In the highest-entropy stratum "
             f"{top} at reliability {mid_r:.2f} the humans' Other vote share is "
@@ -506,7 +506,8 @@ def _findings(
         lines.append(
             f"**Annotators per utterance.** Distributional rows minus {base} per annotator count (family: every "
             f"distributional row at every count of one rater perception, one metric; m = "
-            f"{len(dist) * ad['annotators'].nunique()}); * marks how many of the {len(dist)} rows differ significantly:"
+            f"{len(dist) * ad['annotators'].nunique()}; in brackets, how many of the {len(dist)} rows are significantly "
+            "lower or higher):"
         )
         for perception in dict.fromkeys(ad["perception"]):
             dp = ad[ad["perception"] == perception]
@@ -516,40 +517,60 @@ def _findings(
                 per_n = []
                 for n, g in dp[dp["metric"] == m].groupby(dp["annotators"].astype(int), sort=True):
                     neg, pos = _sig(g)
-                    per_n.append(f"{n}: {_fmt_range(g['diff'])} ({neg} lower*, {pos} higher*)")
+                    per_n.append(f"{n}: {_fmt_range(g['diff'])} ({neg} lower, {pos} higher)")
                 parts.append(f"JSD to the {what}: " + "; ".join(per_n))
             lines.append(f"- {who}: " + ". ".join(parts) + ".")
         sa = r.scores[(r.scores["axis"] == "annotators") & (r.scores["perception"] == "raters")]
         if len(sa) and dist:
             first = dist[0]
 
-            def series(row: str, metric: str) -> str:
-                e = sa[(sa["row"] == row) & (sa["metric"] == metric)].sort_values("annotators")
-                return ", ".join(f"{x:.4f}" for x in e["mean"])
+            def series(row: str, metric: str) -> pd.Series:
+                return sa[(sa["row"] == row) & (sa["metric"] == metric)].sort_values("annotators")["mean"]
+
+            def fmt(x: pd.Series) -> str:
+                return ", ".join(f"{v:.4f}" for v in x)
 
             va = r.votes[(r.votes["axis"] == "annotators") & (r.votes["perception"] == "raters")].sort_values(
                 "annotators"
             )
             counts = ", ".join(str(int(n)) for n in va["annotators"])
-            lines.append(
-                f"- Why the sign flips with today's raters: {r.rows[first]}'s JSD to the truth hardly moves with the "
-                f"annotator count ({counts}: {series(first, 'jsd_true')}), as its targets estimate the mixture at every "
-                f"count; {base}'s falls ({series(baseline, 'jsd_true')}) while its mean Other probability falls "
-                f"({series(baseline, 'other_mass')}; the truth's {va['other_truth'].iloc[-1]:.3f}) with the X share it "
-                f"trains as Other ({', '.join(f'{x:.3f}' for x in va['x_share_train'])}): the X -> Other relabelling, "
-                f"not the distributional targets, moves this comparison."
+            d_row, d_base = series(first, "jsd_true"), series(baseline, "jsd_true")
+            other, x_train = series(baseline, "other_mass"), va["x_share_train"]
+            moved_d = float(d_row.iloc[-1] - d_row.iloc[0])
+            moved_b = float(d_base.iloc[-1] - d_base.iloc[0])
+            text = (
+                f"- With today's raters, from {counts} annotators: {r.rows[first]}'s JSD to the truth "
+                f"{fmt(d_row)} (change {moved_d:+.4f}), {base}'s {fmt(d_base)} (change {moved_b:+.4f})"
             )
+            if abs(moved_d) < 0.25 * abs(moved_b):
+                text += (
+                    f": the comparison moves with {base}, not with the distributional row, whose targets "
+                    "estimate the raters' mixture at every count"
+                )
+            if variants.get(baseline, {}).get("hard_labels") == "consensus_x_other":
+                text += (
+                    f". {base}'s mean Other probability is {fmt(other)} (the truth's {va['other_truth'].iloc[-1]:.3f}) "
+                    f"while the X share of Train, which {base} trains as Other (the X -> Other relabelling), is "
+                    f"{', '.join(f'{x:.3f}' for x in x_train)}"
+                )
+                if other.is_monotonic_decreasing and x_train.is_monotonic_decreasing and moved_b < 0:
+                    text += (
+                        f": {base} comes closer to the truth as fewer of its targets are X relabelled Other, and its "
+                        "Other probability falls towards the truth's"
+                    )
+            lines.append(text + ".")
         dt = ad[(ad["perception"] == "truth") & (ad["metric"] == "jsd_true")]
         dr = ad[(ad["perception"] == "raters") & (ad["metric"] == "jsd_true")]
         if len(dt) and len(dr):
             n_max = int(dt["annotators"].max())
             neg_t, pos_t = _sig(dt[dt["annotators"] == n_max])
             _, pos_r = _sig(dr[dr["annotators"] == n_max])
-            verdict = (
-                "the reversal survives without rater bias"
-                if pos_t > 0
-                else "the reversal does not survive without rater bias"
-            )
+            if pos_r == 0:
+                verdict = "with today's raters there is no reversal at this count to test"
+            elif pos_t > 0:
+                verdict = "the reversal survives without rater bias"
+            else:
+                verdict = "the reversal does not survive without rater bias"
             lines.append(
                 f"- At {n_max} annotators, {pos_r} of {len(dist)} distributional rows are significantly farther from "
                 f"the truth than {base} with today's raters and {pos_t} with raters drawing from p_true "
@@ -571,11 +592,19 @@ def _findings(
             )
             parts.append(f"propensity {u:g}: humans {e['human_mean'].iloc[0]:.3f}; {rows}")
         vx = _at(r.votes, axis="reliability", other_when_unsure=0.0, reliability=float(mid))
+        e0 = o[(o["other_when_unsure"] == 0) & (o["stratum"] == top) & np.isclose(o["reliability"], mid)]
+        e0 = e0.set_index("row")
         why = ""
-        if len(vx) and variants.get(baseline, {}).get("hard_labels") == "consensus_x_other":
+        if (
+            len(vx)
+            and baseline in e0.index
+            and variants.get(baseline, {}).get("hard_labels") == "consensus_x_other"
+            and e0.loc[baseline, "model_mean"] > e0.loc[baseline, "human_mean"]
+        ):
             why = (
-                f" Where {base}'s share exceeds the humans' in the negative control, nothing in the raters routes to "
-                f"Other: {base} trains on X relabelled Other, {vx['x_share_train'].iloc[0]:.3f} of Train at this level."
+                f" In the negative control {base}'s share ({e0.loc[baseline, 'model_mean']:.3f}) exceeds the humans' "
+                f"({e0.loc[baseline, 'human_mean']:.3f}) although no rater routes to Other: {base} trains on X "
+                f"relabelled Other, {vx['x_share_train'].iloc[0]:.3f} of Train at this level."
             )
         lines.append(
             f"**Other class.** In the highest-entropy stratum {top} at reliability {mid:.2f}, the humans' Other vote "
