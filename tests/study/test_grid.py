@@ -52,6 +52,8 @@ def test_truth_perception_control_repeats_the_annotator_axis():
         k: v for k, v in s["today_n12"].raters.items() if k != "perception"
     }
     assert RaterSettings.from_config(t.raters).perception == "truth"
+    with pytest.raises(ConfigError, match="annotator_perceptions"):
+        grid.settings(_cfg(annotator_perceptions=["truth", "truth"]))
 
 
 def test_annotators_level_defaults_to_the_level_equal_to_the_corpus_defaults():

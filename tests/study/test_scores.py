@@ -8,10 +8,16 @@ import pytest
 from sertools.classes import K
 from sertools.evaluation.bootstrap import seed_resample_indices, seed_resampled_mean
 from sertools.evaluation.evaldata import EvalData
-from sertools.measures import jsd, kld
+from sertools.measures import jsd, kld, normalised_entropy
 from sertools.study import scores
 
-S = {"bootstrap_seed": 3, "ci_level": 0.95, "ci_method": "percentile", "prob_floor": 1e-12}
+S = {
+    "bootstrap_seed": 3,
+    "ci_level": 0.95,
+    "ci_method": "percentile",
+    "prob_floor": 1e-12,
+    "entropy_bins": [0.0, 1 / 3, 2 / 3, 1.0],
+}
 
 
 def _dist(rng: np.random.Generator, n: int, conc: float = 1.0) -> np.ndarray:
@@ -118,3 +124,19 @@ def test_refuses_misaligned_inputs(world):
     other = _data(_dist(rng, n - 1), truth[:-1], primary[:-1], hard[:-1])
     with pytest.raises(ValueError, match="same utterances"):
         scores.score_rows({"a": [d], "b": [other]}, mixture, "a", ["b"], S, 10)
+
+
+def test_other_class_shares_per_stratum(world):
+    rng, n, truth, mixture, primary, hard = world
+    probs = _dist(rng, n, 0.3)
+    d = _data(probs, truth, primary, hard)
+    s = {**S, "entropy_bins": [0.0, 1 / 3, 2 / 3, 1.0]}
+    doc = scores.score_rows({"a": [d]}, mixture, "a", [], s, 200)
+    other = doc["rows"]["a"]["other_class"]
+    assert list(other) == ["all", "[0.000, 0.333)", "[0.333, 0.667)", "[0.667, 1.000]"]
+    h = normalised_entropy(primary)
+    top = h >= 2 / 3
+    assert other["[0.667, 1.000]"]["n_utterances"] == int(top.sum())
+    assert other["[0.667, 1.000]"]["model"]["mean"] == pytest.approx((probs[top].argmax(1) == K - 1).mean())
+    assert other["[0.667, 1.000]"]["human"]["mean"] == pytest.approx(primary[top, K - 1].mean())
+    assert other["all"]["n_utterances"] == n

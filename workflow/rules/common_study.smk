@@ -69,8 +69,6 @@ def study_report_inputs(wildcards):
     return {
         f"{kind}.{name}": path
         for name in STUDY_SETTINGS
-        for kind, path in study_layout.evaluation_outputs(
-            VARIANTS, EVAL_SPLITS, name
-        ).items()
+        for kind, path in study_layout.evaluation_outputs(EVAL_SPLITS, name).items()
         if not kind.startswith("reference.")
     }

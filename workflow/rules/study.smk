@@ -118,7 +118,7 @@ rule study_evaluate:
         mixture=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['mixture']}",
         code=lib("study_evaluate"),
     output:
-        **study_layout.evaluation_outputs(VARIANTS, EVAL_SPLITS),
+        **study_layout.evaluation_outputs(EVAL_SPLITS),
     log:
         "logs/study/evaluate/{setting}.log",
     benchmark:
@@ -159,6 +159,7 @@ rule study_report:
         baseline=BASELINE,
         evaluation=config["evaluation"],
         resamples=STUDY_RESAMPLES,
-        root=study_layout.ROOT,
+        # results/study: the outputs are <root>/tables/... and <root>/figures/...
+        root=lambda wildcards, output: output[0].rsplit("/", 2)[0],
     script:
         "../scripts/study_report.py"

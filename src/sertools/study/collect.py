@@ -1,7 +1,7 @@
 """The study's results as tidy tables, read from each setting's evaluation documents.
 
 :func:`collect` turns the ``study_evaluate`` outputs of every setting
-(``scores.json``, the metrics documents, ``summary.json``) into four
+(``scores.json``, ``summary.json``) into four
 DataFrames that the tables, figures and findings of
 :mod:`sertools.study.report` are drawn from:
 
@@ -14,8 +14,7 @@ DataFrames that the tables, figures and findings of
   pairs, its family (:func:`sertools.study.families.family`) and the
   Holm-adjusted p over that family;
 * ``other``: one line per (setting, stratum, row): the row's argmax-Other
-  share and the humans' Other vote share (metrics documents, utterances
-  resampled);
+  share and the humans' Other vote share (``scores.json``, seeds resampled too);
 * ``votes``: one line per setting: its votes against the latent truth and the
   raters' mixture.
 """
@@ -31,7 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.evaluation import metrics_doc
 from sertools.evaluation.reference import ORACLE, PRIOR, REFERENCES
 from sertools.evaluation.significance import holm
 from sertools.splits import HEADLINE
@@ -137,7 +135,7 @@ def collect(
     evaluation: Mapping[str, Any],
 ) -> StudyResults:
     """Read every setting's documents (``inputs`` keys: ``summary.<setting>``,
-    ``scores.<setting>``, ``metrics.<row>.<setting>``)."""
+    ``scores.<setting>``)."""
     split = _split_of(evaluation)
     labels = row_labels(variants, baseline)
     scores, diffs, other, votes = [], [], [], []
@@ -169,8 +167,7 @@ def collect(
                         **_entry(block.get(m), _SCORE_KEYS),
                     }
                 )
-            doc = metrics_doc.read(inputs[f"metrics.{row}.{name}"])
-            for stratum, o in doc["splits"][split]["other_class"].items():
+            for stratum, o in sc["rows"][row]["other_class"].items():
                 other.append(
                     {
                         **fields,
@@ -178,8 +175,8 @@ def collect(
                         "label": labels[row],
                         "stratum": stratum,
                         "n_utterances": o["n_utterances"],
-                        **{f"model_{k}": val for k, val in _entry(o["other_pred_share"]).items()},
-                        **{f"human_{k}": val for k, val in _entry(o["human_other_share"]).items()},
+                        **{f"model_{k}": val for k, val in _entry(o["model"]).items()},
+                        **{f"human_{k}": val for k, val in _entry(o["human"]).items()},
                     }
                 )
         for row in variants:

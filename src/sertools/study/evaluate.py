@@ -4,13 +4,10 @@ For one setting of :mod:`sertools.study.grid` this stage writes
 
 * the reference rows' dumps (:mod:`sertools.evaluation.reference`: the latent
   truth and the Train prior of the setting's votes);
-* one metrics document per variant and reference, the same documents as the
-  workflow's ``metrics`` rule (:func:`sertools.evaluation.metrics.variant_metrics`,
-  bootstrap over utterances with ``evaluation.bootstrap_resamples``): the
-  study reads its Other-class rows per entropy stratum from them;
 * ``scores.json`` (:mod:`sertools.study.scores`): every row against the latent
   truth, the raters' mixture and the votes, its macro-F1, predicted entropy
-  and Other probability, and each variant minus the baseline, with B
+  and Other probability, its argmax-Other share per entropy stratum next to
+  the humans', and each variant minus the baseline, with B
   (``resamples``, :func:`sertools.study.families.resamples`) resamples of
   utterances *and* training seeds; uncorrected p-values (Holm's correction
   runs over each claim's family in :mod:`sertools.study.collect`);
@@ -34,7 +31,6 @@ from sertools.arrays import stack_lists
 from sertools.classes import OTHER
 from sertools.evaluation import (
     evaldata,
-    metrics,
     metrics_doc,
     predictions,
     reference,
@@ -138,12 +134,6 @@ def run(
         }
 
     rows = [*variants, *reference.REFERENCES]
-    for row in rows:
-        cfg = dict(variants[row]) if row in variants else None
-        doc = metrics.variant_metrics(
-            paths(row), inputs["labels"], evaluation, inputs["truth"], variant=row, variant_cfg=cfg
-        )
-        metrics_doc.write(outputs[f"metrics.{row}"], doc)
     write_json(
         outputs["scores"],
         {

@@ -148,7 +148,10 @@ def settings(config: Mapping[str, Any]) -> dict[str, Setting]:
             raise ConfigError(
                 f"config key 'study.annotators_level': {level!r} is not one of the levels {list(levels)}"
             )
-        for perception in study["annotator_perceptions"]:
+        perceptions = list(study["annotator_perceptions"])
+        if len(set(perceptions)) != len(perceptions):
+            raise ConfigError(f"config key 'study.annotator_perceptions': repeated values in {perceptions}")
+        for perception in perceptions:
             prefix = level if perception == "raters" else perception
             for n in study["annotator_counts"]:
                 raters = {

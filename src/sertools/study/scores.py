@@ -13,7 +13,10 @@ targets:
 
 plus macro-F1 against the hard labels of the evaluation's common scheme (X
 excluded), the mean normalised entropy of the predictions (``entropy_pred``)
-and their mean Other probability (``other_mass``).
+and their mean Other probability (``other_mass``); and, for the Other-class
+analysis, per stratum of the primary votes' entropy (``evaluation.entropy_bins``,
+and ``all``), the share of utterances whose argmax is Other and the humans'
+Other vote share (a ratio of two sums over the same resamples).
 
 **Resampling.** Each of B resamples draws the utterances with replacement
 (the same draw for every row, so comparisons are paired) and, per row, its
@@ -54,6 +57,7 @@ from sertools.evaluation.bootstrap import (
 from sertools.evaluation.evaldata import EvalData
 from sertools.evaluation.metrics_doc import number
 from sertools.evaluation.significance import bootstrap_p
+from sertools.evaluation.strata import entropy_of, entropy_strata, stratum_names
 from sertools.measures import jsd, kld, normalised_entropy
 
 __all__ = ["COMPARED", "METRICS", "SCHEMA", "TARGETS", "score_rows"]
@@ -70,12 +74,19 @@ _MEANS: tuple[str, ...] = (
 METRICS: tuple[str, ...] = (*_MEANS, "macro_f1")
 #: the metrics compared with the baseline
 COMPARED: tuple[str, ...] = (*(f"{m}_{t}" for t in TARGETS for m in ("jsd", "kld")), "macro_f1")
-_WIDTH = len(_MEANS) + 3 * K
+_BASE = len(_MEANS) + 3 * K
+ALL = "all"
 
 
-def _features(d: EvalData, p_raters: np.ndarray, prob_floor: float) -> np.ndarray:
-    """(N, _WIDTH): the per-utterance means, then per-class TP, true and predicted indicators."""
-    f = np.zeros((d.n, _WIDTH))
+def _width(n_strata: int) -> int:
+    return _BASE + 3 * (n_strata + 1)
+
+
+def _features(d: EvalData, p_raters: np.ndarray, prob_floor: float, edges: Sequence[float]) -> np.ndarray:
+    """(N, width): the per-utterance means, per-class TP, true and predicted indicators, then per
+    stratum (``all`` first) its indicator, argmax-Other indicator and human Other share."""
+    masks = [np.ones(d.n, dtype=bool), *entropy_strata(entropy_of(d), edges)]
+    f = np.zeros((d.n, _width(len(masks) - 1)))
     if d.p_true is None:
         raise ValueError("the study's scores need the latent truth (p_true)")
     targets = {"true": d.p_true, "raters": p_raters, "primary": d.p_primary}
@@ -90,11 +101,30 @@ def _features(d: EvalData, p_raters: np.ndarray, prob_floor: float) -> np.ndarra
     f[rows, base + h] = (h == p).astype(np.float64)
     f[rows, base + K + h] = 1.0
     f[rows, base + 2 * K + p] = 1.0
+    pred_other = (d.pred == OTHER).astype(np.float64)
+    for j, mask in enumerate(masks):
+        c = _BASE + 3 * j
+        f[:, c] = mask
+        f[:, c + 1] = mask * pred_other
+        f[:, c + 2] = mask * d.p_primary[:, OTHER]
     return f
 
 
+def _shares(sums: np.ndarray, n_strata: int) -> dict[str, np.ndarray]:
+    """Per stratum (index, ``all`` = 0): argmax-Other share, human Other share, size."""
+    out: dict[str, np.ndarray] = {}
+    for j in range(n_strata + 1):
+        c = _BASE + 3 * j
+        size = sums[:, c]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"model_{j}"] = np.where(size > 0, sums[:, c + 1] / np.where(size > 0, size, 1.0), np.nan)
+            out[f"human_{j}"] = np.where(size > 0, sums[:, c + 2] / np.where(size > 0, size, 1.0), np.nan)
+        out[f"size_{j}"] = size
+    return out
+
+
 def _metrics(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Every metric from (R, _WIDTH) column sums of resamples of ``n`` utterances."""
+    """Every metric from (R, width) column sums of resamples of ``n`` utterances."""
     out = {m: sums[:, i] / n for i, m in enumerate(_MEANS)}
     base = len(_MEANS)
     tp, n_true, n_pred = (sums[:, base + j * K : base + (j + 1) * K] for j in range(3))
@@ -129,16 +159,25 @@ def score_rows(
     p_raters = np.asarray(p_raters, dtype=np.float64)
     if p_raters.shape != (first.n, K):
         raise ValueError(f"p_raters must have shape ({first.n}, {K}), got {p_raters.shape}")
+    edges = [float(e) for e in s["entropy_bins"]]
+    strata = [ALL, *stratum_names(edges)]
+    width = _width(len(strata) - 1)
     sets = [(name, i) for name in names for i in range(len(rows[name]))]
-    feats = np.concatenate([_features(rows[n][i], p_raters, s["prob_floor"]) for n, i in sets], axis=1)
+    feats = np.concatenate([_features(rows[n][i], p_raters, s["prob_floor"], edges) for n, i in sets], axis=1)
     sums = resampled_sums(feats, n_resamples, s["bootstrap_seed"])
     full = feats.sum(axis=0, keepdims=True)
     points: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     reps: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in names}
+    share_points: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    share_reps: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in names}
     for j, (name, _) in enumerate(sets):
-        cols = slice(j * _WIDTH, (j + 1) * _WIDTH)
+        cols = slice(j * width, (j + 1) * width)
         points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], first.n).items()})
         reps[name].append(_metrics(sums[:, cols], first.n))
+        share_points[name].append(
+            {k: float(v[0]) for k, v in _shares(full[:, cols], len(strata) - 1).items()}
+        )
+        share_reps[name].append(_shares(sums[:, cols], len(strata) - 1))
     ci, method = float(s["ci_level"]), str(s["ci_method"])
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -173,7 +212,17 @@ def score_rows(
                 "seed_sd": number(float(np.std(vals, ddof=1))) if n_seeds > 1 else None,
                 "per_seed": [number(float(v)) for v in vals],
             }
-        doc["rows"][name] = {"n_seeds": n_seeds, "metrics": block}
+        other: dict[str, Any] = {}
+        for j, stratum in enumerate(strata):
+            entry: dict[str, Any] = {"n_utterances": int(share_points[name][0][f"size_{j}"])}
+            for who in ("model", "human"):
+                vals = np.array([p[f"{who}_{j}"] for p in share_points[name]])
+                point = float(vals.mean())
+                per_seed = np.stack([rep[f"{who}_{j}"] for rep in share_reps[name]])
+                lo, hi = ci_interval(seed_resampled_mean(per_seed, idx), point, ci, method, (0.0, 1.0))
+                entry[who] = {"mean": number(point), "ci_low": number(lo), "ci_high": number(hi)}
+            other[stratum] = entry
+        doc["rows"][name] = {"n_seeds": n_seeds, "metrics": block, "other_class": other}
     for name in compared:
         if name == baseline:
             continue
