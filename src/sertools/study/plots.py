@@ -2,7 +2,7 @@
 
 Every figure draws from :class:`sertools.study.collect.StudyResults`; error
 bars are the bootstrap CIs of the evaluation documents (utterances and seeds
-resampled, :mod:`sertools.study.scores`; the Other-class bars utterances only). Models are coloured
+resampled, :mod:`sertools.study.scores`). Models are coloured
 lines with markers, the oracle (latent truth as the prediction) a grey dashed
 line, the Train prior a black dotted line; humans (the votes) are black.
 """

@@ -237,7 +237,8 @@ def _other_table(r: StudyResults, out: Path, cis: str) -> None:
     ]
     caption = (
         f"The Other class per entropy stratum of the primary votes on {r.split}: the humans' Other vote share and "
-        f"each row's share of utterances whose argmax is Other ({cis}). Other propensity 0 is the "
+        f"each row's share of utterances whose argmax is Other ({cis} over utterances and training seeds). Other "
+        "propensity 0 is the "
         "negative control (no Other routing in the raters); a non-zero propensity plants routing to Other that "
         "grows with the entropy of the true distribution (positive control)."
     )
