@@ -369,7 +369,8 @@ def _design(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline
             f"annotators per utterance the votes' JSD to the mixture falls from {a['jsd_votes_raters_mean']:.3f} to "
             f"{b['jsd_votes_raters_mean']:.3f}, their JSD to the truth from {a['jsd_votes_truth_mean']:.3f} to "
             f"{b['jsd_votes_truth_mean']:.3f} (the mixture's own distance to the truth is "
-            f"{b['jsd_raters_truth_mean']:.3f}: a floor no number of these raters passes), and their entropy "
+            f"{b['jsd_raters_truth_mean']:.3f}: where the votes' distance to the truth tends as these raters grow in "
+            "number), and their entropy "
             f"rises from {a['entropy_votes_mean']:.3f} to {b['entropy_votes_mean']:.3f} towards the mixture's "
             f"{b['entropy_raters_mean']:.3f}, past the truth's {b['entropy_truth_mean']:.3f}."
         )
