@@ -4,8 +4,11 @@
 
 1. ``snakemake --configfile config/study_raters.yaml --cores 2 study`` (what
    ``make study`` runs) in a fresh copy of the repository with an empty
-   ``results/study/``: wall time (budget: 30 minutes on this 2-core machine),
-   and the span of each rule from the Snakemake log.
+   ``results/study/``: wall time (budget: 20 minutes on this 2-core machine),
+   the span of each rule from the Snakemake log, and the seconds of the fit
+   and evaluation jobs (each evaluation job's bootstrap runs B resamples of
+   utterances and seeds, B set by the study's largest Holm family:
+   docs/study.md, "Seeds, families and B").
 2. The same copy with one more seed for one setting (``study.seeds``): which
    jobs run (only that (setting, seed) trains; its setting is re-evaluated and
    the report redrawn) and how long the rerun takes.
@@ -49,6 +52,28 @@ def jobs_run(log: str) -> dict[str, int]:
     return counts
 
 
+def job_seconds(root: Path) -> list[float]:
+    """The ``s`` column of every Snakemake benchmark file under ``root``."""
+    out = []
+    for tsv in sorted(root.rglob("*.tsv")):
+        lines = tsv.read_text().splitlines()
+        if len(lines) > 1:
+            out.append(float(lines[1].split("\t")[0]))
+    return out
+
+
+def resamples(repo: Path) -> int:
+    """The study's B (sertools.study.families.resamples) for the repository's study config."""
+    from sertools import config as config_mod
+    from sertools.study import families, grid
+
+    cfg = config_mod.resolve(yaml.safe_load((repo / CONFIG).read_text()))
+    settings = [s.describe() for s in grid.settings(cfg).values()]
+    return families.resamples(
+        settings, cfg["variants"], cfg["evaluation"]["baseline_variant"], cfg["evaluation"]
+    )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         given = os.environ.get("BENCH_STUDY_REPO")
@@ -68,10 +93,23 @@ def main() -> None:
             print(f"  {rule:<20} {a:%H:%M:%S} -> {b:%H:%M:%S}")
         n_fit = counts.get("study_fit", 0)
         print(
-            f"RESULT|make study end to end, 2 cores ({n_fit} fit jobs, {sum(counts.values())} jobs)|{wall / 60:.1f} min|<= 30 min|-"
+            f"RESULT|make study end to end, 2 cores ({n_fit} fit jobs, {sum(counts.values())} jobs)|{wall / 60:.1f} min|<= 20 min|-"
         )
-
         cfg = yaml.safe_load((repo / CONFIG).read_text())
+        for rule in ("fit", "evaluate"):
+            secs = job_seconds(repo / "results" / "study" / "benchmarks" / rule)
+            if secs:
+                print(
+                    f"study_{rule}: {len(secs)} jobs, {sum(secs):.0f} s in all, {sum(secs) / len(secs):.1f} s per job"
+                )
+        secs = job_seconds(repo / "results" / "study" / "benchmarks" / "evaluate")
+        b = resamples(repo)
+        if secs:
+            print(
+                f"RESULT|study_evaluate per setting (B = {b:,} resamples of utterances and seeds, every row)|"
+                f"{sum(secs) / len(secs):.1f} s|-|-"
+            )
+
         setting = "r3_u0.5"
         seeds = list(cfg["seeds"])
         cfg["study"]["seeds"] = {setting: [*seeds, max(seeds) + 1]}

@@ -88,6 +88,7 @@ def test_labels_only_writes_the_same_labels_and_no_audio(corpus: tuple[Path, dic
         "Labels/labels.txt",
         "latent_truth.parquet",
         "rater_truth.parquet",
+        "rater_mixture.parquet",
     ):
         assert (corpus[0] / rel).read_bytes() == (lab / rel).read_bytes(), rel
     assert summary["audio_files"] == 0 and summary["audio_seconds"] == 0.0

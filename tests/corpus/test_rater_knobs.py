@@ -112,3 +112,71 @@ def test_rater_settings_never_touch_truth_or_audio(tmp_path: Path) -> None:
 def test_impossible_shares_are_refused() -> None:
     with pytest.raises(ValueError, match="exceeds 1"):
         labels.RaterSettings.from_config({"neutral_overuse_share": 0.7, "other_overuse_share": 0.5})
+
+
+def _mixture(truth: labels.Latent, **knobs: object) -> tuple[np.ndarray, labels.Raters, labels.RaterSettings]:
+    settings = dataclasses.replace(labels.RaterSettings(), **knobs)
+    pool = labels.raters(labels.expected_annotations(N), SEED, settings)
+    return labels.rater_mixture(truth, pool, settings), pool, settings
+
+
+@pytest.mark.parametrize("propensity", [0.0, 0.5])
+def test_rater_mixture_is_the_mean_vote_of_a_brute_force_panel(
+    truth: labels.Latent, propensity: float
+) -> None:
+    """q_bar against votes drawn slot by slot: a worker by activity, then a class from its own q."""
+    q_bar, pool, _ = _mixture(truth, other_when_unsure=propensity)
+    assert np.allclose(q_bar.sum(axis=1), 1.0)
+    rng = np.random.default_rng(5)
+    utt = np.arange(40)  # 40 utterances x 4,000 slots each
+    slots = 4000
+    worker = rng.choice(len(pool.activity), size=(len(utt), slots), p=pool.activity)
+    p = truth.p_true[utt][:, None, :]
+    r, c = pool.reliability[worker][..., None], pool.confusion[worker][..., None]
+    q = r * ((1 - c) * p + c * (p @ labels.NEIGHBOURS)) + (1 - r) * pool.guess[worker]
+    u = propensity * normalised_entropy(truth.p_true[utt])[:, None, None]
+    q = (1 - u) * q + u * np.eye(K)[OTHER]
+    draws = (rng.random((len(utt), slots, 1)) > np.cumsum(q, axis=-1)).sum(axis=-1)
+    shares = np.stack([np.bincount(d, minlength=K) / slots for d in draws])
+    # multinomial SD of a share <= 0.5 / sqrt(4000) = 0.008: 5 SD
+    assert np.abs(shares - q_bar[utt]).max() < 0.04
+    # and it is not the truth: the guess prior and the confusions move it
+    assert np.abs(q_bar - truth.p_true).max() > 0.1
+
+
+def test_votes_of_a_large_panel_converge_to_the_mixture(truth: labels.Latent) -> None:
+    """The generator's own votes (distinct workers per utterance) with 60 annotators: their
+    shares lie closer to q_bar than to p_true."""
+    ann = votes(truth, annotators_min=60, annotators_extra_mean=0.0)
+    shares = counts(ann) / 60
+    q_bar, _, _ = _mixture(truth, annotators_min=60, annotators_extra_mean=0.0)
+    to_mix = np.abs(shares - q_bar).sum(axis=1).mean()
+    to_truth = np.abs(shares - truth.p_true).sum(axis=1).mean()
+    assert to_mix < 0.75 * to_truth, (to_mix, to_truth)
+
+
+def test_truth_perception_raters_draw_from_p_true(truth: labels.Latent) -> None:
+    """perception: truth: the votes are draws from p_true (shares converge to it), the mixture is
+    p_true, and the rater pool is the same as today's."""
+    q_bar, pool, settings = _mixture(truth, perception="truth")
+    assert np.array_equal(q_bar, truth.p_true)
+    today = labels.raters(labels.expected_annotations(N), SEED)
+    assert np.array_equal(pool.reliability, today.reliability)
+    ann = labels.annotate(
+        truth, pool, SEED, dataclasses.replace(settings, annotators_min=60, annotators_extra_mean=0.0)
+    )
+    shares = counts(ann) / 60
+    # multinomial: E|share - p| summed over classes is small and far below today's raters'
+    err = np.abs(shares - truth.p_true).sum(axis=1).mean()
+    biased = votes(truth, annotators_min=60, annotators_extra_mean=0.0)
+    err_biased = np.abs(counts(biased) / 60 - truth.p_true).sum(axis=1).mean()
+    assert err < 0.25 < err_biased, (err, err_biased)
+    # with Other routing the mixture is p_true routed to Other
+    routed, _, _ = _mixture(truth, perception="truth", other_when_unsure=0.5)
+    h = normalised_entropy(truth.p_true)[:, None]
+    assert np.allclose(routed, (1 - 0.5 * h) * truth.p_true + 0.5 * h * np.eye(K)[OTHER])
+
+
+def test_unknown_perception_is_refused() -> None:
+    with pytest.raises(ValueError, match="perception"):
+        labels.RaterSettings.from_config({"perception": "oracle"})

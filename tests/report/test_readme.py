@@ -64,6 +64,20 @@ def test_study_block_is_the_findings_and_figure(tmp_path):
     assert (tmp_path / "docs" / "study_reliability_jsd.png").read_bytes() == b"fig"
 
 
+def test_study_only_leaves_the_demo_block(tmp_path):
+    path = _readme(tmp_path)
+    results = tmp_path / "results"
+    (results / "study" / "tables").mkdir(parents=True)
+    (results / "study" / "figures").mkdir()
+    (results / "study" / "tables" / "findings.md").write_text("# What the simulation shows\n\nNew study.\n")
+    (results / "study" / "figures" / "reliability_jsd.png").write_bytes(b"fig")
+    readme.update_study(path, results, tmp_path / "docs", "abc1234")
+    text = path.read_text()
+    assert "New study." in text and "old study" not in text and "old demo" in text
+    with pytest.raises(SystemExit, match=r"findings\.md"):
+        readme.update_study(path, tmp_path / "none", tmp_path / "docs", "abc1234")
+
+
 def test_missing_markers_stop_with_a_message(tmp_path):
     results = _demo_results(tmp_path)
     path = tmp_path / "README.md"

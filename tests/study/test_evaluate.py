@@ -49,13 +49,19 @@ def test_votes_equal_to_the_truth_are_at_jsd_zero():
     p = np.random.default_rng(1).dirichlet(np.ones(9), size=20)
     labels = _labels(p)
     truth = pd.DataFrame({"file_id": labels["file_id"], "p_true": [list(x) for x in p]})
-    out = _vote_summary(labels, truth, "Test1", S)
+    mixture = pd.DataFrame({"file_id": labels["file_id"], "p_raters": [list(0.5 * x + 0.5 / 9) for x in p]})
+    out = _vote_summary(labels, truth, mixture, "Test1", S)
     assert out["jsd_votes_truth"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    # the mixture is flatter than the truth: its entropy is higher, and it lies away from votes and truth
+    assert out["entropy_raters"]["mean"] > out["entropy_truth"]["mean"]
+    assert out["jsd_raters_truth"]["mean"] == pytest.approx(out["jsd_votes_raters"]["mean"])
+    assert out["jsd_raters_truth"]["mean"] > 0.01
     assert out["entropy_votes"]["mean"] == pytest.approx(out["entropy_truth"]["mean"])
     assert out["n_utterances"] == 20 and out["x_share"] == pytest.approx(0.05)
     # flatter votes than the truth: higher entropy, positive JSD
     flat = _labels(0.5 * p + 0.5 / 9)
-    out = _vote_summary(flat, truth, "Test1", S)
+    out = _vote_summary(flat, truth, mixture, "Test1", S)
+    assert out["jsd_votes_raters"]["mean"] == pytest.approx(0.0, abs=1e-9)
     assert (
         out["entropy_votes"]["mean"] > out["entropy_truth"]["mean"] and out["jsd_votes_truth"]["mean"] > 0.01
     )
@@ -72,5 +78,6 @@ def test_report_refuses_outputs_it_does_not_write(tmp_path):
             variants={},
             baseline="h",
             evaluation={"splits": ["Test1"]},
+            resamples=1000,
             root=tmp_path,
         )

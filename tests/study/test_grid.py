@@ -40,6 +40,22 @@ def test_names_axes_and_raters():
         RaterSettings.from_config(setting.raters)  # every setting is a valid rater section
 
 
+def test_truth_perception_control_repeats_the_annotator_axis():
+    s = grid.settings(_cfg(annotator_counts=[3, 12], annotator_perceptions=["raters", "truth"]))
+    ann = [n for n in s if s[n].axis == "annotators"]
+    assert ann == ["today_n3", "today_n12", "truth_n3", "truth_n12"]
+    t = s["truth_n12"]
+    assert t.perception == "truth" and t.annotators == 12 and t.other_when_unsure == 0.0
+    assert t.describe()["perception"] == "truth" and s["today_n12"].perception == "raters"
+    # the same pool as the level's raters: only what they draw from differs
+    assert {k: v for k, v in t.raters.items() if k != "perception"} == {
+        k: v for k, v in s["today_n12"].raters.items() if k != "perception"
+    }
+    assert RaterSettings.from_config(t.raters).perception == "truth"
+    with pytest.raises(ConfigError, match="annotator_perceptions"):
+        grid.settings(_cfg(annotator_perceptions=["truth", "truth"]))
+
+
 def test_annotators_level_defaults_to_the_level_equal_to_the_corpus_defaults():
     s = grid.settings(
         config_mod.resolve({"study": {"reliability_levels": {"noisy": {"noisy_share": 0.9}, "r3": {}}}})
@@ -95,7 +111,9 @@ def test_study_config_spans_the_issue_grid():
     rel = sorted({x.reliability for x in s.values() if x.axis == "reliability"})
     assert len(rel) >= 5 and rel[0] <= 0.45 and rel[-1] >= 0.95
     assert {x.other_when_unsure for x in s.values()} == {0.0, 0.5}
-    assert sorted(x.annotators for x in s.values() if x.axis == "annotators") == [3, 5, 10, 20]
+    ann = [x for x in s.values() if x.axis == "annotators"]
+    for perception in ("raters", "truth"):  # the annotator axis with today's raters and the p_true control
+        assert sorted(x.annotators for x in ann if x.perception == perception) == [3, 5, 10, 20]
     assert all(len(x.seeds) >= 3 for x in s.values())
     assert all(config_mod.variant_model(cfg, v)["upstream"] == "egemaps" for v in cfg["variants"])
     rows = {c["paper_row"] for c in cfg["variants"].values()}

@@ -23,7 +23,7 @@ from sertools.study import report
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "study" / "config.yaml"
 STUDY = "results/study"
-SETTINGS = ["low_u0", "today_u0", "low_u0.5", "today_u0.5", "today_n3", "today_n10"]
+SETTINGS = ["low_u0", "today_u0", "low_u0.5", "today_u0.5", "today_n3", "today_n10", "truth_n3", "truth_n10"]
 
 pytestmark = pytest.mark.workflow
 
@@ -76,11 +76,34 @@ def test_audio_once_votes_per_setting(run_dir):
     assert summary["votes"]["Test1"]["annotators_mean"] == 10.0
 
 
-def test_differences_carry_holm(run_dir):
+def test_differences_carry_holm_over_their_family(run_dir):
     d = pd.read_csv(run_dir / STUDY / "tables/differences.csv")
     assert set(d["row"]) == {"dist_merged_kl"} and set(d["baseline"]) == {"hard_ce"}
     p, adj = d["jsd_true_p_value"].to_numpy(), d["jsd_true_p_holm"].to_numpy()
     assert np.all(adj >= p - 1e-12) and np.all(adj <= 1.0)
+    # one family per axis and control: 2 reliability levels per propensity, 2 counts per perception
+    fam = d.groupby("jsd_true_family")["setting"].apply(list).to_dict()
+    assert sorted(map(sorted, fam.values())) == sorted(
+        [
+            ["low_u0", "today_u0"],
+            ["low_u0.5", "today_u0.5"],
+            ["today_n10", "today_n3"],
+            ["truth_n10", "truth_n3"],
+        ]
+    )
+    assert set(d["jsd_true_family_size"]) == {2}
+    for c in ("jsd_raters_p_holm", "macro_f1_p_value_utterances", "macro_f1_seed_pairs_min"):
+        assert c in d.columns
+
+
+def test_raters_mixture_is_scored_and_the_truth_control_has_it_equal_to_the_truth(run_dir):
+    scores = pd.read_csv(run_dir / STUDY / "tables/scores.csv", keep_default_na=False)
+    oracle = scores[scores["row"] == "oracle_truth"].set_index("setting")
+    assert (oracle.loc[["truth_n3", "truth_n10"], "jsd_raters"].astype(float) < 1e-6).all()
+    assert (oracle.loc[["today_n3", "today_n10"], "jsd_raters"].astype(float) > 0.01).all()
+    votes = pd.read_csv(run_dir / STUDY / "tables/votes.csv", keep_default_na=False).set_index("setting")
+    assert float(votes.loc["truth_n10", "jsd_raters_truth"]) < 1e-9
+    assert set(votes.loc[["truth_n3", "truth_n10"], "perception"]) == {"truth"}
 
 
 def test_nothing_changed_nothing_runs(run_dir):

@@ -1,12 +1,23 @@
 # Helpers of the rater simulation study (study.smk): its settings, outputs and input
 # functions. The settings are defined once, in sertools.study.grid.
 
+from sertools.study import families as study_families
 from sertools.study import grid as study_grid
 from sertools.study import layout as study_layout
 from sertools.study import report as study_report
 
 STUDY_SETTINGS = study_grid.settings(config)
 STUDY_UPSTREAM = study_grid.upstream(config) if STUDY_SETTINGS else None
+STUDY_RESAMPLES = (
+    study_families.resamples(
+        [s.describe() for s in STUDY_SETTINGS.values()],
+        config["variants"],
+        BASELINE,
+        config["evaluation"],
+    )
+    if STUDY_SETTINGS
+    else None
+)
 STUDY_OUTPUTS = (
     [f"{study_layout.ROOT}/{name}" for name in study_report.output_files()]
     if STUDY_SETTINGS
@@ -16,6 +27,7 @@ STUDY_CORPUS_FILES = {
     "consensus": "Labels/labels_consensus.csv",
     "detailed": "Labels/labels_detailed.csv",
     "truth": "latent_truth.parquet",
+    "mixture": "rater_mixture.parquet",
 }
 
 
@@ -57,8 +69,6 @@ def study_report_inputs(wildcards):
     return {
         f"{kind}.{name}": path
         for name in STUDY_SETTINGS
-        for kind, path in study_layout.evaluation_outputs(
-            VARIANTS, COMPARED, EVAL_SPLITS, name
-        ).items()
+        for kind, path in study_layout.evaluation_outputs(EVAL_SPLITS, name).items()
         if not kind.startswith("reference.")
     }

@@ -112,8 +112,9 @@ rule study_evaluate:
         labels=f"{study_layout.setting_dir()}/labels/labels.parquet",
         label_summary=f"{study_layout.setting_dir()}/labels/summary.json",
         truth=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['truth']}",
+        mixture=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['mixture']}",
     output:
-        **study_layout.evaluation_outputs(VARIANTS, COMPARED, EVAL_SPLITS),
+        **study_layout.evaluation_outputs(EVAL_SPLITS),
     log:
         "logs/study/evaluate/{setting}.log",
     benchmark:
@@ -127,6 +128,7 @@ rule study_evaluate:
         evaluation=config["evaluation"],
         variants=lambda wc: {v: config["variants"][v] for v in VARIANTS},
         baseline=BASELINE,
+        resamples=STUDY_RESAMPLES,
     script:
         "../scripts/study_evaluate.py"
 
@@ -144,11 +146,17 @@ rule study_report:
         code_version("study_report"),
         settings=[s.describe() for s in STUDY_SETTINGS.values()],
         variants={
-            v: {"paper_row": c["paper_row"], "targets": c["targets"]}
+            v: {
+                "paper_row": c["paper_row"],
+                "targets": c["targets"],
+                "hard_labels": c.get("hard_labels"),
+            }
             for v, c in config["variants"].items()
         },
         baseline=BASELINE,
         evaluation=config["evaluation"],
-        root=study_layout.ROOT,
+        resamples=STUDY_RESAMPLES,
+        # results/study: the outputs are <root>/tables/... and <root>/figures/...
+        root=lambda wildcards, output: output[0].rsplit("/", 2)[0],
     script:
         "../scripts/study_report.py"

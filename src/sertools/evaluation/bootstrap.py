@@ -54,7 +54,10 @@ __all__ = [
     "recentred_ci",
     "replicates_per_set",
     "resample_indices",
+    "resampled_sums",
     "seed_mean",
+    "seed_resample_indices",
+    "seed_resampled_mean",
     "summary_table",
 ]
 
@@ -272,6 +275,36 @@ def _resampled_sums(
         for i, f in enumerate(feats):
             parts[i].append(counts @ f if f.shape[1] else np.zeros((len(counts), 0)))
     return [np.concatenate(p) for p in parts]
+
+
+def resampled_sums(feats: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """(B, S) column sums of the (N, S) per-utterance matrix ``feats`` on each of the
+    resamples :func:`resample_indices` ``(N, B, seed)`` draws (never materialised)."""
+    return _resampled_sums([np.asarray(feats, dtype=np.float64)], n_resamples, seed, None)[0]
+
+
+def seed_resample_indices(n_seeds: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, n_seeds) seeds drawn with replacement, one draw of ``n_seeds`` per resample."""
+    if n_seeds < 1 or n_resamples < 1:
+        raise ValueError(f"need n_seeds >= 1 and n_resamples >= 1, got {n_seeds}, {n_resamples}")
+    return rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
+
+
+def seed_resampled_mean(per_seed: np.ndarray, seed_idx: np.ndarray) -> np.ndarray:
+    """Replicates of the seed mean when the seeds are resampled as well as the utterances.
+
+    ``per_seed`` (S, B): a metric of each of S training seeds on the same B
+    utterance resamples; ``seed_idx`` (B, S): the seeds drawn for each resample
+    (:func:`seed_resample_indices`). Replicate b is the mean over the drawn
+    seeds of their metric on utterance resample b: a two-level bootstrap whose
+    spread carries the seed-to-seed variance as well as the utterances'. With
+    one seed it is the utterance bootstrap.
+    """
+    per_seed = np.asarray(per_seed, dtype=np.float64)
+    idx = np.asarray(seed_idx)
+    if per_seed.ndim != 2 or idx.shape != (per_seed.shape[1], per_seed.shape[0]):
+        raise ValueError(f"seed_idx must have shape (B, S) = {per_seed.shape[::-1]}, got {idx.shape}")
+    return per_seed[idx, np.arange(per_seed.shape[1])[:, None]].mean(axis=1)
 
 
 def _check_common(

@@ -7,7 +7,11 @@ averaged over its seeds inside every resample (``docs/metrics.md``,
 ``evaluation.common_hard_labels`` and the strata the common distribution
 ``evaluation.strata_distribution`` (:mod:`sertools.evaluation.schemes`), so
 every variant is compared with the baseline on the same labels. The stage reports uncorrected p-values; Holm's correction
-needs every variant and is applied by :mod:`sertools.report.tables`.
+needs the whole family and is applied where the family is known: by
+:mod:`sertools.report.table_rows` over the variants of one split, stratum and
+metric, and by :mod:`sertools.study.collect` over the families of
+:mod:`sertools.study.families` (the study's own comparisons, which resample
+seeds as well, come from :mod:`sertools.study.scores`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "CONFIG_KEYS",
     "SIGNIFICANCE_METRICS",
     "PairedCI",
+    "bootstrap_p",
     "compare",
     "holm",
     "paired_bootstrap",
@@ -102,11 +107,12 @@ def paired_bootstrap(
         d = v_rep[k] - b_rep[k]
         v_pt = float(np.mean([p[k] for p in points[:nv]]))
         b_pt = float(np.mean([p[k] for p in points[nv:]]))
-        out[k] = PairedCI(v_pt - b_pt, *percentile_ci(d, ci), _bootstrap_p(d), v_pt, b_pt)
+        out[k] = PairedCI(v_pt - b_pt, *percentile_ci(d, ci), bootstrap_p(d), v_pt, b_pt)
     return out
 
 
-def _bootstrap_p(diffs: np.ndarray) -> float:
+def bootstrap_p(diffs: np.ndarray) -> float:
+    """The two-sided bootstrap p-value of :func:`paired_bootstrap` from the replicates of a difference."""
     d = diffs[~np.isnan(diffs)]
     if not len(d):
         return float("nan")

@@ -138,7 +138,7 @@ def study_block(results: Path, docs: Path, commit: str) -> str | None:
         "",
         body,
         "",
-        f"![JSD to the latent truth and to the votes against rater reliability](docs/study_{figure.name})",
+        f"![JSD to the latent truth, the raters' mixture and the votes against rater reliability](docs/study_{figure.name})",
         "",
         STUDY_END,
     ]
@@ -162,14 +162,23 @@ def update(readme: Path, results: Path, docs: Path, commit: str) -> None:
     readme.write_text(text)
 
 
+def update_study(readme: Path, results: Path, docs: Path, commit: str) -> None:
+    """Replace the study block only (``--study-only``: after `make study`, without demo results)."""
+    study = study_block(results, docs, commit)
+    if study is None:
+        raise SystemExit(f"{results}/study/tables/findings.md not found: run `make study` first")
+    readme.write_text(_replace(readme.read_text(), STUDY_BEGIN, STUDY_END, study, readme))
+
+
 if __name__ == "__main__":
     import subprocess
 
     sha = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    update(
-        Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"),
+    args = [a for a in sys.argv[1:] if a != "--study-only"]
+    (update_study if "--study-only" in sys.argv[1:] else update)(
+        Path(args[0] if args else "README.md"),
         Path("results"),
         Path("docs"),
         sha or "unknown",

@@ -1,19 +1,22 @@
 """The study's results as tidy tables, read from each setting's evaluation documents.
 
-:func:`collect` turns the ``study_evaluate`` outputs of every setting (metrics
-and significance documents, ``summary.json``) into four DataFrames that the
-tables, figures and findings of :mod:`sertools.study.report` are drawn from:
+:func:`collect` turns the ``study_evaluate`` outputs of every setting
+(``scores.json``, ``summary.json``) into four
+DataFrames that the tables, figures and findings of
+:mod:`sertools.study.report` are drawn from:
 
-* ``scores``: one line per (setting, row, metric): ``mean, ci_low, ci_high``;
+* ``scores``: one line per (setting, row, metric): ``mean, ci_low, ci_high``
+  (utterances and seeds resampled, :mod:`sertools.study.scores`), the
+  utterance-only interval and the SD over seeds;
 * ``differences``: one line per (setting, compared variant, metric): the paired
-  difference against the baseline with its CI, p and Holm-adjusted p (Holm
-  over the compared variants of one setting and metric, as the workflow's
-  significance table corrects over the variants of one metric: a correction
-  over all settings at once would need far more than B = 1,000 resamples,
-  whose smallest p-value is about 2 / B);
+  difference against the baseline with its CI, p (utterances and seeds
+  resampled), the utterance-only p, the range over (row seed, baseline seed)
+  pairs, its family (:func:`sertools.study.families.family`) and the
+  Holm-adjusted p over that family;
 * ``other``: one line per (setting, stratum, row): the row's argmax-Other
-  share and the humans' Other vote share;
-* ``votes``: one line per setting: its votes against the latent truth.
+  share and the humans' Other vote share (``scores.json``, seeds resampled too);
+* ``votes``: one line per setting: its votes against the latent truth and the
+  raters' mixture.
 """
 
 from __future__ import annotations
@@ -27,24 +30,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.evaluation import metrics_doc, significance_doc
 from sertools.evaluation.reference import ORACLE, PRIOR, REFERENCES
 from sertools.evaluation.significance import holm
 from sertools.splits import HEADLINE
+from sertools.study.families import family
 
 __all__ = ["DIFF_METRICS", "METRICS", "SETTING_COLUMNS", "StudyResults", "collect", "row_labels"]
 
-#: metric -> its label, in table order (``entropy_pred`` comes from summary.json)
+#: metric -> its label, in table order
 METRICS: dict[str, str] = {
     "jsd_true": "JSD truth",
-    "kld_true": "KLD truth",
+    "jsd_raters": "JSD mixture",
     "jsd_primary": "JSD votes",
+    "kld_true": "KLD truth",
+    "kld_raters": "KLD mixture",
     "kld_primary": "KLD votes",
     "macro_f1": "Macro-F1",
     "entropy_pred": "Pred. entropy",
+    "other_mass": "Other prob.",
 }
 #: metrics of the paired comparisons against the baseline
-DIFF_METRICS: tuple[str, ...] = ("jsd_true", "kld_true", "jsd_primary", "kld_primary", "macro_f1")
+DIFF_METRICS: tuple[str, ...] = (
+    "jsd_true",
+    "jsd_raters",
+    "jsd_primary",
+    "kld_true",
+    "kld_raters",
+    "kld_primary",
+    "macro_f1",
+)
 SETTING_COLUMNS: tuple[str, ...] = (
     "setting",
     "axis",
@@ -52,6 +66,7 @@ SETTING_COLUMNS: tuple[str, ...] = (
     "reliability",
     "other_when_unsure",
     "annotators",
+    "perception",
 )
 _REFERENCE_LABELS = {ORACLE: "Oracle (truth)", PRIOR: "Prior (Train)"}
 
@@ -84,9 +99,32 @@ def _setting_fields(setting: Mapping[str, Any]) -> dict[str, Any]:
     return {k: setting[k] for k in SETTING_COLUMNS}
 
 
-def _entry(e: Mapping[str, Any] | None) -> dict[str, float]:
+def _entry(
+    e: Mapping[str, Any] | None, keys: Sequence[str] = ("mean", "ci_low", "ci_high")
+) -> dict[str, float]:
     e = e or {}
-    return {k: np.nan if e.get(k) is None else float(e[k]) for k in ("mean", "ci_low", "ci_high")}
+    return {k: np.nan if e.get(k) is None else float(e[k]) for k in keys}
+
+
+_SCORE_KEYS = ("mean", "ci_low", "ci_high", "ci_low_utterances", "ci_high_utterances", "seed_sd")
+_DIFF_KEYS = (
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_value_utterances",
+    "seed_pairs_min",
+    "seed_pairs_max",
+)
+_VOTE_CI = (
+    "entropy_votes",
+    "entropy_truth",
+    "entropy_raters",
+    "jsd_votes_truth",
+    "jsd_votes_raters",
+    "jsd_raters_truth",
+)
+_VOTE_PLAIN = ("other_votes", "other_truth", "other_raters", "x_share", "x_share_train")
 
 
 def collect(
@@ -97,7 +135,7 @@ def collect(
     evaluation: Mapping[str, Any],
 ) -> StudyResults:
     """Read every setting's documents (``inputs`` keys: ``summary.<setting>``,
-    ``metrics.<row>.<setting>``, ``significance.<variant>.<setting>``)."""
+    ``scores.<setting>``)."""
     split = _split_of(evaluation)
     labels = row_labels(variants, baseline)
     scores, diffs, other, votes = [], [], [], []
@@ -111,21 +149,25 @@ def collect(
                 **fields,
                 "fleiss_kappa": summary["fleiss_kappa_primary"],
                 "annotators_mean": v["annotators_mean"],
-                "x_share": v["x_share"],
-                **{
-                    f"{k}_{s}": _entry(v[k])[s]
-                    for k in ("entropy_votes", "entropy_truth", "jsd_votes_truth")
-                    for s in ("mean", "ci_low", "ci_high")
-                },
+                **{k: np.nan if v.get(k) is None else float(v[k]) for k in _VOTE_PLAIN},
+                **{f"{k}_{s}": _entry(v[k])[s] for k in _VOTE_CI for s in ("mean", "ci_low", "ci_high")},
             }
         )
+        sc = json.loads(Path(inputs[f"scores.{name}"]).read_text())["splits"][split]
         for row in labels:
-            doc = metrics_doc.read(inputs[f"metrics.{row}.{name}"])
-            block = doc["splits"][split]["metrics"]
+            block = sc["rows"][row]["metrics"]
             for m in METRICS:
-                e = summary["predicted_entropy"][row][split] if m == "entropy_pred" else block.get(m)
-                scores.append({**fields, "row": row, "label": labels[row], "metric": m, **_entry(e)})
-            for stratum, o in doc["splits"][split]["other_class"].items():
+                scores.append(
+                    {
+                        **fields,
+                        "row": row,
+                        "label": labels[row],
+                        "metric": m,
+                        "n_seeds": sc["rows"][row]["n_seeds"],
+                        **_entry(block.get(m), _SCORE_KEYS),
+                    }
+                )
+            for stratum, o in sc["rows"][row]["other_class"].items():
                 other.append(
                     {
                         **fields,
@@ -133,17 +175,16 @@ def collect(
                         "label": labels[row],
                         "stratum": stratum,
                         "n_utterances": o["n_utterances"],
-                        **{f"model_{k}": val for k, val in _entry(o["other_pred_share"]).items()},
-                        **{f"human_{k}": val for k, val in _entry(o["human_other_share"]).items()},
+                        **{f"model_{k}": val for k, val in _entry(o["model"]).items()},
+                        **{f"human_{k}": val for k, val in _entry(o["human"]).items()},
                     }
                 )
         for row in variants:
             if row == baseline:
                 continue
-            doc = significance_doc.read(inputs[f"significance.{row}.{name}"])
-            comp = significance_doc.comparisons(doc, split, "all")
+            comp = sc["comparisons"][row]
+            dist = variants[row]["targets"] != "consensus"
             for m in DIFF_METRICS:
-                c = comp.get(m) or {}
                 diffs.append(
                     {
                         **fields,
@@ -151,17 +192,28 @@ def collect(
                         "label": labels[row],
                         "baseline": baseline,
                         "metric": m,
-                        **{
-                            k: np.nan if c.get(k) is None else float(c[k])
-                            for k in ("diff", "ci_low", "ci_high", "p_value")
-                        },
+                        "family": family(
+                            setting["axis"],
+                            setting["other_when_unsure"],
+                            setting["perception"],
+                            labels[row],
+                            dist,
+                            m,
+                        ),
+                        **_entry(comp.get(m), _DIFF_KEYS),
                     }
                 )
     differences = pd.DataFrame(diffs)
     if len(differences):
         differences["p_holm"] = np.nan
-        for _, idx in differences.groupby(["setting", "metric"], sort=False).groups.items():
+        differences["p_holm_utterances"] = np.nan
+        differences["family_size"] = 0
+        for _, idx in differences.groupby("family", sort=False).groups.items():
             differences.loc[idx, "p_holm"] = holm(differences.loc[idx, "p_value"].to_numpy())
+            differences.loc[idx, "p_holm_utterances"] = holm(
+                differences.loc[idx, "p_value_utterances"].to_numpy()
+            )
+            differences.loc[idx, "family_size"] = len(idx)
     return StudyResults(
         pd.DataFrame(scores), differences, pd.DataFrame(other), pd.DataFrame(votes), labels, split
     )

@@ -1,22 +1,20 @@
-"""The ``study_evaluate`` stage: one setting's prediction dumps -> its metrics, comparisons and summary.
+"""The ``study_evaluate`` stage: one setting's prediction dumps -> its scores, comparisons and summary.
 
 For one setting of :mod:`sertools.study.grid` this stage writes
 
 * the reference rows' dumps (:mod:`sertools.evaluation.reference`: the latent
   truth and the Train prior of the setting's votes);
-* one metrics document per variant and reference, the same documents as the
-  workflow's ``metrics`` rule (:func:`sertools.evaluation.metrics.variant_metrics`:
-  JSD/KLD to the votes and to the latent truth, macro-F1 against the
-  consensus, the Other-class rows per entropy stratum, all with bootstrap CIs
-  over utterances, seeds averaged inside each resample);
-* one significance document per compared variant against the hard baseline
-  (:func:`sertools.evaluation.significance.compare`: the paired difference
-  with its CI and uncorrected p; Holm's correction is applied over the whole
-  study by :mod:`sertools.study.report`);
-* ``summary.json``: the setting, its votes against the latent truth (mean
-  normalised entropy of votes and truth, JSD of the votes to the truth,
-  Fleiss' kappa, annotators per utterance) and each row's mean predicted
-  normalised entropy with a bootstrap CI (``evaluation.ci_method``).
+* ``scores.json`` (:mod:`sertools.study.scores`): every row against the latent
+  truth, the raters' mixture and the votes, its macro-F1, predicted entropy
+  and Other probability, its argmax-Other share per entropy stratum next to
+  the humans', and each variant minus the baseline, with B
+  (``resamples``, :func:`sertools.study.families.resamples`) resamples of
+  utterances *and* training seeds; uncorrected p-values (Holm's correction
+  runs over each claim's family in :mod:`sertools.study.collect`);
+* ``summary.json``: the setting and its votes against the latent truth and the
+  raters' mixture (mean normalised entropy of votes, truth and mixture, the
+  JSDs between them, their mean Other probabilities, Fleiss' kappa,
+  annotators per utterance, the X share of Test and Train).
 """
 
 from __future__ import annotations
@@ -30,24 +28,26 @@ import numpy as np
 import pandas as pd
 
 from sertools.arrays import stack_lists
+from sertools.classes import OTHER
 from sertools.evaluation import (
-    metrics,
+    evaldata,
     metrics_doc,
     predictions,
     reference,
+    schemes,
     settings,
-    significance,
-    significance_doc,
 )
 from sertools.evaluation.bootstrap import ci_interval, resample_indices
 from sertools.evaluation.evaldata import seed_files
 from sertools.io import write_json
 from sertools.labels import table as label_table
 from sertools.measures import jsd, normalised_entropy
+from sertools.splits import TRAIN
+from sertools.study import scores as scores_mod
 
 __all__ = ["SUMMARY_SCHEMA", "mean_with_ci", "run"]
 
-SUMMARY_SCHEMA = "sertools.study.summary/1"
+SUMMARY_SCHEMA = "sertools.study.summary/2"
 PathLike = str | Path
 
 
@@ -63,30 +63,36 @@ def mean_with_ci(values: np.ndarray, s: Mapping[str, Any]) -> dict[str, float | 
     return {"mean": num(mean), "ci_low": num(lo), "ci_high": num(hi)}
 
 
-def _predicted_entropy(paths: Sequence[PathLike], file_ids: np.ndarray) -> np.ndarray:
-    """Per utterance (in ``file_ids`` order), the normalised entropy of each seed's prediction, averaged over seeds."""
-    per_seed = []
-    for p in paths:
-        df = predictions.read(p).set_index("file_id").loc[file_ids]
-        per_seed.append(normalised_entropy(stack_lists(df["probs"], f"{p}: probs").astype(np.float64)))
-    return np.mean(per_seed, axis=0)
+def _rows_of(frame: pd.DataFrame, column: str, file_ids: pd.Series, what: str) -> np.ndarray:
+    """``column`` (a list column) of ``file_ids``, in that order, as an (n, K) matrix."""
+    return stack_lists(frame.set_index("file_id").loc[file_ids][column], f"{what}: {column}").astype(
+        np.float64
+    )
 
 
 def _vote_summary(
-    labels: pd.DataFrame, truth: pd.DataFrame, split: str, s: Mapping[str, Any]
+    labels: pd.DataFrame, truth: pd.DataFrame, mixture: pd.DataFrame, split: str, s: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """How the setting's votes on ``split`` relate to the latent truth."""
+    """How the setting's votes on ``split`` relate to the latent truth and to the raters' mixture."""
     rows = labels[labels["split"] == split].sort_values("file_id", kind="stable")
-    t = truth.set_index("file_id").loc[rows["file_id"]]
-    p_true = stack_lists(t["p_true"], "latent truth: p_true").astype(np.float64)
+    p_true = _rows_of(truth, "p_true", rows["file_id"], "latent truth")
+    p_raters = _rows_of(mixture, "p_raters", rows["file_id"], "rater mixture")
     p_votes = label_table.matrix(rows, "p_primary").astype(np.float64)
+    train = labels[labels["split"] == TRAIN]
     return {
         "n_utterances": len(rows),
         "annotators_mean": float(rows["n_annotators"].mean()),
         "entropy_votes": mean_with_ci(normalised_entropy(p_votes), s),
         "entropy_truth": mean_with_ci(normalised_entropy(p_true), s),
+        "entropy_raters": mean_with_ci(normalised_entropy(p_raters), s),
         "jsd_votes_truth": mean_with_ci(jsd(p_true, p_votes), s),
+        "jsd_votes_raters": mean_with_ci(jsd(p_raters, p_votes), s),
+        "jsd_raters_truth": mean_with_ci(jsd(p_true, p_raters), s),
+        "other_votes": float(p_votes[:, OTHER].mean()),
+        "other_truth": float(p_true[:, OTHER].mean()),
+        "other_raters": float(p_raters[:, OTHER].mean()),
         "x_share": float((rows["consensus"] == "X").mean()),
+        "x_share_train": float((train["consensus"] == "X").mean()) if len(train) else None,
     }
 
 
@@ -99,21 +105,23 @@ def run(
     variants: Mapping[str, Mapping[str, Any]],
     baseline: str,
     seeds: Sequence[int],
+    resamples: int,
 ) -> dict[str, Any]:
     """Evaluate one setting.
 
     ``inputs``: ``labels`` (the setting's label table), ``label_summary``,
-    ``truth`` and, per variant and split, ``<variant>.<split>`` (one dump per
-    seed, in ``seeds`` order). ``outputs``: the keys of
-    :func:`sertools.study.layout.evaluation_outputs` plus
-    ``reference.<row>.<split>`` for the reference dumps. ``setting``: the
-    setting's record (:meth:`sertools.study.grid.Setting.describe`);
-    ``variants``: name -> the variant's section (``targets``, ``hard_labels``).
+    ``truth``, ``mixture`` (the setting's ``rater_mixture.parquet``) and, per
+    variant and split, ``<variant>.<split>`` (one dump per seed, in ``seeds``
+    order). ``outputs``: the keys of :func:`sertools.study.layout.evaluation_outputs`.
+    ``setting``: the setting's record (:meth:`sertools.study.grid.Setting.describe`);
+    ``variants``: name -> the variant's section (``targets``, ``hard_labels``);
+    ``resamples``: B of the scores and comparisons.
     """
     splits = list(evaluation["splits"])
     s = settings.resolve(evaluation)
     labels = label_table.read(inputs["labels"])
     truth = pd.read_parquet(inputs["truth"])
+    mixture = pd.read_parquet(inputs["mixture"])
     for ref in reference.REFERENCES:
         for split, tab in reference.tables(ref, labels, splits, truth).items():
             predictions.write(outputs[f"reference.{ref}.{split}"], tab)
@@ -126,38 +134,66 @@ def run(
         }
 
     rows = [*variants, *reference.REFERENCES]
-    entropy: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        cfg = dict(variants[row]) if row in variants else None
-        doc = metrics.variant_metrics(
-            paths(row), inputs["labels"], evaluation, inputs["truth"], variant=row, variant_cfg=cfg
-        )
-        metrics_doc.write(outputs[f"metrics.{row}"], doc)
-        entropy[row] = {}
-        for split in splits:
-            fids = labels.loc[labels["split"] == split, "file_id"].sort_values(kind="stable").to_numpy()
-            entropy[row][split] = mean_with_ci(_predicted_entropy(paths(row)[split], fids), s)
-    for row in variants:
-        if row == baseline:
-            continue
-        doc = significance.compare(
-            paths(row),
-            paths(baseline),
-            inputs["labels"],
-            evaluation,
-            inputs["truth"],
-            variant=row,
-            baseline=baseline,
-        )
-        significance_doc.write(outputs[f"significance.{row}"], doc)
+    write_json(
+        outputs["scores"],
+        {
+            "schema": scores_mod.SCHEMA,
+            "setting": dict(setting),
+            "splits": {
+                split: _scores(
+                    paths,
+                    rows,
+                    split,
+                    inputs["labels"],
+                    truth,
+                    mixture,
+                    evaluation,
+                    baseline,
+                    variants,
+                    resamples,
+                )
+                for split in splits
+            },
+        },
+    )
     label_summary = json.loads(Path(inputs["label_summary"]).read_text())
     summary = {
         "schema": SUMMARY_SCHEMA,
         "setting": dict(setting),
         "seeds": list(seeds),
         "fleiss_kappa_primary": label_summary["reliability"]["fleiss_kappa_primary"].get("all"),
-        "votes": {split: _vote_summary(labels, truth, split, s) for split in splits},
-        "predicted_entropy": entropy,
+        "votes": {split: _vote_summary(labels, truth, mixture, split, s) for split in splits},
     }
     write_json(outputs["summary"], summary)
     return summary
+
+
+def _scores(
+    paths: Any,
+    rows: Sequence[str],
+    split: str,
+    labels_path: PathLike,
+    truth: pd.DataFrame,
+    mixture: pd.DataFrame,
+    evaluation: Mapping[str, Any],
+    baseline: str,
+    variants: Mapping[str, Any],
+    resamples: int,
+) -> dict[str, Any]:
+    """:func:`sertools.study.scores.score_rows` of every row on ``split`` (hard labels: the common scheme)."""
+    common = schemes.resolve(evaluation)
+    lab, columns = schemes.label_columns(evaldata.read_labels(labels_path), common, reference=False)
+    data = {
+        row: evaldata.load_split(paths(row)[split], lab, split, truth[["file_id", "p_true"]], **columns)[0]
+        for row in rows
+    }
+    fids = pd.Series(data[rows[0]][0].file_ids)
+    p_raters = _rows_of(mixture, "p_raters", fids, "rater mixture")
+    return scores_mod.score_rows(
+        data,
+        p_raters,
+        baseline,
+        [v for v in variants if v != baseline],
+        settings.resolve(evaluation),
+        resamples,
+    )

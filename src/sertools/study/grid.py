@@ -10,7 +10,11 @@ over the same utterances, audio and latent truth. The ``study`` config section
   ``r3_u0.5``). Propensity 0 is the negative control (no Other routing in the
   labels), a non-zero value the positive control (routing planted).
 * **annotators per utterance**: at ``study.annotators_level``, propensity 0,
-  exactly ``n`` annotators for every utterance, named ``<level>_n<n>``.
+  exactly ``n`` annotators for every utterance, named ``<level>_n<n>``; and,
+  for each further value of ``study.annotator_perceptions``, the same counts
+  with raters of that perception (``truth``: every rater draws from p_true,
+  no guess prior, no confusion; the control for the rater mixture), named
+  ``<perception>_n<n>``.
 
 No setting touches a variant: the generator's parameters come from this
 module alone, and every variant is trained on every setting.
@@ -54,6 +58,11 @@ class Setting:
         return mean_reliability(self.raters)
 
     @property
+    def perception(self) -> str:
+        """What the setting's raters draw from (``synthetic.raters.perception``)."""
+        return str(self.raters.get("perception", "raters"))
+
+    @property
     def annotators(self) -> int | None:
         """Annotators per utterance on the annotator axis (None: the corpus's usual 5 + extra)."""
         return int(self.raters["annotators_min"]) if self.axis == "annotators" else None
@@ -67,6 +76,7 @@ class Setting:
             "reliability": round(self.reliability, 6),
             "other_when_unsure": self.other_when_unsure,
             "annotators": self.annotators,
+            "perception": self.perception,
             "seeds": list(self.seeds),
             "raters": self.raters,
         }
@@ -138,14 +148,20 @@ def settings(config: Mapping[str, Any]) -> dict[str, Setting]:
             raise ConfigError(
                 f"config key 'study.annotators_level': {level!r} is not one of the levels {list(levels)}"
             )
-        for n in study["annotator_counts"]:
-            raters = {**levels[level], "other_when_unsure": 0.0, "annotators_min": int(n)}
-            add(
-                f"{level}_n{n}",
-                "annotators",
-                level,
-                _checked({**raters, "annotators_extra_mean": 0.0}, "study"),
-            )
+        perceptions = list(study["annotator_perceptions"])
+        if len(set(perceptions)) != len(perceptions):
+            raise ConfigError(f"config key 'study.annotator_perceptions': repeated values in {perceptions}")
+        for perception in perceptions:
+            prefix = level if perception == "raters" else perception
+            for n in study["annotator_counts"]:
+                raters = {
+                    **levels[level],
+                    "other_when_unsure": 0.0,
+                    "annotators_min": int(n),
+                    "annotators_extra_mean": 0.0,
+                    "perception": perception,
+                }
+                add(f"{prefix}_n{n}", "annotators", level, _checked(raters, "study"))
     unknown = sorted(set(seeds) - set(out))
     if unknown:
         raise ConfigError(f"config key 'study.seeds': unknown setting(s) {unknown}; settings: {list(out)}")

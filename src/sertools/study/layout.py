@@ -10,7 +10,7 @@ with their defaults, and give concrete paths when called with values::
     results/study/settings/<setting>/labels/labels.parquet
     results/study/settings/<setting>/train/<variant>/seed<seed>/...
     results/study/settings/<setting>/predictions/<variant>/seed<seed>/<split>.parquet
-    results/study/settings/<setting>/evaluation/...   metrics, significance, summary
+    results/study/settings/<setting>/evaluation/...   scores, summary
     results/study/tables/, results/study/figures/      the study's report
 """
 
@@ -66,19 +66,17 @@ def fit_outputs(
     return out
 
 
-def evaluation_outputs(
-    variants: Sequence[str], compared: Sequence[str], splits: Sequence[str], setting: str = "{setting}"
-) -> dict[str, str]:
+def evaluation_outputs(splits: Sequence[str], setting: str = "{setting}") -> dict[str, str]:
     """The outputs of one setting's evaluation job.
 
     ``reference.<row>.<split>`` (the reference rows' dumps, stored as seed 0),
-    ``metrics.<row>`` for every variant and reference row,
-    ``significance.<variant>`` for every variant compared with the baseline,
-    and ``summary`` (the setting's vote and entropy figures).
+    ``scores`` (every row's scores and Other-class shares and each variant
+    minus the baseline, seeds resampled: :mod:`sertools.study.scores`) and
+    ``summary`` (the setting's votes against the truth and the raters'
+    mixture).
     """
     d = f"{setting_dir(setting)}/evaluation"
     out = {f"reference.{r}.{s}": prediction(r, s, setting, 0) for r in REFERENCES for s in splits}
-    out.update({f"metrics.{v}": f"{d}/metrics/{v}.json" for v in (*variants, *REFERENCES)})
-    out.update({f"significance.{v}": f"{d}/significance/{v}.json" for v in compared})
+    out["scores"] = f"{d}/scores.json"
     out["summary"] = f"{d}/summary.json"
     return out

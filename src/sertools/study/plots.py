@@ -1,7 +1,8 @@
 """The study's figures (PNG and PDF, :func:`sertools.report.style.save_figure`).
 
 Every figure draws from :class:`sertools.study.collect.StudyResults`; error
-bars are the bootstrap CIs of the evaluation documents. Models are coloured
+bars are the bootstrap CIs of the evaluation documents (utterances and seeds
+resampled, :mod:`sertools.study.scores`). Models are coloured
 lines with markers, the oracle (latent truth as the prediction) a grey dashed
 line, the Train prior a black dotted line; humans (the votes) are black.
 """
@@ -36,18 +37,19 @@ PathLike = str | Path
 
 #: figure stem -> what it shows
 FIGURES: dict[str, str] = {
-    "reliability_jsd": "JSD to the latent truth and to the votes against rater reliability",
-    "reliability_kld": "KLD to the latent truth and to the votes against rater reliability",
-    "differences": "Distributional minus hard (JSD, KLD to truth and votes) against rater reliability",
+    "reliability_jsd": "JSD to the latent truth, the raters' mixture and the votes against rater reliability",
+    "reliability_kld": "KLD to the latent truth, the raters' mixture and the votes against rater reliability",
+    "differences": "Each row minus hard CE (JSD to truth, mixture and votes; macro-F1) against rater reliability",
     "other_class": "Argmax-Other share of each row and the humans' Other vote share per entropy stratum",
     "accuracy_entropy": "Macro-F1 and mean predicted entropy against rater reliability",
-    "annotators": "Votes and models against the latent truth as annotators per utterance grow",
+    "annotators": "Votes and models against the latent truth and the raters' mixture as annotators per utterance grow, per rater perception",
 }
 
 
 _VOTES = {"color": HUMAN_COLOUR, "marker": "o", "linestyle": "-"}
 _VOTES_ENTROPY = {"color": HUMAN_COLOUR, "marker": "x", "linestyle": "-."}
 _TRUTH = {"color": TRUTH_COLOUR, "marker": "x", "linestyle": "-."}
+_MIXTURE = {"color": TRUTH_COLOUR, "marker": "s", "linestyle": ":"}
 
 
 def _style(rows: Sequence[str]) -> dict[str, dict[str, object]]:
@@ -99,7 +101,7 @@ def _reliability_panels(r: StudyResults, metrics: Sequence[str], out: Path) -> l
 def _differences(r: StudyResults, out: Path) -> list[Path]:
     d = r.differences[r.differences["axis"] == "reliability"]
     us = sorted(d["other_when_unsure"].unique())
-    metrics = ["jsd_true", "jsd_primary", "kld_true", "kld_primary"]
+    metrics = ["jsd_true", "jsd_raters", "jsd_primary", "macro_f1"]
     rows = [v for v in r.rows if v in set(d["row"])]
     st = _style(list(r.rows))
     fig = new_figure(3.0 * len(metrics), 2.6 * len(us) + 0.6)
@@ -227,9 +229,10 @@ def _accuracy_entropy(r: StudyResults, out: Path) -> list[Path]:
                     "Latent truth",
                     col="entropy_truth",
                 )
+                h3 = _line(ax, vu["reliability"], vu, _MIXTURE, "Raters' mixture", col="entropy_raters")
                 if i == 0:
-                    handles += [h1, h2]
-                    labels += ["Votes (entropy)", "Latent truth (entropy)"]
+                    handles += [h1, h2, h3]
+                    labels += ["Votes (entropy)", "Latent truth (entropy)", "Raters' mixture (entropy)"]
             ax.set_title(f"{METRICS[m]} (u {u:g})")
             ax.set_xlabel("mean rater reliability")
     legend_below(fig, handles, labels)
@@ -238,48 +241,47 @@ def _accuracy_entropy(r: StudyResults, out: Path) -> list[Path]:
 
 def _annotators(r: StudyResults, out: Path) -> list[Path]:
     s = r.scores[(r.scores["axis"] == "annotators")]
-    v = r.votes[r.votes["axis"] == "annotators"].sort_values("annotators")
+    v_all = r.votes[r.votes["axis"] == "annotators"].sort_values("annotators")
+    perceptions = list(dict.fromkeys(v_all["perception"]))
     st = _style(list(r.rows))
-    fig = new_figure(9.6, 3.2)
-    axes = fig.subplots(1, 3)
-    h1 = _line(
-        axes[0],
-        v["annotators"],
-        v,
-        _VOTES,
-        "Votes",
-        col="jsd_votes_truth",
-    )
-    axes[0].set_title("JSD of the votes to the latent truth")
-    _line(
-        axes[1],
-        v["annotators"],
-        v,
-        _VOTES,
-        "Votes",
-        col="entropy_votes",
-    )
-    h2 = _line(
-        axes[1],
-        v["annotators"],
-        v,
-        _TRUTH,
-        "Truth",
-        col="entropy_truth",
-    )
-    axes[1].set_title("Mean normalised entropy")
-    handles, labels = [h1, h2], ["Votes", "Latent truth"]
-    for row, label in r.rows.items():
-        d = s[(s["row"] == row) & (s["metric"] == "jsd_true")].sort_values("annotators")
-        handles.append(_line(axes[2], d["annotators"], d, st[row], label))
-        labels.append(label)
-    axes[2].set_title("JSD of each row to the latent truth")
-    for ax in axes:
-        ax.set_xscale("log")
-        ticks = sorted(v["annotators"].astype(int).unique())
-        ax.set_xticks(ticks, [str(t) for t in ticks])
-        ax.minorticks_off()
-        ax.set_xlabel("annotators per utterance")
+    fig = new_figure(12.8, 3.0 * len(perceptions) + 0.6)
+    axes = fig.subplots(len(perceptions), 4, squeeze=False)
+    handles: list = []
+    labels: list[str] = []
+    for i, perception in enumerate(perceptions):
+        v = v_all[v_all["perception"] == perception]
+        ax = axes[i]
+        h1 = _line(ax[0], v["annotators"], v, _VOTES, "Votes to truth", col="jsd_votes_truth")
+        h2 = _line(ax[0], v["annotators"], v, _MIXTURE, "Votes to mixture", col="jsd_votes_raters")
+        ax[0].set_title(f"JSD of the votes (raters: {perception})")
+        h3 = _line(ax[1], v["annotators"], v, _VOTES_ENTROPY, "Votes", col="entropy_votes")
+        h4 = _line(ax[1], v["annotators"], v, _TRUTH, "Truth", col="entropy_truth")
+        h5 = _line(ax[1], v["annotators"], v, _MIXTURE, "Mixture", col="entropy_raters")
+        ax[1].set_title(f"Mean normalised entropy (raters: {perception})")
+        if i == 0:
+            handles += [h1, h2, h3, h4, h5]
+            labels += [
+                "Votes: JSD to truth",
+                "Votes: JSD to raters' mixture",
+                "Votes (entropy)",
+                "Latent truth (entropy)",
+                "Raters' mixture (entropy)",
+            ]
+        sp = s[s["perception"] == perception]
+        for j, (metric, what) in enumerate((("jsd_true", "latent truth"), ("jsd_raters", "raters' mixture"))):
+            for row, label in r.rows.items():
+                d = sp[(sp["row"] == row) & (sp["metric"] == metric)].sort_values("annotators")
+                h = _line(ax[2 + j], d["annotators"], d, st[row], label)
+                if i == 0 and j == 0:
+                    handles.append(h)
+                    labels.append(label)
+            ax[2 + j].set_title(f"JSD of each row to the {what}")
+        for a in ax:
+            a.set_xscale("log")
+            ticks = sorted(v["annotators"].astype(int).unique())
+            a.set_xticks(ticks, [str(t) for t in ticks])
+            a.minorticks_off()
+            a.set_xlabel("annotators per utterance")
     legend_below(fig, handles, labels)
     return save_figure(fig, out)
 
@@ -288,8 +290,8 @@ def plot_all(r: StudyResults, out_dir: PathLike) -> list[Path]:
     """Write every figure of :data:`FIGURES` into ``out_dir``; returns the files."""
     d = Path(out_dir)
     with matplotlib.rc_context(RC):
-        paths = _reliability_panels(r, ["jsd_true", "jsd_primary"], d / "reliability_jsd")
-        paths += _reliability_panels(r, ["kld_true", "kld_primary"], d / "reliability_kld")
+        paths = _reliability_panels(r, ["jsd_true", "jsd_raters", "jsd_primary"], d / "reliability_jsd")
+        paths += _reliability_panels(r, ["kld_true", "kld_raters", "kld_primary"], d / "reliability_kld")
         paths += _differences(r, d / "differences")
         paths += _other_class(r, d / "other_class")
         paths += _accuracy_entropy(r, d / "accuracy_entropy")

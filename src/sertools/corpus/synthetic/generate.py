@@ -5,7 +5,9 @@
 ``Labels/labels.txt``; docs/corpus.md) plus files a real release does not
 have, all at the corpus root: ``latent_truth.parquet`` (the TRUE class
 distribution and A/V/D of every utterance), ``rater_truth.parquet`` (every
-simulated worker's reliability, style and biases) and ``synth_meta.json``. The corpus is a pure function of
+simulated worker's reliability, style and biases), ``rater_mixture.parquet``
+(the raters' mixture q_bar of every utterance: what an unlimited panel of
+these raters would vote, :func:`.labels.rater_mixture`) and ``synth_meta.json``. The corpus is a pure function of
 (utterances, seed, durations, sample rate).
 
 The parts, each drawing from its own random stream (:mod:`.sampling`):
@@ -47,7 +49,7 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
     ``audio`` only the labels and latent values are written (``labels_only``:
     the study's re-drawn votes, rule ``study_votes``). ``synthetic`` is
     the config section (``utterances``, ``seed``, ``min_duration_s``,
-    ``max_duration_s``). ``inputs`` holds only the library files the rule
+    ``max_duration_s``); ``mixture``, if named, is the raters' mixture file. ``inputs`` holds only the library files the rule
     depends on and is not read.
     """
     root = Path(outputs["truth"]).parent
@@ -57,7 +59,11 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         "detailed": writers.DETAILED,
     }
     named = dict(outputs.items())  # a Snakemake named list's `in` looks at values
-    for key, rel in (("audio", writers.AUDIO_DIR), ("labels_txt", writers.LABELS_TXT)):
+    for key, rel in (
+        ("audio", writers.AUDIO_DIR),
+        ("labels_txt", writers.LABELS_TXT),
+        ("mixture", writers.RATER_MIXTURE),
+    ):
         if key in named:
             expected[key] = rel
     for key, rel in expected.items():
@@ -125,6 +131,7 @@ def generate(
     writers.write_labels_txt(root, layout, ann, raters, codes, mean)
     writers.write_latent(root, layout, latent)
     writers.write_raters(root, raters, ann)
+    writers.write_mixture(root, layout, labels.rater_mixture(latent, raters, rater_settings))
 
     limited = 0
     audio_seconds = 0.0
@@ -143,10 +150,19 @@ def generate(
         "max_duration_s": max_duration_s,
         "sample_rate": sample_rate,
         "cue_contrast": cue_contrast,
-        "raters": dataclasses.asdict(rater_settings),
+        "raters": _rater_parameters(rater_settings),
     }
     writers.write_meta(root, _meta(parameters, summary))
     return summary
+
+
+def _rater_parameters(settings: labels.RaterSettings) -> dict[str, Any]:
+    """``synth_meta.json``'s record of the raters; ``perception`` only when it is not the default
+    ``raters`` (so a corpus with today's raters keeps the file it always had)."""
+    out = dataclasses.asdict(settings)
+    if out["perception"] == labels.RaterSettings.perception:
+        del out["perception"]
+    return out
 
 
 def _validate(utterances: Any, seed: Any, min_duration_s: Any, max_duration_s: Any, sample_rate: Any) -> None:

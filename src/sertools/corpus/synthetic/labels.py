@@ -24,6 +24,16 @@ Rates and totals are MSP-Podcast 2.0's (docs/corpus.md, "Partitions").
 
        q = r_w [(1 - c_w) p_true + c_w p_true @ Neighbours] + (1 - r_w) g_w.
 
+   The vote share an unlimited panel of these raters would give an
+   utterance is the activity-weighted mean of q over the pool,
+
+       q_bar = E[r (1 - c)] p_true + E[r c] p_true @ Neighbours + E[(1 - r) g],
+
+   the raters' mixture (:func:`rater_mixture`, ``rater_mixture.parquet``):
+   what the votes converge to as annotators per utterance grow, which is not
+   p_true. With ``perception: truth`` a rater draws from p_true itself (no
+   reliability weighting, no confusion, no guess prior) and q_bar = p_true.
+
    Other primaries are written ``Other-<Word>`` (12% plain ``Other``) with the
    word drawn through a class-to-word table from p_true. Secondary labels: a
    worker gives them with its own probability, 1-3 distinct words, each drawn
@@ -62,6 +72,8 @@ KIND_PROBS: tuple[float, ...] = (0.55, 0.30, 0.15)
 EXTRA_RATER_RATE: tuple[float, ...] = (0.3, 0.5, 0.7)
 MIN_RATERS, MAX_RATERS = 5, 12
 EXTRA_RATERS_CAP = MAX_RATERS - MIN_RATERS  # at most this many annotators beyond the minimum
+#: what a rater draws its votes from (``synthetic.raters.perception``)
+PERCEPTIONS: tuple[str, ...] = ("raters", "truth")
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,11 @@ class RaterSettings:
     distribution), on top of what it perceives; ``annotators_min`` and
     ``annotators_extra_mean`` (None: 0.3 / 0.5 / 0.7 by kind, mean about 0.42):
     annotators per utterance = minimum + min(7, Poisson(extra)), the extra rate
-    scaled by kind so that its mean is ``annotators_extra_mean``.
+    scaled by kind so that its mean is ``annotators_extra_mean``; ``perception``:
+    ``raters`` (each rater draws from its own q above) or ``truth`` (every rater
+    draws from p_true, Other routing still applied: the study's control for the
+    rater mixture). The pool (reliabilities, styles, biases) is drawn the same
+    way under both, so ``truth`` changes the primary and secondary votes only.
     """
 
     reliability: tuple[float, float] = (8.0, 2.0)
@@ -87,6 +103,7 @@ class RaterSettings:
     other_when_unsure: float = 0.0
     annotators_min: int = MIN_RATERS
     annotators_extra_mean: float | None = None
+    perception: str = "raters"
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> RaterSettings:
@@ -103,7 +120,13 @@ class RaterSettings:
             kw["annotators_min"] = int(s["annotators_min"])
         if s.get("annotators_extra_mean") is not None:
             kw["annotators_extra_mean"] = float(s["annotators_extra_mean"])
+        if "perception" in s:
+            kw["perception"] = str(s["perception"])
         out = cls(**kw)
+        if out.perception not in PERCEPTIONS:
+            raise ValueError(
+                f"synthetic.raters: perception must be one of {list(PERCEPTIONS)}, got {out.perception!r}"
+            )
         if out.neutral_overuse_share + out.other_overuse_share > 1:
             raise ValueError("synthetic.raters: neutral_overuse_share + other_overuse_share exceeds 1")
         return out
@@ -404,12 +427,13 @@ def annotate(latent: Latent, raters: Raters, seed: int, settings: RaterSettings 
 
     # What each rater perceives: reliability, neighbour confusion and a guess prior.
     p = latent.p_true
-    r = raters.reliability[worker][:, None]
-    c = raters.confusion[worker][:, None]
-    q = r * ((1 - c) * p[utt] + c * (p @ NEIGHBOURS)[utt]) + (1 - r) * raters.guess[worker]
-    if cfg.other_when_unsure > 0:  # "Other when unsure": more likely the more ambiguous the utterance
-        u = cfg.other_when_unsure * normalised_entropy(p)[utt][:, None]
-        q = (1 - u) * q + u * np.eye(K)[OTHER]
+    if cfg.perception == "truth":  # the control: every rater draws from p_true itself
+        q = p[utt]
+    else:
+        r = raters.reliability[worker][:, None]
+        c = raters.confusion[worker][:, None]
+        q = r * ((1 - c) * p[utt] + c * (p @ NEIGHBOURS)[utt]) + (1 - r) * raters.guess[worker]
+    q = _route_other(q, p, utt, cfg.other_when_unsure)
     draws = sampling.sample_rows(q, rng.random((len(utt), 4)))  # primary + 3 secondary slots
     del q
     primary = draws[:, 0]
@@ -417,6 +441,37 @@ def annotate(latent: Latent, raters: Raters, seed: int, settings: RaterSettings 
     secondary = _secondary_labels(draws[:, 1:], raters.secondary_rate[worker], rng)
     ratings = _ratings(latent.avd[utt], primary, raters, worker, rng)
     return Annotations(utt, worker, primary, major_label, secondary, ratings)
+
+
+def _route_other(q: np.ndarray, p_true: np.ndarray, rows: np.ndarray, propensity: float) -> np.ndarray:
+    """ "Other when unsure": Other with probability ``propensity x H(p_true)`` of each row's utterance."""
+    if propensity <= 0:
+        return q
+    u = propensity * normalised_entropy(p_true)[rows][:, None]
+    return (1 - u) * q + u * np.eye(K)[OTHER]
+
+
+def rater_mixture(latent: Latent, raters: Raters, settings: RaterSettings | None = None) -> np.ndarray:
+    """(n, K) the raters' mixture q_bar: the expected primary vote of one annotation slot.
+
+    A slot's worker is drawn by activity from the pool (:func:`_assign_workers`
+    before it redraws a worker repeated within an utterance), so the expected
+    vote is the activity-weighted mean of every worker's q (module docstring,
+    step 3), with the setting's Other routing: what the share of votes of an
+    utterance converges to as its annotators grow. Under ``perception: truth``
+    it is p_true (with the routing).
+    """
+    cfg = settings or RaterSettings()
+    p = latent.p_true
+    if cfg.perception == "truth":
+        q = p.copy()
+    else:
+        w = raters.activity / raters.activity.sum()
+        r, c = raters.reliability, raters.confusion
+        own, confused = float(w @ (r * (1 - c))), float(w @ (r * c))
+        guess = (w * (1 - r)) @ raters.guess
+        q = own * p + confused * (p @ NEIGHBOURS) + guess[None, :]
+    return _route_other(q, p, np.arange(len(p)), cfg.other_when_unsure)
 
 
 def _assign_workers(n_raters: np.ndarray, activity: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -29,6 +29,7 @@ DETAILED = "Labels/labels_detailed.csv"
 LABELS_TXT = "Labels/labels.txt"
 LATENT_TRUTH = "latent_truth.parquet"
 RATER_TRUTH = "rater_truth.parquet"
+RATER_MIXTURE = "rater_mixture.parquet"
 META = "synth_meta.json"
 AUDIO_DIR = "Audios"
 
@@ -143,6 +144,19 @@ def write_latent(root: Path, layout: Layout, latent: Latent) -> None:
         }
     )
     write_parquet(root / LATENT_TRUTH, df)
+
+
+def write_mixture(root: Path, layout: Layout, mixture: np.ndarray) -> None:
+    """``rater_mixture.parquet``: ``file_id, p_raters``, the raters' mixture q_bar of every
+    utterance (:func:`sertools.corpus.synthetic.labels.rater_mixture`), written with the votes."""
+    import pyarrow as pa
+
+    n = len(layout.file_id)
+    offsets = np.arange(0, (n + 1) * K, K, dtype=np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.ascontiguousarray(mixture).ravel()))
+    write_parquet(
+        root / RATER_MIXTURE, pd.DataFrame({"file_id": layout.file_id, "p_raters": lists.to_pandas()})
+    )
 
 
 def write_raters(root: Path, raters: Raters, ann: Annotations) -> None:

@@ -1,0 +1,247 @@
+"""The study's scores and comparisons, with seeds resampled as well as utterances.
+
+For one setting and split, every row (the variants, each with its training
+seeds, and the reference rows) is scored on the same utterances against three
+targets:
+
+* ``true``: the latent truth p_true, the perception the simulation starts from
+  (``latent_truth.parquet``);
+* ``raters``: the raters' mixture q_bar, what an unlimited panel of the
+  setting's raters would vote (``rater_mixture.parquet``,
+  :func:`sertools.corpus.synthetic.labels.rater_mixture`);
+* ``primary``: the primary votes themselves;
+
+plus macro-F1 against the hard labels of the evaluation's common scheme (X
+excluded), the mean normalised entropy of the predictions (``entropy_pred``)
+and their mean Other probability (``other_mass``); and, for the Other-class
+analysis, per stratum of the primary votes' entropy (``evaluation.entropy_bins``,
+and ``all``), the share of utterances whose argmax is Other and the humans'
+Other vote share (a ratio of two sums over the same resamples).
+
+**Resampling.** Each of B resamples draws the utterances with replacement
+(the same draw for every row, so comparisons are paired) and, per row, its
+training seeds with replacement (:func:`sertools.evaluation.bootstrap.seed_resampled_mean`):
+a replicate is the mean over the drawn seeds of their metric on the drawn
+utterances. The interval of a score therefore carries the seed-to-seed
+variance as well as the utterances'. A comparison (row minus baseline) draws
+the two rows' seeds independently: their seeds are separate training runs.
+Its two-sided p-value is :func:`sertools.evaluation.significance.bootstrap_p`
+of the replicate differences; ``p_value_utterances`` is the same with the
+seeds held fixed (every seed in every resample, the workflow's significance
+test), for comparison. Each comparison also records the difference of every
+(row seed, baseline seed) pair, so a reader sees whether its sign depends on
+which seeds were trained.
+
+Every metric is a function of column sums over utterances, so all resamples
+come from one product of the resample counts with a per-utterance matrix
+(:func:`sertools.evaluation.bootstrap.resampled_sums`), as in the workflow's
+bootstrap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sertools.classes import OTHER, K
+from sertools.evaluation.bootstrap import (
+    ci_interval,
+    metric_range,
+    percentile_ci,
+    resampled_sums,
+    seed_resample_indices,
+    seed_resampled_mean,
+)
+from sertools.evaluation.evaldata import EvalData
+from sertools.evaluation.metrics_doc import number
+from sertools.evaluation.significance import bootstrap_p
+from sertools.evaluation.strata import entropy_of, entropy_strata, stratum_names
+from sertools.measures import jsd, kld, normalised_entropy
+
+__all__ = ["COMPARED", "METRICS", "SCHEMA", "TARGETS", "score_rows"]
+
+SCHEMA = "sertools.study.scores/1"
+#: divergence targets, in table order
+TARGETS: tuple[str, ...] = ("true", "raters", "primary")
+_MEANS: tuple[str, ...] = (
+    *(f"{m}_{t}" for t in TARGETS for m in ("jsd", "kld")),
+    "entropy_pred",
+    "other_mass",
+)
+#: every metric of a row
+METRICS: tuple[str, ...] = (*_MEANS, "macro_f1")
+#: the metrics compared with the baseline
+COMPARED: tuple[str, ...] = (*(f"{m}_{t}" for t in TARGETS for m in ("jsd", "kld")), "macro_f1")
+_BASE = len(_MEANS) + 3 * K
+ALL = "all"
+
+
+def _width(n_strata: int) -> int:
+    return _BASE + 3 * (n_strata + 1)
+
+
+def _features(d: EvalData, p_raters: np.ndarray, prob_floor: float, edges: Sequence[float]) -> np.ndarray:
+    """(N, width): the per-utterance means, per-class TP, true and predicted indicators, then per
+    stratum (``all`` first) its indicator, argmax-Other indicator and human Other share."""
+    masks = [np.ones(d.n, dtype=bool), *entropy_strata(entropy_of(d), edges)]
+    f = np.zeros((d.n, _width(len(masks) - 1)))
+    if d.p_true is None:
+        raise ValueError("the study's scores need the latent truth (p_true)")
+    targets = {"true": d.p_true, "raters": p_raters, "primary": d.p_primary}
+    cols = []
+    for t in TARGETS:
+        cols += [jsd(targets[t], d.probs), kld(targets[t], d.probs, prob_floor)]
+    cols += [normalised_entropy(d.probs), d.probs[:, OTHER]]
+    f[:, : len(_MEANS)] = np.column_stack(cols)
+    rows = np.flatnonzero(d.hard >= 0)
+    h, p = d.hard[rows], d.pred[rows]
+    base = len(_MEANS)
+    f[rows, base + h] = (h == p).astype(np.float64)
+    f[rows, base + K + h] = 1.0
+    f[rows, base + 2 * K + p] = 1.0
+    pred_other = (d.pred == OTHER).astype(np.float64)
+    for j, mask in enumerate(masks):
+        c = _BASE + 3 * j
+        f[:, c] = mask
+        f[:, c + 1] = mask * pred_other
+        f[:, c + 2] = mask * d.p_primary[:, OTHER]
+    return f
+
+
+def _shares(sums: np.ndarray, n_strata: int) -> dict[str, np.ndarray]:
+    """Per stratum (index, ``all`` = 0): argmax-Other share, human Other share, size."""
+    out: dict[str, np.ndarray] = {}
+    for j in range(n_strata + 1):
+        c = _BASE + 3 * j
+        size = sums[:, c]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"model_{j}"] = np.where(size > 0, sums[:, c + 1] / np.where(size > 0, size, 1.0), np.nan)
+            out[f"human_{j}"] = np.where(size > 0, sums[:, c + 2] / np.where(size > 0, size, 1.0), np.nan)
+        out[f"size_{j}"] = size
+    return out
+
+
+def _metrics(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Every metric from (R, width) column sums of resamples of ``n`` utterances."""
+    out = {m: sums[:, i] / n for i, m in enumerate(_MEANS)}
+    base = len(_MEANS)
+    tp, n_true, n_pred = (sums[:, base + j * K : base + (j + 1) * K] for j in range(3))
+    denom = n_true + n_pred
+    f1 = np.where(denom > 0, 2.0 * tp / np.where(denom > 0, denom, 1.0), 0.0)
+    out["macro_f1"] = np.where(n_true.sum(axis=1) > 0, f1.mean(axis=1), np.nan)
+    return out
+
+
+def score_rows(
+    rows: Mapping[str, Sequence[EvalData]],
+    p_raters: np.ndarray,
+    baseline: str,
+    compared: Sequence[str],
+    s: Mapping[str, Any],
+    n_resamples: int,
+) -> dict[str, Any]:
+    """The scores document of one split: every row's metrics and each compared row minus ``baseline``.
+
+    ``rows``: name -> one :class:`EvalData` per training seed, all on the same
+    utterances (with p_true); ``p_raters`` (N, K): the raters' mixture of those
+    utterances in the same order; ``s``: resolved evaluation settings
+    (:func:`sertools.evaluation.settings.resolve`: seed, level, interval
+    method, probability floor); ``n_resamples``: B.
+    """
+    names = list(rows)
+    first = rows[names[0]][0]
+    for name in names:
+        for d in rows[name]:
+            if not np.array_equal(d.file_ids, first.file_ids):
+                raise ValueError(f"row {name!r} is not scored on the same utterances as {names[0]!r}")
+    p_raters = np.asarray(p_raters, dtype=np.float64)
+    if p_raters.shape != (first.n, K):
+        raise ValueError(f"p_raters must have shape ({first.n}, {K}), got {p_raters.shape}")
+    edges = [float(e) for e in s["entropy_bins"]]
+    strata = [ALL, *stratum_names(edges)]
+    width = _width(len(strata) - 1)
+    sets = [(name, i) for name in names for i in range(len(rows[name]))]
+    feats = np.concatenate([_features(rows[n][i], p_raters, s["prob_floor"], edges) for n, i in sets], axis=1)
+    sums = resampled_sums(feats, n_resamples, s["bootstrap_seed"])
+    full = feats.sum(axis=0, keepdims=True)
+    points: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    reps: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in names}
+    share_points: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    share_reps: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in names}
+    for j, (name, _) in enumerate(sets):
+        cols = slice(j * width, (j + 1) * width)
+        points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], first.n).items()})
+        reps[name].append(_metrics(sums[:, cols], first.n))
+        share_points[name].append(
+            {k: float(v[0]) for k, v in _shares(full[:, cols], len(strata) - 1).items()}
+        )
+        share_reps[name].append(_shares(sums[:, cols], len(strata) - 1))
+    ci, method = float(s["ci_level"]), str(s["ci_method"])
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "n_utterances": first.n,
+        "resamples": n_resamples,
+        "resampling": "utterances and training seeds",
+        "rows": {},
+        "comparisons": {},
+    }
+    seed_mean_reps: dict[str, dict[str, np.ndarray]] = {}
+    fixed_reps: dict[str, dict[str, np.ndarray]] = {}
+    for r_i, name in enumerate(names):
+        n_seeds = len(rows[name])
+        # one seed draw per row (so that its CI and its comparisons use the same draws)
+        rng = np.random.default_rng([int(s["bootstrap_seed"]), 1, r_i])
+        idx = seed_resample_indices(n_seeds, n_resamples, rng)
+        seed_mean_reps[name], fixed_reps[name], block = {}, {}, {}
+        for m in METRICS:
+            per_seed = np.stack([rep[m] for rep in reps[name]])
+            seed_mean_reps[name][m] = seed_resampled_mean(per_seed, idx)
+            fixed_reps[name][m] = per_seed.mean(axis=0)
+            vals = np.array([p[m] for p in points[name]])
+            point = float(vals.mean())
+            lo, hi = ci_interval(seed_mean_reps[name][m], point, ci, method, metric_range(m))
+            lo_u, hi_u = ci_interval(fixed_reps[name][m], point, ci, method, metric_range(m))
+            block[m] = {
+                "mean": number(point),
+                "ci_low": number(lo),
+                "ci_high": number(hi),
+                "ci_low_utterances": number(lo_u),
+                "ci_high_utterances": number(hi_u),
+                "seed_sd": number(float(np.std(vals, ddof=1))) if n_seeds > 1 else None,
+                "per_seed": [number(float(v)) for v in vals],
+            }
+        other: dict[str, Any] = {}
+        for j, stratum in enumerate(strata):
+            entry: dict[str, Any] = {"n_utterances": int(share_points[name][0][f"size_{j}"])}
+            for who in ("model", "human"):
+                vals = np.array([p[f"{who}_{j}"] for p in share_points[name]])
+                point = float(vals.mean())
+                per_seed = np.stack([rep[f"{who}_{j}"] for rep in share_reps[name]])
+                lo, hi = ci_interval(seed_resampled_mean(per_seed, idx), point, ci, method, (0.0, 1.0))
+                entry[who] = {"mean": number(point), "ci_low": number(lo), "ci_high": number(hi)}
+            other[stratum] = entry
+        doc["rows"][name] = {"n_seeds": n_seeds, "metrics": block, "other_class": other}
+    for name in compared:
+        if name == baseline:
+            continue
+        block = {}
+        for m in COMPARED:
+            d = seed_mean_reps[name][m] - seed_mean_reps[baseline][m]
+            d_fixed = fixed_reps[name][m] - fixed_reps[baseline][m]
+            v = np.array([p[m] for p in points[name]])
+            b = np.array([p[m] for p in points[baseline]])
+            pairs = (v[:, None] - b[None, :]).ravel()
+            lo, hi = percentile_ci(d, ci)
+            block[m] = {
+                "diff": number(float(v.mean() - b.mean())),
+                "ci_low": number(lo),
+                "ci_high": number(hi),
+                "p_value": number(bootstrap_p(d)),
+                "p_value_utterances": number(bootstrap_p(d_fixed)),
+                "seed_pairs_min": number(float(pairs.min())),
+                "seed_pairs_max": number(float(pairs.max())),
+            }
+        doc["comparisons"][name] = block
+    return doc
