@@ -26,7 +26,6 @@ any job is submitted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Mapping
@@ -37,6 +36,7 @@ from typing import Any
 import yaml
 
 from sertools import config as config_mod
+from sertools.io import file_sha256, looks_like_path
 from sertools.splits import DEVELOPMENT, TRAIN, ordered
 
 #: rules whose jobs ask for a GPU (workflow/rules/train.smk, predict.smk, features.smk)
@@ -100,7 +100,7 @@ def backbone_findings(cfg: Mapping[str, Any], *, hash_weights: bool = True) -> l
     path = Path(source).expanduser()
     if not path.is_dir():
         detail = f"model.backbone {source!r}: no such directory in {Path.cwd()}"
-        if not (path.is_absolute() or source.startswith((".", "~")) or source.count("/") != 1):
+        if not looks_like_path(source):
             detail += (
                 "; as a model-hub id every job would fetch it (or fail on nodes without hub access): "
                 f"download it once (`hf download {source} --local-dir models/{source.split('/')[-1]}`) "
@@ -135,7 +135,7 @@ def backbone_findings(cfg: Mapping[str, Any], *, hash_weights: bool = True) -> l
     if not weights:
         out.append(Finding("backbone weights", False, f"{path}: none of {', '.join(WEIGHT_FILES)}"))
     else:
-        digest = sha256(weights[0])[:16] + "..." if hash_weights else "not hashed"
+        digest = file_sha256(weights[0])[:16] + "..." if hash_weights else "not hashed"
         out.append(
             Finding(
                 "backbone weights",
@@ -152,14 +152,6 @@ def _layers_needed(cfg: Mapping[str, Any]) -> int:
         unfreeze = config_mod.variant_train(cfg, name).get("unfreeze") or []
         most = max([most, *(int(step["layers"]) for step in unfreeze)])
     return most
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- CUDA
@@ -313,7 +305,7 @@ def estimate_bytes(cfg: Mapping[str, Any]) -> int:
     if cfg["model"]["backbone"] == "tiny":
         weight_bytes = 4_000_000
     jobs = plan(cfg)
-    total = (jobs.get("train", 0)) * 4 * weight_bytes
+    total = jobs.get("train", 0) * 4 * weight_bytes
     if jobs.get("features_gpu"):
         conf = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
         width = (conf.get("num_hidden_layers", 12) + 1) * conf.get("hidden_size", 768) * 2

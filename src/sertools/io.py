@@ -12,6 +12,7 @@ raising the artifact's own error.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -198,3 +199,18 @@ class FrameChecks:
         }[kind](s)
         if not ok:
             raise self.error(f"{self.where}: column {column!r} has type {s.dtype}, expected {kind}")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (read in 4 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def looks_like_path(source: str) -> bool:
+    """Whether a model source that is not an existing directory is meant as a local path rather
+    than a model-hub id (``owner/name``): absolute, ``.``/``~``-relative, or not one slash."""
+    return source.startswith(("/", ".", "~")) or "\\" in source or source.count("/") != 1

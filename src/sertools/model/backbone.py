@@ -20,7 +20,6 @@ Inside the backbone sertools changes one thing and observes another:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from torch import Tensor, nn
 from transformers import WavLMConfig, WavLMModel
 
+from sertools.io import file_sha256, looks_like_path
 from sertools.model.group_norm import LengthAwareGroupNorm
 
 # --------------------------------------------------------------------------- where it comes from
@@ -66,10 +66,6 @@ def tiny_backbone_config(
     return WavLMConfig(**fields, **drop, **backbone_overrides(mask_time_prob, layerdrop))
 
 
-def _looks_like_path(s: str) -> bool:
-    return s.startswith(("/", ".", "~")) or "\\" in s or s.count("/") != 1
-
-
 def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -> WavLMModel:
     """Pre-trained WavLM from a local checkpoint directory or a model-hub id."""
     overrides = backbone_overrides(mask_time_prob, layerdrop)
@@ -81,7 +77,7 @@ def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -
                 "(expected a directory holding config.json and the weights)"
             )
         return WavLMModel.from_pretrained(str(path), **overrides).float()
-    if _looks_like_path(source):
+    if looks_like_path(source):
         raise FileNotFoundError(f"model.backbone: local checkpoint directory {source!r} does not exist")
     try:
         backbone = WavLMModel.from_pretrained(source, **overrides)
@@ -118,11 +114,7 @@ def identity(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
         file = path / name
         if file.is_file():
-            digest = hashlib.sha256()
-            with open(file, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    digest.update(chunk)
-            out[name] = {"bytes": file.stat().st_size, "sha256": digest.hexdigest()}
+            out[name] = {"bytes": file.stat().st_size, "sha256": file_sha256(file)}
     return out
 
 

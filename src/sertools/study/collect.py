@@ -116,7 +116,8 @@ _DIFF_KEYS = (
     "seed_pairs_min",
     "seed_pairs_max",
 )
-_VOTE_CI = (
+#: vote-distribution statistics with an interval (the study's votes table shows them too)
+VOTE_CI = (
     "entropy_votes",
     "entropy_truth",
     "entropy_raters",
@@ -150,7 +151,7 @@ def collect(
                 "fleiss_kappa": summary["fleiss_kappa_primary"],
                 "annotators_mean": v["annotators_mean"],
                 **{k: np.nan if v.get(k) is None else float(v[k]) for k in _VOTE_PLAIN},
-                **{f"{k}_{s}": _entry(v[k])[s] for k in _VOTE_CI for s in ("mean", "ci_low", "ci_high")},
+                **{f"{k}_{s}": _entry(v[k])[s] for k in VOTE_CI for s in ("mean", "ci_low", "ci_high")},
             }
         )
         sc = json.loads(Path(inputs[f"scores.{name}"]).read_text())["splits"][split]

@@ -249,14 +249,7 @@ def _other_table(r: StudyResults, out: Path, cis: str) -> None:
 def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
     v = r.votes
     wide_rows, csv_rows = [], []
-    fields = (
-        "entropy_votes",
-        "entropy_truth",
-        "entropy_raters",
-        "jsd_votes_truth",
-        "jsd_votes_raters",
-        "jsd_raters_truth",
-    )
+    fields = collect_mod.VOTE_CI
     plain = (
         "fleiss_kappa",
         "annotators_mean",

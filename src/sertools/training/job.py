@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sertools.io import file_sha256
 from sertools.training import provenance
 from sertools.training.entropy_curriculum import EntropyCurriculum
 
@@ -119,9 +120,9 @@ def make_job(
         variant_name,
         variant,
         int(seed),
-        provenance.file_sha256(labels),
-        provenance.file_sha256(manifest),
+        file_sha256(labels),
+        file_sha256(manifest),
         provenance.code_fingerprint(STAGE_MODULE),
-        {split: provenance.file_sha256(path) for split, path in (features or {}).items()},
+        {split: file_sha256(path) for split, path in (features or {}).items()},
     )
     return Job(model, train, variant, str(variant_name), int(seed), digest)

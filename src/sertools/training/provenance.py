@@ -12,7 +12,6 @@ code a run's weights depend on; they enter the job's config hash
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -126,15 +125,6 @@ def collect(device: Any = "cpu") -> dict[str, Any]:
         "git": git_state(),
         "utc_time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def code_fingerprint(stage_module: str) -> dict[str, str]:
