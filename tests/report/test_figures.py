@@ -27,6 +27,17 @@ def test_figure_stems_match_build_figures(tmp_path: Path) -> None:
         figures.build_figures({"x": {}}, SUMMARY, CFG, tmp_path / "z")
 
 
+def test_a_pool_of_workers_writes_the_same_files_in_the_same_order(tmp_path: Path) -> None:
+    logs = {v: {0: log_frame(0), 1: log_frame(1)} for v in METRICS}
+    one = figures.build_figures(METRICS, SUMMARY, CFG, tmp_path / "one", train_logs=logs)
+    two = figures.build_figures(METRICS, SUMMARY, CFG, tmp_path / "two", train_logs=logs, workers=2)
+    assert [p.name for p in one] == [p.name for p in two]
+    for a, b in zip(one, two, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        figures.build_figures(METRICS, SUMMARY, CFG, tmp_path / "z", workers=0)
+
+
 def test_figure_stems_match_the_workflow_outputs() -> None:
     """The stems workflow/rules/common.smk declares (shared ones, then per variant)."""
     shared = [

@@ -12,7 +12,6 @@ from sertools import config as sertools_config
 from sertools import deps as sertools_deps
 from sertools import splits as sertools_splits
 from sertools.evaluation import reference as sertools_reference
-from sertools.features import extract as sertools_features
 from sertools.features import store as sertools_store
 from sertools.report import figures as sertools_figures
 from sertools.report import tables as sertools_tables
@@ -137,10 +136,11 @@ def variant_model_params(wildcards):
 
 
 def features_model_params(wildcards):
-    """The model keys that decide wavlm features (None for egemaps)."""
+    """The model keys that decide wavlm features (None for egemaps): the features stage's
+    MODEL_KEYS, named by sertools.config so that loading the workflow imports no torch."""
     if wildcards.upstream != "wavlm":
         return None
-    return {k: config["model"][k] for k in sertools_features.MODEL_KEYS}
+    return {k: config["model"][k] for k in sertools_config.WAVLM_FEATURE_KEYS}
 
 
 def variant_train_params(wildcards):

@@ -118,6 +118,7 @@ rule figures:
         "results/benchmarks/figures.tsv"
     conda:
         CONDA_ENV
+    threads: 2
     params:
         code_version("figures"),
         evaluation=evaluation_params("figures"),

@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from torch import Tensor
 
 DIM_SCALES: tuple[str, ...] = ("unit", "1_7", "neg1_1")
 RATING_MIN, RATING_MAX = 1.0, 7.0
@@ -39,9 +38,10 @@ def check_scale(scale: str) -> str:
 
 
 def _clip(x: Any, lo: float, hi: float) -> Any:
-    if isinstance(x, Tensor):
-        return x.clamp(lo, hi)
-    return np.clip(x, lo, hi)
+    # a torch tensor clamps itself; this module does not import torch, since the
+    # metrics stage (and through it the workflow's Snakefile) imports it
+    clamp = getattr(x, "clamp", None)
+    return clamp(lo, hi) if clamp is not None else np.clip(x, lo, hi)
 
 
 def to_model_scale(ratings_1_7: Any, scale: str = "unit") -> Any:

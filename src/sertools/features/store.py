@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from sertools.io import atomic_path
 
@@ -38,7 +37,10 @@ FORMAT = "sertools-features"
 VERSION = 1
 META_KEY = "sertools_features"  # the one metadata entry: a JSON object (format, version, upstream, ...)
 UPSTREAMS: tuple[str, ...] = ("wavlm", "egemaps")
-DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "float32": torch.float32}
+#: the stored feature dtypes (torch is imported by the functions that write and read
+#: files, so that the workflow's Snakefile, which imports this module for its paths,
+#: does not import torch)
+DTYPES: tuple[str, ...] = ("float16", "float32")
 
 
 class FeatureError(ValueError):
@@ -70,6 +72,7 @@ def check_upstream(name: str, where: str = "upstream") -> str:
 
 def write(path: str | Path, feats: Features, dtype: str = "float32") -> None:
     """Write ``feats`` atomically, the values stored as ``dtype`` (``float16`` or ``float32``)."""
+    import torch
     from safetensors.torch import save_file
 
     check_upstream(feats.upstream)
@@ -84,7 +87,7 @@ def write(path: str | Path, feats: Features, dtype: str = "float32") -> None:
     if dtype == "float16" and np.abs(values).max(initial=0.0) > np.finfo(np.float16).max:
         raise FeatureError(f"{path}: values exceed the float16 range; set features.wavlm.dtype: float32")
     tensors = {
-        "features": torch.from_numpy(np.array(values)).to(DTYPES[dtype]).contiguous(),
+        "features": torch.from_numpy(np.array(values)).to(getattr(torch, dtype)).contiguous(),
         "frames": torch.from_numpy(np.array(feats.frames, dtype=np.int64)),
     }
     meta = {
@@ -103,6 +106,7 @@ def write(path: str | Path, feats: Features, dtype: str = "float32") -> None:
 
 def read(path: str | Path, upstream: str | None = None) -> Features:
     """Read a features file; ``upstream``: the upstream the reader expects (checked)."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 

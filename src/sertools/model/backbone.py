@@ -20,16 +20,22 @@ Inside the backbone sertools changes one thing and observes another:
 from __future__ import annotations
 
 import contextlib
+import copy
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
-from transformers import WavLMConfig, WavLMModel
 
 from sertools.io import file_sha256, looks_like_path
 from sertools.model.group_norm import LengthAwareGroupNorm
+
+# transformers is imported where a backbone is built, not here: importing it takes
+# about 2 s, and the jobs that train or predict from frozen features, and the
+# workflow's own Snakefile, import this module without ever building one.
+if TYPE_CHECKING:
+    from transformers import WavLMConfig, WavLMModel
 
 # --------------------------------------------------------------------------- where it comes from
 
@@ -50,6 +56,8 @@ def tiny_backbone_config(
     tiny: Mapping[str, Any], mask_time_prob: float, layerdrop: float | None
 ) -> WavLMConfig:
     """WavLMConfig of the ``tiny`` random-init backbone, with clear errors on inconsistent sizes."""
+    from transformers import WavLMConfig
+
     conv = [list(tiny[k]) for k in ("conv_dim", "conv_stride", "conv_kernel")]
     if not conv[0] or len({len(c) for c in conv}) != 1:
         raise ValueError(
@@ -68,6 +76,8 @@ def tiny_backbone_config(
 
 def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -> WavLMModel:
     """Pre-trained WavLM from a local checkpoint directory or a model-hub id."""
+    from transformers import WavLMModel
+
     overrides = backbone_overrides(mask_time_prob, layerdrop)
     path = Path(source).expanduser()
     if path.exists():
@@ -93,11 +103,20 @@ def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -
 
 def make_backbone(model_cfg: Mapping[str, Any]) -> WavLMModel:
     """The backbone of a resolved ``model`` config section (``tiny`` or a pre-trained source)."""
+    from transformers import WavLMModel
+
     source = model_cfg["backbone"]
     if source == "tiny":
         config = tiny_backbone_config(model_cfg["tiny"], model_cfg["mask_time_prob"], model_cfg["layerdrop"])
         return WavLMModel(config)
     return load_backbone(source, model_cfg["mask_time_prob"], model_cfg["layerdrop"])
+
+
+def backbone_from_config(config: Mapping[str, Any]) -> WavLMModel:
+    """A random-init backbone of exactly the shape of a saved ``WavLMConfig.to_dict()``."""
+    from transformers import WavLMConfig, WavLMModel
+
+    return WavLMModel(WavLMConfig.from_dict(copy.deepcopy(dict(config))))
 
 
 def identity(model_cfg: Mapping[str, Any]) -> dict[str, Any]:

@@ -44,12 +44,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from transformers import WavLMConfig, WavLMModel
 
 from sertools import config as config_mod
 from sertools.classes import K
@@ -57,6 +56,9 @@ from sertools.data.dim_scale import check_scale, to_model_scale, to_rating_scale
 from sertools.model import backbone as backbones
 from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_for
 from sertools.model.tcgru import GaussianDims, TCGRUHead, mlp_head
+
+if TYPE_CHECKING:
+    from transformers import WavLMModel
 
 NUM_DIMS = 3
 DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
@@ -558,7 +560,7 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
     head and the ``unit`` scale; a description without ``group_norm`` means ``valid_frames``.
     """
     _check_architecture(arch)
-    backbone = WavLMModel(WavLMConfig.from_dict(copy.deepcopy(dict(arch["backbone_config"]))))
+    backbone = backbones.backbone_from_config(arch["backbone_config"])
     return SERModel(
         backbone,
         layer_aggregation=arch["layer_aggregation"],

@@ -9,7 +9,9 @@ in :mod:`sertools.report.plots`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,40 @@ def _check_inputs(
             raise PlotError(f"build_figures: no training logs for variant(s) {absent}")
 
 
+def _tasks(
+    ordered: Mapping[str, Mapping[str, Any]],
+    label_summary: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    d: Path,
+    train_logs: Mapping[str, Mapping[Any, PathLike | pd.DataFrame]] | None,
+    example_split: str,
+) -> list[tuple[Callable[..., list[Path]], tuple, dict]]:
+    """Every figure as ``(plot function, args, kwargs)``, in :func:`figure_stems` order."""
+    tasks: list[tuple[Callable[..., list[Path]], tuple, dict]] = [
+        (plots.plot_metric_by_stratum, (ordered, m, d / f"strata_{m}"), {}) for m in STRATA_FIGURE_METRICS
+    ]
+    tasks.append((plots.plot_other_by_stratum, (ordered, d / "other_class"), {}))
+    edges = evaluation.get("entropy_bins")
+    tasks.append((plots.plot_entropy_histogram, (label_summary, d / "entropy_histogram"), {"edges": edges}))
+    have = partitions.ordered({s for doc in ordered.values() for s in metrics_doc.split_names(doc)})
+    split = example_split if example_split in have else have[0]
+    tasks.append((plots.plot_examples, (ordered, d / f"examples_{example_split}"), {"split": split}))
+    for v, doc in ordered.items():
+        tasks.append((plots.plot_confusion, (doc, d / f"confusion_{v}"), {"variant": v}))
+        tasks.append((plots.plot_reliability, (doc, d / f"reliability_{v}"), {"variant": v}))
+        if train_logs is not None:
+            frames = {
+                s: (p if isinstance(p, pd.DataFrame) else _read_log(p)) for s, p in train_logs[v].items()
+            }
+            tasks.append((plots.plot_training_curves, (frames, d / f"training_{v}"), {"variant": v}))
+    return tasks
+
+
+def _draw(task: tuple[Callable[..., list[Path]], tuple, dict]) -> list[Path]:
+    func, args, kwargs = task
+    return func(*args, **kwargs)
+
+
 def build_figures(
     metrics: Mapping[str, Mapping[str, Any]],
     label_summary: Mapping[str, Any],
@@ -84,6 +120,7 @@ def build_figures(
     out_dir: PathLike,
     train_logs: Mapping[str, Mapping[Any, PathLike | pd.DataFrame]] | None = None,
     example_split: str = partitions.HEADLINE,
+    workers: int = 1,
 ) -> list[Path]:
     """Every figure of :func:`figure_stems` into ``out_dir``; returns the files written.
 
@@ -91,31 +128,25 @@ def build_figures(
     -> train_log.csv path (or DataFrame). The example figure uses
     ``example_split``, or the first evaluated split when that one is absent
     (the stem keeps the requested name).
+
+    Each figure depends only on its own data, so with ``workers`` > 1 they
+    are drawn by a pool of forked processes (matplotlib's Agg and PDF
+    writers; no torch, so no inherited thread locks); the files and the
+    returned order are the same as with one worker (tested).
     """
     _check_inputs(metrics, train_logs)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     base = evaluation.get("baseline_variant")
-    order = sorted(metrics, key=lambda v: (v != base, v))
-    ordered = {v: metrics[v] for v in order}
-    d = Path(out_dir)
-    written: list[Path] = []
-    for m in STRATA_FIGURE_METRICS:
-        written += plots.plot_metric_by_stratum(ordered, m, d / f"strata_{m}")
-    written += plots.plot_other_by_stratum(ordered, d / "other_class")
-    written += plots.plot_entropy_histogram(
-        label_summary, d / "entropy_histogram", edges=evaluation.get("entropy_bins")
-    )
-    have = partitions.ordered({s for doc in ordered.values() for s in metrics_doc.split_names(doc)})
-    split = example_split if example_split in have else have[0]
-    written += plots.plot_examples(ordered, d / f"examples_{example_split}", split=split)
-    for v in order:
-        written += plots.plot_confusion(ordered[v], d / f"confusion_{v}", variant=v)
-        written += plots.plot_reliability(ordered[v], d / f"reliability_{v}", variant=v)
-        if train_logs is not None:
-            frames = {
-                s: (p if isinstance(p, pd.DataFrame) else _read_log(p)) for s, p in train_logs[v].items()
-            }
-            written += plots.plot_training_curves(frames, d / f"training_{v}", variant=v)
-    return written
+    ordered = {v: metrics[v] for v in sorted(metrics, key=lambda v: (v != base, v))}
+    tasks = _tasks(ordered, label_summary, evaluation, Path(out_dir), train_logs, example_split)
+    if workers == 1:
+        parts = [_draw(t) for t in tasks]
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+            parts = list(pool.map(_draw, tasks))
+    return [path for part in parts for path in part]
 
 
 def _train_logs(paths: Sequence[PathLike], variants: Sequence[str], seeds: Sequence[Any]) -> dict:
@@ -135,6 +166,7 @@ def run(
     variants: Sequence[str],
     seeds: Sequence[Any],
     out_dir: PathLike,
+    workers: int = 1,
 ) -> list[Path]:
     """The ``figures`` rule: every figure from the variants' documents into ``out_dir``.
 
@@ -147,6 +179,8 @@ def run(
     )
     label_summary = read_json(inputs["label_summary"], error=PlotError)
     train_logs = _train_logs(inputs["train_logs"], variants, seeds)
-    written = build_figures(metrics, label_summary, evaluation, out_dir, train_logs=train_logs)
+    written = build_figures(
+        metrics, label_summary, evaluation, out_dir, train_logs=train_logs, workers=workers
+    )
     check_declared(outputs, written, PlotError, "figures")
     return written

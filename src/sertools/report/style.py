@@ -13,6 +13,7 @@ latent truth grey.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 PathLike = str | Path
+
+# Embedding a font in a PDF subsets it with fontTools, which logs every table it
+# touches at INFO (about 100 lines per PDF) into the stage's log.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 # Okabe & Ito (2008), ordered so the first colours are the most distinct on white;
 # yellow comes last (weak contrast for thin lines).

@@ -17,14 +17,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 import yaml
 
 from sertools.io import atomic_path, write_text
-from sertools.training import checkpoint, distributed
+
+# The file names of a run (outputs_in, RunFiles) are read by the workflow's Snakefile
+# (through sertools.study.layout); the modules that need torch are imported by the
+# functions that write and read checkpoints, so that loading the workflow does not
+# import torch (about 1 s per snakemake call).
+if TYPE_CHECKING:
+    import torch
+
+    from sertools.training import checkpoint, distributed
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +87,8 @@ class RunFiles:
 
     def prepare(self, ctx: distributed.DistContext) -> None:
         """Create the directories; rank 0 removes temporaries an interrupted write left behind."""
+        from sertools.training import distributed
+
         for target in (self.best, self.log, self.run):
             target.parent.mkdir(parents=True, exist_ok=True)
         if ctx.is_main:
@@ -97,6 +106,8 @@ def outputs_in(out_dir: str | Path) -> dict[str, Path]:
 
 def write_best(path: Path, weights: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
     """The best checkpoint: weights under ``model.`` and ``meta`` (see :mod:`sertools.training.checkpoint`)."""
+    from sertools.training import checkpoint
+
     checkpoint.save(path, checkpoint.with_prefix(weights, "model."), meta, "best")
 
 
@@ -111,6 +122,8 @@ def write_config(path: Path, doc: Mapping[str, Any]) -> None:
 
 def read_resume(path: Path, config_hash: str) -> checkpoint.Checkpoint | None:
     """The resume checkpoint if there is one of this job (same config hash); None, with a warning, otherwise."""
+    from sertools.training import checkpoint
+
     if not path.exists():
         return None
     try:
