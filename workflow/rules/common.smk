@@ -137,7 +137,8 @@ def variant_model_params(wildcards):
 
 def features_model_params(wildcards):
     """The model keys that decide wavlm features (None for egemaps): the features stage's
-    MODEL_KEYS, named by sertools.config so that loading the workflow imports no torch."""
+    MODEL_KEYS, named by sertools.config so that loading the workflow imports no torch.
+    """
     if wildcards.upstream != "wavlm":
         return None
     return {k: config["model"][k] for k in sertools_config.WAVLM_FEATURE_KEYS}
