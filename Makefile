@@ -63,7 +63,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 # The workflow through a real single-node SLURM cluster (started with
-# ../shared/tools/local_slurm.sh, root + apt), compared with a local run.
+# tests/slurm/cluster.sh, root + apt), compared with a local run.
 # Exit status 77 (no cluster can be started here) is reported as a skip.
 test-slurm: $(STAMP)
 	@bash tests/slurm/run_slurm_test.sh; rc=$$?; \

@@ -5,9 +5,9 @@
 #
 # Steps:
 #   1. Dry-run with the user-facing profile (profiles/slurm) to check that it parses.
-#   2. Start the single-node loopback cluster (../shared/tools/local_slurm.sh start;
-#      needs root + apt) unless one is already up. Only a cluster this script
-#      started is stopped on exit.
+#   2. Start the single-node cluster of tests/slurm/cluster.sh (`up`; needs root +
+#      apt) unless one is already up. Only a cluster this script started is stopped
+#      on exit (`down`, which also puts the machine's SLURM files back).
 #   3. Run the workflow through sbatch in a fresh directory:
 #        snakemake -s <repo>/Snakefile -d <tmp>/slurm --configfile <config>
 #                  --profile profiles/slurm --profile tests/slurm/profile
@@ -20,30 +20,19 @@
 #   7. Train one model as two DDP ranks with `srun --ntasks=2` (Gloo on CPU) and check
 #      it matches one process with twice the gradient accumulation (SKIP_DDP=1 skips).
 # Prints PASS, FAIL or SKIP as the last line. Exit status: 0 pass, 1 fail, 77 skipped
-# (no cluster, and no root or no local_slurm.sh to start one).
+# (no cluster, and no root to start one).
 #
 # Environment knobs:
 #   TEST_CONFIG         config file (default tests/slurm/config.yaml)
 #   TEST_TARGETS        Snakemake targets (default: the workflow's default target),
 #                       e.g. "results/manifest/manifest.parquet" for the data stages only
 #   SLURM_TEST_TIMEOUT  seconds allowed for the SLURM run (default 1200)
-#   LOCAL_SLURM         path of local_slurm.sh (default: ../shared/tools/local_slurm.sh next to the
-#                       repository or to one of its parent directories)
 #   KEEP_TMP=1          keep the working directories (they are always kept on failure)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/../.." && pwd))
-# local_slurm.sh: $LOCAL_SLURM, else shared/tools/ next to the checkout or to any of its parents
-find_local_slurm() {
-  local d=$REPO
-  while [[ $d != / ]]; do
-    [[ -f $d/../shared/tools/local_slurm.sh ]] && { realpath "$d/../shared/tools/local_slurm.sh"; return; }
-    d=$(dirname "$d")
-  done
-  echo "$REPO/../shared/tools/local_slurm.sh"
-}
-LOCAL_SLURM=${LOCAL_SLURM:-$(find_local_slurm)}
+CLUSTER="$HERE/cluster.sh"   # the one-node cluster this test starts when none is up
 VENV_BIN=${VENV_BIN:-$REPO/.venv/bin}
 CONFIG=${TEST_CONFIG:-$HERE/config.yaml}
 TIMEOUT=${SLURM_TEST_TIMEOUT:-1200}
@@ -83,7 +72,7 @@ cleanup() {
   if [[ -n $RUN_ID ]] && command -v scancel >/dev/null; then scancel --name="$RUN_ID" 2>/dev/null || true; fi
   if ((STARTED_CLUSTER)); then
     say "stopping the cluster this test started"
-    bash "$LOCAL_SLURM" stop || true
+    bash "$CLUSTER" down || true
   fi
   if ((STATUS == 0)) && [[ ${KEEP_TMP:-0} != 1 ]]; then rm -rf "$WORK"; else say "working directories kept: $WORK"; fi
   exit "$rc"
@@ -109,12 +98,8 @@ else
     say "SKIP: no SLURM controller is reachable and starting one needs root + apt"
     STATUS=0; trap - EXIT; rm -rf "$WORK"; echo "SKIP"; exit 77
   fi
-  if [[ ! -f $LOCAL_SLURM ]]; then
-    say "SKIP: no SLURM controller is reachable and local_slurm.sh is not at $LOCAL_SLURM (set LOCAL_SLURM)"
-    STATUS=0; trap - EXIT; rm -rf "$WORK"; echo "SKIP"; exit 77
-  fi
   STARTED_CLUSTER=1
-  t=$(now); bash "$LOCAL_SLURM" start || fail "local_slurm.sh start failed"
+  t=$(now); bash "$CLUSTER" up || fail "tests/slurm/cluster.sh up failed"
   say "cluster started in $(elapsed "$t" "$(now)") s"
 fi
 sinfo -N -o '%N %T %c %m %G'
