@@ -22,6 +22,8 @@ FAKE_GPUS=${FAKE_GPUS:-1}
 MIN_JOB_AGE=${MIN_JOB_AGE:-300}
 STATE=${CLUSTER_STATE:-/run/sertools-test-slurm}   # pid files, saved configuration
 ETC=${CLUSTER_ETC:-/etc/slurm}   # both overridable for tests/test_slurm_scripts.py
+SPOOL=/var/spool/sertools-test-slurm   # its own: slurmctld refuses state saved by another cluster
+LOGS=/var/log/sertools-test-slurm
 MARK="# written by sertools tests/slurm/cluster.sh"
 HOST=$(hostname -s)
 
@@ -54,7 +56,7 @@ save_and_write() {   # save_and_write <file>: keep a foreign file under $STATE/s
 }
 
 configure() {
-  mkdir -p "$STATE/saved" "$ETC" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge
+  mkdir -p "$STATE/saved" "$ETC" "$SPOOL/ctld" "$SPOOL/d" "$LOGS" /run/munge
   getent hosts "$HOST" >/dev/null || echo "127.0.0.1 $HOST" >> /etc/hosts
   [[ -s /etc/munge/munge.key ]] || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
   chown munge:munge /etc/munge/munge.key /run/munge
@@ -71,12 +73,12 @@ SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=$SPOOL/ctld
+SlurmdSpoolDir=$SPOOL/d
 SlurmctldPidFile=$STATE/slurmctld.pid
 SlurmdPidFile=$STATE/slurmd.pid
-SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
+SlurmctldLogFile=$LOGS/slurmctld.log
+SlurmdLogFile=$LOGS/slurmd.log
 # plain process tracking: cgroups are not available in every container
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -130,9 +132,12 @@ up() {
     scontrol reconfigure
   else
     note "starting slurmctld"
-    /usr/sbin/slurmctld -c   # -c: no saved jobs or node states from an earlier cluster
+    /usr/sbin/slurmctld -c || die "slurmctld did not start; see $LOGS/slurmctld.log"
   fi
-  running "$STATE/slurmd.pid" || { note "starting slurmd"; /usr/sbin/slurmd; }
+  if ! running "$STATE/slurmd.pid"; then
+    note "starting slurmd"
+    /usr/sbin/slurmd || die "slurmd did not start; see $LOGS/slurmd.log"
+  fi
   local state="" _
   for _ in $(seq 120); do
     state=$(node_state)
@@ -142,7 +147,7 @@ up() {
     esac
     sleep 0.5
   done
-  die "node $HOST did not become ready (last state '$state'); see /var/log/slurm/"
+  die "node $HOST did not become ready (last state '$state'); see $LOGS/"
 }
 
 stop_daemon() {   # stop_daemon <name>: TERM, wait up to 10 s, then KILL
