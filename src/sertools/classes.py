@@ -70,16 +70,3 @@ def primary_index(name: str) -> int | None:
     if is_other(s):
         return OTHER
     return None
-
-
-def code_index(code: str) -> int | None:
-    """Class index of a consensus code; None for X (no agreement).
-
-    Raises ValueError for anything that is not a known code.
-    """
-    c = code.strip().upper()
-    if c == NO_AGREEMENT:
-        return None
-    if c not in CODE_TO_INDEX:
-        raise ValueError(f"unknown consensus code {code!r} (allowed: {', '.join(CONSENSUS_CODES)})")
-    return CODE_TO_INDEX[c]

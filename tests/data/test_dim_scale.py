@@ -9,7 +9,6 @@ import torch
 
 from sertools.data import dataset
 from sertools.data.dim_scale import DIM_SCALES, to_model_scale, to_rating_scale
-from sertools.model import network
 
 RATINGS = np.array([1.0, 1.5, 2.0, 3.25, 4.0, 5.5, 6.0, 7.0])
 EXPECTED = {
@@ -56,12 +55,14 @@ def test_nan_stays_nan_and_unknown_scale_is_refused() -> None:
         to_rating_scale(RATINGS, "percent")
 
 
-def test_network_unit_helpers_are_the_unit_scale() -> None:
+def test_unit_scale_round_trips_and_clips_tensors_and_arrays() -> None:
     x = torch.tensor([1.0, 2.5, 4.0, 7.0])
-    torch.testing.assert_close(network.scale_to_dims(x), to_model_scale(x, "unit"))
-    u = np.array([-1.0, 0.25, 2.0])
-    np.testing.assert_array_equal(network.dims_to_scale(u), to_rating_scale(u, "unit"))
-    assert network.to_model_scale is to_model_scale and network.to_rating_scale is to_rating_scale
+    torch.testing.assert_close(to_rating_scale(to_model_scale(x, "unit"), "unit"), x)
+    torch.testing.assert_close(to_model_scale(x, "unit"), torch.tensor([0.0, 0.25, 0.5, 1.0]))
+    clipped = to_rating_scale(torch.tensor([-0.5, 0.5, 1.5]), "unit")
+    assert isinstance(clipped, torch.Tensor)
+    torch.testing.assert_close(clipped, torch.tensor([1.0, 4.0, 7.0]))
+    np.testing.assert_allclose(to_rating_scale(np.array([-1.0, 0.25, 2.0]), "unit"), [1.0, 2.5, 7.0])
 
 
 def test_dimension_targets_use_the_scale() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -158,14 +157,6 @@ def test_deterministic_init_and_forward() -> None:
     a.eval()
     wave = noise(2000, 14)[None]
     assert torch.equal(a(wave).logits, a(wave).logits)
-
-
-def test_dims_scale_roundtrip_and_clipping() -> None:
-    x = torch.tensor([1.0, 2.5, 4.0, 7.0])
-    torch.testing.assert_close(M.dims_to_scale(M.scale_to_dims(x)), x)
-    torch.testing.assert_close(M.scale_to_dims(x), torch.tensor([0.0, 0.25, 0.5, 1.0]))
-    torch.testing.assert_close(M.dims_to_scale(torch.tensor([-0.5, 0.5, 1.5])), torch.tensor([1.0, 4.0, 7.0]))
-    np.testing.assert_allclose(M.dims_to_scale(np.array([-1.0, 0.25, 2.0])), [1.0, 2.5, 7.0])
 
 
 def test_min_input_samples_and_frames(model: M.SERModel) -> None:

@@ -32,6 +32,7 @@ import torch
 from sertools import config as config_mod
 from sertools.classes import K
 from sertools.data import dataset
+from sertools.data.dim_scale import to_rating_scale
 from sertools.device import amp_dtype, resolve_device, torch_threads
 from sertools.evaluation import predictions
 from sertools.features import store
@@ -39,7 +40,7 @@ from sertools.features.dataset import FeatureDataset
 from sertools.model import factory
 from sertools.model.frozen import FeatureHeadModel
 from sertools.model.inference import batch_plan, infer, sample_rate_of, softmax
-from sertools.model.network import architecture_dim_scale, to_rating_scale
+from sertools.model.network import architecture_dim_scale
 from sertools.training import checkpoint
 
 log = logging.getLogger(__name__)

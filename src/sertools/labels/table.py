@@ -61,8 +61,6 @@ COLUMNS: dict[str, str] = {
     "hard_guarded_release_primary": "int",
     # hard_guarded_release_<name> follow
 }
-#: this package's own list columns (every table has them; see list_columns for all)
-LIST_COLUMNS: tuple[str, ...] = ("votes_primary", "votes_merged", "p_primary", "p_merged")
 #: this package's own distributions (see distribution_columns for all)
 DISTRIBUTIONS: tuple[str, ...] = ("p_primary", "p_merged")
 #: the one distribution whose rows may be all zero (nobody gave a secondary label)

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 
 from sertools import config as config_mod
 from sertools.classes import K
-from sertools.data.dim_scale import check_scale, to_model_scale, to_rating_scale
+from sertools.data.dim_scale import check_scale
 from sertools.model import backbone as backbones
 from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_for
 from sertools.model.tcgru import GaussianDims, TCGRUHead, mlp_head
@@ -95,19 +95,6 @@ class ModelOutput(NamedTuple):
     logits: Tensor
     dims: Tensor
     dims_logvar: Tensor | None = None
-
-
-# --------------------------------------------------------------------------- scales
-
-
-def scale_to_dims(x: Any) -> Any:
-    """Attribute scale 1..7 → normalised units u = (x − 1) / 6: ``to_model_scale(x, "unit")``."""
-    return to_model_scale(x, "unit")
-
-
-def dims_to_scale(u: Any) -> Any:
-    """Normalised units → attribute scale, clip(6u + 1, 1, 7): ``to_rating_scale(u, "unit")``."""
-    return to_rating_scale(u, "unit")
 
 
 # --------------------------------------------------------------------------- building blocks
