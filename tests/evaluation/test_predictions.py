@@ -70,3 +70,18 @@ def test_read_errors(tmp_path: Path) -> None:
     (tmp_path / "broken.parquet").write_bytes(b"nope")
     with pytest.raises(PredictionsError, match="not a readable parquet"):
         predictions.read(tmp_path / "broken.parquet", "dump of Test1")
+
+
+def test_build_gives_the_dump_schema_rows_in_order_and_checks_lengths(labels: pd.DataFrame) -> None:
+    expected = _table(labels)
+    df = expected.to_pandas()
+    built = predictions.build(
+        df["file_id"].tolist(),
+        "Test1",
+        np.stack(df["probs"].to_list()),
+        df[["arousal", "valence", "dominance"]].to_numpy(),
+    )
+    assert built.equals(expected)
+    assert predictions.build([], "Test1", np.zeros((0, K)), np.zeros((0, 3))).num_rows == 0
+    with pytest.raises(PredictionsError, match="Test1: 2 utterances, 1 distributions"):
+        predictions.build(["a", "b"], "Test1", np.full((1, K), 1 / K), np.zeros((2, 3)))

@@ -57,9 +57,7 @@ LABEL_COLUMNS = (
     "entropy_primary",
     "entropy_merged",
     "agreement",
-    "arousal",
-    "valence",
-    "dominance",
+    *DIMENSIONS,
 )
 MANIFEST_COLUMNS = ("file_id", "path", "duration_s", "frames", "sample_rate")
 DIFFICULTIES = {"entropy_primary": "entropy_primary", "entropy_merged": "entropy_merged"}

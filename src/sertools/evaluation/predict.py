@@ -30,7 +30,6 @@ import pyarrow as pa
 import torch
 
 from sertools import config as config_mod
-from sertools.classes import K
 from sertools.data import dataset
 from sertools.data.dim_scale import to_rating_scale
 from sertools.device import amp_dtype, resolve_device, torch_threads
@@ -175,7 +174,7 @@ def predict_split(
         plan=batch_plan(train, rows["file_id"].tolist()),
     )
     ratings = dims_to_ratings(out.dims, meta.get("architecture") or {})
-    return frame(rows["file_id"].tolist(), split, softmax(out.logits), ratings)
+    return predictions.build(rows["file_id"].tolist(), split, softmax(out.logits), ratings)
 
 
 def head_inputs(model: FeatureHeadModel, rows: pd.DataFrame, path: str) -> FeatureDataset:
@@ -194,23 +193,4 @@ def dims_to_ratings(dims: np.ndarray, architecture: Mapping[str, Any]) -> np.nda
     """The model's dimensional outputs -> float32 1-7 ratings, by the architecture's ``dim_scale``."""
     return np.asarray(
         to_rating_scale(np.asarray(dims), architecture_dim_scale(architecture)), dtype=np.float32
-    )
-
-
-def frame(file_ids: Sequence[str], split: str, probs: np.ndarray, scale_dims: np.ndarray) -> pa.Table:
-    """The prediction table of one split (rows in the given order)."""
-    probs = np.asarray(probs, dtype=np.float32)
-    n = len(file_ids)
-    offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
-    return pa.table(
-        {
-            "file_id": pa.array(list(file_ids), pa.string()),
-            "split": pa.array([split] * n, pa.string()),
-            "probs": pa.ListArray.from_arrays(offsets, pa.array(probs.reshape(-1), pa.float32())),
-            "pred": pa.array(probs.argmax(axis=1) if n else np.zeros(0, np.int64), pa.int64()),
-            "arousal": pa.array(scale_dims[:, 0], pa.float32()),
-            "valence": pa.array(scale_dims[:, 1], pa.float32()),
-            "dominance": pa.array(scale_dims[:, 2], pa.float32()),
-        },
-        schema=predictions.SCHEMA,
     )

@@ -12,6 +12,7 @@ significance stages read it with :func:`read`, which checks it with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sertools.arrays import stack_lists
-from sertools.classes import K
+from sertools.classes import DIMENSIONS, K
 from sertools.io import atomic_path
 from sertools.measures import row_sums
 
-__all__ = ["SCHEMA", "PredictionsError", "read", "validate", "write"]
+__all__ = ["SCHEMA", "PredictionsError", "build", "read", "validate", "write"]
 
 PathLike = str | Path
 
@@ -34,17 +35,36 @@ SCHEMA = pa.schema(
         ("split", pa.string()),
         ("probs", pa.list_(pa.float32())),
         ("pred", pa.int64()),
-        ("arousal", pa.float32()),
-        ("valence", pa.float32()),
-        ("dominance", pa.float32()),
+        *((d, pa.float32()) for d in DIMENSIONS),
     ]
 )
-_FLOAT_COLUMNS = ("arousal", "valence", "dominance")
+_FLOAT_COLUMNS = DIMENSIONS
 _TEXT_COLUMNS = ("file_id", "split")
 
 
 class PredictionsError(ValueError):
     """A prediction dump is missing, unreadable or does not follow :data:`SCHEMA`."""
+
+
+def build(file_ids: Sequence[str], split: str, probs: np.ndarray, dims: np.ndarray) -> pa.Table:
+    """The prediction table of one split, rows in the given order: ``probs`` (N, K) class
+    probabilities, ``dims`` (N, 3) A/V/D ratings on the 1-7 scale (:data:`DIMENSIONS` order)."""
+    probs = np.asarray(probs, dtype=np.float32).reshape(-1, K)
+    dims = np.asarray(dims, dtype=np.float32).reshape(-1, len(DIMENSIONS))
+    n = len(file_ids)
+    if probs.shape[0] != n or dims.shape[0] != n:
+        raise PredictionsError(
+            f"{split}: {n} utterances, {probs.shape[0]} distributions, {dims.shape[0]} A/V/D rows"
+        )
+    offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
+    columns = {
+        "file_id": pa.array(list(file_ids), pa.string()),
+        "split": pa.array([split] * n, pa.string()),
+        "probs": pa.ListArray.from_arrays(offsets, pa.array(probs.reshape(-1), pa.float32())),
+        "pred": pa.array(probs.argmax(axis=1) if n else np.zeros(0, np.int64), pa.int64()),
+    }
+    columns.update({d: pa.array(dims[:, i], pa.float32()) for i, d in enumerate(DIMENSIONS)})
+    return pa.table(columns, schema=SCHEMA)
 
 
 def write(path: PathLike, table: pa.Table) -> None:

@@ -44,7 +44,6 @@ __all__ = [
     "REFERENCES",
     "SEED",
     "available",
-    "frame",
     "kept_rows",
     "oracle_table",
     "prior_table",
@@ -71,27 +70,6 @@ _LABEL_COLUMNS = ("file_id", "split", "p_primary", *DIMENSIONS)
 def available(has_truth: bool) -> list[str]:
     """The references a corpus allows: the oracle needs a latent truth (the synthetic corpus)."""
     return [r for r in REFERENCES if has_truth or r != ORACLE]
-
-
-def frame(file_ids: Sequence[str], split: str, probs: np.ndarray, dims: np.ndarray) -> pa.Table:
-    """A prediction table (:data:`sertools.evaluation.predictions.SCHEMA`) of one split, rows in
-    the given order: ``probs`` (N, 9), ``dims`` (N, 3) A/V/D ratings on the 1-7 scale."""
-    probs = np.asarray(probs, dtype=np.float32).reshape(-1, K)
-    dims = np.asarray(dims, dtype=np.float32).reshape(-1, len(DIMENSIONS))
-    n = len(file_ids)
-    if probs.shape[0] != n or dims.shape[0] != n:
-        raise EvaluationError(
-            f"{split}: {n} utterances, {probs.shape[0]} distributions, {dims.shape[0]} A/V/D rows"
-        )
-    offsets = pa.array(np.arange(0, (n + 1) * K, K, dtype=np.int32))
-    columns = {
-        "file_id": pa.array(list(file_ids), pa.string()),
-        "split": pa.array([split] * n, pa.string()),
-        "probs": pa.ListArray.from_arrays(offsets, pa.array(probs.reshape(-1), pa.float32())),
-        "pred": pa.array(probs.argmax(axis=1) if n else np.zeros(0, np.int64), pa.int64()),
-    }
-    columns.update({d: pa.array(dims[:, i], pa.float32()) for i, d in enumerate(DIMENSIONS)})
-    return pa.table(columns, schema=predictions.SCHEMA)
 
 
 def kept_rows(labels: pd.DataFrame, manifest: pd.DataFrame | None) -> pd.DataFrame:
@@ -128,7 +106,7 @@ def oracle_table(labels: pd.DataFrame, truth: pd.DataFrame, split: str) -> pa.Ta
     n = len(rows)
     probs = _renormalised(stack_lists(t["p_true"], "latent truth: p_true")) if n else np.zeros((0, K))
     dims = t[list(_TRUTH_DIMS)].to_numpy(dtype=np.float32) if n else np.zeros((0, len(DIMENSIONS)))
-    return frame(rows["file_id"].tolist(), split, probs, dims)
+    return predictions.build(rows["file_id"].tolist(), split, probs, dims)
 
 
 def train_prior(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +124,7 @@ def prior_table(labels: pd.DataFrame, split: str) -> pa.Table:
     rows = _split_rows(labels, split)
     prior, dims = train_prior(labels)
     n = len(rows)
-    return frame(rows["file_id"].tolist(), split, np.tile(prior, (n, 1)), np.tile(dims, (n, 1)))
+    return predictions.build(rows["file_id"].tolist(), split, np.tile(prior, (n, 1)), np.tile(dims, (n, 1)))
 
 
 def tables(

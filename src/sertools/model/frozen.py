@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sertools.classes import K
+from sertools.classes import DIMENSIONS, K
 from sertools.data.dim_scale import check_scale
-from sertools.model.network import DIMENSIONS, ModelOutput
+from sertools.model.network import ModelOutput
 from sertools.model.tcgru import GaussianDims, mlp_head
 
 KIND = "frozen_head"

@@ -51,7 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from sertools import config as config_mod
-from sertools.classes import K
+from sertools.classes import DIMENSIONS, K
 from sertools.data.dim_scale import check_scale
 from sertools.model import backbone as backbones
 from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_for
@@ -60,8 +60,7 @@ from sertools.model.tcgru import GaussianDims, TCGRUHead, mlp_head
 if TYPE_CHECKING:
     from transformers import WavLMModel
 
-NUM_DIMS = 3
-DIMENSIONS: tuple[str, ...] = ("arousal", "valence", "dominance")
+NUM_DIMS = len(DIMENSIONS)
 #: version 2 adds ``head``, ``tc_gru`` and ``dim_scale``; version 1 descriptions mean pooling / unit
 ARCHITECTURE_VERSION = 2
 SUPPORTED_ARCHITECTURE_VERSIONS = (1, 2)
