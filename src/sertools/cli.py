@@ -56,11 +56,12 @@ def cmd_labels(args: argparse.Namespace) -> None:
 
 
 def cmd_manifest(args: argparse.Namespace) -> None:
+    from sertools.corpus.msp import AUDIO_DIR
     from sertools.data import manifest
 
     summary_path = args.summary or str(Path(args.out).with_suffix("")) + "_summary.json"
     s = manifest.run(
-        {"labels": args.labels, "audio": Path(args.corpus_dir) / "Audios"},
+        {"labels": args.labels, "audio": Path(args.corpus_dir) / AUDIO_DIR},
         {"manifest": args.out, "summary": summary_path},
         manifest=_cfg(args)["manifest"],
         cache_dir=args.cache_dir,

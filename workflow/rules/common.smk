@@ -11,6 +11,7 @@ from sertools import check as sertools_check
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
 from sertools import splits as sertools_splits
+from sertools.corpus.synthetic import writers as synth_files
 from sertools.evaluation import reference as sertools_reference
 from sertools.features import store as sertools_store
 from sertools.report import figures as sertools_figures
@@ -63,10 +64,10 @@ def corpus_label_files(wildcards):
     """The consensus and detailed label files the label stage reads (labels.detailed_source picks the latter)."""
     source = config["labels"]["detailed_source"]
     if config["corpus"]["source"] == "synthetic":
-        detailed = "labels.txt" if source == "labels_txt" else "labels_detailed.csv"
+        detailed = synth_files.LABELS_TXT if source == "labels_txt" else synth_files.DETAILED
         return {
-            "consensus": f"{SYNTH_DIR}/Labels/labels_consensus.csv",
-            "detailed": f"{SYNTH_DIR}/Labels/{detailed}",
+            "consensus": f"{SYNTH_DIR}/{synth_files.CONSENSUS}",
+            "detailed": f"{SYNTH_DIR}/{detailed}",
         }
     from sertools.corpus.msp import label_files
 
@@ -74,7 +75,7 @@ def corpus_label_files(wildcards):
 
 
 def corpus_audio_dir():
-    return f"{corpus_dir()}/Audios"
+    return f"{corpus_dir()}/{synth_files.AUDIO_DIR}"
 
 
 def code_version(rule):
@@ -211,7 +212,7 @@ def evaluation_params(rule):
 
 def truth_inputs():
     if config["corpus"]["source"] == "synthetic":
-        return {"truth": f"{SYNTH_DIR}/latent_truth.parquet"}
+        return {"truth": f"{SYNTH_DIR}/{synth_files.LATENT_TRUTH}"}
     return {}
 
 

@@ -24,10 +24,10 @@ STUDY_OUTPUTS = (
     else []
 )
 STUDY_CORPUS_FILES = {
-    "consensus": "Labels/labels_consensus.csv",
-    "detailed": "Labels/labels_detailed.csv",
-    "truth": "latent_truth.parquet",
-    "mixture": "rater_mixture.parquet",
+    "consensus": synth_files.CONSENSUS,
+    "detailed": synth_files.DETAILED,
+    "truth": synth_files.LATENT_TRUTH,
+    "mixture": synth_files.RATER_MIXTURE,
 }
 
 

@@ -4,11 +4,11 @@
 
 rule synth_corpus:
     output:
-        consensus=f"{SYNTH_DIR}/Labels/labels_consensus.csv",
-        detailed=f"{SYNTH_DIR}/Labels/labels_detailed.csv",
-        labels_txt=f"{SYNTH_DIR}/Labels/labels.txt",
-        truth=f"{SYNTH_DIR}/latent_truth.parquet",
-        audio=directory(f"{SYNTH_DIR}/Audios"),
+        consensus=f"{SYNTH_DIR}/{synth_files.CONSENSUS}",
+        detailed=f"{SYNTH_DIR}/{synth_files.DETAILED}",
+        labels_txt=f"{SYNTH_DIR}/{synth_files.LABELS_TXT}",
+        truth=f"{SYNTH_DIR}/{synth_files.LATENT_TRUTH}",
+        audio=directory(f"{SYNTH_DIR}/{synth_files.AUDIO_DIR}"),
     log:
         "logs/synth_corpus.log",
     benchmark:

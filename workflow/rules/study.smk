@@ -9,7 +9,7 @@
 use rule synth_corpus as study_corpus with:
     output:
         **{k: f"{study_layout.CORPUS}/{v}" for k, v in STUDY_CORPUS_FILES.items()},
-        audio=directory(f"{study_layout.CORPUS}/Audios"),
+        audio=directory(f"{study_layout.CORPUS}/{synth_files.AUDIO_DIR}"),
     log:
         "logs/study/corpus.log",
     benchmark:
@@ -64,7 +64,7 @@ use rule labels as study_labels with:
 use rule manifest as study_manifest with:
     input:
         labels=f"{study_layout.CORPUS}/labels/labels.parquet",
-        audio=f"{study_layout.CORPUS}/Audios",
+        audio=f"{study_layout.CORPUS}/{synth_files.AUDIO_DIR}",
     output:
         manifest=f"{study_layout.MANIFEST}/manifest.parquet",
         summary=f"{study_layout.MANIFEST}/summary.json",

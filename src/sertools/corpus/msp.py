@@ -75,6 +75,8 @@ LABELS_TXT = "labels.txt"
 #: names of the label folder, in order of preference, compared case-insensitively:
 #: ``Labels`` in most releases, ``labels`` in 1.9, ``label`` in 1.6
 LABEL_DIRS = ("labels", "label")
+#: the audio folder at the root of a release
+AUDIO_DIR = "Audios"
 #: the spellings of a label-file stem, in order of preference (case-insensitive);
 #: the consensus file was named ``labels_concensus`` until release 1.10
 STEM_SPELLINGS: dict[str, tuple[str, ...]] = {"labels_consensus": ("labels_consensus", "labels_concensus")}

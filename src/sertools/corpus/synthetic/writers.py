@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sertools.classes import K
+from sertools.corpus.msp import AUDIO_DIR
 from sertools.corpus.synthetic import sampling
 from sertools.corpus.synthetic.labels import KINDS, Annotations, Latent, Raters
 from sertools.corpus.synthetic.layout import Layout
@@ -31,7 +32,6 @@ LATENT_TRUTH = "latent_truth.parquet"
 RATER_TRUTH = "rater_truth.parquet"
 RATER_MIXTURE = "rater_mixture.parquet"
 META = "synth_meta.json"
-AUDIO_DIR = "Audios"
 
 CONSENSUS_HEADER = ("FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
 DETAILED_HEADER = ("FileName", "WorkerID", "EmoClass_Major", "EmoClass_Second", "EmoAct", "EmoVal", "EmoDom")
