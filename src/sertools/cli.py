@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sertools import config as config_mod
+from sertools import splits
+from sertools.features.store import UPSTREAMS
 
 log = logging.getLogger("sertools")
 
@@ -215,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("features", help="frozen-upstream features of every manifest utterance, per split")
     s.add_argument("manifest", help="MANIFEST.parquet")
-    s.add_argument("--upstream", required=True, choices=["wavlm", "egemaps"])
-    s.add_argument("--splits", nargs="+", default=["Train", "Development", "Test1", "Test2"])
+    s.add_argument("--upstream", required=True, choices=list(UPSTREAMS))
+    s.add_argument("--splits", nargs="+", default=list(splits.SPLITS))
     s.add_argument("--out-dir", required=True, help="writes OUT_DIR/<split>.safetensors and <split>.json")
     s.add_argument("--threads", type=int, default=None, help="eGeMAPS worker processes / torch threads")
     s.add_argument("--config", help="config YAML (model.backbone, features.*)")
@@ -237,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint", help="best.safetensors")
     s.add_argument("labels", help="LABELS.parquet")
     s.add_argument("manifest", help="MANIFEST.parquet")
-    s.add_argument("--splits", nargs="+", default=["Development", "Test1", "Test2"])
+    s.add_argument("--splits", nargs="+", default=[splits.DEVELOPMENT, *splits.TEST_SPLITS])
     s.add_argument("--out-dir", required=True, help="writes OUT_DIR/<split>.parquet")
     s.add_argument("--features-dir", help="the upstream's features (a frozen-upstream head)")
     s.add_argument("--config", help="config YAML (device, batch limits)")

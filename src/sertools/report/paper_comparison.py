@@ -31,6 +31,7 @@ import pandas as pd
 from sertools.evaluation import metrics_doc
 from sertools.io import write_text
 from sertools.report.render import csv_text, fmt_float
+from sertools.splits import TEST_SPLITS
 
 #: published metric -> scale factor from this package's value to the published unit
 PUBLISHED_SCALE: dict[str, float] = {
@@ -54,7 +55,7 @@ OURS: dict[str, tuple[str, str]] = {
     "ccc_mean": ("common", "ccc_mean"),
 }
 #: the splits of the published table
-SPLITS: tuple[str, ...] = ("Test1", "Test2")
+SPLITS: tuple[str, ...] = TEST_SPLITS
 OURS_COLUMNS = ("variant", "split", "metric", "value", "ci_low", "ci_high")
 COLUMNS = (
     "paper_row",
