@@ -30,6 +30,7 @@ from sertools.report.style import (
     yerr,
 )
 from sertools.study.collect import METRICS, StudyResults
+from sertools.study.families import ALPHA
 
 __all__ = ["FIGURES", "plot_all"]
 
@@ -124,7 +125,7 @@ def _differences(r: StudyResults, out: Path) -> list[Path]:
                     ms=4,
                     **st[row],
                 )
-                ns = e[e["p_holm"] >= 0.05]
+                ns = e[e["p_holm"] >= ALPHA]
                 ax.plot(
                     ns["reliability"], ns["diff"], ls="", marker="o", ms=7, mfc="white", mec=st[row]["color"]
                 )

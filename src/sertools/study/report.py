@@ -25,6 +25,7 @@ and LaTeX (``mean [low, high]``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,11 @@ def _write(
     write_text(out / f"{name}.tex", wide.latex(caption, f"tab:study_{name}"))
 
 
+def _percent(level: float) -> str:
+    """A confidence level as the captions write it (0.95 -> ``95%``)."""
+    return f"{level * 100:g}%"
+
+
 def _cis(evaluation: Mapping[str, Any]) -> str:
     """The captions' name of the intervals: level and method of the evaluation section the
     study_evaluate stage computed them with (``evaluation.ci_level``, ``evaluation.ci_method``)."""
@@ -155,7 +161,7 @@ def _scores_table(r: StudyResults, out: Path, cis: str) -> None:
     )
 
 
-def _differences_table(r: StudyResults, out: Path, resamples: int) -> None:
+def _differences_table(r: StudyResults, out: Path, resamples: int, level: float) -> None:
     d = r.differences
     wide_rows, csv_rows = [], []
     for (_setting, row), e in d.groupby(["setting", "row"], sort=False):
@@ -191,8 +197,8 @@ def _differences_table(r: StudyResults, out: Path, resamples: int) -> None:
     base = r.rows.get(str(d["baseline"].iloc[0]), "baseline") if len(d) else "baseline"
     caption = (
         f"Each row minus {base} on {r.split}: the paired bootstrap difference (B = {resamples:,} resamples; both rows "
-        "on the same resampled utterances, each row's training seeds resampled too, independently) with its 95% "
-        f"percentile-bootstrap CI; * marks a Holm-adjusted p below {ALPHA:g}. Holm runs over the comparison's family: "
+        "on the same resampled utterances, each row's training seeds resampled too, independently) with its "
+        f"{_percent(level)} percentile-bootstrap CI; * marks a Holm-adjusted p below {ALPHA:g}. Holm runs over the comparison's family: "
         "for one metric, every distributional row at every setting of one axis and control (the reliability levels "
         "of one Other propensity, or the annotator counts of one rater perception); a hard row (H CB) is a family of "
         "its own over the same settings. The CSV holds the family, its size, p with seeds held fixed "
@@ -443,17 +449,41 @@ def _seed_lines(r: StudyResults, models: Sequence[str], base: str) -> list[str]:
     ]
 
 
-def _findings(
-    r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline: str, resamples: int
-) -> str:
-    """The study's answer in a few paragraphs, every number computed from ``r``."""
-    base = r.rows[baseline]
-    dist = [v for v in r.rows if v in variants and variants[v]["targets"] != "consensus"]
-    dist_names = ", ".join(r.rows[v] for v in dist)
-    diffs = r.differences
-    levels = sorted(r.votes.loc[r.votes["axis"] == "reliability", "reliability"].unique())
-    sizes = diffs.groupby("family")["family_size"].first() if len(diffs) else pd.Series(dtype=int)
-    lines = [
+@dataclass(frozen=True)
+class _Findings:
+    """What every paragraph of findings.md reads: the results, the variants, the baseline's
+    key and label, the distributional rows and the confidence level of the intervals."""
+
+    r: StudyResults
+    variants: Mapping[str, Mapping[str, Any]]
+    baseline: str
+    level: float
+
+    @property
+    def base(self) -> str:
+        return self.r.rows[self.baseline]
+
+    @property
+    def dist(self) -> list[str]:
+        return [v for v in self.r.rows if v in self.variants and self.variants[v]["targets"] != "consensus"]
+
+    @property
+    def levels(self) -> list[float]:
+        votes = self.r.votes
+        return sorted(votes.loc[votes["axis"] == "reliability", "reliability"].unique())
+
+    @property
+    def trains_x_as_other(self) -> bool:
+        return self.variants.get(self.baseline, {}).get("hard_labels") == "consensus_x_other"
+
+
+def _preamble(f: _Findings, resamples: int) -> list[str]:
+    sizes = (
+        f.r.differences.groupby("family")["family_size"].first()
+        if len(f.r.differences)
+        else pd.Series(dtype=int)
+    )
+    return [
         "# What the simulation shows",
         "",
         "Every row is scored against two perceptions. The **latent truth** p_true is the perception the simulation "
@@ -467,145 +497,174 @@ def _findings(
         + (f" (m = {int(sizes.max())})" if len(sizes) else "")
         + f" can reach a Holm-adjusted p of {ALPHA / MARGIN:g}.",
         "",
-        *_design(r, variants, baseline),
-        "### What the study finds",
+    ]
+
+
+def _reliability_paragraph(f: _Findings) -> list[str]:
+    diffs, dist, levels = f.r.differences, f.dist, f.levels
+    rel_d = diffs[(diffs["axis"] == "reliability") & diffs["row"].isin(dist)]
+    if not (len(rel_d) and levels):
+        return []
+    lines = [
+        f"**Distributional rows against {f.base}.** Paired differences of the distributional rows "
+        f"({', '.join(f.r.rows[v] for v in dist)}) minus {f.base} on {f.r.split}, over {len(levels)} "
+        f"rater-reliability levels (mean reliability {levels[0]:.2f} to {levels[-1]:.2f}); family: every "
+        f"distributional row at every level of one control, one metric (m = {len(dist) * len(levels)}):"
+    ]
+    for u in sorted(rel_d["other_when_unsure"].unique()):
+        du = rel_d[rel_d["other_when_unsure"] == u]
+        control = "negative control" if u == 0 else "positive control"
+        parts = [
+            f"JSD to the {what} {_tally(du[du['metric'] == m])}"
+            for m, what in (
+                ("jsd_true", "latent truth"),
+                ("jsd_raters", "raters' mixture"),
+                ("jsd_primary", "votes"),
+            )
+        ]
+        lines.append(
+            f"- Other propensity {u:g} ({control}): "
+            + "; ".join(parts)
+            + f"; macro-F1 {_tally(du[du['metric'] == 'macro_f1'])}."
+        )
+    return [*lines, ""]
+
+
+def _annotator_trend(f: _Findings) -> list[str]:
+    """How the first distributional row and the baseline move with the annotator count (today's raters),
+    and the X -> Other relabelling beside the baseline's move."""
+    r, dist = f.r, f.dist
+    sa = r.scores[(r.scores["axis"] == "annotators") & (r.scores["perception"] == "raters")]
+    if not (len(sa) and dist):
+        return []
+    first = dist[0]
+
+    def series(row: str, metric: str) -> pd.Series:
+        return sa[(sa["row"] == row) & (sa["metric"] == metric)].sort_values("annotators")["mean"]
+
+    def fmt(x: pd.Series) -> str:
+        return ", ".join(f"{v:.4f}" for v in x)
+
+    va = r.votes[(r.votes["axis"] == "annotators") & (r.votes["perception"] == "raters")].sort_values(
+        "annotators"
+    )
+    counts = ", ".join(str(int(n)) for n in va["annotators"])
+    d_row, d_base = series(first, "jsd_true"), series(f.baseline, "jsd_true")
+    other, x_train = series(f.baseline, "other_mass"), va["x_share_train"]
+    moved_d = float(d_row.iloc[-1] - d_row.iloc[0])
+    moved_b = float(d_base.iloc[-1] - d_base.iloc[0])
+    text = (
+        f"- With today's raters, from {counts} annotators: {r.rows[first]}'s JSD to the truth "
+        f"{fmt(d_row)} (change {moved_d:+.4f}), {f.base}'s {fmt(d_base)} (change {moved_b:+.4f})"
+    )
+    if abs(moved_d) < 0.25 * abs(moved_b):
+        text += (
+            f": the comparison moves with {f.base}, not with the distributional row, whose targets "
+            "estimate the raters' mixture at every count"
+        )
+    if f.trains_x_as_other:
+        text += (
+            f". {f.base}'s mean Other probability is {fmt(other)} (the truth's {va['other_truth'].iloc[-1]:.3f}) "
+            f"while the X share of Train, which {f.base} trains as Other (the X -> Other relabelling), is "
+            f"{', '.join(f'{x:.3f}' for x in x_train)}"
+        )
+        if other.is_monotonic_decreasing and x_train.is_monotonic_decreasing and moved_b < 0:
+            text += (
+                f": {f.base} comes closer to the truth as fewer of its targets are X relabelled Other, and its "
+                "Other probability falls towards the truth's"
+            )
+    return [text + "."]
+
+
+def _reversal_control(f: _Findings, ad: pd.DataFrame) -> list[str]:
+    """Whether the annotator-axis reversal survives with raters drawing from p_true."""
+    dt = ad[(ad["perception"] == "truth") & (ad["metric"] == "jsd_true")]
+    dr = ad[(ad["perception"] == "raters") & (ad["metric"] == "jsd_true")]
+    if not (len(dt) and len(dr)):
+        return []
+    n_max = int(dt["annotators"].max())
+    neg_t, pos_t = _sig(dt[dt["annotators"] == n_max])
+    _, pos_r = _sig(dr[dr["annotators"] == n_max])
+    if pos_r == 0:
+        verdict = "with today's raters there is no reversal at this count to test"
+    elif pos_t > 0:
+        verdict = "the reversal survives without rater bias"
+    else:
+        verdict = "the reversal does not survive without rater bias"
+    return [
+        f"- At {n_max} annotators, {pos_r} of {len(f.dist)} distributional rows are significantly farther from "
+        f"the truth than {f.base} with today's raters and {pos_t} with raters drawing from p_true "
+        f"({neg_t} significantly closer): {verdict}."
+    ]
+
+
+def _annotator_paragraph(f: _Findings) -> list[str]:
+    diffs, dist = f.r.differences, f.dist
+    ad = diffs[(diffs["axis"] == "annotators") & diffs["row"].isin(dist)]
+    if not len(ad):
+        return []
+    lines = [
+        f"**Annotators per utterance.** Distributional rows minus {f.base} per annotator count (family: every "
+        f"distributional row at every count of one rater perception, one metric; m = "
+        f"{len(dist) * ad['annotators'].nunique()}; in brackets, how many of the {len(dist)} rows are significantly "
+        "lower or higher):"
+    ]
+    for perception in dict.fromkeys(ad["perception"]):
+        dp = ad[ad["perception"] == perception]
+        who = "raters as today" if perception == "raters" else "raters drawing from p_true (the control)"
+        parts = []
+        for m, what in (("jsd_true", "truth"), ("jsd_raters", "mixture")):
+            per_n = []
+            for n, g in dp[dp["metric"] == m].groupby(dp["annotators"].astype(int), sort=True):
+                neg, pos = _sig(g)
+                per_n.append(f"{n}: {_fmt_range(g['diff'])} ({neg} lower, {pos} higher)")
+            parts.append(f"JSD to the {what}: " + "; ".join(per_n))
+        lines.append(f"- {who}: " + ". ".join(parts) + ".")
+    return [*lines, *_annotator_trend(f), *_reversal_control(f, ad), ""]
+
+
+def _other_paragraph(f: _Findings) -> list[str]:
+    r, levels = f.r, f.levels
+    o = r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
+    if not len(o):
+        return []
+    top = list(dict.fromkeys(o["stratum"]))[-1]
+    mid = levels[len(levels) // 2]
+    parts = []
+    for u in sorted(o["other_when_unsure"].unique()):
+        e = o[(o["other_when_unsure"] == u) & (o["stratum"] == top) & np.isclose(o["reliability"], mid)]
+        e = e.set_index("row")
+        if not len(e):
+            continue
+        rows = ", ".join(
+            f"{r.rows[x]} {e.loc[x, 'model_mean']:.3f}" for x in r.rows if x in f.variants and x in e.index
+        )
+        parts.append(f"propensity {u:g}: humans {e['human_mean'].iloc[0]:.3f}; {rows}")
+    vx = _at(r.votes, axis="reliability", other_when_unsure=0.0, reliability=float(mid))
+    e0 = o[(o["other_when_unsure"] == 0) & (o["stratum"] == top) & np.isclose(o["reliability"], mid)]
+    e0 = e0.set_index("row")
+    why = ""
+    if (
+        len(vx)
+        and f.baseline in e0.index
+        and f.trains_x_as_other
+        and e0.loc[f.baseline, "model_mean"] > e0.loc[f.baseline, "human_mean"]
+    ):
+        why = (
+            f" In the negative control {f.base}'s share ({e0.loc[f.baseline, 'model_mean']:.3f}) exceeds the "
+            f"humans' ({e0.loc[f.baseline, 'human_mean']:.3f}) although no rater routes to Other: {f.base} trains "
+            f"on X relabelled Other, {vx['x_share_train'].iloc[0]:.3f} of Train at this level."
+        )
+    return [
+        f"**Other class.** In the highest-entropy stratum {top} at reliability {mid:.2f}, the humans' Other vote "
+        "share and each row's share of argmax-Other predictions: " + "; ".join(parts) + "." + why,
         "",
     ]
-    rel_d = diffs[(diffs["axis"] == "reliability") & diffs["row"].isin(dist)]
-    if len(rel_d) and levels:
-        lines.append(
-            f"**Distributional rows against {base}.** Paired differences of the distributional rows ({dist_names}) "
-            f"minus {base} on {r.split}, over {len(levels)} rater-reliability levels (mean reliability "
-            f"{levels[0]:.2f} to {levels[-1]:.2f}); family: every distributional row at every level of one control, "
-            f"one metric (m = {len(dist) * len(levels)}):"
-        )
-        for u in sorted(rel_d["other_when_unsure"].unique()):
-            du = rel_d[rel_d["other_when_unsure"] == u]
-            control = "negative control" if u == 0 else "positive control"
-            parts = [
-                f"JSD to the {what} {_tally(du[du['metric'] == m])}"
-                for m, what in (
-                    ("jsd_true", "latent truth"),
-                    ("jsd_raters", "raters' mixture"),
-                    ("jsd_primary", "votes"),
-                )
-            ]
-            lines.append(
-                f"- Other propensity {u:g} ({control}): "
-                + "; ".join(parts)
-                + f"; macro-F1 {_tally(du[du['metric'] == 'macro_f1'])}."
-            )
-        lines.append("")
-    ad = diffs[(diffs["axis"] == "annotators") & diffs["row"].isin(dist)]
-    if len(ad):
-        lines.append(
-            f"**Annotators per utterance.** Distributional rows minus {base} per annotator count (family: every "
-            f"distributional row at every count of one rater perception, one metric; m = "
-            f"{len(dist) * ad['annotators'].nunique()}; in brackets, how many of the {len(dist)} rows are significantly "
-            "lower or higher):"
-        )
-        for perception in dict.fromkeys(ad["perception"]):
-            dp = ad[ad["perception"] == perception]
-            who = "raters as today" if perception == "raters" else "raters drawing from p_true (the control)"
-            parts = []
-            for m, what in (("jsd_true", "truth"), ("jsd_raters", "mixture")):
-                per_n = []
-                for n, g in dp[dp["metric"] == m].groupby(dp["annotators"].astype(int), sort=True):
-                    neg, pos = _sig(g)
-                    per_n.append(f"{n}: {_fmt_range(g['diff'])} ({neg} lower, {pos} higher)")
-                parts.append(f"JSD to the {what}: " + "; ".join(per_n))
-            lines.append(f"- {who}: " + ". ".join(parts) + ".")
-        sa = r.scores[(r.scores["axis"] == "annotators") & (r.scores["perception"] == "raters")]
-        if len(sa) and dist:
-            first = dist[0]
 
-            def series(row: str, metric: str) -> pd.Series:
-                return sa[(sa["row"] == row) & (sa["metric"] == metric)].sort_values("annotators")["mean"]
 
-            def fmt(x: pd.Series) -> str:
-                return ", ".join(f"{v:.4f}" for v in x)
-
-            va = r.votes[(r.votes["axis"] == "annotators") & (r.votes["perception"] == "raters")].sort_values(
-                "annotators"
-            )
-            counts = ", ".join(str(int(n)) for n in va["annotators"])
-            d_row, d_base = series(first, "jsd_true"), series(baseline, "jsd_true")
-            other, x_train = series(baseline, "other_mass"), va["x_share_train"]
-            moved_d = float(d_row.iloc[-1] - d_row.iloc[0])
-            moved_b = float(d_base.iloc[-1] - d_base.iloc[0])
-            text = (
-                f"- With today's raters, from {counts} annotators: {r.rows[first]}'s JSD to the truth "
-                f"{fmt(d_row)} (change {moved_d:+.4f}), {base}'s {fmt(d_base)} (change {moved_b:+.4f})"
-            )
-            if abs(moved_d) < 0.25 * abs(moved_b):
-                text += (
-                    f": the comparison moves with {base}, not with the distributional row, whose targets "
-                    "estimate the raters' mixture at every count"
-                )
-            if variants.get(baseline, {}).get("hard_labels") == "consensus_x_other":
-                text += (
-                    f". {base}'s mean Other probability is {fmt(other)} (the truth's {va['other_truth'].iloc[-1]:.3f}) "
-                    f"while the X share of Train, which {base} trains as Other (the X -> Other relabelling), is "
-                    f"{', '.join(f'{x:.3f}' for x in x_train)}"
-                )
-                if other.is_monotonic_decreasing and x_train.is_monotonic_decreasing and moved_b < 0:
-                    text += (
-                        f": {base} comes closer to the truth as fewer of its targets are X relabelled Other, and its "
-                        "Other probability falls towards the truth's"
-                    )
-            lines.append(text + ".")
-        dt = ad[(ad["perception"] == "truth") & (ad["metric"] == "jsd_true")]
-        dr = ad[(ad["perception"] == "raters") & (ad["metric"] == "jsd_true")]
-        if len(dt) and len(dr):
-            n_max = int(dt["annotators"].max())
-            neg_t, pos_t = _sig(dt[dt["annotators"] == n_max])
-            _, pos_r = _sig(dr[dr["annotators"] == n_max])
-            if pos_r == 0:
-                verdict = "with today's raters there is no reversal at this count to test"
-            elif pos_t > 0:
-                verdict = "the reversal survives without rater bias"
-            else:
-                verdict = "the reversal does not survive without rater bias"
-            lines.append(
-                f"- At {n_max} annotators, {pos_r} of {len(dist)} distributional rows are significantly farther from "
-                f"the truth than {base} with today's raters and {pos_t} with raters drawing from p_true "
-                f"({neg_t} significantly closer): {verdict}."
-            )
-        lines.append("")
-    o = r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
-    if len(o):
-        top = list(dict.fromkeys(o["stratum"]))[-1]
-        mid = levels[len(levels) // 2]
-        parts = []
-        for u in sorted(o["other_when_unsure"].unique()):
-            e = o[(o["other_when_unsure"] == u) & (o["stratum"] == top) & np.isclose(o["reliability"], mid)]
-            e = e.set_index("row")
-            if not len(e):
-                continue
-            rows = ", ".join(
-                f"{r.rows[x]} {e.loc[x, 'model_mean']:.3f}" for x in r.rows if x in variants and x in e.index
-            )
-            parts.append(f"propensity {u:g}: humans {e['human_mean'].iloc[0]:.3f}; {rows}")
-        vx = _at(r.votes, axis="reliability", other_when_unsure=0.0, reliability=float(mid))
-        e0 = o[(o["other_when_unsure"] == 0) & (o["stratum"] == top) & np.isclose(o["reliability"], mid)]
-        e0 = e0.set_index("row")
-        why = ""
-        if (
-            len(vx)
-            and baseline in e0.index
-            and variants.get(baseline, {}).get("hard_labels") == "consensus_x_other"
-            and e0.loc[baseline, "model_mean"] > e0.loc[baseline, "human_mean"]
-        ):
-            why = (
-                f" In the negative control {base}'s share ({e0.loc[baseline, 'model_mean']:.3f}) exceeds the humans' "
-                f"({e0.loc[baseline, 'human_mean']:.3f}) although no rater routes to Other: {base} trains on X "
-                f"relabelled Other, {vx['x_share_train'].iloc[0]:.3f} of Train at this level."
-            )
-        lines.append(
-            f"**Other class.** In the highest-entropy stratum {top} at reliability {mid:.2f}, the humans' Other vote "
-            "share and each row's share of argmax-Other predictions: " + "; ".join(parts) + "." + why
-        )
-        lines.append("")
+def _accuracy_paragraph(f: _Findings) -> list[str]:
+    r = f.r
+    lines = []
     s = r.scores[(r.scores["axis"] == "reliability") & (r.scores["other_when_unsure"] == 0)]
     f1 = s[s["metric"] == "macro_f1"]
     if len(f1):
@@ -623,7 +682,7 @@ def _findings(
     if len(ent) and len(vr):
         mid_v = vr.iloc[len(vr) // 2]
         e = ent[np.isclose(ent["reliability"], mid_v["reliability"])].set_index("row")
-        models = [x for x in r.rows if x in variants and x in e.index]
+        models = [x for x in r.rows if x in f.variants and x in e.index]
         lines.append(
             f"At reliability {mid_v['reliability']:.2f} the mean normalised entropy of the predictions is "
             + ", ".join(f"{r.rows[x]} {e.loc[x, 'mean']:.3f}" for x in models)
@@ -631,19 +690,44 @@ def _findings(
             f"{mid_v['entropy_raters_mean']:.3f}, of the truth {mid_v['entropy_truth_mean']:.3f}."
         )
         lines.append("")
-    if len(diffs):
-        lines += _seed_lines(r, [x for x in r.rows if x in variants], base)
-    dd = diffs[diffs["row"].isin(dist) & diffs["metric"].isin(["jsd_true", "jsd_raters", "jsd_primary"])]
-    if len(dd):
-        width = (dd["ci_high"] - dd["ci_low"]).to_numpy()
-        size = dd["diff"].abs().to_numpy()
-        excl = int(((dd["ci_low"] > 0) | (dd["ci_high"] < 0)).sum())
-        lines.append(
-            f"**Resolution.** Over all {len(dd)} distributional-minus-{base} JSD differences (to the truth, the "
-            f"mixture and the votes, every setting), the median 95% CI width (seeds and utterances resampled) is "
-            f"{np.median(width):.4f} against a median |difference| of {np.median(size):.4f}; {excl} of the "
-            f"{len(dd)} CIs exclude zero."
-        )
+    return lines
+
+
+def _resolution_paragraph(f: _Findings) -> list[str]:
+    diffs = f.r.differences
+    dd = diffs[diffs["row"].isin(f.dist) & diffs["metric"].isin(["jsd_true", "jsd_raters", "jsd_primary"])]
+    if not len(dd):
+        return []
+    width = (dd["ci_high"] - dd["ci_low"]).to_numpy()
+    size = dd["diff"].abs().to_numpy()
+    excl = int(((dd["ci_low"] > 0) | (dd["ci_high"] < 0)).sum())
+    return [
+        f"**Resolution.** Over all {len(dd)} distributional-minus-{f.base} JSD differences (to the truth, the "
+        f"mixture and the votes, every setting), the median {_percent(f.level)} CI width (seeds and utterances "
+        f"resampled) is {np.median(width):.4f} against a median |difference| of {np.median(size):.4f}; {excl} of "
+        f"the {len(dd)} CIs exclude zero."
+    ]
+
+
+def _findings(
+    r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline: str, resamples: int, level: float
+) -> str:
+    """The study's answer in a few paragraphs, every number computed from ``r``; ``level``: the
+    confidence level of the intervals (``evaluation.ci_level``)."""
+    f = _Findings(r, variants, baseline, level)
+    lines = [
+        *_preamble(f, resamples),
+        *_design(r, variants, baseline),
+        "### What the study finds",
+        "",
+        *_reliability_paragraph(f),
+        *_annotator_paragraph(f),
+        *_other_paragraph(f),
+        *_accuracy_paragraph(f),
+    ]
+    if len(r.differences):
+        lines += _seed_lines(r, [x for x in r.rows if x in variants], f.base)
+    lines += _resolution_paragraph(f)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -675,10 +759,11 @@ def run(
     results = collect_mod.collect(inputs, settings, variants, baseline, evaluation)
     tables = root / "tables"
     cis = _cis(evaluation)
+    level = float(evaluation["ci_level"])
     _scores_table(results, tables, cis)
-    _differences_table(results, tables, resamples)
+    _differences_table(results, tables, resamples, level)
     _other_table(results, tables, cis)
     _votes_table(results, tables, cis)
     plot_all(results, root / "figures")
-    write_text(root / FINDINGS, _findings(results, variants, baseline, resamples))
+    write_text(root / FINDINGS, _findings(results, variants, baseline, resamples, level))
     return results
