@@ -41,6 +41,7 @@ bootstrap.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -134,6 +135,128 @@ def _metrics(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _check_rows(rows: Mapping[str, Sequence[EvalData]], p_raters: np.ndarray) -> np.ndarray:
+    """``p_raters`` as float64 after checking every row is on the first row's utterances."""
+    names = list(rows)
+    first = rows[names[0]][0]
+    for name in names:
+        for d in rows[name]:
+            if not np.array_equal(d.file_ids, first.file_ids):
+                raise ValueError(f"row {name!r} is not scored on the same utterances as {names[0]!r}")
+    p_raters = np.asarray(p_raters, dtype=np.float64)
+    if p_raters.shape != (first.n, K):
+        raise ValueError(f"p_raters must have shape ({first.n}, {K}), got {p_raters.shape}")
+    return p_raters
+
+
+@dataclass
+class _PerSeed:
+    """Per row, one entry per training seed: the point metrics and Other shares, and their resamples."""
+
+    points: dict[str, list[dict[str, float]]]
+    reps: dict[str, list[dict[str, np.ndarray]]]
+    share_points: dict[str, list[dict[str, float]]]
+    share_reps: dict[str, list[dict[str, np.ndarray]]]
+
+
+def _per_seed(
+    rows: Mapping[str, Sequence[EvalData]],
+    p_raters: np.ndarray,
+    s: Mapping[str, Any],
+    n_resamples: int,
+    edges: list[float],
+) -> _PerSeed:
+    """Every (row, seed)'s features resampled together (the same utterance draws for all)."""
+    names = list(rows)
+    n, n_strata = rows[names[0]][0].n, len(stratum_names(edges))
+    width = _width(n_strata)
+    sets = [(name, i) for name in names for i in range(len(rows[name]))]
+    feats = np.concatenate([_features(rows[m][i], p_raters, s["prob_floor"], edges) for m, i in sets], axis=1)
+    sums = resampled_sums(feats, n_resamples, s["bootstrap_seed"])
+    full = feats.sum(axis=0, keepdims=True)
+    out = _PerSeed(*({m: [] for m in names} for _ in range(4)))
+    for j, (name, _) in enumerate(sets):
+        cols = slice(j * width, (j + 1) * width)
+        out.points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], n).items()})
+        out.reps[name].append(_metrics(sums[:, cols], n))
+        out.share_points[name].append({k: float(v[0]) for k, v in _shares(full[:, cols], n_strata).items()})
+        out.share_reps[name].append(_shares(sums[:, cols], n_strata))
+    return out
+
+
+def _metric_block(
+    per: _PerSeed, name: str, idx: np.ndarray, ci: float, method: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A row's metrics (seed-resampled and seed-fixed intervals) and the two kinds of replicates."""
+    n_seeds = len(per.points[name])
+    seed_mean, fixed, block = {}, {}, {}
+    for m in METRICS:
+        per_seed = np.stack([rep[m] for rep in per.reps[name]])
+        seed_mean[m] = seed_resampled_mean(per_seed, idx)
+        fixed[m] = per_seed.mean(axis=0)
+        vals = np.array([p[m] for p in per.points[name]])
+        point = float(vals.mean())
+        lo, hi = ci_interval(seed_mean[m], point, ci, method, metric_range(m))
+        lo_u, hi_u = ci_interval(fixed[m], point, ci, method, metric_range(m))
+        block[m] = {
+            "mean": number(point),
+            "ci_low": number(lo),
+            "ci_high": number(hi),
+            "ci_low_utterances": number(lo_u),
+            "ci_high_utterances": number(hi_u),
+            "seed_sd": number(float(np.std(vals, ddof=1))) if n_seeds > 1 else None,
+            "per_seed": [number(float(v)) for v in vals],
+        }
+    return block, seed_mean, fixed
+
+
+def _other_block(
+    per: _PerSeed, name: str, strata: list[str], idx: np.ndarray, ci: float, method: str
+) -> dict[str, Any]:
+    """Per stratum, the model's argmax-Other share and the humans' Other share with intervals."""
+    other: dict[str, Any] = {}
+    for j, stratum in enumerate(strata):
+        entry: dict[str, Any] = {"n_utterances": int(per.share_points[name][0][f"size_{j}"])}
+        for who in ("model", "human"):
+            vals = np.array([p[f"{who}_{j}"] for p in per.share_points[name]])
+            point = float(vals.mean())
+            per_seed = np.stack([rep[f"{who}_{j}"] for rep in per.share_reps[name]])
+            lo, hi = ci_interval(seed_resampled_mean(per_seed, idx), point, ci, method, (0.0, 1.0))
+            entry[who] = {"mean": number(point), "ci_low": number(lo), "ci_high": number(hi)}
+        other[stratum] = entry
+    return other
+
+
+def _comparison(
+    per: _PerSeed,
+    name: str,
+    baseline: str,
+    seed_mean: Mapping[str, Mapping[str, np.ndarray]],
+    fixed: Mapping[str, Mapping[str, np.ndarray]],
+    ci: float,
+) -> dict[str, Any]:
+    """``name`` minus ``baseline`` for each compared metric: the paired difference, its percentile
+    interval, p with seeds resampled and held fixed, and the range over seed pairs."""
+    block = {}
+    for m in COMPARED:
+        d = seed_mean[name][m] - seed_mean[baseline][m]
+        d_fixed = fixed[name][m] - fixed[baseline][m]
+        v = np.array([p[m] for p in per.points[name]])
+        b = np.array([p[m] for p in per.points[baseline]])
+        pairs = (v[:, None] - b[None, :]).ravel()
+        lo, hi = percentile_ci(d, ci)
+        block[m] = {
+            "diff": number(float(v.mean() - b.mean())),
+            "ci_low": number(lo),
+            "ci_high": number(hi),
+            "p_value": number(bootstrap_p(d)),
+            "p_value_utterances": number(bootstrap_p(d_fixed)),
+            "seed_pairs_min": number(float(pairs.min())),
+            "seed_pairs_max": number(float(pairs.max())),
+        }
+    return block
+
+
 def score_rows(
     rows: Mapping[str, Sequence[EvalData]],
     p_raters: np.ndarray,
@@ -150,98 +273,29 @@ def score_rows(
     (:func:`sertools.evaluation.settings.resolve`: seed, level, interval
     method, probability floor); ``n_resamples``: B.
     """
-    names = list(rows)
-    first = rows[names[0]][0]
-    for name in names:
-        for d in rows[name]:
-            if not np.array_equal(d.file_ids, first.file_ids):
-                raise ValueError(f"row {name!r} is not scored on the same utterances as {names[0]!r}")
-    p_raters = np.asarray(p_raters, dtype=np.float64)
-    if p_raters.shape != (first.n, K):
-        raise ValueError(f"p_raters must have shape ({first.n}, {K}), got {p_raters.shape}")
+    p_raters = _check_rows(rows, p_raters)
     edges = [float(e) for e in s["entropy_bins"]]
     strata = [ALL, *stratum_names(edges)]
-    width = _width(len(strata) - 1)
-    sets = [(name, i) for name in names for i in range(len(rows[name]))]
-    feats = np.concatenate([_features(rows[n][i], p_raters, s["prob_floor"], edges) for n, i in sets], axis=1)
-    sums = resampled_sums(feats, n_resamples, s["bootstrap_seed"])
-    full = feats.sum(axis=0, keepdims=True)
-    points: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-    reps: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in names}
-    share_points: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-    share_reps: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in names}
-    for j, (name, _) in enumerate(sets):
-        cols = slice(j * width, (j + 1) * width)
-        points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], first.n).items()})
-        reps[name].append(_metrics(sums[:, cols], first.n))
-        share_points[name].append(
-            {k: float(v[0]) for k, v in _shares(full[:, cols], len(strata) - 1).items()}
-        )
-        share_reps[name].append(_shares(sums[:, cols], len(strata) - 1))
+    per = _per_seed(rows, p_raters, s, n_resamples, edges)
     ci, method = float(s["ci_level"]), str(s["ci_method"])
     doc: dict[str, Any] = {
         "schema": SCHEMA,
-        "n_utterances": first.n,
+        "n_utterances": rows[next(iter(rows))][0].n,
         "resamples": n_resamples,
         "resampling": "utterances and training seeds",
         "rows": {},
         "comparisons": {},
     }
-    seed_mean_reps: dict[str, dict[str, np.ndarray]] = {}
-    fixed_reps: dict[str, dict[str, np.ndarray]] = {}
-    for r_i, name in enumerate(names):
-        n_seeds = len(rows[name])
+    seed_mean: dict[str, dict[str, np.ndarray]] = {}
+    fixed: dict[str, dict[str, np.ndarray]] = {}
+    for r_i, name in enumerate(rows):
         # one seed draw per row (so that its CI and its comparisons use the same draws)
         rng = np.random.default_rng([int(s["bootstrap_seed"]), 1, r_i])
-        idx = seed_resample_indices(n_seeds, n_resamples, rng)
-        seed_mean_reps[name], fixed_reps[name], block = {}, {}, {}
-        for m in METRICS:
-            per_seed = np.stack([rep[m] for rep in reps[name]])
-            seed_mean_reps[name][m] = seed_resampled_mean(per_seed, idx)
-            fixed_reps[name][m] = per_seed.mean(axis=0)
-            vals = np.array([p[m] for p in points[name]])
-            point = float(vals.mean())
-            lo, hi = ci_interval(seed_mean_reps[name][m], point, ci, method, metric_range(m))
-            lo_u, hi_u = ci_interval(fixed_reps[name][m], point, ci, method, metric_range(m))
-            block[m] = {
-                "mean": number(point),
-                "ci_low": number(lo),
-                "ci_high": number(hi),
-                "ci_low_utterances": number(lo_u),
-                "ci_high_utterances": number(hi_u),
-                "seed_sd": number(float(np.std(vals, ddof=1))) if n_seeds > 1 else None,
-                "per_seed": [number(float(v)) for v in vals],
-            }
-        other: dict[str, Any] = {}
-        for j, stratum in enumerate(strata):
-            entry: dict[str, Any] = {"n_utterances": int(share_points[name][0][f"size_{j}"])}
-            for who in ("model", "human"):
-                vals = np.array([p[f"{who}_{j}"] for p in share_points[name]])
-                point = float(vals.mean())
-                per_seed = np.stack([rep[f"{who}_{j}"] for rep in share_reps[name]])
-                lo, hi = ci_interval(seed_resampled_mean(per_seed, idx), point, ci, method, (0.0, 1.0))
-                entry[who] = {"mean": number(point), "ci_low": number(lo), "ci_high": number(hi)}
-            other[stratum] = entry
-        doc["rows"][name] = {"n_seeds": n_seeds, "metrics": block, "other_class": other}
+        idx = seed_resample_indices(len(rows[name]), n_resamples, rng)
+        block, seed_mean[name], fixed[name] = _metric_block(per, name, idx, ci, method)
+        other = _other_block(per, name, strata, idx, ci, method)
+        doc["rows"][name] = {"n_seeds": len(rows[name]), "metrics": block, "other_class": other}
     for name in compared:
-        if name == baseline:
-            continue
-        block = {}
-        for m in COMPARED:
-            d = seed_mean_reps[name][m] - seed_mean_reps[baseline][m]
-            d_fixed = fixed_reps[name][m] - fixed_reps[baseline][m]
-            v = np.array([p[m] for p in points[name]])
-            b = np.array([p[m] for p in points[baseline]])
-            pairs = (v[:, None] - b[None, :]).ravel()
-            lo, hi = percentile_ci(d, ci)
-            block[m] = {
-                "diff": number(float(v.mean() - b.mean())),
-                "ci_low": number(lo),
-                "ci_high": number(hi),
-                "p_value": number(bootstrap_p(d)),
-                "p_value_utterances": number(bootstrap_p(d_fixed)),
-                "seed_pairs_min": number(float(pairs.min())),
-                "seed_pairs_max": number(float(pairs.max())),
-            }
-        doc["comparisons"][name] = block
+        if name != baseline:
+            doc["comparisons"][name] = _comparison(per, name, baseline, seed_mean, fixed, ci)
     return doc
