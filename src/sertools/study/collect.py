@@ -128,6 +128,96 @@ VOTE_CI = (
 _VOTE_PLAIN = ("other_votes", "other_truth", "other_raters", "x_share", "x_share_train")
 
 
+def _vote_record(fields: Mapping[str, Any], summary: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """A setting's vote statistics on ``split`` (its labels' summary.json)."""
+    v = summary["votes"][split]
+    return {
+        **fields,
+        "fleiss_kappa": summary["fleiss_kappa_primary"],
+        "annotators_mean": v["annotators_mean"],
+        **{k: np.nan if v.get(k) is None else float(v[k]) for k in _VOTE_PLAIN},
+        **{f"{k}_{s}": _entry(v[k])[s] for k in VOTE_CI for s in ("mean", "ci_low", "ci_high")},
+    }
+
+
+def _row_records(
+    fields: Mapping[str, Any], block: Mapping[str, Any], row: str, label: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One row's score records (one per metric) and Other-class records (one per stratum)."""
+    scores = [
+        {
+            **fields,
+            "row": row,
+            "label": label,
+            "metric": m,
+            "n_seeds": block["n_seeds"],
+            **_entry(block["metrics"].get(m), _SCORE_KEYS),
+        }
+        for m in METRICS
+    ]
+    other = [
+        {
+            **fields,
+            "row": row,
+            "label": label,
+            "stratum": stratum,
+            "n_utterances": o["n_utterances"],
+            **{f"model_{k}": val for k, val in _entry(o["model"]).items()},
+            **{f"human_{k}": val for k, val in _entry(o["human"]).items()},
+        }
+        for stratum, o in block["other_class"].items()
+    ]
+    return scores, other
+
+
+def _difference_records(
+    setting: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    comparisons: Mapping[str, Any],
+    variants: Mapping[str, Mapping[str, Any]],
+    baseline: str,
+    labels: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Each compared row minus ``baseline`` in one setting, one record per metric, with its Holm family."""
+    out = []
+    for row in variants:
+        if row == baseline:
+            continue
+        dist = variants[row]["targets"] != "consensus"
+        for m in DIFF_METRICS:
+            claim = family(
+                setting["axis"], setting["other_when_unsure"], setting["perception"], labels[row], dist, m
+            )
+            out.append(
+                {
+                    **fields,
+                    "row": row,
+                    "label": labels[row],
+                    "baseline": baseline,
+                    "metric": m,
+                    "family": claim,
+                    **_entry(comparisons[row].get(m), _DIFF_KEYS),
+                }
+            )
+    return out
+
+
+def _with_holm(diffs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The differences with Holm-adjusted p (seeds resampled, and held fixed) within each family."""
+    differences = pd.DataFrame(diffs)
+    if len(differences):
+        differences["p_holm"] = np.nan
+        differences["p_holm_utterances"] = np.nan
+        differences["family_size"] = 0
+        for _, idx in differences.groupby("family", sort=False).groups.items():
+            differences.loc[idx, "p_holm"] = holm(differences.loc[idx, "p_value"].to_numpy())
+            differences.loc[idx, "p_holm_utterances"] = holm(
+                differences.loc[idx, "p_value_utterances"].to_numpy()
+            )
+            differences.loc[idx, "family_size"] = len(idx)
+    return differences
+
+
 def collect(
     inputs: Mapping[str, Any],
     settings: Sequence[Mapping[str, Any]],
@@ -144,77 +234,13 @@ def collect(
         name = setting["setting"]
         fields = _setting_fields(setting)
         summary = json.loads(Path(inputs[f"summary.{name}"]).read_text())
-        v = summary["votes"][split]
-        votes.append(
-            {
-                **fields,
-                "fleiss_kappa": summary["fleiss_kappa_primary"],
-                "annotators_mean": v["annotators_mean"],
-                **{k: np.nan if v.get(k) is None else float(v[k]) for k in _VOTE_PLAIN},
-                **{f"{k}_{s}": _entry(v[k])[s] for k in VOTE_CI for s in ("mean", "ci_low", "ci_high")},
-            }
-        )
+        votes.append(_vote_record(fields, summary, split))
         sc = json.loads(Path(inputs[f"scores.{name}"]).read_text())["splits"][split]
         for row in labels:
-            block = sc["rows"][row]["metrics"]
-            for m in METRICS:
-                scores.append(
-                    {
-                        **fields,
-                        "row": row,
-                        "label": labels[row],
-                        "metric": m,
-                        "n_seeds": sc["rows"][row]["n_seeds"],
-                        **_entry(block.get(m), _SCORE_KEYS),
-                    }
-                )
-            for stratum, o in sc["rows"][row]["other_class"].items():
-                other.append(
-                    {
-                        **fields,
-                        "row": row,
-                        "label": labels[row],
-                        "stratum": stratum,
-                        "n_utterances": o["n_utterances"],
-                        **{f"model_{k}": val for k, val in _entry(o["model"]).items()},
-                        **{f"human_{k}": val for k, val in _entry(o["human"]).items()},
-                    }
-                )
-        for row in variants:
-            if row == baseline:
-                continue
-            comp = sc["comparisons"][row]
-            dist = variants[row]["targets"] != "consensus"
-            for m in DIFF_METRICS:
-                diffs.append(
-                    {
-                        **fields,
-                        "row": row,
-                        "label": labels[row],
-                        "baseline": baseline,
-                        "metric": m,
-                        "family": family(
-                            setting["axis"],
-                            setting["other_when_unsure"],
-                            setting["perception"],
-                            labels[row],
-                            dist,
-                            m,
-                        ),
-                        **_entry(comp.get(m), _DIFF_KEYS),
-                    }
-                )
-    differences = pd.DataFrame(diffs)
-    if len(differences):
-        differences["p_holm"] = np.nan
-        differences["p_holm_utterances"] = np.nan
-        differences["family_size"] = 0
-        for _, idx in differences.groupby("family", sort=False).groups.items():
-            differences.loc[idx, "p_holm"] = holm(differences.loc[idx, "p_value"].to_numpy())
-            differences.loc[idx, "p_holm_utterances"] = holm(
-                differences.loc[idx, "p_value_utterances"].to_numpy()
-            )
-            differences.loc[idx, "family_size"] = len(idx)
+            row_scores, row_other = _row_records(fields, sc["rows"][row], row, labels[row])
+            scores += row_scores
+            other += row_other
+        diffs += _difference_records(setting, fields, sc["comparisons"], variants, baseline, labels)
     return StudyResults(
-        pd.DataFrame(scores), differences, pd.DataFrame(other), pd.DataFrame(votes), labels, split
+        pd.DataFrame(scores), _with_holm(diffs), pd.DataFrame(other), pd.DataFrame(votes), labels, split
     )
