@@ -182,11 +182,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sertools", description=__doc__.splitlines()[0])
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The corpus and data stages: synth, labels, manifest, features."""
     s = sub.add_parser("synth", help="write a synthetic corpus in the MSP-Podcast 2.0 layout")
     s.add_argument("out_dir")
     s.add_argument("--utterances", type=int, required=True, help="total utterances over all splits")
@@ -224,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="config YAML (model.backbone, features.*)")
     s.set_defaults(func=cmd_features)
 
+
+def _add_model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Training, prediction dumps and their metrics: train, predict, evaluate."""
     s = sub.add_parser("train", help="train one supervision variant with one seed")
     s.add_argument("labels", help="LABELS.parquet")
     s.add_argument("manifest", help="MANIFEST.parquet")
@@ -253,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="config YAML (evaluation settings)")
     s.set_defaults(func=cmd_evaluate)
 
+
+def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Tools around a run: compare two results tables, check a run before it is queued."""
     s = sub.add_parser(
         "compare",
         help="compare two main.csv row by row: is each difference within the CIs?",
@@ -289,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="on a login node without GPUs: a CUDA build that sees no GPU here is a note, not a failure",
     )
     s.set_defaults(func=cmd_check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sertools", description=__doc__.splitlines()[0])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    _add_data_commands(sub)
+    _add_model_commands(sub)
+    _add_tool_commands(sub)
     return p
 
 
