@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ import torch
 from sertools.arrays import stack_lists
 from sertools.classes import DIMENSIONS, NO_AGREEMENT, K
 from sertools.data import dim_scale, manifest_table
+from sertools.labels import schemes as names
 from sertools.labels import table as label_table
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,6 @@ LABEL_COLUMNS = (
 MANIFEST_COLUMNS = ("file_id", "path", "duration_s", "frames", "sample_rate")
 DIFFICULTIES = {"entropy_primary": "entropy_primary", "entropy_merged": "entropy_merged"}
 HARD_LOSSES = ("ce", "cbce")
-HARD_SCHEMES = ("consensus", "consensus_x_other", "guarded_argmax")
-_TARGETS = re.compile(r"^(consensus|primary|merged|release_[A-Za-z0-9]+)$")
 IN_MEMORY_LIMIT_BYTES = 1 << 30
 
 
@@ -205,22 +203,20 @@ def scheme_hard_labels(df: pd.DataFrame, variant: Mapping[str, Any], name: str |
     variant's name) is used in error messages.
     """
     scheme, targets = variant.get("hard_labels", "consensus"), variant["targets"]
-    if scheme == "consensus":
+    if scheme == names.CONSENSUS:
         return hard_labels(df)
-    if scheme == "consensus_x_other":
-        column = "hard_consensus_x_other"
-    elif scheme == "guarded_argmax":
-        if targets == "consensus" or targets == "release_secondary":
+    if scheme == names.GUARDED:
+        if targets == names.CONSENSUS or targets == "release_secondary":
             raise DataError(
                 f"{_who(variant, name)}: hard_labels guarded_argmax is the argmax of the variant's own target "
                 f"distribution, so it needs distribution targets (primary, merged, release_primary, "
                 f"release_<name>), not {targets!r}"
             )
-        column = f"hard_guarded_{targets}"
-    else:
+    elif scheme not in names.HARD_LABELS:
         raise DataError(
-            f"{_who(variant, name)}: unknown hard_labels {scheme!r} (allowed: {', '.join(HARD_SCHEMES)})"
+            f"{_who(variant, name)}: unknown hard_labels {scheme!r} (allowed: {', '.join(names.HARD_LABELS)})"
         )
+    column = names.hard_column(names.variant_scheme(scheme, targets))
     values = _column(df, column, f"hard_labels {scheme} of {_who(variant, name)}")
     return values.to_numpy(dtype=np.int64)
 
@@ -242,7 +238,7 @@ def build_targets(
     targets, loss = variant["targets"], variant["loss"]
     scheme = variant.get("hard_labels", "consensus")
     include_x = bool(variant.get("include_no_agreement", False))
-    if not isinstance(targets, str) or not _TARGETS.match(targets):
+    if not names.is_targets(targets):
         raise DataError(
             f"{_who(variant, name)}: unknown targets {targets!r} "
             "(allowed: consensus, primary, merged, release_primary, release_secondary, release_<name>)"
@@ -260,7 +256,7 @@ def build_targets(
         keep = labels >= 0
         full = None
     else:
-        column = f"p_{targets}"
+        column = names.distribution_column(targets)
         full = stack(_column(df, column, f"targets {targets} of {_who(variant, name)}"), column)
         if is_index and scheme == "consensus":
             raise DataError(

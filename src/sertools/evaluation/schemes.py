@@ -14,7 +14,6 @@ distribution). Distributions are named ``primary``, ``merged`` or
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,8 @@ import pandas as pd
 
 from sertools.arrays import stack_lists
 from sertools.evaluation.evaldata import EvaluationError
+from sertools.labels import schemes as names
+from sertools.labels.schemes import GUARDED
 from sertools.measures import normalised_entropy
 
 __all__ = [
@@ -45,21 +46,18 @@ COMMON_DEFAULTS: dict[str, str] = {
     "strata_distribution": "primary",
     "paper_reference": "release_MH",
 }
-GUARDED = "guarded_argmax"
-_DISTRIBUTION = re.compile(r"^(primary|merged|release_[A-Za-z0-9]+)$")
-_SCHEME = re.compile(rf"^(consensus|consensus_x_other|{GUARDED}:(primary|merged|release_[A-Za-z0-9]+))$")
 
 
 def check_distribution(name: str, what: str = "distribution") -> str:
     """``name`` if it names a distribution (``primary``, ``merged``, ``release_<name>``), else raise."""
-    if not isinstance(name, str) or not _DISTRIBUTION.match(name):
+    if not names.is_distribution(name):
         raise EvaluationError(f"{what} {name!r} is not primary, merged or release_<name>")
     return name
 
 
 def check_scheme(name: str, what: str = "hard-label scheme") -> str:
     """``name`` if it names a hard-label scheme, else raise."""
-    if not isinstance(name, str) or not _SCHEME.match(name):
+    if not names.is_scheme(name):
         raise EvaluationError(
             f"{what} {name!r} is not consensus, consensus_x_other or {GUARDED}:<distribution>"
         )
@@ -77,17 +75,12 @@ def resolve(evaluation: Mapping[str, Any]) -> dict[str, str]:
 
 def distribution_column(name: str) -> str:
     """The label-table column of a distribution: ``p_<name>``."""
-    return f"p_{check_distribution(name)}"
+    return names.distribution_column(check_distribution(name))
 
 
 def hard_column(scheme: str) -> str:
     """The label-table column holding the hard labels of ``scheme``."""
-    check_scheme(scheme)
-    if scheme == "consensus":
-        return "hard_label"
-    if scheme == "consensus_x_other":
-        return "hard_consensus_x_other"
-    return f"hard_guarded_{scheme.split(':', 1)[1]}"
+    return names.hard_column(check_scheme(scheme))
 
 
 def own_distribution(variant_cfg: Mapping[str, Any] | None) -> str | None:
@@ -101,19 +94,19 @@ def own_scheme(variant_cfg: Mapping[str, Any] | None) -> str:
 
     Without a variant config the own scheme is ``consensus`` (the schema default).
     """
-    kind = (variant_cfg or {}).get("hard_labels", "consensus")
-    if kind in ("consensus", "consensus_x_other"):
-        return kind
-    if kind != GUARDED:
+    kind = (variant_cfg or {}).get("hard_labels", names.CONSENSUS)
+    if kind not in names.HARD_LABELS:
         raise EvaluationError(
             f"variant hard_labels {kind!r} is not consensus, consensus_x_other or {GUARDED}"
         )
+    if kind != GUARDED:
+        return kind
     dist = own_distribution(variant_cfg)
     if dist is None:
         raise EvaluationError(
             f"hard_labels {GUARDED} needs distributional targets, the variant has consensus"
         )
-    return f"{GUARDED}:{dist}"
+    return names.variant_scheme(kind, dist)
 
 
 def strata_entropy(labels: pd.DataFrame, distribution: str) -> np.ndarray:
