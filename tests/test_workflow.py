@@ -333,7 +333,7 @@ def _files(results: Path) -> dict[str, Path]:
 
 
 def test_second_run_is_byte_identical(run_dir, tmp_path):
-    from sertools.training import checkpoint
+    from sertools.training.runtime import checkpoint
 
     proc = snakemake(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]

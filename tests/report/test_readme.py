@@ -124,7 +124,7 @@ def test_demo_block_states_the_machine_the_runs_recorded(tmp_path, monkeypatch):
         },
     )
     # what the machine running `make readme` would say plays no part
-    monkeypatch.setattr("sertools.training.provenance._cpu_name", lambda *a: "Other CPU")
+    monkeypatch.setattr("sertools.training.runtime.provenance._cpu_name", lambda *a: "Other CPU")
     readme.update(path, results, tmp_path / "docs", "abc1234")
     text = _demo_paragraph(path)
     assert "The 3 training runs ran on AMD EPYC 7B13 (2 logical CPUs), 1 or 2 torch threads" in text

@@ -13,8 +13,8 @@ from tinyrun import SEED, make_cfg, make_corpus
 from sertools import config
 from sertools.data import dataset as data
 from sertools.training.data import load_training_data
-from sertools.training.errors import TrainingError
-from sertools.training.job import make_job
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.runtime.job import make_job
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from sertools import config
 from sertools.evaluation import predict, predictions
 from sertools.features import extract, store
 from sertools.model.frozen import FeatureHeadModel
-from sertools.training import checkpoint
+from sertools.training.runtime import checkpoint
 
 SPLITS = ("Train", "Development", "Test1")
 VARIANTS = {

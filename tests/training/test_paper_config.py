@@ -26,7 +26,7 @@ from sertools.data import manifest
 from sertools.labels import build
 from sertools.model.network import build_model
 from sertools.training import data as training_data
-from sertools.training.job import make_job
+from sertools.training.runtime.job import make_job
 from sertools.training.optimisation import make_objective
 
 ROOT = Path(__file__).resolve().parents[2]

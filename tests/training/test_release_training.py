@@ -14,8 +14,9 @@ from tinyrun import SEED, THREADS, TINY_MODEL, TRAIN, assert_same_predictions, m
 
 from sertools import config
 from sertools.model.network import build_model
-from sertools.training import checkpoint, loop, train
-from sertools.training.seeding import reseed
+from sertools.training import loop, train
+from sertools.training.runtime import checkpoint
+from sertools.training.runtime.seeding import reseed
 
 RELEASE_MODEL = {
     **TINY_MODEL,

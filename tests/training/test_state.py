@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from sertools.training.errors import TrainingError
+from sertools.training.runtime.errors import TrainingError
 from sertools.training.state import RunState
 
 TRAIN = {

@@ -32,8 +32,9 @@ from tinyrun import (
 
 from sertools import config
 from sertools.evaluation import predict
-from sertools.training import checkpoint, outputs, provenance, train
-from sertools.training.errors import TrainingError
+from sertools.training import train
+from sertools.training.runtime import checkpoint, outputs, provenance
+from sertools.training.runtime.errors import TrainingError
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +240,8 @@ def test_resume_checkpoint_that_does_not_fit_starts_fresh(
 _CHILD = """
 import json, os, signal, sys
 import safetensors.torch
-from sertools.training import optimisation, recoverables, train
+from sertools.training import optimisation, train
+from sertools.training.runtime import recoverables
 args = json.loads(sys.argv[1])
 point = args.pop("kill_at")
 resume_writes, batches_after = 0, 0

@@ -30,8 +30,8 @@ from sertools.data import dataset
 from sertools.features import store
 from sertools.features.dataset import FeatureDataset
 from sertools.model.inference import sample_rate_of
-from sertools.training.errors import TrainingError
-from sertools.training.job import Job
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.runtime.job import Job
 
 log = logging.getLogger(__name__)
 

@@ -2,14 +2,14 @@
 
 :func:`run_epoch` is the whole epoch in order; each step is a function below
 it. An epoch's randomness is a pure function of (seed, epoch)
-(:mod:`sertools.training.seeding`), so a resumed run replays the next epoch
+(:mod:`sertools.training.runtime.seeding`), so a resumed run replays the next epoch
 bit-identically on the CPU.
 
 Non-finite values. A batch whose loss is NaN/inf is skipped (no backward) and
 counted; so is an optimiser step whose gradient norm is not finite (fp32;
 under fp16 the GradScaler handles overflow itself). If more than
 :data:`NONFINITE_LIMIT` of an epoch's batches are non-finite, training stops
-with :class:`~sertools.training.errors.TrainingError` naming the epoch and
+with :class:`~sertools.training.runtime.errors.TrainingError` naming the epoch and
 batch: a few bad batches are survivable noise, more means the run is diverging
 and its checkpoints would be meaningless.
 """
@@ -30,14 +30,14 @@ from tqdm import tqdm
 from sertools import measures
 from sertools.data import batching, curriculum, dataset
 from sertools.model.inference import Inferred, autocast, batch_plan, infer, softmax
-from sertools.training import distributed, outputs
+from sertools.training.runtime import distributed, outputs
 from sertools.training.data import TrainingData
-from sertools.training.errors import TrainingError
-from sertools.training.job import Job
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.runtime.job import Job
 from sertools.training.optimisation import Objective, Optimisation
-from sertools.training.outputs import RunFiles
-from sertools.training.recoverables import Recoverables
-from sertools.training.seeding import epoch_seed, seed_epoch
+from sertools.training.runtime.outputs import RunFiles
+from sertools.training.runtime.recoverables import Recoverables
+from sertools.training.runtime.seeding import epoch_seed, seed_epoch
 from sertools.training.state import Outcome, RunState
 
 log = logging.getLogger(__name__)

@@ -30,10 +30,10 @@ from sertools.classes import CLASSES, K
 from sertools.data import dataset
 from sertools.device import amp_dtype
 from sertools.model import factory, losses, release_counts, release_losses
-from sertools.training import distributed
-from sertools.training.job import Job
+from sertools.training.runtime import distributed
+from sertools.training.runtime.job import Job
 from sertools.training.schedulers import set_lr
-from sertools.training.seeding import reseed
+from sertools.training.runtime.seeding import reseed
 from sertools.training.unfreezing import Unfreezing, freeze, layer_parameters, set_trainable_top
 
 log = logging.getLogger(__name__)

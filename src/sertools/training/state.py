@@ -15,7 +15,7 @@
 While a curriculum pool is not yet the whole training set, NewBob and the
 early-stopping counter wait (those epochs still compete for the best
 checkpoint). The state also keeps the rows of ``train_log.csv``. It is a
-:class:`~sertools.training.recoverables.Recoverable`: the resume checkpoint
+:class:`~sertools.training.runtime.recoverables.Recoverable`: the resume checkpoint
 stores it, and the best weights only when they differ from the current ones.
 """
 
@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
-from sertools.training import checkpoint
-from sertools.training.errors import TrainingError
+from sertools.training.runtime import checkpoint
+from sertools.training.runtime.errors import TrainingError
 from sertools.training.schedulers import NewBob
 
 #: parameter group -> the train key of its initial learning rate

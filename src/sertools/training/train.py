@@ -12,7 +12,7 @@ Entry points:
 
 A run writes, next to ``run.json``: ``config.yaml``, ``env.json``,
 ``train_log.csv``, ``best.safetensors`` and ``resume/last.safetensors``
-(:mod:`sertools.training.outputs`). It can be killed at any moment: rerun, it
+(:mod:`sertools.training.runtime.outputs`). It can be killed at any moment: rerun, it
 resumes from the last completed epoch and ends with the same weights as an
 uninterrupted run (docs/training.md, "Resume"). A finished run whose config
 hash matches is not retrained: its outputs are rewritten from the checkpoint.
@@ -35,13 +35,13 @@ from sertools.device import resolve_device, torch_settings
 from sertools.features import store
 from sertools.io import write_json
 from sertools.model import backbone
-from sertools.training import distributed, provenance
+from sertools.training.runtime import distributed, provenance
 from sertools.training.data import TrainingData, WaveformStats, load_training_data
-from sertools.training.job import Job, make_job
+from sertools.training.runtime.job import Job, make_job
 from sertools.training.loop import Run, run_epoch, write_best
 from sertools.training.optimisation import Optimisation, build_optimisation
-from sertools.training.outputs import RunFiles, outputs_in, read_resume, write_config, write_log
-from sertools.training.recoverables import Recoverables, RngState
+from sertools.training.runtime.outputs import RunFiles, outputs_in, read_resume, write_config, write_log
+from sertools.training.runtime.recoverables import Recoverables, RngState
 from sertools.training.state import RunState
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from sertools.training import checkpoint as ck
-from sertools.training import recoverables as rec
+from sertools.training.runtime import checkpoint as ck
+from sertools.training.runtime import recoverables as rec
 from sertools.training.schedulers import NewBob
 
 

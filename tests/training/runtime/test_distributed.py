@@ -16,7 +16,8 @@ import torch
 from tinyrun import TINY_MODEL, TRAIN, make_corpus
 
 from sertools import config
-from sertools.training import checkpoint, distributed, train
+from sertools.training import train
+from sertools.training.runtime import checkpoint, distributed
 
 D = distributed.DistContext
 

@@ -1,4 +1,4 @@
-"""sertools.training.provenance.collect: what env.json records about the machine."""
+"""sertools.training.runtime.provenance.collect: what env.json records about the machine."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import platform
 
 import torch
 
-from sertools.training import provenance
+from sertools.training.runtime import provenance
 
 
 def test_collect_records_cpu_model_cores_and_threads() -> None:
