@@ -13,7 +13,6 @@ import torch
 from tinyrun import SEED, THREADS, make_cfg, make_corpus
 
 from sertools.training import loop, optimisation, train
-
 from sertools.training.runtime import checkpoint
 from sertools.training.runtime.errors import TrainingError
 

@@ -26,8 +26,8 @@ from sertools.data import manifest
 from sertools.labels import build
 from sertools.model.network import build_model
 from sertools.training import data as training_data
-from sertools.training.runtime.job import make_job
 from sertools.training.optimisation import make_objective
+from sertools.training.runtime.job import make_job
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the release's CBCE weights (effective number, beta 0.9999, mean 1) from its hard-coded counts

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from sertools.training.entropy_curriculum import EntropyCurriculum, describe, weighted_mean
 
 #: normalised entropies of a batch of 8, deliberately unsorted

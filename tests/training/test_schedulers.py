@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from sertools.training.schedulers import NewBob, set_lr
 
 

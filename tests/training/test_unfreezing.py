@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from torch import nn
-
 from sertools.training.unfreezing import Unfreezing, layer_parameters, set_trainable_top
+from torch import nn
 
 RELEASE = {
     "unfreeze": [

@@ -132,4 +132,3 @@ class SampleWeighting:
         keep = torch.zeros_like(h, dtype=torch.bool)
         keep[order] = True
         return keep
-

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sertools.training.schedulers import NewBob
 
 from sertools.training.runtime import checkpoint as ck
 from sertools.training.runtime import recoverables as rec
-from sertools.training.schedulers import NewBob
 
 
 def _model_and_opt(seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:

@@ -30,9 +30,8 @@ from sertools.io import atomic_path, write_text
 # functions that write and read checkpoints, so that loading the workflow does not
 # import torch (about 1 s per snakemake call).
 if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
     import torch
+    from _typeshed import DataclassInstance
 
     from sertools.training.runtime import checkpoint, distributed
 
