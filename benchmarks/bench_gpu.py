@@ -26,14 +26,13 @@ from pathlib import Path
 
 import torch
 import yaml
-from sertools.training.unfreezing import Unfreezing, freeze, set_trainable_top
 from torch.utils.flop_counter import FlopCounterMode
 
 from sertools import config as config_mod
 from sertools.features.wavlm import frozen_backbone
 from sertools.model import factory
 from sertools.model import network as model_mod
-from sertools.training.optimisation import Objective
+from sertools.training.optimisation import Objective, Unfreezing, freeze, set_trainable_top
 
 SR = 16000
 PAPER = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"

@@ -3,6 +3,7 @@ SIGKILL), when a checkpoint is not reused, and the prediction dumps of the train
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -33,8 +34,9 @@ from tinyrun import (
 from sertools import config
 from sertools.evaluation import predict
 from sertools.training import train
-from sertools.training.runtime import checkpoint, outputs, provenance
+from sertools.training.runtime import checkpoint, provenance
 from sertools.training.runtime.errors import TrainingError
+from sertools.training.state import LogRow
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def test_outputs(reference: tuple[Path, dict[str, Any]]) -> None:
     assert 1 <= run["best_epoch"] <= 3
     log = pd.read_csv(out / "train_log.csv")
     assert log["epoch"].tolist() == [1, 2, 3]
-    assert set(outputs.LOG_COLUMNS) == set(log.columns)
+    assert list(log.columns) == [f.name for f in dataclasses.fields(LogRow)]
     assert log["is_full"].all() and (log["pool_size"] == run["n_train"]).all()
     assert np.isclose(log["val_loss"].iloc[run["best_epoch"] - 1], run["best_metric"])
     assert (log["nonfinite_batches"] == 0).all()
