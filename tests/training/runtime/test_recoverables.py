@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from sertools.training.optimisation import NewBob
 
+from sertools.training.optimisation import NewBob
 from sertools.training.runtime import checkpoint as ck
 from sertools.training.runtime import recoverables as rec
 
