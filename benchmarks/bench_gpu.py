@@ -231,6 +231,23 @@ def main() -> None:
     args = ap.parse_args()
 
     cfg = paper_config()
+    fps, budget = report_grid(cfg, args.seconds)
+    report_frozen_grid(cfg, args.seconds, budget)
+    for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
+        print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
+    if not torch.cuda.is_available():
+        print("CUDA not available: GPU throughput skipped (run this script on a GPU machine)")
+        print("RESULT|GPU training throughput|skipped (no CUDA)|-|-")
+        print(
+            f"RESULT|paper grid GPU hours per 10 TFLOP/s achieved (hours = value x 10 / achieved TFLOP/s)|"
+            f"{budget['grid'] / 10e12 / 3600:.0f} h|-|-"
+        )
+        return
+    report_gpu(cfg, args, fps, budget)
+
+
+def report_grid(cfg: dict, seconds: float) -> tuple[dict[int, float], dict[str, float]]:
+    """FLOPs per audio second at each unfreezing stage, the paper grid's compute and disk; (fps, budget)."""
     stages = sorted(
         {
             Unfreezing.from_train(config_mod.variant_train(cfg, name)).layers(epoch)
@@ -238,7 +255,7 @@ def main() -> None:
             for epoch in range(1, epochs + 1)
         }
     )
-    fps = {k: flops_per_audio_second(cfg, k, args.seconds) for k in stages}
+    fps = {k: flops_per_audio_second(cfg, k, seconds) for k in stages}
     for k in stages:
         print(
             f"training FLOPs per second of audio, {k:>2} transformer layers training: {fps[k] / 1e9:.1f} GFLOP"
@@ -246,11 +263,10 @@ def main() -> None:
         print(
             f"RESULT|paper model training FLOPs per audio second, {k} layers unfrozen|{fps[k] / 1e9:.1f} GFLOP|-|-"
         )
-    ifps = inference_flops_per_audio_second(cfg, args.seconds)
+    ifps = inference_flops_per_audio_second(cfg, seconds)
     print(f"RESULT|paper model inference FLOPs per audio second|{ifps / 1e9:.1f} GFLOP|-|-")
     budget = paper_grid(cfg, fps, ifps)
-    full = max(stages)
-    disk = disk_bytes(base_model(cfg, torch.device("cpu"), full))
+    disk = disk_bytes(base_model(cfg, torch.device("cpu"), max(stages)))
     runs = int(budget["runs"])
     print(
         f"paper grid ({len(finetuned(cfg))} fine-tuned rows x {len(cfg['seeds'])} seeds = {runs} runs at their maximum epochs, "
@@ -267,8 +283,13 @@ def main() -> None:
     print(
         f"RESULT|paper grid disk: audio + {runs} runs' checkpoints|{disk['audio'] / 1e9:.0f} GB + {runs * disk['per_run'] / 1e9:.0f} GB|-|-"
     )
-    # the frozen-upstream grid (docs/frozen_upstream.md) against fine-tuning, same FLOP counter
-    ffps = feature_pass_flops_per_audio_second(cfg, args.seconds)
+    return fps, budget
+
+
+def report_frozen_grid(cfg: dict, seconds: float, budget: dict[str, float]) -> None:
+    """The frozen-upstream grid (docs/frozen_upstream.md) against fine-tuning, with the same FLOP counter."""
+    runs = int(budget["runs"])
+    ffps = feature_pass_flops_per_audio_second(cfg, seconds)
     fz = frozen_grid(cfg, ffps)
     print(
         f"frozen WavLM-Base feature pass: {ffps / 1e9:.1f} GFLOP per audio second, "
@@ -288,16 +309,11 @@ def main() -> None:
         f"{35 * budget['per_run'] / 1e18:.1f} / {fz['features'] / 1e18:.3f} EFLOP|-|"
         f"{35 * budget['per_run'] / fz['features']:.0f}x"
     )
-    for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
-        print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
-    if not torch.cuda.is_available():
-        print("CUDA not available: GPU throughput skipped (run this script on a GPU machine)")
-        print("RESULT|GPU training throughput|skipped (no CUDA)|-|-")
-        print(
-            f"RESULT|paper grid GPU hours per 10 TFLOP/s achieved (hours = value x 10 / achieved TFLOP/s)|"
-            f"{budget['grid'] / 10e12 / 3600:.0f} h|-|-"
-        )
-        return
+
+
+def report_gpu(cfg: dict, args: argparse.Namespace, fps: dict[int, float], budget: dict[str, float]) -> None:
+    """Measured training throughput of the fully unfrozen model on this GPU, against the FLOP count."""
+    full = max(fps)
     dev = torch.device("cuda")
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     model = base_model(cfg, dev, full).train()

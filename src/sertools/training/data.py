@@ -187,7 +187,7 @@ def _difficulty(rows: pd.DataFrame, curriculum: Mapping[str, Any]) -> np.ndarray
 def _reader_processes(device: torch.device, train_set: dataset.AudioDataset | FeatureDataset) -> int:
     """Audio reader processes for the Train batches."""
     # reader processes only pay off on a GPU with audio read from disk; crops do not
-    # depend on them (pure functions of seed, epoch, item), so results are unchanged
+    # depend on them (pure functions of seed, epoch, item), so neither do the results
     lazy_gpu = device.type == "cuda" and not train_set.in_memory
     return min(4, max(1, (os.cpu_count() or 2) // 2)) if lazy_gpu else 0
 
