@@ -144,15 +144,15 @@ def fit(
     data = load_training_data(labels, manifest, job, device, features)
     optim, state, stats, resumed_from = resume_or_start(job, data, files, device, ctx)
     setup = Setup(
-        job,
-        data,
-        optim,
-        SampleWeighting.from_config(job.variant.get("entropy_curriculum")),
-        files,
-        recoverables(optim, state, stats),
-        best_meta(job, optim, data, stats),
-        device,
-        ctx,
+        job=job,
+        data=data,
+        optim=optim,
+        sample_weighting=SampleWeighting.from_config(job.variant.get("entropy_curriculum")),
+        files=files,
+        resume=recoverables(optim, state, stats),
+        best_meta=best_meta(job, optim, data, stats),
+        device=device,
+        ctx=ctx,
     )
     if resumed_from is not None:
         rewrite_outputs(setup, state)
