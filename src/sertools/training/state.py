@@ -52,9 +52,7 @@ class LogRow:
     val_kld: float
     lr_backbone: float  # the learning rates set for the epoch (NewBob times the unfreezing factor)
     lr_heads: float
-    trainable_layers: (
-        int | None
-    )  # transformer layers training (None, an empty cell, without gradual unfreezing)
+    trainable_layers: int | None  # transformer layers training (None without gradual unfreezing)
     padded_fraction: float  # of the epoch's Train batches
     batches: int  # this rank's batches
     nonfinite_batches: int  # updates skipped as non-finite
