@@ -74,7 +74,16 @@ def base_model(cfg: dict, device: torch.device, trainable_layers: int | None = N
 OBJECTIVE = Objective("kl", "gaussian_nll_ccc", 0.3, target_floor=1e-8)
 
 
-def step(model, wave, lengths, targets, dims, opt, autocast_dtype):
+def step(
+    model: torch.nn.Module,
+    wave: torch.Tensor,
+    lengths: torch.Tensor,
+    targets: torch.Tensor,
+    dims: torch.Tensor,
+    opt: torch.optim.Optimizer | None,
+    autocast_dtype: torch.dtype | None,
+) -> None:
+    """One training step (forward under autocast, backward, and the optimiser step when there is one)."""
     with torch.autocast(wave.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
         out = model(wave, lengths)
     loss = OBJECTIVE(out.logits, out.dims, targets, dims, dims_logvar=out.dims_logvar)
@@ -84,7 +93,10 @@ def step(model, wave, lengths, targets, dims, opt, autocast_dtype):
         opt.zero_grad(set_to_none=True)
 
 
-def batch(n: int, seconds: float, device: torch.device):
+def batch(
+    n: int, seconds: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A seeded batch of ``n`` random waveforms of ``seconds`` each, with class-distribution and A/V/D targets."""
     g = torch.Generator().manual_seed(0)
     wave = torch.randn(n, int(seconds * SR), generator=g).to(device)
     lengths = torch.full((n,), wave.shape[1], dtype=torch.long, device=device)

@@ -17,7 +17,7 @@ def kept(w: torch.Tensor) -> list[int]:
     return [i for i, x in enumerate(w.tolist()) if x > 0]
 
 
-def test_threshold_schedule_matches_the_release_example():
+def test_threshold_schedule_matches_the_release_example() -> None:
     """warmup 5, ramp 6, 0.50 -> 0.95: epochs 1-5 off; 6: 0.50, 7: 0.59, ..., 11+: 0.95."""
     cur = SampleWeighting(
         mode="filter", warmup_epochs=5, ramp_epochs=6, start_threshold=0.5, end_threshold=0.95
@@ -29,7 +29,7 @@ def test_threshold_schedule_matches_the_release_example():
         assert torch.equal(cur.weights(H, epoch), torch.ones(8, dtype=torch.float64))
 
 
-def test_filter_keeps_low_entropy_and_averages_over_kept():
+def test_filter_keeps_low_entropy_and_averages_over_kept() -> None:
     cur = SampleWeighting(
         mode="filter", warmup_epochs=5, ramp_epochs=6, start_threshold=0.5, end_threshold=0.95
     )
@@ -41,7 +41,7 @@ def test_filter_keeps_low_entropy_and_averages_over_kept():
     assert kept(cur.weights(H, 8)) == [1, 2, 3, 5, 6, 7]  # threshold 0.68
 
 
-def test_filter_rev_keeps_high_entropy():
+def test_filter_rev_keeps_high_entropy() -> None:
     cur = SampleWeighting(
         mode="filter_rev", warmup_epochs=5, ramp_epochs=6, start_threshold=0.5, end_threshold=0.95
     )
@@ -49,12 +49,12 @@ def test_filter_rev_keeps_high_entropy():
     assert kept(cur.weights(H, 9)) == [0]  # H >= 0.77
 
 
-def test_nothing_kept_falls_back_to_the_plain_mean():
+def test_nothing_kept_falls_back_to_the_plain_mean() -> None:
     cur = SampleWeighting(mode="filter", warmup_epochs=0, ramp_epochs=1, end_threshold=0.01)
     assert torch.equal(cur.weights(H, 1), torch.ones(8, dtype=torch.float64))
 
 
-def test_quantile_schedule_matches_the_release_example():
+def test_quantile_schedule_matches_the_release_example() -> None:
     """warmup 1, q [0.5, 0.75, 1.0] at epochs [0, 4, 8], batch 8: epoch 1 off; 2-3 keep 4; 4-7 keep 6; 8+ keep 8."""
     cur = SampleWeighting(
         mode="filter",
@@ -72,7 +72,7 @@ def test_quantile_schedule_matches_the_release_example():
     assert kept(rev.weights(H, 2)) == [0, 2, 4, 6]  # the 4 highest
 
 
-def test_weight_mode_gives_clamped_batch_normalised_weights():
+def test_weight_mode_gives_clamped_batch_normalised_weights() -> None:
     cur = SampleWeighting(
         mode="weight", warmup_epochs=1, ramp_epochs=6, alpha_start=2.0, alpha_end=0.0, min_weight=0.15
     )
@@ -86,7 +86,7 @@ def test_weight_mode_gives_clamped_batch_normalised_weights():
     assert torch.allclose(cur.weights(H, 7), torch.ones(8, dtype=torch.float64))  # alpha 0: uniform
 
 
-def test_weight_rev_favours_high_entropy():
+def test_weight_rev_favours_high_entropy() -> None:
     cur = SampleWeighting(
         mode="weight_rev", warmup_epochs=0, ramp_epochs=1, alpha_start=2.0, alpha_end=2.0, min_weight=0.15
     )
@@ -96,7 +96,7 @@ def test_weight_rev_favours_high_entropy():
     assert int(torch.argmax(w)) == 0
 
 
-def test_settings_are_checked():
+def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="mode"):
         SampleWeighting(mode="shuffle")
     with pytest.raises(ValueError, match="same length"):

@@ -45,7 +45,9 @@ class Counter:
         self.total, self.calls = tensors["total"].clone(), int(meta["calls"])
 
 
-def _registry(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: NewBob, counter: Counter):
+def _registry(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, sched: NewBob, counter: Counter
+) -> rec.Recoverables:
     return rec.Recoverables(
         {"model": model, "optim": opt, "newbob": sched, "counter": counter, "rng": rec.RngState()}
     )
