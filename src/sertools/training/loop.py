@@ -35,7 +35,7 @@ from sertools import measures
 from sertools.data import batching, dataset, epoch_pool
 from sertools.model.inference import Inferred, autocast, batch_plan, infer, softmax
 from sertools.training.data import TrainingData
-from sertools.training.optimisation import Objective, Optimisation
+from sertools.training.optimisation import PARAM_GROUPS, Objective, Optimisation
 from sertools.training.runtime import distributed, outputs
 from sertools.training.runtime.errors import TrainingError
 from sertools.training.runtime.job import Job
@@ -95,8 +95,7 @@ def run_epoch(setup: Setup, state: RunState) -> None:
         val_macro_f1=val["val_macro_f1"],
         val_jsd=val["val_jsd"],
         val_kld=val["val_kld"],
-        lr_backbone=lrs["backbone"],
-        lr_heads=lrs["heads"],
+        **{PARAM_GROUPS[group]: lr for group, lr in lrs.items()},  # lr_backbone, lr_heads
         trainable_layers=setup.optim.trainable_layers,
         padded_fraction=batching.padded_fraction(setup.data.train_lengths, plan.batches),
         batches=len(plan.batches),
