@@ -32,8 +32,7 @@ from sertools import config as config_mod
 from sertools.features.wavlm import frozen_backbone
 from sertools.model import factory
 from sertools.model import network as model_mod
-from sertools.training.optimisation import Objective
-from sertools.training.unfreezing import Unfreezing, freeze, set_trainable_top
+from sertools.training.optimisation import Objective, Unfreezing, freeze, set_trainable_top
 
 SR = 16000
 PAPER = Path(__file__).resolve().parents[1] / "config" / "paper.yaml"
@@ -75,7 +74,16 @@ def base_model(cfg: dict, device: torch.device, trainable_layers: int | None = N
 OBJECTIVE = Objective("kl", "gaussian_nll_ccc", 0.3, target_floor=1e-8)
 
 
-def step(model, wave, lengths, targets, dims, opt, autocast_dtype):
+def step(
+    model: torch.nn.Module,
+    wave: torch.Tensor,
+    lengths: torch.Tensor,
+    targets: torch.Tensor,
+    dims: torch.Tensor,
+    opt: torch.optim.Optimizer | None,
+    autocast_dtype: torch.dtype | None,
+) -> None:
+    """One training step (forward under autocast, backward, and the optimiser step when there is one)."""
     with torch.autocast(wave.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
         out = model(wave, lengths)
     loss = OBJECTIVE(out.logits, out.dims, targets, dims, dims_logvar=out.dims_logvar)
@@ -85,7 +93,10 @@ def step(model, wave, lengths, targets, dims, opt, autocast_dtype):
         opt.zero_grad(set_to_none=True)
 
 
-def batch(n: int, seconds: float, device: torch.device):
+def batch(
+    n: int, seconds: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A seeded batch of ``n`` random waveforms of ``seconds`` each, with class-distribution and A/V/D targets."""
     g = torch.Generator().manual_seed(0)
     wave = torch.randn(n, int(seconds * SR), generator=g).to(device)
     lengths = torch.full((n,), wave.shape[1], dtype=torch.long, device=device)
@@ -232,6 +243,23 @@ def main() -> None:
     args = ap.parse_args()
 
     cfg = paper_config()
+    fps, budget = report_grid(cfg, args.seconds)
+    report_frozen_grid(cfg, args.seconds, budget)
+    for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
+        print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
+    if not torch.cuda.is_available():
+        print("CUDA not available: GPU throughput skipped (run this script on a GPU machine)")
+        print("RESULT|GPU training throughput|skipped (no CUDA)|-|-")
+        print(
+            f"RESULT|paper grid GPU hours per 10 TFLOP/s achieved (hours = value x 10 / achieved TFLOP/s)|"
+            f"{budget['grid'] / 10e12 / 3600:.0f} h|-|-"
+        )
+        return
+    report_gpu(cfg, args, fps, budget)
+
+
+def report_grid(cfg: dict, seconds: float) -> tuple[dict[int, float], dict[str, float]]:
+    """FLOPs per audio second at each unfreezing stage, the paper grid's compute and disk; (fps, budget)."""
     stages = sorted(
         {
             Unfreezing.from_train(config_mod.variant_train(cfg, name)).layers(epoch)
@@ -239,7 +267,7 @@ def main() -> None:
             for epoch in range(1, epochs + 1)
         }
     )
-    fps = {k: flops_per_audio_second(cfg, k, args.seconds) for k in stages}
+    fps = {k: flops_per_audio_second(cfg, k, seconds) for k in stages}
     for k in stages:
         print(
             f"training FLOPs per second of audio, {k:>2} transformer layers training: {fps[k] / 1e9:.1f} GFLOP"
@@ -247,11 +275,10 @@ def main() -> None:
         print(
             f"RESULT|paper model training FLOPs per audio second, {k} layers unfrozen|{fps[k] / 1e9:.1f} GFLOP|-|-"
         )
-    ifps = inference_flops_per_audio_second(cfg, args.seconds)
+    ifps = inference_flops_per_audio_second(cfg, seconds)
     print(f"RESULT|paper model inference FLOPs per audio second|{ifps / 1e9:.1f} GFLOP|-|-")
     budget = paper_grid(cfg, fps, ifps)
-    full = max(stages)
-    disk = disk_bytes(base_model(cfg, torch.device("cpu"), full))
+    disk = disk_bytes(base_model(cfg, torch.device("cpu"), max(stages)))
     runs = int(budget["runs"])
     print(
         f"paper grid ({len(finetuned(cfg))} fine-tuned rows x {len(cfg['seeds'])} seeds = {runs} runs at their maximum epochs, "
@@ -268,8 +295,13 @@ def main() -> None:
     print(
         f"RESULT|paper grid disk: audio + {runs} runs' checkpoints|{disk['audio'] / 1e9:.0f} GB + {runs * disk['per_run'] / 1e9:.0f} GB|-|-"
     )
-    # the frozen-upstream grid (docs/frozen_upstream.md) against fine-tuning, same FLOP counter
-    ffps = feature_pass_flops_per_audio_second(cfg, args.seconds)
+    return fps, budget
+
+
+def report_frozen_grid(cfg: dict, seconds: float, budget: dict[str, float]) -> None:
+    """The frozen-upstream grid (docs/frozen_upstream.md) against fine-tuning, with the same FLOP counter."""
+    runs = int(budget["runs"])
+    ffps = feature_pass_flops_per_audio_second(cfg, seconds)
     fz = frozen_grid(cfg, ffps)
     print(
         f"frozen WavLM-Base feature pass: {ffps / 1e9:.1f} GFLOP per audio second, "
@@ -289,16 +321,11 @@ def main() -> None:
         f"{35 * budget['per_run'] / 1e18:.1f} / {fz['features'] / 1e18:.3f} EFLOP|-|"
         f"{35 * budget['per_run'] / fz['features']:.0f}x"
     )
-    for tflops in (25, 50, 100):  # achieved rates to read the GPU-hour figure against
-        print(f"  at an achieved {tflops} TFLOP/s: {budget['grid'] / (tflops * 1e12) / 3600:.0f} GPU hours")
-    if not torch.cuda.is_available():
-        print("CUDA not available: GPU throughput skipped (run this script on a GPU machine)")
-        print("RESULT|GPU training throughput|skipped (no CUDA)|-|-")
-        print(
-            f"RESULT|paper grid GPU hours per 10 TFLOP/s achieved (hours = value x 10 / achieved TFLOP/s)|"
-            f"{budget['grid'] / 10e12 / 3600:.0f} h|-|-"
-        )
-        return
+
+
+def report_gpu(cfg: dict, args: argparse.Namespace, fps: dict[int, float], budget: dict[str, float]) -> None:
+    """Measured training throughput of the fully unfrozen model on this GPU, against the FLOP count."""
+    full = max(fps)
     dev = torch.device("cuda")
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     model = base_model(cfg, dev, full).train()

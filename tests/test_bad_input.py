@@ -25,7 +25,7 @@ from sertools.evaluation import predict
 from sertools.labels import build
 from sertools.labels import table as label_table
 from sertools.training import train as training
-from sertools.training.errors import TrainingError
+from sertools.training.runtime.errors import TrainingError
 
 OTHER = CLASSES.index("Other")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sertools import device
-from sertools.training import seeding
+from sertools.training.runtime import seeding
 
 
 def test_device_and_amp_choice() -> None:

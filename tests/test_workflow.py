@@ -71,14 +71,14 @@ def job_counts(out: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = checkout(tmp_path_factory.mktemp("workflow"))
     proc = snakemake(d)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return d
 
 
-def test_outputs_and_accounting(run_dir):
+def test_outputs_and_accounting(run_dir: Path) -> None:
     labels = json.loads((run_dir / "results/labels/summary.json").read_text())
     for what in ("utterances", "annotations"):
         assert labels[f"{what}_kept"] + sum(labels[f"{what}_dropped"].values()) == labels[f"{what}_read"]
@@ -106,7 +106,7 @@ def test_outputs_and_accounting(run_dir):
     assert (run_dir / "results/figures/strata_jsd_primary.png").stat().st_size > 0
 
 
-def test_nothing_changed_nothing_runs(run_dir):
+def test_nothing_changed_nothing_runs(run_dir: Path) -> None:
     proc = snakemake(run_dir, "-n")
     assert job_counts(proc.stdout) == {}, proc.stdout[-2000:]
 
@@ -124,7 +124,7 @@ def _variant_config(run_dir: Path, **changes) -> Path:
     return path
 
 
-def test_label_change_reruns_labels_not_corpus(run_dir):
+def test_label_change_reruns_labels_not_corpus(run_dir: Path) -> None:
     cfg = _variant_config(run_dir, labels__secondary_weight=0.5)
     counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
     assert "synth_corpus" not in counts
@@ -133,7 +133,7 @@ def test_label_change_reruns_labels_not_corpus(run_dir):
     assert "features" not in counts and counts["train_head"] == 1
 
 
-def test_rater_change_rebuilds_votes_not_features(run_dir):
+def test_rater_change_rebuilds_votes_not_features(run_dir: Path) -> None:
     """Raters change only the votes: the corpus and labels are rebuilt, the cached features are not."""
     cfg = _variant_config(run_dir, synthetic__raters={"noisy_share": 0.5, "other_when_unsure": 0.3})
     counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
@@ -141,13 +141,13 @@ def test_rater_change_rebuilds_votes_not_features(run_dir):
     assert "features" not in counts
 
 
-def test_bootstrap_change_reruns_evaluation_only(run_dir):
+def test_bootstrap_change_reruns_evaluation_only(run_dir: Path) -> None:
     cfg = _variant_config(run_dir, evaluation__bootstrap_resamples=60)
     counts = job_counts(snakemake(run_dir, "-n", config=cfg).stdout)
     assert set(counts) == {"metrics", "significance", "tables", "figures", "paper_comparison"}
 
 
-def test_one_variant_hyperparameter_reruns_that_variant(run_dir):
+def test_one_variant_hyperparameter_reruns_that_variant(run_dir: Path) -> None:
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["variants"]["dist_primary_kl"]["train"] = {"lr_heads": 5.0e-4}
     path = run_dir / "changed.yaml"
@@ -167,7 +167,7 @@ def test_one_variant_hyperparameter_reruns_that_variant(run_dir):
     assert "results/train/hard_ce/" not in proc.stdout.split("Job stats", 1)[0]
 
 
-def test_frozen_head_hyperparameter_reruns_that_head_not_the_features(run_dir):
+def test_frozen_head_hyperparameter_reruns_that_head_not_the_features(run_dir: Path) -> None:
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["variants"]["egemaps_kl"]["model"]["frozen"] = {"hidden": 32}
     path = run_dir / "changed.yaml"
@@ -184,7 +184,7 @@ def test_frozen_head_hyperparameter_reruns_that_head_not_the_features(run_dir):
     }
 
 
-def test_added_frozen_variant_reuses_the_features(run_dir):
+def test_added_frozen_variant_reuses_the_features(run_dir: Path) -> None:
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["variants"]["egemaps_ce"] = {
         "targets": "consensus",
@@ -197,7 +197,7 @@ def test_added_frozen_variant_reuses_the_features(run_dir):
     assert "features" not in counts and counts["train_head"] == 1 and "train" not in counts
 
 
-def test_added_seed_trains_only_the_new_seed(run_dir):
+def test_added_seed_trains_only_the_new_seed(run_dir: Path) -> None:
     cfg = _variant_config(run_dir, seeds=[0, 1])
     proc = snakemake(run_dir, "-n", config=cfg)
     counts = job_counts(proc.stdout)
@@ -208,7 +208,7 @@ def test_added_seed_trains_only_the_new_seed(run_dir):
     )
 
 
-def test_library_modules_shape_only_the_rules_that_import_them():
+def test_library_modules_shape_only_the_rules_that_import_them() -> None:
     """Each rule's code fingerprint covers the library files its stage module imports
     (sertools.deps): figures code -> figures only; labels code -> labels (then downstream);
     training code -> train only, never the evaluation."""
@@ -239,7 +239,7 @@ def test_library_modules_shape_only_the_rules_that_import_them():
     assert users["classes"] >= {"labels", "train", "metrics"}
 
 
-def test_every_rule_input_is_relative_to_the_working_directory(run_dir):
+def test_every_rule_input_is_relative_to_the_working_directory(run_dir: Path) -> None:
     """No absolute path among the inputs (a moved checkout would look like new input)."""
     out = snakemake(run_dir, "-n", "-F").stdout
     inputs = [line.strip() for line in out.splitlines() if line.strip().startswith("input:")]
@@ -252,7 +252,7 @@ def test_every_rule_input_is_relative_to_the_working_directory(run_dir):
 @pytest.mark.parametrize(
     ("module", "expected"), [("report/figures", {"figures": 1}), ("report/tables", {"tables": 1})]
 )
-def test_editing_a_module_reruns_only_its_rules(run_dir, module, expected):
+def test_editing_a_module_reruns_only_its_rules(run_dir: Path, module: str, expected: dict[str, int]) -> None:
     """A change to what the plotting (or table) code does: only figures (or tables) rerun."""
     path = ROOT / "src" / "sertools" / f"{module}.py"
     original = path.read_bytes()
@@ -264,7 +264,7 @@ def test_editing_a_module_reruns_only_its_rules(run_dir, module, expected):
     assert job_counts(proc.stdout) == expected, proc.stdout[-2000:]
 
 
-def test_docstring_comment_and_layout_edits_rerun_nothing(run_dir):
+def test_docstring_comment_and_layout_edits_rerun_nothing(run_dir: Path) -> None:
     """Edits that cannot change a result (docstrings, comments, formatting) plan no job, not
     even training: the code fingerprint is of the syntax tree without them."""
     edited = {
@@ -285,7 +285,7 @@ def test_docstring_comment_and_layout_edits_rerun_nothing(run_dir):
     assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
 
 
-def test_moved_checkout_plans_nothing(run_dir, tmp_path):
+def test_moved_checkout_plans_nothing(run_dir: Path, tmp_path: Path) -> None:
     """A checkout copied elsewhere with its results and their times (cp -a, rsync -a) plans no job."""
     moved = tmp_path / "moved"
     shutil.copytree(run_dir, moved, symlinks=True)
@@ -293,7 +293,7 @@ def test_moved_checkout_plans_nothing(run_dir, tmp_path):
     assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]
 
 
-def test_runs_in_their_own_directories_live_side_by_side(run_dir, tmp_path):
+def test_runs_in_their_own_directories_live_side_by_side(run_dir: Path, tmp_path: Path) -> None:
     """A second run with another setting, in its own working directory, plans its whole chain and
     leaves the first complete run untouched."""
     other = _variant_config(run_dir, labels__min_annotators=2)
@@ -303,7 +303,7 @@ def test_runs_in_their_own_directories_live_side_by_side(run_dir, tmp_path):
     assert "Nothing to be done" in snakemake(run_dir, "-n").stdout
 
 
-def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path):
+def test_real_corpus_root_that_is_not_msp_podcast_is_refused(tmp_path: Path) -> None:
     cfg = yaml.safe_load(CONFIG.read_text())
     path = tmp_path / "real.yaml"
     for root, message in (("nowhere", "is not a directory"), ("empty", "MSP-Podcast release")):
@@ -332,8 +332,8 @@ def _files(results: Path) -> dict[str, Path]:
     return {str(p.relative_to(results)): p for p in results.rglob("*") if p.is_file()}
 
 
-def test_second_run_is_byte_identical(run_dir, tmp_path):
-    from sertools.training import checkpoint
+def test_second_run_is_byte_identical(run_dir: Path, tmp_path: Path) -> None:
+    from sertools.training.runtime import checkpoint
 
     proc = snakemake(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -396,7 +396,7 @@ _STAGES = {
 
 
 @pytest.mark.parametrize("stage", sorted(_STAGES))
-def test_job_killed_mid_write_leaves_no_output(run_dir, tmp_path, stage):
+def test_job_killed_mid_write_leaves_no_output(run_dir: Path, tmp_path: Path, stage: str) -> None:
     """A writer killed with its data in a temporary file: the output name never appears."""
     code, names = _STAGES[stage]
     code = code.replace("OUT", str(tmp_path / "out"))

@@ -61,6 +61,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sertools.data",),
     ("sertools.model",),
     ("sertools.features",),
+    ("sertools.training.runtime",),  # checkpoints, outputs, provenance, ...: never the loop above them
     ("sertools.training",),
     ("sertools.evaluation",),
     ("sertools.report",),

@@ -41,7 +41,7 @@ def _readme(root: Path) -> Path:
     return path
 
 
-def test_without_study_results_the_study_block_stays(tmp_path):
+def test_without_study_results_the_study_block_stays(tmp_path: Path) -> None:
     results, path = _demo_results(tmp_path), _readme(tmp_path)
     readme.update(path, results, tmp_path / "docs", "abc1234")
     text = path.read_text()
@@ -49,7 +49,7 @@ def test_without_study_results_the_study_block_stays(tmp_path):
     assert "12 utterances" in text and "0.250" in text
 
 
-def test_study_block_is_the_findings_and_figure(tmp_path):
+def test_study_block_is_the_findings_and_figure(tmp_path: Path) -> None:
     results, path = _demo_results(tmp_path), _readme(tmp_path)
     (results / "study" / "tables").mkdir(parents=True)
     (results / "study" / "figures").mkdir()
@@ -64,7 +64,7 @@ def test_study_block_is_the_findings_and_figure(tmp_path):
     assert (tmp_path / "docs" / "study_reliability_jsd.png").read_bytes() == b"fig"
 
 
-def test_study_only_leaves_the_demo_block(tmp_path):
+def test_study_only_leaves_the_demo_block(tmp_path: Path) -> None:
     path = _readme(tmp_path)
     results = tmp_path / "results"
     (results / "study" / "tables").mkdir(parents=True)
@@ -78,7 +78,7 @@ def test_study_only_leaves_the_demo_block(tmp_path):
         readme.update_study(path, tmp_path / "none", tmp_path / "docs", "abc1234")
 
 
-def test_missing_markers_stop_with_a_message(tmp_path):
+def test_missing_markers_stop_with_a_message(tmp_path: Path) -> None:
     results = _demo_results(tmp_path)
     path = tmp_path / "README.md"
     path.write_text("# nothing\n")
@@ -110,7 +110,9 @@ def _demo_paragraph(path: Path) -> str:
     return path.read_text().split(readme.BEGIN, 1)[1].split("\n\n", 1)[0]
 
 
-def test_demo_block_states_the_machine_the_runs_recorded(tmp_path, monkeypatch):
+def test_demo_block_states_the_machine_the_runs_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     results, path = _demo_results(tmp_path), _readme(tmp_path)
     cpu = "AMD EPYC 7B13"
     _runs(
@@ -124,7 +126,7 @@ def test_demo_block_states_the_machine_the_runs_recorded(tmp_path, monkeypatch):
         },
     )
     # what the machine running `make readme` would say plays no part
-    monkeypatch.setattr("sertools.training.provenance._cpu_name", lambda *a: "Other CPU")
+    monkeypatch.setattr("sertools.training.runtime.provenance._cpu_name", lambda *a: "Other CPU")
     readme.update(path, results, tmp_path / "docs", "abc1234")
     text = _demo_paragraph(path)
     assert "The 3 training runs ran on AMD EPYC 7B13 (2 logical CPUs), 1 or 2 torch threads" in text
@@ -134,7 +136,7 @@ def test_demo_block_states_the_machine_the_runs_recorded(tmp_path, monkeypatch):
     assert (tmp_path / "docs" / "demo_main.csv").read_text() == (results / "tables" / "main.csv").read_text()
 
 
-def test_demo_block_says_when_the_runs_used_different_machines(tmp_path):
+def test_demo_block_says_when_the_runs_used_different_machines(tmp_path: Path) -> None:
     results, path = _demo_results(tmp_path), _readme(tmp_path)
     intel = "Intel(R) Xeon(R) CPU @ 2.20GHz"
     _runs(
@@ -152,7 +154,7 @@ def test_demo_block_says_when_the_runs_used_different_machines(tmp_path):
     assert "2 torch threads per training job" in text
 
 
-def test_demo_block_with_old_or_missing_provenance(tmp_path):
+def test_demo_block_with_old_or_missing_provenance(tmp_path: Path) -> None:
     results, path = _demo_results(tmp_path), _readme(tmp_path)
     readme.update(path, results, tmp_path / "docs", "abc1234")
     text = _demo_paragraph(path)
@@ -166,7 +168,7 @@ def test_demo_block_with_old_or_missing_provenance(tmp_path):
     assert "The 1 training run ran on AMD EPYC 7B13 (core count not recorded), 1 torch thread per" in text
 
 
-def test_demo_block_names_a_gpu(tmp_path):
+def test_demo_block_names_a_gpu(tmp_path: Path) -> None:
     results, path = _demo_results(tmp_path), _readme(tmp_path)
     _runs(results, {"hard_ce/seed0": _env("AMD EPYC 7B13", cores=32, device="cuda", gpu_name="NVIDIA A100")})
     readme.update(path, results, tmp_path / "docs", "abc1234")

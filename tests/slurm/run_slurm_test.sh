@@ -211,7 +211,7 @@ PY
     || { tail -30 "$WORK/single.log"; fail "single-process reference training failed"; }
   "$VENV_BIN/python" - "$WORK" <<'PY' || fail "DDP under srun does not match the single-process run"
 import json, sys
-from sertools.training import checkpoint
+from sertools.training.runtime import checkpoint
 w = sys.argv[1]
 assert json.load(open(f"{w}/ddp/run.json"))["world_size"] == 2, "run.json does not record 2 ranks"
 a = checkpoint.load(f"{w}/ddp/best.safetensors").tensors

@@ -13,8 +13,8 @@ from tinyrun import SEED, make_cfg, make_corpus
 from sertools import config
 from sertools.data import dataset as data
 from sertools.training.data import load_training_data
-from sertools.training.errors import TrainingError
-from sertools.training.job import make_job
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.runtime.job import Job, make_job
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def _job(corpus: tuple[Path, Path], variant: str, **train: object):
+def _job(corpus: tuple[Path, Path], variant: str, **train: object) -> Job:
     cfg = make_cfg(**train)
     return make_job(
         cfg["model"], config.variant_train(cfg, variant), cfg["variants"][variant], variant, SEED, *corpus

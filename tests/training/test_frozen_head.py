@@ -16,7 +16,7 @@ from sertools import config
 from sertools.evaluation import predict, predictions
 from sertools.features import extract, store
 from sertools.model.frozen import FeatureHeadModel
-from sertools.training import checkpoint
+from sertools.training.runtime import checkpoint
 
 SPLITS = ("Train", "Development", "Test1")
 VARIANTS = {
@@ -109,7 +109,9 @@ def test_only_the_head_trains_and_the_layer_weights_move(reference: Path) -> Non
     assert not any(k.startswith("model.backbone") for k in ck.tensors)
 
 
-def test_same_seed_identical_and_resume_identical(reference: Path, setup, tmp_path: Path) -> None:
+def test_same_seed_identical_and_resume_identical(
+    reference: Path, setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     run(setup, tmp_path / "again")
     assert_same_predictions(reference, tmp_path / "again")
     out = tmp_path / "resumed"
@@ -126,14 +128,18 @@ def test_hard_row_on_features(setup: tuple[Path, Path, Path], tmp_path: Path) ->
     assert summary["selection_metric"] == "val_loss" and summary["n_train"] > 0
 
 
-def test_changed_features_change_the_config_hash(reference: Path, setup, tmp_path: Path) -> None:
+def test_changed_features_change_the_config_hash(
+    reference: Path, setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     labels, manifest, _ = setup
     other = write_features(manifest, tmp_path / "f2", make_cfg(), seed=5)
     summary = run((labels, manifest, other), tmp_path / "other")
     assert summary["config_hash"] != json.loads((reference / "run.json").read_text())["config_hash"]
 
 
-def test_features_that_do_not_fit_the_head_stop_with_file_and_key(reference: Path, setup, tmp_path) -> None:
+def test_features_that_do_not_fit_the_head_stop_with_file_and_key(
+    reference: Path, setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     labels, manifest, _ = setup
     wide = write_features(manifest, tmp_path / "wide", make_cfg(), std_pooling=True)
     with pytest.raises(

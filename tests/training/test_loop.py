@@ -12,8 +12,9 @@ import pytest
 import torch
 from tinyrun import SEED, THREADS, make_cfg, make_corpus
 
-from sertools.training import checkpoint, loop, optimisation, train
-from sertools.training.errors import TrainingError
+from sertools.training import loop, optimisation, train
+from sertools.training.runtime import checkpoint
+from sertools.training.runtime.errors import TrainingError
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,25 @@
-"""Optimisation steps: gradient accumulation, short last groups, non-finite gradients; the objective."""
+"""Optimisation: gradient accumulation, short last groups, non-finite gradients; the objective; NewBob
+(SpeechBrain semantics, docs/training.md, "Learning rates: NewBob"); gradual unfreezing."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
+from torch import nn
 
-from sertools.training.optimisation import Objective, Optimisation
+from sertools.training.optimisation import (
+    PARAM_GROUPS,
+    NewBob,
+    Objective,
+    Optimisation,
+    Unfreezing,
+    layer_parameters,
+    newbob_schedulers,
+    set_lr,
+    set_trainable_top,
+)
 
 
 def _optim(grad_accum: int, grad_clip: float | None = None) -> Optimisation:
@@ -100,7 +113,7 @@ def test_kl_with_floor_and_class_weights_matches_the_release_definition() -> Non
     torch.testing.assert_close(plain(logits, None, q, None), _release_kld(logits, q), atol=1e-5, rtol=0)
 
 
-def test_curriculum_weights_touch_the_categorical_loss_only() -> None:
+def test_sample_weights_touch_the_categorical_loss_only() -> None:
     torch.manual_seed(3)
     logits, dims, dim_t = torch.randn(4, 9), torch.rand(4, 3), torch.rand(4, 3)
     q = torch.softmax(torch.randn(4, 9), dim=1)
@@ -125,3 +138,139 @@ def test_gaussian_dimensional_loss_needs_a_log_variance() -> None:
     torch.testing.assert_close(obj(logits, mu, cat, dim_t, dims_logvar=lv), want)
     with pytest.raises(ValueError, match="log-variance"):
         obj(logits, mu, cat, dim_t)
+
+
+# ----------------------------------------------------------------------------- NewBob
+
+
+def test_newbob_docstring_example() -> None:
+    s = NewBob(1.0, annealing_factor=0.5)
+    assert s(10.0) == (1.0, 1.0)
+    assert s(2.0) == (1.0, 1.0)
+    assert s(2.5) == (1.0, 0.5)
+    assert s.value == 0.5
+
+
+def test_first_call_never_anneals_even_for_a_huge_metric() -> None:
+    s = NewBob(1e-4, 0.9)
+    assert s(1e9) == (1e-4, 1e-4)
+
+
+def test_improvement_is_relative_to_the_last_metric_not_the_best() -> None:
+    s = NewBob(1.0, 0.5, improvement_threshold=0.0025)
+    s(1.0)
+    s(2.0)  # worse: anneals to 0.5
+    # 1.9 is worse than the best (1.0) but 5 % better than the last (2.0): no anneal
+    assert s(1.9) == (0.5, 0.5)
+
+
+def test_threshold_boundary() -> None:
+    s = NewBob(1.0, 0.5, improvement_threshold=0.0025)
+    s(1.0)
+    assert s(0.997) == (1.0, 1.0)  # 0.3 % improvement: enough
+    assert s(0.996) == (1.0, 0.5)  # 0.1 % improvement: too little
+
+
+def test_zero_previous_metric_counts_as_no_improvement() -> None:
+    s = NewBob(1.0, 0.5)
+    s(0.0)
+    assert s(0.0) == (1.0, 0.5)
+
+
+def test_patience_is_not_reset_by_good_epochs() -> None:
+    s = NewBob(1.0, 0.5, patient=1)
+    s(10.0)
+    assert s(11.0) == (1.0, 1.0)  # insufficient #1: patience 1 -> 0
+    assert s(5.0) == (1.0, 1.0)  # good epoch: patience stays 0 (not reset)
+    assert s(6.0) == (1.0, 0.5)  # insufficient #2 anneals, patience back to 1
+    assert s.current_patient == 1
+    assert s(7.0) == (0.5, 0.5)
+    assert s(8.0) == (0.5, 0.25)
+
+
+def test_state_dict_round_trip_continues_identically() -> None:
+    a = NewBob(1e-3, 0.9, 0.0025, patient=2)
+    for m in (5.0, 5.1, 4.0, 4.2):
+        a(m)
+    b = NewBob(1.0)
+    b.load_state_dict(a.state_dict())
+    for m in (4.3, 4.4, 3.0, 3.5):
+        assert a(m) == b(m)
+    assert a.state_dict() == b.state_dict()
+
+
+def test_bad_arguments_and_state() -> None:
+    with pytest.raises(ValueError, match="annealing_factor"):
+        NewBob(1.0, annealing_factor=1.5)
+    with pytest.raises(ValueError, match="initial_value"):
+        NewBob(0.0)
+    with pytest.raises(ValueError, match="finite"):
+        NewBob(1.0)(float("nan"))
+    with pytest.raises(ValueError, match="malformed"):
+        NewBob(1.0).load_state_dict({"value": 1.0})
+
+
+def test_set_lr_sets_every_group() -> None:
+    p1, p2 = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([{"params": [p1]}, {"params": [p2], "lr": 5.0}], lr=1.0)
+    set_lr(opt, 0.25)
+    assert [g["lr"] for g in opt.param_groups] == [0.25, 0.25]
+
+
+def test_one_newbob_per_parameter_group_at_its_configured_rate() -> None:
+    train = {
+        "lr_backbone": 1e-4,
+        "lr_heads": 1e-3,
+        "newbob_factor": 0.5,
+        "newbob_threshold": 0.0,
+        "newbob_patience": 0,
+    }
+    schedulers = newbob_schedulers(train)
+    assert list(schedulers) == list(PARAM_GROUPS) == ["backbone", "heads"]
+    assert {group: s.value for group, s in schedulers.items()} == {"backbone": 1e-4, "heads": 1e-3}
+
+
+# ----------------------------------------------------------------------------- gradual unfreezing
+
+RELEASE = {
+    "unfreeze": [
+        {"epoch": 1, "layers": 2, "lr_factor": 1.0},
+        {"epoch": 2, "layers": 4, "lr_factor": 0.9},
+        {"epoch": 4, "layers": 8, "lr_factor": 0.8},
+        {"epoch": 8, "layers": 12, "lr_factor": 0.7},
+    ]
+}
+
+
+def test_release_schedule_layers_and_factors_per_epoch() -> None:
+    sched = Unfreezing.from_train(RELEASE)
+    assert [sched.layers(e) for e in range(1, 11)] == [2, 4, 4, 8, 8, 8, 8, 12, 12, 12]
+    # the factor lasts only the step's own epoch (NewBob overwrites it afterwards)
+    assert [sched.lr_factor(e) for e in range(1, 10)] == [1.0, 0.9, 1.0, 0.8, 1.0, 1.0, 1.0, 0.7, 1.0]
+    persistent = Unfreezing.from_train({**RELEASE, "unfreeze_lr_factor_scope": "persistent"})
+    assert [persistent.lr_factor(e) for e in range(1, 10)] == [1.0, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.7, 0.7]
+
+
+def test_no_layer_trains_before_the_first_step_and_null_means_no_schedule() -> None:
+    late = Unfreezing.from_train({"unfreeze": [{"epoch": 3, "layers": 1}]})
+    assert [late.layers(e) for e in (1, 2, 3)] == [0, 0, 1]
+    assert late.lr_factor(3) == 1.0  # lr_factor defaults to 1
+    assert Unfreezing.from_train({"unfreeze": None}) is None
+
+
+@pytest.mark.parametrize(
+    "steps", [[], [{"epoch": 2, "layers": 1}, {"epoch": 2, "layers": 2}], [{"epoch": 0, "layers": 1}]]
+)
+def test_bad_schedules_are_refused(steps: list) -> None:
+    with pytest.raises(ValueError, match="unfreeze"):
+        Unfreezing.from_train({"unfreeze": steps})
+
+
+def test_set_trainable_top_toggles_only_the_top_layers() -> None:
+    layers = [nn.Linear(2, 2) for _ in range(4)]
+    assert set_trainable_top(layers, 2) == 2
+    assert [all(p.requires_grad for p in m.parameters()) for m in layers] == [False, False, True, True]
+    assert set_trainable_top(layers, 12) == 4  # capped at the depth
+    assert all(p.requires_grad for p in layer_parameters(layers))
+    assert set_trainable_top(layers, 0) == 0
+    assert not any(p.requires_grad for p in layer_parameters(layers))

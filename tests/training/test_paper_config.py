@@ -26,8 +26,8 @@ from sertools.data import manifest
 from sertools.labels import build
 from sertools.model.network import build_model
 from sertools.training import data as training_data
-from sertools.training.job import make_job
 from sertools.training.optimisation import make_objective
+from sertools.training.runtime.job import Job, make_job
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the release's CBCE weights (effective number, beta 0.9999, mean 1) from its hard-coded counts
@@ -75,7 +75,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return out["table"], root / "manifest.parquet"
 
 
-def _job(cfg: dict[str, Any], name: str, corpus: tuple[Path, Path]):
+def _job(cfg: dict[str, Any], name: str, corpus: tuple[Path, Path]) -> Job:
     variant = cfg["variants"][name]
     return make_job(
         config.variant_model(cfg, name), config.variant_train(cfg, name), variant, name, 0, *corpus

@@ -14,8 +14,9 @@ from tinyrun import SEED, THREADS, TINY_MODEL, TRAIN, assert_same_predictions, m
 
 from sertools import config
 from sertools.model.network import build_model
-from sertools.training import checkpoint, loop, train
-from sertools.training.seeding import reseed
+from sertools.training import loop, train
+from sertools.training.runtime import checkpoint
+from sertools.training.runtime.seeding import reseed
 
 RELEASE_MODEL = {
     **TINY_MODEL,
@@ -133,17 +134,17 @@ def test_release_run_resumes_identically(corpus: tuple[Path, Path], reference: P
     assert_same_predictions(reference, out)
 
 
-def test_entropy_curriculum_weights_reach_the_loss(
+def test_sample_weights_reach_the_loss(
     corpus: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Epoch 1 is warm-up (no weights); from epoch 2 the filter leaves high-entropy samples out."""
     seen: list[tuple[int, list[float]]] = []
     real = loop.batch_loss
 
-    def spy(run: loop.Run, batch: Any, epoch: int) -> torch.Tensor:
-        h = torch.from_numpy(run.data.train_entropy[batch.index.numpy()])
-        seen.append((epoch, run.job.entropy_curriculum.weights(h, epoch + 1).tolist()))
-        return real(run, batch, epoch)
+    def spy(setup: loop.Setup, batch: Any, epoch: int) -> torch.Tensor:
+        h = torch.from_numpy(setup.data.train_entropy[batch.index.numpy()])
+        seen.append((epoch, setup.sample_weighting.weights(h, epoch + 1).tolist()))
+        return real(setup, batch, epoch)
 
     monkeypatch.setattr(loop, "batch_loss", spy)
     cfg = release_cfg()

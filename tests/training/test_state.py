@@ -1,15 +1,22 @@
-"""The run state: best-model tracking, early stopping, NewBob, and its resume round trip."""
+"""The run state: best-model tracking, early stopping, NewBob, its resume round trip, and the log row."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 
-from sertools.training.errors import TrainingError
-from sertools.training.state import RunState
+from sertools.deps import ROOT
+from sertools.training.optimisation import PARAM_GROUPS
+from sertools.training.runtime import outputs
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.state import LogRow, RunState
 
 TRAIN = {
     "selection_metric": "val_loss",
@@ -33,6 +40,12 @@ def _state(**train: Any) -> RunState:
 
 def _val(loss: float) -> dict[str, float]:
     return {"val_loss": loss, "val_macro_f1": 0.5, "val_jsd": 0.1, "one_minus_macro_f1": 0.5}
+
+
+def _row(epoch: int, **values: Any) -> LogRow:
+    """A log row of made-up values."""
+    row = {f.name: 0 for f in dataclasses.fields(LogRow)} | {"epoch": epoch, "trainable_layers": None}
+    return LogRow(**(row | values))
 
 
 def test_best_epoch_weights_are_a_copy_taken_when_the_metric_improves() -> None:
@@ -85,14 +98,14 @@ def test_round_trip_stores_the_best_weights_only_when_they_are_not_the_current_o
     with torch.no_grad():
         s.model.weight.add_(1.0)
     s.update(_val(2.0), is_full=True)
-    s.log_rows.append({"epoch": 2})
+    s.log_rows.append(_row(2, is_full=True, val_loss=2.0))
     tensors, meta = s.save_state()
     assert tensors.keys() == {"weight", "bias"} and not meta["best_is_current"]
 
     back = _state()
     back.load_state(tensors, meta)
     assert (back.epochs_done, back.best_epoch, back.best_metric, back.bad_epochs) == (2, 1, 1.0, 1)
-    assert back.log_rows == [{"epoch": 2}] and not back.finished
+    assert back.log_rows == [_row(2, is_full=True, val_loss=2.0)] and not back.finished
     assert all(torch.equal(back.best_weights[k], s.best_weights[k]) for k in tensors)
 
     current = _state()
@@ -131,3 +144,32 @@ def test_selection_mode_max_keeps_the_highest_value_and_early_stopping_still_wan
     default.update(_val(1.0), is_full=True)
     default.update(_val(2.0), is_full=True)
     assert (default.best_epoch, default.best_metric) == (1, 1.0)
+
+
+def test_the_log_header_is_the_log_rows_fields_in_order(tmp_path: Path) -> None:
+    names = [f.name for f in dataclasses.fields(LogRow)]
+    outputs.write_log(tmp_path / "empty.csv", LogRow, [])  # before the first epoch: the header alone
+    assert (tmp_path / "empty.csv").read_text().strip() == ",".join(names)
+    rows = [_row(1, val_loss=0.5, trainable_layers=2), _row(2, is_full=True, seconds=1.25)]
+    outputs.write_log(tmp_path / "log.csv", LogRow, rows)
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert list(log.columns) == names
+    assert log["epoch"].tolist() == [1, 2] and log["val_loss"].tolist() == [0.5, 0.0]
+    assert log["trainable_layers"].iloc[0] == 2 and pd.isna(log["trainable_layers"].iloc[1])
+    # each parameter group's learning rate has its column (named after the group's train key)
+    assert set(PARAM_GROUPS.values()) <= set(names)
+
+
+def test_no_other_module_lists_the_log_columns() -> None:
+    """The columns are named once, by LogRow's fields: no literal anywhere in the package re-lists them."""
+    names = {f.name for f in dataclasses.fields(LogRow)}
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            items = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+            if not isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict) or items is None:
+                continue
+            listed = {e.value for e in items if isinstance(e, ast.Constant) and e.value in names}
+            if len(listed) >= 5:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, f"log columns listed outside LogRow: {found}"

@@ -3,6 +3,7 @@ SIGKILL), when a checkpoint is not reused, and the prediction dumps of the train
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -32,8 +33,10 @@ from tinyrun import (
 
 from sertools import config
 from sertools.evaluation import predict
-from sertools.training import checkpoint, outputs, provenance, train
-from sertools.training.errors import TrainingError
+from sertools.training import train
+from sertools.training.runtime import checkpoint, provenance
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.state import LogRow
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,7 @@ def test_outputs(reference: tuple[Path, dict[str, Any]]) -> None:
     assert 1 <= run["best_epoch"] <= 3
     log = pd.read_csv(out / "train_log.csv")
     assert log["epoch"].tolist() == [1, 2, 3]
-    assert set(outputs.LOG_COLUMNS) == set(log.columns)
+    assert list(log.columns) == [f.name for f in dataclasses.fields(LogRow)]
     assert log["is_full"].all() and (log["pool_size"] == run["n_train"]).all()
     assert np.isclose(log["val_loss"].iloc[run["best_epoch"] - 1], run["best_metric"])
     assert (log["nonfinite_batches"] == 0).all()
@@ -239,7 +242,8 @@ def test_resume_checkpoint_that_does_not_fit_starts_fresh(
 _CHILD = """
 import json, os, signal, sys
 import safetensors.torch
-from sertools.training import optimisation, recoverables, train
+from sertools.training import optimisation, train
+from sertools.training.runtime import recoverables
 args = json.loads(sys.argv[1])
 point = args.pop("kill_at")
 resume_writes, batches_after = 0, 0

@@ -12,7 +12,8 @@ import torch
 
 from sertools import config
 from sertools.evaluation import predict
-from sertools.training import checkpoint, train
+from sertools.training import train
+from sertools.training.runtime import checkpoint
 
 SR = 16000
 CODES = "ASHUFDCNO"

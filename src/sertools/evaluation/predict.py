@@ -40,7 +40,7 @@ from sertools.model import factory
 from sertools.model.frozen import FeatureHeadModel
 from sertools.model.inference import batch_plan, infer, sample_rate_of, softmax
 from sertools.model.network import architecture_dim_scale
-from sertools.training import checkpoint
+from sertools.training.runtime import checkpoint
 
 log = logging.getLogger(__name__)
 

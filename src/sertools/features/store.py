@@ -6,7 +6,7 @@ representations (hidden layers for ``wavlm``, 1 for ``egemaps``), D values each
 - and ``frames`` [N] (int64, the audio length the row was computed from), with
 JSON metadata (one entry, key-sorted, so equal features give equal bytes):
 the file ids in row order, the upstream, its settings, and per-layer names. Why safetensors: it is memory-mappable, loads without
-unpickling anything (like the checkpoints, :mod:`sertools.training.checkpoint`)
+unpickling anything (like the checkpoints, :mod:`sertools.training.runtime.checkpoint`)
 and is read by numpy and torch alike.
 
 Precision: ``wavlm`` rows are stored as float16 by default (``features.wavlm.dtype``):

@@ -5,7 +5,7 @@ pipeline's Markdown Table 2 analogue) and the entropy-strata figure, which is
 copied to ``docs/``. The block also says where the numbers were computed: the CPU
 model, the machine's logical CPUs and the torch threads of the training jobs, as each
 training run recorded them in ``results/train/<variant>/seed<k>/env.json``
-(:mod:`sertools.training.provenance`), not as seen by the machine running
+(:mod:`sertools.training.runtime.provenance`), not as seen by the machine running
 `make readme`; runs made on different machines are named as such. ``main.csv`` is
 copied to ``docs/demo_main.csv``, the reference a user compares a run of their own with
 (``sertools compare``, :mod:`sertools.report.compare`). After `make study`, the block "What the simulation shows"

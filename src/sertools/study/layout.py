@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sertools.evaluation.reference import REFERENCES
-from sertools.training.outputs import outputs_in
+from sertools.training.runtime.outputs import outputs_in
 
 __all__ = [
     "CORPUS",

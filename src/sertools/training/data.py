@@ -30,8 +30,8 @@ from sertools.data import dataset
 from sertools.features import store
 from sertools.features.dataset import FeatureDataset
 from sertools.model.inference import sample_rate_of
-from sertools.training.errors import TrainingError
-from sertools.training.job import Job
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.runtime.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ class TrainingData:
     dev_lengths: np.ndarray
     dev_hard: np.ndarray  # consensus class or -1 (validation macro-F1)
     dev_primary: np.ndarray  # primary-vote distributions (validation JSD)
-    difficulty: np.ndarray  # curriculum difficulty of each Train item (zeros without a curriculum)
-    train_entropy: np.ndarray  # normalised entropy of each Train item's target (the entropy curriculum)
+    difficulty: np.ndarray  # each Train item's difficulty for the epoch pool (zeros without a curriculum)
+    train_entropy: np.ndarray  # normalised entropy of each Train item's target (the sample weighting)
     sample_rate: int
     num_workers: int  # audio reader processes
     labels_without_audio: Mapping[str, int]
@@ -165,6 +165,7 @@ def _check_usable(
 
 
 def _train_lengths(rows: pd.DataFrame, crop: int | None) -> np.ndarray:
+    """Samples per Train item after cropping to ``crop`` (None: whole utterances)."""
     frames = rows["frames"].to_numpy(dtype=np.int64)
     return frames if crop is None else np.minimum(frames, crop)
 
@@ -177,14 +178,16 @@ def target_entropy(targets: dataset.Targets) -> np.ndarray:
 
 
 def _difficulty(rows: pd.DataFrame, curriculum: Mapping[str, Any]) -> np.ndarray:
+    """Each item's difficulty under the variant's ``curriculum`` section (:mod:`sertools.data.epoch_pool`)."""
     if curriculum["order"] == "none":
         return np.zeros(len(rows))
     return dataset.difficulty_scores(rows, curriculum.get("difficulty", "entropy_primary"))
 
 
-def _reader_processes(device: torch.device, train_set: dataset.AudioDataset) -> int:
+def _reader_processes(device: torch.device, train_set: dataset.AudioDataset | FeatureDataset) -> int:
+    """Audio reader processes for the Train batches."""
     # reader processes only pay off on a GPU with audio read from disk; crops do not
-    # depend on them (pure functions of seed, epoch, item), so results are unchanged
+    # depend on them (pure functions of seed, epoch, item), so neither do the results
     lazy_gpu = device.type == "cuda" and not train_set.in_memory
     return min(4, max(1, (os.cpu_count() or 2) // 2)) if lazy_gpu else 0
 

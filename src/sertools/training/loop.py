@@ -1,15 +1,19 @@
-"""One training epoch: plan, learning rates, train, validate, update, save, log.
+"""One training epoch: plan, learning rates, train, validate, decide, save, log.
 
 :func:`run_epoch` is the whole epoch in order; each step is a function below
-it. An epoch's randomness is a pure function of (seed, epoch)
-(:mod:`sertools.training.seeding`), so a resumed run replays the next epoch
-bit-identically on the CPU.
+it, in the order it runs. What the steps call lives in three more files:
+:mod:`sertools.training.optimisation` (the model's updates and the objective),
+:mod:`sertools.training.state` (the decisions after validation, and the log
+row) and :mod:`sertools.training.train` (which builds the :class:`Setup` and
+runs the epochs). An epoch's randomness is a pure function of (seed, epoch)
+(:mod:`sertools.training.runtime.seeding`), so a resumed run replays the next
+epoch bit-identically on the CPU.
 
 Non-finite values. A batch whose loss is NaN/inf is skipped (no backward) and
 counted; so is an optimiser step whose gradient norm is not finite (fp32;
 under fp16 the GradScaler handles overflow itself). If more than
 :data:`NONFINITE_LIMIT` of an epoch's batches are non-finite, training stops
-with :class:`~sertools.training.errors.TrainingError` naming the epoch and
+with :class:`~sertools.training.runtime.errors.TrainingError` naming the epoch and
 batch: a few bad batches are survivable noise, more means the run is diverging
 and its checkpoints would be meaningless.
 """
@@ -28,17 +32,18 @@ import torch
 from tqdm import tqdm
 
 from sertools import measures
-from sertools.data import batching, curriculum, dataset
+from sertools.data import batching, dataset, epoch_pool
 from sertools.model.inference import Inferred, autocast, batch_plan, infer, softmax
-from sertools.training import distributed, outputs
 from sertools.training.data import TrainingData
-from sertools.training.errors import TrainingError
-from sertools.training.job import Job
-from sertools.training.optimisation import Objective, Optimisation
-from sertools.training.outputs import RunFiles
-from sertools.training.recoverables import Recoverables
-from sertools.training.seeding import epoch_seed, seed_epoch
-from sertools.training.state import Outcome, RunState
+from sertools.training.optimisation import PARAM_GROUPS, Objective, Optimisation
+from sertools.training.runtime import distributed, outputs
+from sertools.training.runtime.errors import TrainingError
+from sertools.training.runtime.job import Job
+from sertools.training.runtime.outputs import RunFiles
+from sertools.training.runtime.recoverables import Recoverables
+from sertools.training.runtime.seeding import epoch_seed, seed_epoch
+from sertools.training.sample_weights import SampleWeighting
+from sertools.training.state import LogRow, Outcome, RunState
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +51,13 @@ NONFINITE_LIMIT = 0.10  # largest tolerated fraction of non-finite batches per e
 
 
 @dataclass(frozen=True, eq=False)
-class Run:
-    """What stays fixed from epoch to epoch of one run."""
+class Setup:
+    """What stays fixed from epoch to epoch of one run (the run state, :class:`RunState`, is what changes)."""
 
     job: Job
     data: TrainingData
     optim: Optimisation
+    sample_weighting: SampleWeighting  # per-sample weights of the categorical loss in training batches
     files: RunFiles
     resume: Recoverables  # the objects the resume checkpoint holds
     best_meta: Mapping[str, Any]  # best.safetensors metadata, apart from the epoch and its metric
@@ -64,52 +70,51 @@ class EpochPlan:
     """Which utterances an epoch trains on, in which batches."""
 
     epoch: int  # 0-based
-    pool: np.ndarray  # dataset indices the curriculum allows
+    pool: np.ndarray  # dataset indices the epoch pool allows
     is_full: bool  # the pool is the whole training set
     batches: list[np.ndarray]  # this rank's batches of dataset indices
     left_out: int  # batches left out so that every rank takes the same number of steps
 
 
-def run_epoch(run: Run, state: RunState) -> None:
-    """One epoch: plan, learning rates, train, validate, update, save, log."""
+def run_epoch(setup: Setup, state: RunState) -> None:
+    """One epoch: plan, learning rates, train, validate, decide, save, log."""
     started = time.monotonic()
     epoch = state.epochs_done  # 0-based index of the epoch being run
-    seed_epoch(run.job.seed, epoch, run.ctx.rank)
-    plan = plan_epoch(run, epoch)
-    lrs = run.optim.start_epoch(epoch, state.learning_rates())
-    train_loss, nonfinite = train_epoch(run, plan)
-    val = distributed.broadcast(validate(run) if run.ctx.is_main else None, run.ctx)
+    seed_epoch(setup.job.seed, epoch, setup.ctx.rank)
+    plan = plan_epoch(setup, epoch)
+    lrs = setup.optim.start_epoch(epoch, state.learning_rates())
+    train_loss, nonfinite = train_epoch(setup, plan)
+    val = distributed.broadcast(validate(setup) if setup.ctx.is_main else None, setup.ctx)
     outcome = state.update(val, plan.is_full)
-    row = {
-        "epoch": epoch + 1,
-        "pool_size": len(plan.pool),
-        "is_full": plan.is_full,
-        "train_loss": train_loss,
-        "val_loss": val["val_loss"],
-        "val_macro_f1": val["val_macro_f1"],
-        "val_jsd": val["val_jsd"],
-        "val_kld": val["val_kld"],
-        "lr_backbone": lrs["backbone"],
-        "lr_heads": lrs["heads"],
-        "trainable_layers": run.optim.trainable_layers,
-        "padded_fraction": batching.padded_fraction(run.data.train_lengths, plan.batches),
-        "batches": len(plan.batches),
-        "nonfinite_batches": nonfinite,
-        "batches_left_out": plan.left_out,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    row = LogRow(
+        epoch=epoch + 1,
+        pool_size=len(plan.pool),
+        is_full=plan.is_full,
+        train_loss=train_loss,
+        val_loss=val["val_loss"],
+        val_macro_f1=val["val_macro_f1"],
+        val_jsd=val["val_jsd"],
+        val_kld=val["val_kld"],
+        **{PARAM_GROUPS[group]: lr for group, lr in lrs.items()},  # lr_backbone, lr_heads
+        trainable_layers=setup.optim.trainable_layers,
+        padded_fraction=batching.padded_fraction(setup.data.train_lengths, plan.batches),
+        batches=len(plan.batches),
+        nonfinite_batches=nonfinite,
+        batches_left_out=plan.left_out,
+        seconds=round(time.monotonic() - started, 3),
+    )
     state.log_rows.append(row)
-    save_epoch(run, state, outcome)
-    report_epoch(run, state, row, outcome)
+    save_epoch(setup, state, outcome)
+    report_epoch(setup, state, row, outcome)
 
 
 # ----------------------------------------------------------------------------- plan
 
 
-def plan_epoch(run: Run, epoch: int) -> EpochPlan:
-    """The curriculum pool of ``epoch``, in length-bucketed (or shuffled) batches, and this rank's share."""
-    job, data = run.job, run.data
-    pool, is_full = curriculum.epoch_pool_from_config(
+def plan_epoch(setup: Setup, epoch: int) -> EpochPlan:
+    """The epoch pool of ``epoch``, in length-bucketed (or shuffled) batches, and this rank's share."""
+    job, data = setup.job, setup.data
+    pool, is_full = epoch_pool.from_config(
         job.curriculum, data.difficulty, data.train_targets.classes, epoch, job.max_epochs, job.seed
     )
     size, seed = int(job.train["batch_size"]), epoch_seed(job.seed, epoch)
@@ -119,13 +124,13 @@ def plan_epoch(run: Run, epoch: int) -> EpochPlan:
         order = batching.bucket_batches(
             data.train_lengths[pool], size, int(job.train["bucket_size_multiplier"]), seed
         )
-    batches, left_out = distributed.shard([pool[b] for b in order], run.ctx)
+    batches, left_out = distributed.shard([pool[b] for b in order], setup.ctx)
     if left_out:
         log.info(
             "epoch %d: %d batch(es) left out so that %d ranks take equal steps",
             epoch + 1,
             left_out,
-            run.ctx.world_size,
+            setup.ctx.world_size,
         )
     return EpochPlan(epoch, pool, bool(is_full), batches, left_out)
 
@@ -140,6 +145,7 @@ class NonFiniteCount:
         self.epoch, self.n_batches, self.count = epoch, n_batches, 0
 
     def add(self, what: str, batch_index: int) -> None:
+        """Count one skipped update (``what`` was non-finite) and say so; raise past the limit."""
         self.count += 1
         log.warning(
             "epoch %d batch %d/%d: non-finite %s; update skipped",
@@ -156,18 +162,18 @@ class NonFiniteCount:
             )
 
 
-def train_epoch(run: Run, plan: EpochPlan) -> tuple[float, int]:
+def train_epoch(setup: Setup, plan: EpochPlan) -> tuple[float, int]:
     """Train on this rank's batches; (mean loss per utterance over all ranks, non-finite count)."""
-    optim = run.optim
+    optim = setup.optim
     optim.forward_model.train()
-    run.data.train_set.set_epoch(plan.epoch)
+    setup.data.train_set.set_epoch(plan.epoch)
     optim.zero_grad()
     nonfinite = NonFiniteCount(plan.epoch, len(plan.batches))
     total = count = 0.0
     accumulated = 0
-    for i, batch in enumerate(_training_batches(run, plan)):
-        loss = batch_loss(run, batch, plan.epoch)
-        if distributed.all_finite(loss, run.ctx):  # one decision for all ranks
+    for i, batch in enumerate(_training_batches(setup, plan)):
+        loss = batch_loss(setup, batch, plan.epoch)
+        if distributed.all_finite(loss, setup.ctx):  # one decision for all ranks
             optim.backward(loss)
             total += float(loss.detach()) * len(batch.index)
             count += len(batch.index)
@@ -179,13 +185,14 @@ def train_epoch(run: Run, plan: EpochPlan) -> tuple[float, int]:
                 nonfinite.add("gradient norm", i)
             optim.zero_grad()
             accumulated = 0
-    total, count = distributed.sum_across([total, count], run.ctx, run.device)
+    total, count = distributed.sum_across([total, count], setup.ctx, setup.device)
     return (total / count if count else float("nan")), nonfinite.count
 
 
-def _training_batches(run: Run, plan: EpochPlan) -> Iterable[dataset.Batch]:
+def _training_batches(setup: Setup, plan: EpochPlan) -> Iterable[dataset.Batch]:
+    """The epoch's padded Train batches, read in the plan's order."""
     loader = dataset.iterate_batches(
-        run.data.train_set, plan.batches, run.optim.min_samples, run.data.num_workers
+        setup.data.train_set, plan.batches, setup.optim.min_samples, setup.data.num_workers
     )
     # a progress bar in the job's log (stderr goes there); sparse so logs stay small
     return tqdm(
@@ -198,20 +205,20 @@ def _training_batches(run: Run, plan: EpochPlan) -> Iterable[dataset.Batch]:
     )
 
 
-def batch_loss(run: Run, batch: dataset.Batch, epoch: int) -> torch.Tensor:
+def batch_loss(setup: Setup, batch: dataset.Batch, epoch: int) -> torch.Tensor:
     """The objective on one padded batch of the 0-based ``epoch`` (forward pass under the run's autocast;
-    the entropy curriculum weights the categorical loss)."""
-    device, targets = run.device, run.data.train_targets
+    the sample weighting, if any, weights the categorical loss)."""
+    device, targets = setup.device, setup.data.train_targets
     idx = batch.index.numpy()
     cat = torch.from_numpy(targets.cat[idx]).to(device)
     dim_t = torch.from_numpy(targets.dims[idx]).to(device)
     weights = None
-    if run.job.entropy_curriculum.active:
-        entropy = torch.from_numpy(run.data.train_entropy[idx])
-        weights = run.job.entropy_curriculum.weights(entropy, epoch + 1).to(device)
-    with autocast(device, run.optim.amp):
-        out = run.optim.forward_model(batch.wave.to(device), batch.lengths.to(device))
-    return run.optim.objective(
+    if setup.sample_weighting.active:
+        entropy = torch.from_numpy(setup.data.train_entropy[idx])
+        weights = setup.sample_weighting.weights(entropy, epoch + 1).to(device)
+    with autocast(device, setup.optim.amp):
+        out = setup.optim.forward_model(batch.wave.to(device), batch.lengths.to(device))
+    return setup.optim.objective(
         out.logits.float(), out.dims.float(), cat, dim_t, dims_logvar=out.dims_logvar, sample_weights=weights
     )
 
@@ -226,11 +233,11 @@ def macro_f1(hard: np.ndarray, pred: np.ndarray) -> float:
     return float(measures.f1_scores(measures.confusion_matrix(hard, pred)).mean())
 
 
-def validate(run: Run) -> dict[str, float]:
-    """Development loss (utterances with a target, no entropy curriculum; :func:`validation_loss`), macro-F1
+def validate(setup: Setup) -> dict[str, float]:
+    """Development loss (utterances with a target, no sample weights; :func:`validation_loss`), macro-F1
     under the variant's hard-label scheme, JSD to the primary votes and KLD (nats, release clamping) to the
     variant's targets."""
-    data, optim, train = run.data, run.optim, run.job.train
+    data, optim, train = setup.data, setup.optim, setup.job.train
     max_seconds = float(train["max_eval_batch_seconds"])
     plan = batch_plan(train, data.dev_table["file_id"].tolist())
     if plan is None and train["validation_loss"] == "batch_mean":
@@ -240,7 +247,7 @@ def validate(run: Run) -> dict[str, float]:
         data.dev_set,
         data.dev_lengths,
         max_seconds,
-        run.device,
+        setup.device,
         optim.amp,
         optim.min_samples,
         plan,
@@ -303,48 +310,48 @@ def validation_loss(
 # ----------------------------------------------------------------------------- save and log
 
 
-def write_best(run: Run, state: RunState) -> None:
-    """``best.safetensors`` from the state's best weights (rank 0 only)."""
-    if run.ctx.is_main and state.best_weights is not None:
-        meta = {**run.best_meta, "epoch": state.best_epoch, "metric_value": state.best_metric}
-        outputs.write_best(run.files.best, state.best_weights, meta)
-
-
-def save_epoch(run: Run, state: RunState, outcome: Outcome) -> None:
+def save_epoch(setup: Setup, state: RunState, outcome: Outcome) -> None:
     """Best weights (if improved), log, then the resume checkpoint: this order is what makes a kill safe."""
-    if not run.ctx.is_main:
+    if not setup.ctx.is_main:
         return
     if outcome.improved:
-        write_best(run, state)
-    outputs.write_log(run.files.log, state.log_rows)
-    run.resume.save(run.files.resume, {"config_hash": run.job.config_hash})
+        write_best(setup, state)
+    outputs.write_log(setup.files.log, LogRow, state.log_rows)
+    setup.resume.save(setup.files.resume, {"config_hash": setup.job.config_hash})
 
 
-def report_epoch(run: Run, state: RunState, row: Mapping[str, Any], outcome: Outcome) -> None:
+def write_best(setup: Setup, state: RunState) -> None:
+    """``best.safetensors`` from the state's best weights (rank 0 only)."""
+    if setup.ctx.is_main and state.best_weights is not None:
+        meta = {**setup.best_meta, "epoch": state.best_epoch, "metric_value": state.best_metric}
+        outputs.write_best(setup.files.best, state.best_weights, meta)
+
+
+def report_epoch(setup: Setup, state: RunState, row: LogRow, outcome: Outcome) -> None:
     """The epoch's lines in the job log."""
     rules = state.rules
-    if not row["is_full"]:
+    if not row.is_full:
         log.info(
-            "epoch %d: curriculum pool %d/%d not full; NewBob and early stopping are waiting",
-            row["epoch"],
-            row["pool_size"],
-            len(run.data.train_set),
+            "epoch %d: epoch pool %d/%d not full; NewBob and early stopping are waiting",
+            row.epoch,
+            row.pool_size,
+            len(setup.data.train_set),
         )
     log.info(
         "epoch %d/%d: pool %d%s, train loss %.4f, val loss %.4f, val macro-F1 %.4f, val JSD %.4f, "
         "lr %.3g/%.3g, %s%.1f s",
-        row["epoch"],
+        row.epoch,
         rules.max_epochs,
-        row["pool_size"],
-        "" if row["is_full"] else " (curriculum)",
-        row["train_loss"],
-        row["val_loss"],
-        row["val_macro_f1"],
-        row["val_jsd"],
-        row["lr_backbone"],
-        row["lr_heads"],
+        row.pool_size,
+        "" if row.is_full else " (curriculum)",
+        row.train_loss,
+        row.val_loss,
+        row.val_macro_f1,
+        row.val_jsd,
+        row.lr_backbone,
+        row.lr_heads,
         "best, " if outcome.improved else "",
-        row["seconds"],
+        row.seconds,
     )
     if outcome.annealed:
         log.info(

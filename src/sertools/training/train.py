@@ -1,4 +1,13 @@
-"""The training stage: fine-tune the multitask model on one supervision variant with one seed.
+"""The training stage: train the multitask model on one supervision variant with one seed.
+
+The model is a backbone fine-tuned with its heads, or (``model.mode: frozen``)
+a head trained on cached features of a frozen upstream. One epoch of either
+is read in four files, top to bottom: this one (entry points, and
+:func:`fit`, which runs the epochs), :mod:`sertools.training.loop` (one
+epoch), :mod:`sertools.training.optimisation` (what updates the model) and
+:mod:`sertools.training.state` (what is decided after each epoch). The
+machinery that makes a run resumable, distributed and traceable is in
+:mod:`sertools.training.runtime`.
 
 Entry points:
 
@@ -12,7 +21,7 @@ Entry points:
 
 A run writes, next to ``run.json``: ``config.yaml``, ``env.json``,
 ``train_log.csv``, ``best.safetensors`` and ``resume/last.safetensors``
-(:mod:`sertools.training.outputs`). It can be killed at any moment: rerun, it
+(:mod:`sertools.training.runtime.outputs`). It can be killed at any moment: rerun, it
 resumes from the last completed epoch and ends with the same weights as an
 uninterrupted run (docs/training.md, "Resume"). A finished run whose config
 hash matches is not retrained: its outputs are rewritten from the checkpoint.
@@ -30,19 +39,20 @@ import torch
 
 from sertools import config as config_mod
 from sertools import splits
-from sertools.data import curriculum
+from sertools.data import epoch_pool
 from sertools.device import resolve_device, torch_settings
 from sertools.features import store
 from sertools.io import write_json
 from sertools.model import backbone
-from sertools.training import distributed, provenance
 from sertools.training.data import TrainingData, WaveformStats, load_training_data
-from sertools.training.job import Job, make_job
-from sertools.training.loop import Run, run_epoch, write_best
+from sertools.training.loop import Setup, run_epoch, write_best
 from sertools.training.optimisation import Optimisation, build_optimisation
-from sertools.training.outputs import RunFiles, outputs_in, read_resume, write_config, write_log
-from sertools.training.recoverables import Recoverables, RngState
-from sertools.training.state import RunState
+from sertools.training.runtime import distributed, provenance
+from sertools.training.runtime.job import Job, make_job
+from sertools.training.runtime.outputs import RunFiles, outputs_in, read_resume, write_config, write_log
+from sertools.training.runtime.recoverables import Recoverables, RngState
+from sertools.training.sample_weights import SampleWeighting
+from sertools.training.state import LogRow, RunState
 
 log = logging.getLogger(__name__)
 
@@ -133,25 +143,30 @@ def fit(
     files.prepare(ctx)
     data = load_training_data(labels, manifest, job, device, features)
     optim, state, stats, resumed_from = resume_or_start(job, data, files, device, ctx)
-    resume = recoverables(optim, state, stats)
-    run = Run(job, data, optim, files, resume, best_meta(job, optim, data, stats), device, ctx)
+    setup = Setup(
+        job=job,
+        data=data,
+        optim=optim,
+        sample_weighting=SampleWeighting.from_config(job.variant.get("entropy_curriculum")),
+        files=files,
+        resume=recoverables(optim, state, stats),
+        best_meta=best_meta(job, optim, data, stats),
+        device=device,
+        ctx=ctx,
+    )
     if resumed_from is not None:
-        rewrite_outputs(run, state)
+        rewrite_outputs(setup, state)
     if ctx.is_main:
-        write_config(files.config, job.config_doc())
-        env = provenance.collect(device)
-        if not job.frozen:  # a frozen head's upstream is recorded with its features
-            env["backbone"] = backbone.identity(job.model)
-        write_json(files.env, env)
-    announce_curriculum(job)
+        write_description(job, files, device)
+    announce_epoch_pool(job)
     while not state.finished and state.epochs_done < job.max_epochs:
-        run_epoch(run, state)
+        run_epoch(setup, state)
         if stop_after_epochs is not None and state.epochs_done >= stop_after_epochs and not state.finished:
             log.warning(
                 "stopping after epoch %d as requested (stop_after_epochs); rerun to resume", state.epochs_done
             )
             return {"interrupted": True, "epochs_run": state.epochs_done, "config_hash": job.config_hash}
-    summary = summarise(run, state, resumed_from, time.monotonic() - started)
+    summary = summarise(setup, state, resumed_from, time.monotonic() - started)
     if ctx.is_main:
         write_json(files.run, summary)
     distributed.barrier(ctx)  # no rank leaves before rank 0's files exist
@@ -163,21 +178,6 @@ def fit(
         state.epochs_done,
     )
     return summary
-
-
-def recoverables(optim: Optimisation, state: RunState, stats: WaveformStats) -> Recoverables:
-    """Everything the resume checkpoint holds; the one list both saving and restoring walk."""
-    return Recoverables(
-        {
-            "model": optim.model,  # first: the run state reads the best weights from it
-            **{f"optim.{group}": opt for group, opt in optim.optimizers.items()},
-            **{f"newbob.{group}": sched for group, sched in state.newbob.items()},
-            **({"scaler": optim.scaler} if optim.scaler is not None else {}),
-            "waveform_stats": stats,
-            "state": state,
-            "rng": RngState(),
-        }
-    )
 
 
 def resume_or_start(
@@ -212,11 +212,35 @@ def resume_or_start(
     return optim, RunState.start(job.train, optim.model), WaveformStats.measure(optim.model, data), None
 
 
-def rewrite_outputs(run: Run, state: RunState) -> None:
+def recoverables(optim: Optimisation, state: RunState, stats: WaveformStats) -> Recoverables:
+    """Everything the resume checkpoint holds; the one list both saving and restoring walk."""
+    return Recoverables(
+        {
+            "model": optim.model,  # first: the run state reads the best weights from it
+            **{f"optim.{group}": opt for group, opt in optim.optimizers.items()},
+            **{f"newbob.{group}": sched for group, sched in state.newbob.items()},
+            **({"scaler": optim.scaler} if optim.scaler is not None else {}),
+            "waveform_stats": stats,
+            "state": state,
+            "rng": RngState(),
+        }
+    )
+
+
+def rewrite_outputs(setup: Setup, state: RunState) -> None:
     """``best.safetensors`` and ``train_log.csv`` of a resumed run (Snakemake deletes a failed job's outputs)."""
-    write_best(run, state)
-    if run.ctx.is_main:
-        write_log(run.files.log, state.log_rows)
+    write_best(setup, state)
+    if setup.ctx.is_main:
+        write_log(setup.files.log, LogRow, state.log_rows)
+
+
+def write_description(job: Job, files: RunFiles, device: torch.device) -> None:
+    """``config.yaml`` (the job's settings and hash) and ``env.json`` (where and with what it ran)."""
+    write_config(files.config, job.config_doc())
+    env = provenance.collect(device)
+    if not job.frozen:  # a frozen head's upstream is recorded with its features
+        env["backbone"] = backbone.identity(job.model)
+    write_json(files.env, env)
 
 
 def best_meta(job: Job, optim: Optimisation, data: TrainingData, stats: WaveformStats) -> dict[str, Any]:
@@ -236,42 +260,42 @@ def best_meta(job: Job, optim: Optimisation, data: TrainingData, stats: Waveform
     }
 
 
-def announce_curriculum(job: Job) -> None:
-    """Say in the log from which epoch the curriculum's pool is the whole training set."""
+def announce_epoch_pool(job: Job) -> None:
+    """Say in the log from which epoch the epoch pool is the whole training set."""
     cur = job.curriculum
     if cur["order"] == "none":
         return
-    full = curriculum.full_epoch(job.max_epochs, cur.get("full_at", 0.4), cur.get("start_fraction", 0.33))
+    full = epoch_pool.full_epoch(job.max_epochs, cur.get("full_at", 0.4), cur.get("start_fraction", 0.33))
     if full >= job.max_epochs:
         log.warning(
-            "curriculum never reaches the full training set within %d epochs: NewBob and early stopping never start",
+            "the epoch pool never reaches the full training set within %d epochs: NewBob and early stopping never start",
             job.max_epochs,
         )
     else:
-        log.info("curriculum: full training set from epoch %d of %d", full + 1, job.max_epochs)
+        log.info("epoch pool (curriculum): full training set from epoch %d of %d", full + 1, job.max_epochs)
 
 
-def summarise(run: Run, state: RunState, resumed_from: int | None, seconds: float) -> dict[str, Any]:
+def summarise(setup: Setup, state: RunState, resumed_from: int | None, seconds: float) -> dict[str, Any]:
     """The ``run.json`` summary."""
-    amp = run.optim.amp
+    job, data, amp = setup.job, setup.data, setup.optim.amp
     return {
-        "variant": run.job.variant_name,
-        "seed": run.job.seed,
-        "model": config_mod.model_label(run.job.model),
+        "variant": job.variant_name,
+        "seed": job.seed,
+        "model": config_mod.model_label(job.model),
         "best_epoch": state.best_epoch,
         "best_metric": state.best_metric,
         "selection_metric": state.rules.selection_metric,
         "epochs_run": state.epochs_done,
-        "max_epochs": run.job.max_epochs,
+        "max_epochs": job.max_epochs,
         "stopped_early": state.stopped_early,
         "total_seconds": round(seconds, 3),
-        "train_seconds": round(sum(float(r["seconds"]) for r in state.log_rows), 3),
-        "config_hash": run.job.config_hash,
+        "train_seconds": round(sum(float(row.seconds) for row in state.log_rows), 3),
+        "config_hash": job.config_hash,
         "resumed_from_epoch": resumed_from,
-        "device": str(run.device),
+        "device": str(setup.device),
         "amp": None if amp is None else str(amp).replace("torch.", ""),
-        "n_train": len(run.data.train_set),
-        "n_dev": len(run.data.dev_set),
-        "labels_without_audio": run.data.labels_without_audio,
-        "world_size": run.ctx.world_size,
+        "n_train": len(data.train_set),
+        "n_dev": len(data.dev_set),
+        "labels_without_audio": data.labels_without_audio,
+        "world_size": setup.ctx.world_size,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sertools.training import checkpoint, distributed, outputs
+from sertools.training.runtime import checkpoint, distributed, outputs
 
 
 def test_files_from_the_rule_outputs_and_from_a_directory(tmp_path: Path) -> None:

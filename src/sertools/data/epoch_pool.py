@@ -1,7 +1,9 @@
-"""Entropy-aware curriculum: which training utterances each epoch may use.
+"""The epoch pool: which Train utterances each epoch may draw (a variant's ``curriculum`` section).
 
-Granularity is the epoch (the pacing functions of Wu et al. 2021, "When do curricula
-work?", with steps replaced by epochs):
+A pacing curriculum over a difficulty score (annotation entropy by default): the
+pool starts with the easiest (or hardest) utterances and grows until it is the
+whole training set. Its granularity is the epoch (the pacing functions of Wu et
+al. 2021, "When do curricula work?", with steps replaced by epochs):
 
 * ``t`` is the 0-based epoch index, ``T = max_epochs``, ``a = full_at``,
   ``b = start_fraction``, ``N`` = training-set size;
@@ -25,9 +27,10 @@ The pool at epoch t is the first g(t) items of a fixed ordering:
   ``balance="proportional"`` (default) gives each prefix of length m
   ``m * n_c / N`` items of class c to within one (Tijdeman's sequence, see
   :func:`proportional_sequence`), taking each class's items in its own
-  difficulty order, so the curriculum changes difficulty, not the class prior; ``balance="equal"`` deals classes round-robin (equal counts until a
-  class runs out, like ``balance_order`` in google-research/understanding-curricula);
-  ``balance="none"`` keeps the plain difficulty order.
+  difficulty order, so the pool changes difficulty, not the class prior;
+  ``balance="equal"`` deals classes round-robin (equal counts until a class runs
+  out, the class balancing of Wu et al.); ``balance="none"`` keeps the plain
+  difficulty order.
 
 With ``order="none"`` the pool is the whole training set and is full from epoch 0.
 """
@@ -162,7 +165,7 @@ def balance(ordered: np.ndarray, classes: np.ndarray, mode: str = "proportional"
     return ordered[by_class[starts[seq] + occurrence]]
 
 
-def curriculum_order(
+def pool_order(
     difficulty: np.ndarray,
     classes: np.ndarray,
     order: str,
@@ -187,7 +190,7 @@ def epoch_pool(
 ) -> tuple[np.ndarray, bool]:
     """Training items available at 0-based ``epoch`` and whether that is the whole set.
 
-    Returns item indices (a prefix of :func:`curriculum_order`) and ``is_full``.
+    Returns item indices (a prefix of :func:`pool_order`) and ``is_full``.
     With ``order="none"`` every item is available from epoch 0.
     """
     n = len(difficulty)
@@ -195,12 +198,12 @@ def epoch_pool(
         raise ValueError(f"difficulty ({n}) and classes ({len(classes)}) differ in length")
     if order == "none":
         return np.arange(n, dtype=np.int64), True
-    ordering = curriculum_order(difficulty, classes, order, seed, balance_mode)
+    ordering = pool_order(difficulty, classes, order, seed, balance_mode)
     size = pool_size(pacing, epoch, max_epochs, full_at, start_fraction, n)
     return ordering[:size], size == n
 
 
-def epoch_pool_from_config(
+def from_config(
     curriculum_cfg: Mapping[str, Any],
     difficulty: np.ndarray,
     classes: np.ndarray,

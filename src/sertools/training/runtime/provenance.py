@@ -6,7 +6,7 @@ process may use (``cpus_available``) and torch's thread count (``torch_threads``
 which the README's demo block states (:mod:`sertools.report.readme`).
 :func:`file_sha256` and :func:`code_fingerprint` identify the inputs and the
 code a run's weights depend on; they enter the job's config hash
-(:mod:`sertools.training.job`).
+(:mod:`sertools.training.runtime.job`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
-"""sertools.training.provenance.collect: what env.json records about the machine."""
+"""sertools.training.runtime.provenance.collect: what env.json records about the machine."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+from pathlib import Path
 
 import torch
 
-from sertools.training import provenance
+from sertools.training.runtime import provenance
 
 
 def test_collect_records_cpu_model_cores_and_threads() -> None:
@@ -30,7 +31,7 @@ def test_collect_records_the_thread_count_in_force() -> None:
         torch.set_num_threads(old)
 
 
-def test_cpu_model_from_cpuinfo(tmp_path) -> None:
+def test_cpu_model_from_cpuinfo(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
         "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\n"
@@ -39,7 +40,7 @@ def test_cpu_model_from_cpuinfo(tmp_path) -> None:
     assert provenance._cpu_name(cpuinfo) == "AMD EPYC 7B13"
 
 
-def test_cpu_model_falls_back_to_platform(tmp_path) -> None:
+def test_cpu_model_falls_back_to_platform(tmp_path: Path) -> None:
     fallback = platform.processor() or platform.machine()
     assert provenance._cpu_name(tmp_path / "missing") == fallback
     arm = tmp_path / "cpuinfo"

@@ -13,10 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from tinyrun import TINY_MODEL, TRAIN, make_corpus
 
 from sertools import config
-from sertools.training import checkpoint, distributed, train
+from sertools.training import train
+from sertools.training.runtime import checkpoint, distributed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/training: the tiny corpus
+from tinyrun import TINY_MODEL, TRAIN, make_corpus
 
 D = distributed.DistContext
 

@@ -4,8 +4,9 @@ A job is a (variant, seed) pair with the ``model`` section, the variant's
 ``train`` section (its overrides applied) and the variant's own settings. The
 config hash covers everything that determines the trained weights: those
 sections, the variant's name, the seed, the SHA-256 of the label and manifest
-files (and of the cached features a frozen-upstream job reads), the code fingerprint (:func:`sertools.training.provenance.code_fingerprint`)
-and :data:`TRAINING_VERSION`. A resume checkpoint is used only by a job with
+files (and of the cached features a frozen-upstream job reads), the code
+fingerprint (:func:`sertools.training.runtime.provenance.code_fingerprint`) and
+:data:`TRAINING_VERSION`. A resume checkpoint is used only by a job with
 the same hash (docs/training.md, "Resume").
 """
 
@@ -20,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sertools.io import file_sha256
-from sertools.training import provenance
-from sertools.training.entropy_curriculum import EntropyCurriculum
+from sertools.training.runtime import provenance
 
 #: the stage module whose code (with its imports) a job's hash includes; the workflow's
 #: ``train`` rule runs it too (sertools.architecture.STAGES, checked by a test)
@@ -52,7 +52,7 @@ def config_hash(
         "labels_sha256": labels_sha256,
         "manifest_sha256": manifest_sha256,
     }
-    if features_sha256:  # absent for fine-tuning, so its hashes are unchanged
+    if features_sha256:  # only a frozen-upstream job reads features; the others' documents have no such key
         doc["features_sha256"] = dict(features_sha256)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
@@ -79,15 +79,11 @@ class Job:
 
     @property
     def curriculum(self) -> dict[str, Any]:
-        """The variant's curriculum section (``order: none`` when it has none)."""
+        """The variant's ``curriculum`` section, the settings of its epoch pool
+        (:mod:`sertools.data.epoch_pool`; ``order: none`` when it has none)."""
         cur = dict(self.variant.get("curriculum") or {})
         cur.setdefault("order", "none")
         return cur
-
-    @property
-    def entropy_curriculum(self) -> EntropyCurriculum:
-        """The variant's in-batch entropy curriculum (mode ``none`` when it has none)."""
-        return EntropyCurriculum.from_config(self.variant.get("entropy_curriculum"))
 
     def config_doc(self) -> dict[str, Any]:
         """The run's ``config.yaml``."""

@@ -1,11 +1,13 @@
-"""The paper release's entropy curriculum: per-sample weights of the categorical loss in a batch.
+"""Per-sample weights of the categorical loss, from the entropy of each sample's target.
 
-Unlike the pacing curriculum (:mod:`sertools.data.curriculum`), which chooses
-which utterances an epoch may draw, this curriculum acts inside each
-mini-batch on the categorical loss only (the dimensional loss keeps every
-sample), as the paper's released code does (docs/training.md, "The paper
-release's training pieces"). ``H`` is the normalised entropy (in [0, 1]) of the run's own
-target distribution.
+This is what the paper release calls its entropy curriculum (a variant's
+``entropy_curriculum`` section): inside every mini-batch it filters or weights
+the samples of the categorical loss by how ambiguous their target is, on a
+schedule over epochs. The dimensional loss keeps every sample and validation
+uses no weights (docs/training.md, "The paper release's training pieces"). It
+is independent of the epoch pool (:mod:`sertools.data.epoch_pool`), which
+chooses the utterances an epoch draws. ``H`` is the normalised entropy (in
+[0, 1]) of the run's own target distribution.
 
 Every mode is expressed as weights ``w`` with ``loss = mean(w * per_sample_loss)``:
 
@@ -26,7 +28,7 @@ Afterwards the ramp position is ``t = clip((epoch - warmup - 1) / (ramp - 1), 0,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +40,8 @@ ENTROPY_FLOOR = 1e-8  # H is floored here before H ** alpha (weight_rev)
 
 
 @dataclass(frozen=True)
-class EntropyCurriculum:
-    """Settings of one run's entropy curriculum (a variant's ``entropy_curriculum`` section)."""
+class SampleWeighting:
+    """The weighting schedule of one run (a variant's ``entropy_curriculum`` section)."""
 
     mode: str = "none"
     warmup_epochs: int = 0
@@ -68,7 +70,7 @@ class EntropyCurriculum:
             raise ValueError("entropy_curriculum.min_weight must lie in [0, 1]")
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any] | None) -> EntropyCurriculum:
+    def from_config(cls, section: Mapping[str, Any] | None) -> SampleWeighting:
         section = dict(section or {})
         for key in ("quantile_schedule", "schedule_epochs"):
             if key in section:
@@ -130,23 +132,3 @@ class EntropyCurriculum:
         keep = torch.zeros_like(h, dtype=torch.bool)
         keep[order] = True
         return keep
-
-
-def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``mean(w * loss)`` in the loss's dtype (the curriculum's categorical loss)."""
-    return (per_sample * weights.to(per_sample.dtype)).mean()
-
-
-def describe(cur: EntropyCurriculum, epochs: Sequence[int]) -> list[dict[str, Any]]:
-    """Schedule per epoch (mode on/off, threshold or quantile, alpha), for run logs and docs."""
-    rows = []
-    for e in epochs:
-        on = cur.active and e > cur.warmup_epochs
-        row: dict[str, Any] = {"epoch": e, "active": on}
-        if on and cur.mode.startswith("filter"):
-            q = cur.quantile(e)
-            row.update({"quantile": q} if q is not None else {"threshold": cur.threshold(e)})
-        elif on:
-            row["alpha"] = cur.alpha(e)
-        rows.append(row)
-    return rows

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from sertools import architecture, config, deps
-from sertools.training import job as jobs
-from sertools.training import provenance
+from sertools.training.runtime import job as jobs
+from sertools.training.runtime import provenance
 
 
 @pytest.fixture

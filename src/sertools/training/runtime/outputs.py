@@ -2,9 +2,9 @@
 
 In the run directory: ``best.safetensors`` (the best epoch's weights and what
 prediction needs to rebuild the model), ``train_log.csv`` (one row per epoch,
-:data:`LOG_COLUMNS`), ``run.json`` (the summary, written last),
+:class:`sertools.training.state.LogRow`), ``run.json`` (the summary, written last),
 ``config.yaml`` (the job's settings and config hash), ``env.json``
-(:func:`sertools.training.provenance.collect`) and ``resume/last.safetensors``
+(:func:`sertools.training.runtime.provenance.collect`) and ``resume/last.safetensors``
 (the resume checkpoint). Every file is written atomically, and after each
 epoch in the order best, log, resume checkpoint, so the resume checkpoint never
 describes an epoch whose other outputs are missing (docs/training.md, "Resume").
@@ -13,6 +13,7 @@ Only rank 0 of a data-parallel run writes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,29 +31,11 @@ from sertools.io import atomic_path, write_text
 # import torch (about 1 s per snakemake call).
 if TYPE_CHECKING:
     import torch
+    from _typeshed import DataclassInstance
 
-    from sertools.training import checkpoint, distributed
+    from sertools.training.runtime import checkpoint, distributed
 
 log = logging.getLogger(__name__)
-
-LOG_COLUMNS = (
-    "epoch",
-    "pool_size",
-    "is_full",
-    "train_loss",
-    "val_loss",
-    "val_macro_f1",
-    "val_jsd",
-    "val_kld",
-    "lr_backbone",
-    "lr_heads",
-    "trainable_layers",  # empty without a gradual-unfreezing schedule
-    "padded_fraction",
-    "batches",
-    "nonfinite_batches",
-    "batches_left_out",
-    "seconds",
-)
 
 
 @dataclass(frozen=True)
@@ -87,7 +70,7 @@ class RunFiles:
 
     def prepare(self, ctx: distributed.DistContext) -> None:
         """Create the directories; rank 0 removes temporaries an interrupted write left behind."""
-        from sertools.training import distributed
+        from sertools.training.runtime import distributed
 
         for target in (self.best, self.log, self.run):
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,15 +88,21 @@ def outputs_in(out_dir: str | Path) -> dict[str, Path]:
 
 
 def write_best(path: Path, weights: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
-    """The best checkpoint: weights under ``model.`` and ``meta`` (see :mod:`sertools.training.checkpoint`)."""
-    from sertools.training import checkpoint
+    """The best checkpoint: weights under ``model.`` and ``meta`` (see :mod:`sertools.training.runtime.checkpoint`)."""
+    from sertools.training.runtime import checkpoint
 
     checkpoint.save(path, checkpoint.with_prefix(weights, "model."), meta, "best")
 
 
-def write_log(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+def write_log(path: Path, record: type[DataclassInstance], rows: Sequence[DataclassInstance]) -> None:
+    """``train_log.csv``: one line per row; the columns are the fields of the dataclass ``record``, in order.
+
+    The record type is passed, not imported: it belongs to the run state one level up
+    (:class:`sertools.training.state.LogRow`), and with it the file has a header even before its first row.
+    """
+    columns = [f.name for f in dataclasses.fields(record)]
     with atomic_path(path) as tmp:
-        pd.DataFrame(rows, columns=list(LOG_COLUMNS)).to_csv(tmp, index=False)
+        pd.DataFrame([dataclasses.asdict(row) for row in rows], columns=columns).to_csv(tmp, index=False)
 
 
 def write_config(path: Path, doc: Mapping[str, Any]) -> None:
@@ -122,7 +111,7 @@ def write_config(path: Path, doc: Mapping[str, Any]) -> None:
 
 def read_resume(path: Path, config_hash: str) -> checkpoint.Checkpoint | None:
     """The resume checkpoint if there is one of this job (same config hash); None, with a warning, otherwise."""
-    from sertools.training import checkpoint
+    from sertools.training.runtime import checkpoint
 
     if not path.exists():
         return None

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from sertools.training import checkpoint as ck
-from sertools.training import recoverables as rec
-from sertools.training.schedulers import NewBob
+from sertools.training.optimisation import NewBob
+from sertools.training.runtime import checkpoint as ck
+from sertools.training.runtime import recoverables as rec
 
 
 def _model_and_opt(seed: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
@@ -45,7 +45,9 @@ class Counter:
         self.total, self.calls = tensors["total"].clone(), int(meta["calls"])
 
 
-def _registry(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: NewBob, counter: Counter):
+def _registry(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, sched: NewBob, counter: Counter
+) -> rec.Recoverables:
     return rec.Recoverables(
         {"model": model, "optim": opt, "newbob": sched, "counter": counter, "rng": rec.RngState()}
     )

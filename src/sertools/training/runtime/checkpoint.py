@@ -4,7 +4,7 @@ A checkpoint is one ``.safetensors`` file:
 
 * tensors: a flat ``name -> tensor`` map (a ``best`` checkpoint holds the model
   weights under ``model.``; what a ``resume`` checkpoint holds is decided by
-  :mod:`sertools.training.recoverables`);
+  :mod:`sertools.training.runtime.recoverables`);
 * header metadata (str -> str): ``sertools.format`` (the marker
   ``sertools-checkpoint``), ``sertools.format_version``, ``sertools.kind``
   (``best`` or ``resume``), ``sertools.meta`` (a JSON document with everything

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sertools.training import checkpoint as ck
+from sertools.training.runtime import checkpoint as ck
 
 
 def test_read_meta_and_kind_check(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from sertools.training import checkpoint
+from sertools.training.runtime import checkpoint
 
 META_KEY = "recoverables"
 
