@@ -40,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 # Only what every section needs at the top; the stages are imported where they are used.
-from sertools.data.dataset import read_audio
+from sertools.data.audio import read_audio
 from sertools.features import egemaps
 
 ROOT = Path(__file__).resolve().parents[1]

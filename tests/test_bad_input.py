@@ -20,6 +20,7 @@ from sertools.classes import CLASSES
 from sertools.corpus.msp import label_files
 from sertools.data import audio, manifest, manifest_table
 from sertools.data import dataset as data
+from sertools.data.errors import DataError
 from sertools.evaluation import metrics as evaluate
 from sertools.evaluation import predict
 from sertools.labels import build
@@ -163,7 +164,7 @@ def test_shorter_than_receptive_field(clean: Path, tmp_path: Path) -> None:
     out = tmp_path / "permissive"
     _stages(corpus, out, cfg)
     with pytest.raises(
-        data.DataError, match=rf"Development: 1 utterance\(s\) shorter than .*{fid} \(200 samples\)"
+        DataError, match=rf"Development: 1 utterance\(s\) shorter than .*{fid} \(200 samples\)"
     ):
         training.from_config(
             out / "labels.parquet", out / "manifest.parquet", out / "run", cfg, "hard_ce", 0, 1
@@ -316,8 +317,6 @@ def test_every_fault_has_a_test() -> None:
 
 def test_receptive_field_error_names_ten_files_and_counts_the_rest() -> None:
     rows = pd.DataFrame({"file_id": [f"u{i:02d}.wav" for i in range(12)], "frames": [100] * 11 + [400]})
-    with pytest.raises(
-        data.DataError, match=r"Test1: 11 utterance\(s\) .*u09\.wav \(100 samples\) and 1 more"
-    ):
+    with pytest.raises(DataError, match=r"Test1: 11 utterance\(s\) .*u09\.wav \(100 samples\) and 1 more"):
         data.check_min_frames(rows, 400, 16000, "Test1")
     data.check_min_frames(rows.iloc[11:], 400, 16000, "Test1")  # exactly the receptive field is enough

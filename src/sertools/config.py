@@ -265,7 +265,7 @@ def frozen_upstreams(cfg: Mapping[str, Any]) -> list[str]:
 def model_label(model: Mapping[str, Any]) -> str:
     """A short label of a resolved model section for tables and logs: ``fine-tuned tiny (tc_gru)``,
     ``frozen wavlm (microsoft/wavlm-base)``, ``frozen eGeMAPS``."""
-    if model.get("mode", "finetune") != "frozen":
+    if model["mode"] != "frozen":
         return f"fine-tuned {model['backbone']} ({model['head']})"
     if model["upstream"] == "egemaps":
         return "frozen eGeMAPS"

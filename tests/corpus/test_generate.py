@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from sertools import config as config_mod
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT, K
 from sertools.corpus.synthetic import generate as synth
 from sertools.corpus.synthetic import labels as synth_labels
@@ -326,6 +327,11 @@ def test_out_dir_that_is_a_file_is_rejected(tmp_path: Path) -> None:
 # --- the stage entry point -----------------------------------------------------------
 
 
+def _section(values: dict) -> dict:
+    """A resolved ``synthetic`` section: the rule receives the validated config, defaults filled."""
+    return config_mod.resolve({"synthetic": values})["synthetic"]
+
+
 def _outputs(root: Path) -> dict[str, str]:
     return {
         "consensus": str(root / writers.CONSENSUS),
@@ -337,7 +343,7 @@ def _outputs(root: Path) -> dict[str, str]:
 
 
 def test_run_writes_the_corpus_the_outputs_name(tmp_path: Path) -> None:
-    section = {"utterances": 8, "seed": SEED, "min_duration_s": 0.5, "max_duration_s": 0.6}
+    section = _section({"utterances": 8, "seed": SEED, "min_duration_s": 0.5, "max_duration_s": 0.6})
     summary = synth.run({}, _outputs(tmp_path / "c"), synthetic=section)
     direct = synth.generate(tmp_path / "d", 8, SEED, min_duration_s=0.5, max_duration_s=0.6)
     assert summary == direct and summary["audio_files"] == 8
@@ -356,7 +362,7 @@ def test_run_writes_the_corpus_the_outputs_name(tmp_path: Path) -> None:
 
 def test_run_without_an_audio_output_writes_labels_only(tmp_path: Path) -> None:
     """The study's votes (rule study_votes): no Audios/, every label and latent file as with audio."""
-    section = {"utterances": 8, "seed": SEED, "min_duration_s": 0.5, "max_duration_s": 0.6}
+    section = _section({"utterances": 8, "seed": SEED, "min_duration_s": 0.5, "max_duration_s": 0.6})
     full = synth.run({}, _outputs(tmp_path / "c"), synthetic=section)
     outputs = {k: v for k, v in _outputs(tmp_path / "v").items() if k != "audio"}
     summary = synth.run({}, outputs, synthetic=section)
@@ -368,7 +374,7 @@ def test_run_without_an_audio_output_writes_labels_only(tmp_path: Path) -> None:
 
 def test_run_refuses_outputs_the_generator_does_not_write(tmp_path: Path) -> None:
     outputs = {**_outputs(tmp_path / "c"), "consensus": str(tmp_path / "c" / "consensus.csv")}
-    section = {"utterances": 8, "seed": 0, "min_duration_s": 1.0, "max_duration_s": 1.0}
+    section = _section({"utterances": 8, "seed": 0, "min_duration_s": 1.0, "max_duration_s": 1.0})
     with pytest.raises(ValueError, match=r"output 'consensus' is .*consensus\.csv'; the generator writes"):
         synth.run({}, outputs, synthetic=section)
     outputs = {**_outputs(tmp_path / "c"), "labels_txt": str(tmp_path / "c" / "labels.txt")}

@@ -1,4 +1,4 @@
-"""Targets by scheme (sertools.data.dataset.build_targets): which rows, which target, which hard label."""
+"""Targets by scheme (sertools.data.targets.build_targets): which rows, which target, which hard label."""
 
 from __future__ import annotations
 
@@ -7,10 +7,26 @@ import pandas as pd
 import pytest
 from labelfiles import workers, write_corpus
 
+from sertools import config as config_mod
 from sertools.classes import CLASSES
 from sertools.corpus.msp import read_labels
-from sertools.data import dataset as data
+from sertools.data import targets as data_targets
+from sertools.data.errors import DataError
 from sertools.labels import build, table
+
+#: a variant section as the stages receive it (the schema's defaults filled in)
+VARIANT_DEFAULTS = config_mod.resolve({"variants": {"hard_ce": {"targets": "consensus", "loss": "ce"}}})[
+    "variants"
+]["hard_ce"]
+
+
+def build_targets(df, variant, *args, **kwargs):
+    return data_targets.build_targets(df, {**VARIANT_DEFAULTS, **variant}, *args, **kwargs)
+
+
+def scheme_hard_labels(df, variant, *args, **kwargs):
+    return data_targets.scheme_hard_labels(df, {**VARIANT_DEFAULTS, **variant}, *args, **kwargs)
+
 
 I = {c: i for i, c in enumerate(CLASSES)}  # noqa: E741
 
@@ -38,7 +54,7 @@ def labels(tmp_path_factory) -> pd.DataFrame:
     return df
 
 
-def _equal(a: data.Targets, b: data.Targets) -> None:
+def _equal(a: data_targets.Targets, b: data_targets.Targets) -> None:
     for field in ("rows", "cat", "dims", "classes", "hard"):
         x, y = getattr(a, field), getattr(b, field)
         assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), field
@@ -55,9 +71,9 @@ def _equal(a: data.Targets, b: data.Targets) -> None:
     ],
 )
 def test_the_default_scheme_is_todays_behaviour(labels, variant):
-    got = data.build_targets(labels, variant)
-    _equal(got, data.build_targets(labels, {**variant, "hard_labels": "consensus"}))
-    hard = data.hard_labels(labels)
+    got = build_targets(labels, variant)
+    _equal(got, build_targets(labels, {**variant, "hard_labels": "consensus"}))
+    hard = data_targets.hard_labels(labels)
     include_x = variant.get("include_no_agreement", False)
     want_rows = np.arange(4) if include_x else np.array([0, 2, 3])
     np.testing.assert_array_equal(got.rows, want_rows)
@@ -73,23 +89,21 @@ def test_the_default_scheme_is_todays_behaviour(labels, variant):
         dist = table.matrix(labels, f"p_{variant['targets']}")[want_rows]
         np.testing.assert_array_equal(got.cat, dist.astype(np.float32))
         np.testing.assert_array_equal(got.classes, dist.argmax(axis=1))
-    np.testing.assert_array_equal(data.scheme_hard_labels(labels, variant), hard)
+    np.testing.assert_array_equal(scheme_hard_labels(labels, variant), hard)
 
 
 def test_consensus_x_other_trains_on_x_as_other(labels):
     for loss in ("ce", "cbce"):
-        got = data.build_targets(
+        got = build_targets(
             labels, {"targets": "consensus", "loss": loss, "hard_labels": "consensus_x_other"}
         )
         np.testing.assert_array_equal(got.rows, np.arange(4))  # X included
         assert got.is_index and got.cat.tolist() == [I["Neutral"], I["Other"], I["Neutral"], I["Angry"]]
         assert got.hard.tolist() == got.classes.tolist() == got.cat.tolist()
-    soft = data.build_targets(
-        labels, {"targets": "consensus", "loss": "kl", "hard_labels": "consensus_x_other"}
-    )
+    soft = build_targets(labels, {"targets": "consensus", "loss": "kl", "hard_labels": "consensus_x_other"})
     assert soft.cat[X_ROW].argmax() == I["Other"] and soft.cat[X_ROW].max() == 1.0
     # a distributional variant keeps its distribution and reports X as Other
-    dist = data.build_targets(
+    dist = build_targets(
         labels,
         {
             "targets": "release_MH",
@@ -110,7 +124,7 @@ def test_guarded_argmax_uses_the_targets_own_hard_label(labels, targets):
         "hard_labels": "guarded_argmax",
         "include_no_agreement": True,
     }
-    got = data.build_targets(labels, variant, name="MH_KLD")
+    got = build_targets(labels, variant, name="MH_KLD")
     guarded = labels[f"hard_guarded_{targets}"].to_numpy()
     np.testing.assert_array_equal(got.rows, np.arange(4))
     np.testing.assert_array_equal(got.cat, table.matrix(labels, f"p_{targets}").astype(np.float32))
@@ -118,56 +132,50 @@ def test_guarded_argmax_uses_the_targets_own_hard_label(labels, targets):
     np.testing.assert_array_equal(got.classes, guarded)  # the curriculum balances the scheme's classes
     assert CLASSES[guarded[X_ROW]] == "Sad" and CLASSES[guarded[0]] == "Neutral"
     # a hard loss trains on those labels
-    ce = data.build_targets(labels, {**variant, "loss": "ce"})
+    ce = build_targets(labels, {**variant, "loss": "ce"})
     assert ce.is_index and ce.cat.tolist() == guarded.tolist()
     # without include_no_agreement, X is left out as for every distribution target
     np.testing.assert_array_equal(
-        data.build_targets(labels, {**variant, "include_no_agreement": False}).rows, [0, 2, 3]
+        build_targets(labels, {**variant, "include_no_agreement": False}).rows, [0, 2, 3]
     )
 
 
 def test_guarded_labels_differ_by_distribution(labels):
     """c.wav: one neutral vote; the primary has no other class (Surprise at 0), MH has Happy."""
-    p = data.scheme_hard_labels(labels, {"targets": "release_primary", "hard_labels": "guarded_argmax"})
-    mh = data.scheme_hard_labels(labels, {"targets": "release_MH", "hard_labels": "guarded_argmax"})
+    p = scheme_hard_labels(labels, {"targets": "release_primary", "hard_labels": "guarded_argmax"})
+    mh = scheme_hard_labels(labels, {"targets": "release_MH", "hard_labels": "guarded_argmax"})
     assert CLASSES[p[2]] == "Surprise" and CLASSES[mh[2]] == "Happy"
 
 
 def test_release_secondary_targets_leave_out_utterances_without_secondary(labels):
-    got = data.build_targets(
-        labels, {"targets": "release_secondary", "loss": "kl", "include_no_agreement": True}
-    )
+    got = build_targets(labels, {"targets": "release_secondary", "loss": "kl", "include_no_agreement": True})
     assert got.rows.tolist() == [1, 2, 3]  # a.wav has no secondary label
     np.testing.assert_allclose(got.cat.sum(axis=1), 1.0)
 
 
 def test_clear_errors(labels):
-    with pytest.raises(
-        data.DataError, match=r"variant 'H_guard': hard_labels guarded_argmax .* not 'consensus'"
-    ):
-        data.build_targets(
+    with pytest.raises(DataError, match=r"variant 'H_guard': hard_labels guarded_argmax .* not 'consensus'"):
+        build_targets(
             labels, {"targets": "consensus", "loss": "ce", "hard_labels": "guarded_argmax"}, "H_guard"
         )
-    with pytest.raises(data.DataError, match=r"variant \(targets consensus, hard_labels guarded_argmax\)"):
-        data.build_targets(labels, {"targets": "consensus", "loss": "kl", "hard_labels": "guarded_argmax"})
-    with pytest.raises(data.DataError, match=r"needs distribution targets .* not 'release_secondary'"):
-        data.build_targets(
-            labels, {"targets": "release_secondary", "loss": "kl", "hard_labels": "guarded_argmax"}
-        )
+    with pytest.raises(DataError, match=r"variant \(targets consensus, hard_labels guarded_argmax\)"):
+        build_targets(labels, {"targets": "consensus", "loss": "kl", "hard_labels": "guarded_argmax"})
+    with pytest.raises(DataError, match=r"needs distribution targets .* not 'release_secondary'"):
+        build_targets(labels, {"targets": "release_secondary", "loss": "kl", "hard_labels": "guarded_argmax"})
     with pytest.raises(
-        data.DataError,
+        DataError,
         match=r"the label table has no column 'p_release_M70' \(targets release_M70 of variant 'v'\); "
         r"columns present: file_id, split, .*p_release_MH, p_release_ML",
     ):
-        data.build_targets(labels, {"targets": "release_M70", "loss": "kl"}, "v")
-    with pytest.raises(data.DataError, match=r"unknown targets 'softmax'"):
-        data.build_targets(labels, {"targets": "softmax", "loss": "kl"})
-    with pytest.raises(data.DataError, match="needs consensus targets"):
-        data.build_targets(labels, {"targets": "primary", "loss": "ce"})
-    with pytest.raises(data.DataError, match="include_no_agreement needs distributional targets"):
-        data.build_targets(labels, {"targets": "consensus", "loss": "ce", "include_no_agreement": True})
+        build_targets(labels, {"targets": "release_M70", "loss": "kl"}, "v")
+    with pytest.raises(DataError, match=r"unknown targets 'softmax'"):
+        build_targets(labels, {"targets": "softmax", "loss": "kl"})
+    with pytest.raises(DataError, match="needs consensus targets"):
+        build_targets(labels, {"targets": "primary", "loss": "ce"})
+    with pytest.raises(DataError, match="include_no_agreement needs distributional targets"):
+        build_targets(labels, {"targets": "consensus", "loss": "ce", "include_no_agreement": True})
     old = labels.drop(columns=["hard_consensus_x_other"])
     with pytest.raises(
-        data.DataError, match=r"no column 'hard_consensus_x_other' \(hard_labels consensus_x_other"
+        DataError, match=r"no column 'hard_consensus_x_other' \(hard_labels consensus_x_other"
     ):
-        data.build_targets(old, {"targets": "consensus", "loss": "ce", "hard_labels": "consensus_x_other"})
+        build_targets(old, {"targets": "consensus", "loss": "ce", "hard_labels": "consensus_x_other"})

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sertools.data import dataset
+from sertools.data import targets as data_targets
 from sertools.data.dim_scale import DIM_SCALES, to_model_scale, to_rating_scale
 
 RATINGS = np.array([1.0, 1.5, 2.0, 3.25, 4.0, 5.5, 6.0, 7.0])
@@ -67,11 +67,13 @@ def test_unit_scale_round_trips_and_clips_tensors_and_arrays() -> None:
 
 def test_dimension_targets_use_the_scale() -> None:
     df = pd.DataFrame({"arousal": [1.0, 4.0], "valence": [7.0, np.nan], "dominance": [2.5, 5.0]})
-    unit = dataset.dimension_targets(df)
+    unit = data_targets.dimension_targets(df)
     assert unit.dtype == np.float32 and unit.shape == (2, 3)
     np.testing.assert_allclose(unit, [[0.0, 1.0, 0.25], [0.5, np.nan, 4 / 6]], rtol=1e-6)
-    np.testing.assert_array_equal(unit, dataset.dimension_targets(df, "unit"))
-    np.testing.assert_allclose(dataset.dimension_targets(df, "1_7"), [[1.0, 7.0, 2.5], [4.0, np.nan, 5.0]])
+    np.testing.assert_array_equal(unit, data_targets.dimension_targets(df, "unit"))
     np.testing.assert_allclose(
-        dataset.dimension_targets(df, "neg1_1"), [[-1.0, 1.0, -0.75], [0.0, np.nan, 0.5]]
+        data_targets.dimension_targets(df, "1_7"), [[1.0, 7.0, 2.5], [4.0, np.nan, 5.0]]
+    )
+    np.testing.assert_allclose(
+        data_targets.dimension_targets(df, "neg1_1"), [[-1.0, 1.0, -0.75], [0.0, np.nan, 0.5]]
     )

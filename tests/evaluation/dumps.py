@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sertools import config as config_mod
 from sertools.classes import CLASSES, CODES, NO_AGREEMENT, OTHER, K
 from sertools.evaluation import predictions
 from sertools.labels import release
@@ -17,7 +18,9 @@ N = 60
 SPLITS = ("Test1", "Test2")
 VARIANTS = ("perfect", "uniform", "noisy", "other_router")
 SEEDS = (0, 1)
+#: the evaluation section as the stages receive it: the schema's defaults, then this test's values
 EVAL_CFG = {
+    **config_mod.resolve({})["evaluation"],
     "splits": list(SPLITS),
     "baseline_variant": "uniform",
     "bootstrap_resamples": 50,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sertools.data.dataset import DataError
+from sertools.data.errors import DataError
 from sertools.features import egemaps
 
 SR = 16000

@@ -9,6 +9,7 @@ import torch
 from tinymodel import build, noise
 
 from sertools.data import dataset
+from sertools.data.errors import DataError
 from sertools.model import inference
 
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning")
@@ -52,5 +53,5 @@ def test_softmax_and_sample_rate() -> None:
     rows = pd.DataFrame({"sample_rate": [16000, 16000]})
     assert inference.sample_rate_of(rows, "m") == 16000
     assert inference.sample_rate_of(rows.iloc[:0], "m") == 16000
-    with pytest.raises(dataset.DataError, match="mixes sample rates"):
+    with pytest.raises(DataError, match="mixes sample rates"):
         inference.sample_rate_of(pd.DataFrame({"sample_rate": [16000, 8000]}), "m")

@@ -11,10 +11,19 @@ import torch
 from tinyrun import SEED, make_cfg, make_corpus
 
 from sertools import config
+from sertools import config as config_mod
 from sertools.data import dataset as data
+from sertools.data import join as data_join
+from sertools.data import targets as data_targets
+from sertools.data.errors import DataError
 from sertools.training.data import load_training_data
 from sertools.training.runtime.errors import TrainingError
 from sertools.training.runtime.job import Job, make_job
+
+#: a variant section as the stages receive it (the schema's defaults filled in)
+VARIANT_DEFAULTS = config_mod.resolve({"variants": {"hard_ce": {"targets": "consensus", "loss": "ce"}}})[
+    "variants"
+]["hard_ce"]
 
 
 @pytest.fixture(scope="module")
@@ -30,28 +39,30 @@ def _job(corpus: tuple[Path, Path], variant: str, **train: object) -> Job:
 
 
 def test_targets_per_variant(corpus: tuple[Path, Path]) -> None:
-    table, report = data.load_table(*corpus)
+    table, report = data_join.load_table(*corpus)
     assert report["labels_without_audio"] == {} and table["file_id"].is_monotonic_increasing
     train = table[table["split"] == "Train"].reset_index(drop=True)
     is_x = (train["consensus"] == "X").to_numpy()
     assert is_x.any()
-    hard = data.build_targets(train, {"targets": "consensus", "loss": "ce"})
+    hard = data_targets.build_targets(train, {**VARIANT_DEFAULTS, "targets": "consensus", "loss": "ce"})
     assert hard.is_index and len(hard.rows) == (~is_x).sum()
     assert np.array_equal(hard.cat, train["hard_label"].to_numpy()[hard.rows].astype(int))
-    onehot = data.build_targets(train, {"targets": "consensus", "loss": "kl"})
+    onehot = data_targets.build_targets(train, {**VARIANT_DEFAULTS, "targets": "consensus", "loss": "kl"})
     assert (
         not onehot.is_index
         and np.array_equal(onehot.cat.argmax(1), hard.cat)
         and np.all(onehot.cat.max(1) == 1)
     )
-    dist = data.build_targets(train, {"targets": "primary", "loss": "kl"})
+    dist = data_targets.build_targets(train, {**VARIANT_DEFAULTS, "targets": "primary", "loss": "kl"})
     assert len(dist.rows) == (~is_x).sum()
-    with_x = data.build_targets(train, {"targets": "merged", "loss": "jsd", "include_no_agreement": True})
+    with_x = data_targets.build_targets(
+        train, {**VARIANT_DEFAULTS, "targets": "merged", "loss": "jsd", "include_no_agreement": True}
+    )
     assert len(with_x.rows) == len(train)
     assert np.allclose(with_x.cat.sum(1), 1) and np.array_equal(with_x.hard < 0, is_x)
     assert np.allclose(with_x.dims[:, 0], (train["arousal"].to_numpy() - 1) / 6)
-    with pytest.raises(data.DataError, match="needs consensus targets"):
-        data.build_targets(train, {"targets": "primary", "loss": "ce"})
+    with pytest.raises(DataError, match="needs consensus targets"):
+        data_targets.build_targets(train, {**VARIANT_DEFAULTS, "targets": "primary", "loss": "ce"})
 
 
 def test_crops_are_reproducible_and_collate_pads() -> None:
@@ -75,7 +86,7 @@ def test_training_data_of_a_variant(corpus: tuple[Path, Path]) -> None:
     assert np.array_equal(d.difficulty, d.train_rows["entropy_primary"].to_numpy())  # the curriculum's order
     plain = load_training_data(*corpus, _job(corpus, "dist_primary_kl"), torch.device("cpu"))
     assert not plain.difficulty.any()
-    with pytest.raises(data.DataError, match="Train"):
+    with pytest.raises(DataError, match="Train"):
         d.check_min_length(10**6)
 
 

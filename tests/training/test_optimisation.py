@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from sertools import config as config_mod
 from sertools.training.optimisation import (
     PARAM_GROUPS,
     NewBob,
@@ -232,13 +233,16 @@ def test_one_newbob_per_parameter_group_at_its_configured_rate() -> None:
 
 # ----------------------------------------------------------------------------- gradual unfreezing
 
+#: the train section as the stages receive it (the schema's defaults), for the unfreezing tests
+TRAIN_DEFAULTS = config_mod.resolve({})["train"]
 RELEASE = {
+    **TRAIN_DEFAULTS,
     "unfreeze": [
         {"epoch": 1, "layers": 2, "lr_factor": 1.0},
         {"epoch": 2, "layers": 4, "lr_factor": 0.9},
         {"epoch": 4, "layers": 8, "lr_factor": 0.8},
         {"epoch": 8, "layers": 12, "lr_factor": 0.7},
-    ]
+    ],
 }
 
 
@@ -252,10 +256,10 @@ def test_release_schedule_layers_and_factors_per_epoch() -> None:
 
 
 def test_no_layer_trains_before_the_first_step_and_null_means_no_schedule() -> None:
-    late = Unfreezing.from_train({"unfreeze": [{"epoch": 3, "layers": 1}]})
+    late = Unfreezing.from_train({**TRAIN_DEFAULTS, "unfreeze": [{"epoch": 3, "layers": 1}]})
     assert [late.layers(e) for e in (1, 2, 3)] == [0, 0, 1]
     assert late.lr_factor(3) == 1.0  # lr_factor defaults to 1
-    assert Unfreezing.from_train({"unfreeze": None}) is None
+    assert Unfreezing.from_train({**TRAIN_DEFAULTS, "unfreeze": None}) is None
 
 
 @pytest.mark.parametrize(
@@ -263,7 +267,7 @@ def test_no_layer_trains_before_the_first_step_and_null_means_no_schedule() -> N
 )
 def test_bad_schedules_are_refused(steps: list) -> None:
     with pytest.raises(ValueError, match="unfreeze"):
-        Unfreezing.from_train({"unfreeze": steps})
+        Unfreezing.from_train({**TRAIN_DEFAULTS, "unfreeze": steps})
 
 
 def test_set_trainable_top_toggles_only_the_top_layers() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from sertools.data.errors import DataError
 from sertools.io import atomic_path
 
 
@@ -115,3 +116,16 @@ def mono_at(src: Path, cache: Path, sample_rate: int) -> int:
     """Frames of ``src`` converted to mono ``sample_rate`` at ``cache``, converting only if needed."""
     frames = cached_frames(cache, sample_rate)
     return frames if frames is not None else convert_to_cache(src, cache, sample_rate)
+
+
+def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """float32 mono samples of ``path``; the manifest promised mono at ``sample_rate``."""
+    try:
+        wav, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except (RuntimeError, OSError) as e:
+        raise DataError(f"{path}: cannot read audio ({e})") from None
+    if sr != sample_rate:
+        raise DataError(f"{path}: sample rate {sr} Hz, expected {sample_rate} Hz (rebuild the manifest)")
+    if wav.ndim != 1:
+        raise DataError(f"{path}: {wav.shape[1]} channels, expected mono (rebuild the manifest)")
+    return np.ascontiguousarray(wav, dtype=np.float32)

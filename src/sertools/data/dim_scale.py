@@ -16,7 +16,7 @@ ratings below 2 to -1 and above 6 to 1, so only ratings in [2, 6] survive a
 round trip. Both directions take numpy arrays, torch tensors or floats and keep
 NaN (a missing rating) as NaN.
 
-This module sits in the data layer so that :mod:`sertools.data.dataset` can
+This module sits in the data layer so that :mod:`sertools.data.targets` can
 build targets with it; :mod:`sertools.model.network` re-exports both functions.
 """
 

@@ -217,9 +217,9 @@ def from_config(
         classes,
         epoch,
         max_epochs,
-        order=curriculum_cfg.get("order", "none"),
-        pacing=curriculum_cfg.get("pacing", "root"),
-        start_fraction=float(curriculum_cfg.get("start_fraction", 0.33)),
-        full_at=float(curriculum_cfg.get("full_at", 0.4)),
+        order=curriculum_cfg["order"],
+        pacing=curriculum_cfg["pacing"],
+        start_fraction=float(curriculum_cfg["start_fraction"]),
+        full_at=float(curriculum_cfg["full_at"]),
         seed=seed,
     )

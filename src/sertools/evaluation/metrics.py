@@ -433,7 +433,7 @@ def variant_metrics(
         raise EvaluationError(
             "variant_metrics: need a mapping split -> list of prediction files (one per seed)"
         )
-    ccc_targets = str(evaluation.get("ccc_targets", "ratings"))
+    ccc_targets = str(evaluation["ccc_targets"])
     dim_scale = str((variant_cfg or {}).get("dim_scale") or "1_7")
     labels = ccc_reference(read_labels(labels_path), ccc_targets, dim_scale)
     labels, columns = schemes.label_columns(labels, common, reference=True)

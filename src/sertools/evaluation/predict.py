@@ -31,7 +31,9 @@ import torch
 
 from sertools import config as config_mod
 from sertools.data import dataset
+from sertools.data import join as data_join
 from sertools.data.dim_scale import to_rating_scale
+from sertools.data.errors import DataError
 from sertools.device import amp_dtype, resolve_device, torch_threads
 from sertools.evaluation import predictions
 from sertools.features import store
@@ -67,7 +69,7 @@ def run(
     features = store.paths_from_inputs(inputs)
     with torch_threads(train.get("num_threads") or threads):
         model.to(device)
-        table, _ = dataset.load_table(inputs["labels"], inputs["manifest"])
+        table, _ = data_join.load_table(inputs["labels"], inputs["manifest"])
         for split, out in zip(splits, outputs, strict=True):
             rows = table[table["split"] == split].sort_values("file_id", kind="stable")
             where = str(inputs["manifest"])
@@ -152,9 +154,7 @@ def predict_split(
     """
     sr = sample_rate_of(rows, where)
     if "sample_rate" in meta and len(rows) and sr != int(meta["sample_rate"]):
-        raise dataset.DataError(
-            f"{split}: audio at {sr} Hz but the model was trained at {meta['sample_rate']} Hz"
-        )
+        raise DataError(f"{split}: audio at {sr} Hz but the model was trained at {meta['sample_rate']} Hz")
     min_len = factory.min_input_length(model)
     if isinstance(model, FeatureHeadModel):
         items: dataset.AudioDataset | FeatureDataset = head_inputs(model, rows, where)

@@ -4,13 +4,13 @@ The extended Geneva Minimalistic Acoustic Parameter Set (Eyben et al., 2016)
 summarises pitch, loudness, jitter/shimmer, formants, spectral slope and
 MFCCs 1-4 over a whole utterance: the classic frozen baseline for speech
 emotion recognition, and a cheap upstream next to WavLM. Each file is read
-with :func:`sertools.data.dataset.read_audio` (the manifest's promise of mono
+with :func:`sertools.data.audio.read_audio` (the manifest's promise of mono
 audio at ``sample_rate`` is checked there) and passed to openSMILE's
 eGeMAPSv02 configuration at the Functionals level, which yields one row of 88
 values in openSMILE's order (:func:`feature_names`).
 
 Two things openSMILE does not check are checked here, each stopping with one
-line naming the file (:class:`~sertools.data.dataset.DataError`):
+line naming the file (:class:`~sertools.data.errors.DataError`):
 
 * openSMILE scales float samples by 32768 and casts them to int16. A sample at
   or beyond full scale (possible in a float WAV) would wrap around to the
@@ -41,7 +41,8 @@ from itertools import repeat
 import numpy as np
 import opensmile
 
-from sertools.data.dataset import DataError, read_audio
+from sertools.data.audio import read_audio
+from sertools.data.errors import DataError
 
 FEATURE_SET = "eGeMAPSv02"
 DIM = 88
@@ -124,7 +125,7 @@ def extract(
     openSMILE, soundfile and numpy, never torch or OpenMP: the locks a forked
     child can inherit from the parent's torch threads are never taken in it.
 
-    Raises :class:`~sertools.data.dataset.DataError` naming the first file that
+    Raises :class:`~sertools.data.errors.DataError` naming the first file that
     cannot be read or gives a non-finite row (with a pool: the first such file
     in the order of ``paths``; chunks not yet started are cancelled).
     """

@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from sertools.data import batching, dataset
+from sertools.data.errors import DataError
 from sertools.device import amp_dtype
 from sertools.model.inference import autocast
 from sertools.model.lengths import length_mask
@@ -102,7 +103,7 @@ def extract(
     lengths = np.asarray(frames, dtype=np.int64)
     min_len = min_input_samples(model)
     if lengths.min() < min_len:
-        raise dataset.DataError(
+        raise DataError(
             f"an utterance of {int(lengths.min())} samples is shorter than the backbone's receptive field "
             f"({min_len} samples); raise manifest.min_duration_s"
         )

@@ -1,6 +1,6 @@
 """The names a config gives to label-table columns: target distributions and hard-label schemes.
 
-One grammar, read by the training data (:mod:`sertools.data.dataset`), the
+One grammar, read by the training targets (:mod:`sertools.data.targets`), the
 evaluation (:mod:`sertools.evaluation.schemes`) and written as patterns in
 ``config.schema.yaml`` (``tests/labels/test_schemes.py`` holds the schema's
 patterns equal to these):

@@ -17,7 +17,7 @@ from sertools.model import frozen, network
 
 
 def is_frozen(model_cfg: Mapping[str, Any]) -> bool:
-    return model_cfg.get("mode", "finetune") == "frozen"
+    return model_cfg["mode"] == "frozen"
 
 
 def build(model_cfg: Mapping[str, Any], feature_shape: tuple[int, int] | None = None) -> nn.Module:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from sertools.classes import K
 from sertools.data import batching
 from sertools.data import dataset as data
+from sertools.data.errors import DataError
 from sertools.model.network import NUM_DIMS
 
 
@@ -99,5 +100,5 @@ def sample_rate_of(rows: pd.DataFrame, where: str) -> int:
     """The one sample rate of a set of manifest rows (16 kHz when there are none)."""
     rates = sorted({int(r) for r in rows["sample_rate"]})
     if len(rates) > 1:
-        raise data.DataError(f"{where}: manifest mixes sample rates {rates}; expected one")
+        raise DataError(f"{where}: manifest mixes sample rates {rates}; expected one")
     return rates[0] if rates else 16000

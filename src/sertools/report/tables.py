@@ -25,26 +25,25 @@ count towards the captions' seed numbers.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sertools import splits as partitions
 from sertools.evaluation import metrics_doc, settings, significance_doc
 from sertools.io import read_json, write_text
-from sertools.report.render import WideTable, best_flags, csv_text, interval
+from sertools.report import table_captions as captions
+from sertools.report import table_layout as layout
+from sertools.report.render import WideTable, csv_text
 from sertools.report.stage import check_declared, read_documents, validate_metrics
+from sertools.report.table_captions import CaptionFacts
 from sertools.report.table_rows import (
-    ATTRIBUTES,
     CCC_COLUMNS,
     LABEL_COLUMNS,
     MAIN_COLUMNS,
     OTHER_COLUMNS,
-    OTHER_FIELDS,
     OWN_COLUMNS,
-    REFERENCE_MODEL,
     SIGNIFICANCE_COLUMNS,
     STRATA_COLUMNS,
     STRATA_OWN_COLUMNS,
@@ -77,300 +76,7 @@ PathLike = str | Path
 #: keys of the ``evaluation`` config section this stage reads (``ci_level``: significance
 #: threshold ``1 - ci_level`` and captions; ``bootstrap_resamples``: captions)
 CONFIG_KEYS: tuple[str, ...] = ("splits", "baseline_variant", "ci_level", "bootstrap_resamples")
-#: metric -> (header, higher is better) of every metric a wide table shows
-_HEADERS: dict[str, tuple[str, bool]] = {
-    "macro_f1": ("Macro-F1", True),
-    "macro_f1_published": ("Macro-F1 (TP>0)", True),
-    "uar": ("UAR", True),
-    "accuracy": ("Accuracy", True),
-    "f1_Other": ("F1 Other", True),
-    "jsd_primary": ("JSD", False),
-    "kld_primary": ("KLD", False),
-    "jsd_true": ("JSD true", False),
-    "kld_true": ("KLD true", False),
-}
-
-
-def _shown(*metrics: str) -> tuple[tuple[str, str, bool], ...]:
-    """(metric, header, higher is better) of the columns of a wide table."""
-    return tuple((m, *_HEADERS[m]) for m in metrics)
-
-
-_HEADLINE = _shown("macro_f1", "accuracy", "jsd_primary", "kld_primary")
-#: headline columns added when the corpus has a latent truth (the synthetic corpus)
-_TRUTH_SHOWN = _shown("jsd_true", "kld_true")
-_STRATA_SHOWN = _shown("macro_f1", "jsd_primary", "kld_primary")
-_OWN_SHOWN = _shown("macro_f1", "macro_f1_published", "uar", "accuracy", "f1_Other")
-_STRATA_OWN_SHOWN = _shown("macro_f1", "macro_f1_published", "uar")
-#: (metric, header) of the significance table: the difference of the metric
-_SIG_SHOWN: tuple[tuple[str, str], ...] = tuple(
-    (m, f"Δ{_HEADERS[m][0]}") for m in ("macro_f1", "jsd_primary", "kld_primary")
-)
 _FORMATS = ("csv", "md", "tex")
-#: what each reference row is, for the captions
-_REFERENCE_TEXT: dict[str, str] = {
-    "oracle_truth": "oracle_truth predicts each utterance's latent true distribution (the ceiling: JSD and "
-    "KLD true 0)",
-    "prior": "prior predicts the Train class prior, the mean Train primary-vote distribution, for every "
-    "utterance (chance)",
-}
-
-# ============================================================================== presentation
-
-
-def _shown_splits(splits: Iterable[str]) -> list[str]:
-    present = partitions.ordered(set(splits))
-    tests = [s for s in present if s in partitions.TEST_SPLITS]
-    return tests or present
-
-
-def _lookup(rows: Iterable[Mapping[str, str]], *keys: str) -> dict[tuple[str, ...], Mapping[str, str]]:
-    return {tuple(r[k] for k in keys): r for r in rows}
-
-
-def _cell(r: Mapping[str, str] | None, field: str = "mean") -> str:
-    """``mean [lo, hi]`` of a CSV row (``field`` and its ``_ci_low``/``_ci_high`` twins for the
-    Other-class table), or ``–`` without a row."""
-    if not r:
-        return "–"
-    if field == "mean":
-        return interval(r["mean"], r["ci_low"], r["ci_high"])
-    return interval(r[field], r[f"{field}_ci_low"], r[f"{field}_ci_high"])
-
-
-def _sig_marks(sig_rows: Iterable[Mapping[str, str]] | None) -> set[tuple[str, str, str]]:
-    """(variant, split, metric) with a Holm-significant difference on the whole split."""
-    if not sig_rows:
-        return set()
-    return {
-        (r["variant"], r["split"], r["metric"])
-        for r in sig_rows
-        if r.get("stratum") == partitions.ALL and r.get("significant") == "true"
-    }
-
-
-def _stub(variant: str, references: Collection[str]) -> str:
-    """The variant's name in a table without a Model column; a reference row says it is one."""
-    return f"{variant} (reference)" if variant in references else variant
-
-
-def _arrow(header: str, higher: bool) -> str:
-    return f"{header} {'↑' if higher else '↓'}"
-
-
-def _headline(rows: Sequence[Mapping[str, str]]) -> tuple[tuple[str, str, bool], ...]:
-    """The headline columns: the distances to the latent truth join when the rows have them."""
-    present = {r["metric"] for r in rows}
-    return _HEADLINE + tuple(c for c in _TRUTH_SHOWN if c[0] in present)
-
-
-def _reference_rows(rows: Iterable[Mapping[str, str]]) -> list[str]:
-    """The reference variants of main-table rows (Model ``reference``), in row order."""
-    return list(dict.fromkeys(r["variant"] for r in rows if r.get("model") == REFERENCE_MODEL))
-
-
-def _model_seeds(rows: Iterable[Mapping[str, str]]) -> list[str]:
-    """``n_seeds`` of the main-table rows of models (a reference's one run is not a training seed)."""
-    return [r["n_seeds"] for r in rows if r.get("model") != REFERENCE_MODEL]
-
-
-def _has_truth(rows: Sequence[Mapping[str, str]]) -> bool:
-    return len(_headline(rows)) > len(_HEADLINE)
-
-
-def _main_wide(rows: Sequence[Mapping[str, str]], sig_rows: Sequence[Mapping[str, str]] | None) -> WideTable:
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "metric")
-    marks = _sig_marks(sig_rows)
-    shown = _headline(rows)
-    cols = [(s, m, hi) for s in splits for m, _, hi in shown]
-    # a Model column when the variants name their model (fine-tuned and frozen-upstream rows side by side)
-    models = {r["variant"]: r.get("model", "") for r in rows}
-    with_model = any(models.values())
-    body, means = [], []
-    for v in variants:
-        cells, ms = [], []
-        for s, m, _ in cols:
-            r = look.get((v, s, m))
-            cells.append(_cell(r) + (" †" if (v, s, m) in marks else ""))
-            # a reference row is never the best: bold compares the models
-            ms.append(r["mean"] if r and models[v] != REFERENCE_MODEL else "")
-        body.append(([v, models[v]] if with_model else [v], cells))
-        means.append(ms)
-    groups = [(s, [_arrow(h, hi) for _, h, hi in shown]) for s in splits]
-    head = ["Variant", "Model"] if with_model else ["Variant"]
-    return WideTable(head, groups, body, best_flags(means, [hi for _, _, hi in cols]))
-
-
-def _stratified_wide(
-    rows: Sequence[Mapping[str, str]],
-    shown: Sequence[tuple[str, str, bool]],
-    size_from: Collection[str],
-    target: bool = False,
-    references: Collection[str] = (),
-) -> WideTable:
-    """Per variant (with its own ``target`` distribution) and stratum: per split the stratum's
-    size (from the rows of the metrics ``size_from``) and the ``shown`` metrics."""
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    strata = list(dict.fromkeys(r["stratum"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "stratum", "metric")
-    dist = {r["variant"]: r["distribution"] for r in rows} if target else {}
-    size = {
-        (r["variant"], r["split"], r["stratum"]): r["n_utterances"] for r in rows if r["metric"] in size_from
-    }
-    body = []
-    for v in variants:
-        for st in strata:
-            cells = []
-            for s in splits:
-                cells.append(size.get((v, s, st), "0"))
-                cells += [_cell(look.get((v, s, st, m))) for m, _, _ in shown]
-            name = _stub(v, references)
-            body.append(([name, dist[v], st] if target else [name, st], cells))
-    groups = [(s, ["n", *(_arrow(h, hi) for _, h, hi in shown)]) for s in splits]
-    head = ["Variant", "Target", "Entropy stratum"] if target else ["Variant", "Entropy stratum"]
-    return WideTable(head, groups, body)
-
-
-def _own_wide(rows: Sequence[Mapping[str, str]], references: Collection[str] = ()) -> WideTable:
-    """Per variant: its own scheme and its hard-label metrics under it (no bold: the schemes differ)."""
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "metric")
-    scheme = {r["variant"]: r["scheme"] for r in rows}
-    body = [
-        (
-            [_stub(v, references), scheme[v]],
-            [_cell(look.get((v, s, m))) for s in splits for m, _, _ in _OWN_SHOWN],
-        )
-        for v in variants
-    ]
-    groups = [(s, [_arrow(h, hi) for _, h, hi in _OWN_SHOWN]) for s in splits]
-    return WideTable(["Variant", "Scheme"], groups, body)
-
-
-def _ccc_wide(rows: Sequence[Mapping[str, str]], references: Collection[str] = ()) -> WideTable:
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "attribute")
-    body = [
-        ([_stub(v, references)], [_cell(look.get((v, s, a))) for s in splits for a in ATTRIBUTES])
-        for v in variants
-    ]
-    return WideTable(["Variant"], [(s, [a.capitalize() for a in ATTRIBUTES]) for s in splits], body)
-
-
-def _other_wide(rows: Sequence[Mapping[str, str]], references: Collection[str] = ()) -> WideTable:
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    strata = list(dict.fromkeys(r["stratum"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "stratum")
-    heads = {"other_pred_share": "argmax share", "other_mass": "mass", "human_other_share": "human share"}
-    body = [
-        ([_stub(v, references), st], [_cell(look.get((v, s, st)), f) for s in splits for f in OTHER_FIELDS])
-        for v in variants
-        for st in strata
-    ]
-    return WideTable(["Variant", "Entropy stratum"], [(s, list(heads.values())) for s in splits], body)
-
-
-def _sig_cell(r: Mapping[str, str] | None) -> str:
-    if not r:
-        return "–"
-    text = interval(r["diff"], r["ci_low"], r["ci_high"])
-    p = f"p_Holm = {float(r['p_holm']):.3f}" if r["p_holm"] else ""
-    return f"{text}{' *' if r['significant'] == 'true' else ''} ({p})" if p else text
-
-
-def _sig_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
-    rows = [r for r in rows if r["stratum"] == partitions.ALL]
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    splits = _shown_splits(r["split"] for r in rows)
-    look = _lookup(rows, "variant", "split", "metric")
-    body = [([v], [_sig_cell(look.get((v, s, m))) for s in splits for m, _ in _SIG_SHOWN]) for v in variants]
-    return WideTable(["Variant"], [(s, [h for _, h in _SIG_SHOWN]) for s in splits], body)
-
-
-def _label_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
-    splits = partitions.ordered({r["split"] for r in rows})
-    stats = list(dict.fromkeys(r["statistic"] for r in rows))
-    look = _lookup(rows, "split", "statistic")
-    body = [([st], [look[(s, st)]["value"] if (s, st) in look else "–" for s in splits]) for st in stats]
-    return WideTable(["Statistic"], [("", splits)], body)
-
-
-# ================================================================================== captions
-
-
-def _seed_phrase(n_seeds: Iterable[str]) -> str:
-    ns = sorted({int(n) for n in n_seeds if n != ""})
-    if not ns:
-        return "seeds"
-    if len(ns) == 1:
-        return f"{ns[0]} training seed{'s' if ns[0] != 1 else ''}"
-    return f"{ns[0]}–{ns[-1]} training seeds"
-
-
-def _ci_phrase(evaluation: Mapping[str, Any] | None, method: str) -> str:
-    """The captions' account of the intervals; ``method``: the documents' ``ci_method``."""
-    if evaluation and "ci_level" in evaluation and "bootstrap_resamples" in evaluation:
-        return (
-            f"{settings.ci_phrase(method, evaluation['ci_level'])} of the seed-averaged "
-            f"metric in brackets (B = {int(evaluation['bootstrap_resamples'])} resamples of utterances)"
-        )
-    return f"{settings.ci_phrase(method)} of the seed-averaged metric in brackets"
-
-
-def _reference_phrase(references: Sequence[str], bold: bool = False) -> str:
-    """The caption sentence saying what the reference rows are (empty without any)."""
-    if not references:
-        return ""
-    what = "; ".join(_REFERENCE_TEXT.get(r, f"{r} is a reference") for r in references)
-    never = "never bold and never compared" if bold else "never compared"
-    return (
-        f" The last rows are references, not models, one deterministic run each: {what}. "
-        f"They are {never} with the baseline."
-    )
-
-
-def _scheme_phrase(scheme: str) -> str:
-    """How the main table's macro-F1 and accuracy treat the hard labels of the common scheme."""
-    if scheme == "consensus":
-        return "Macro-F1 and accuracy: hard-labelled utterances only (X excluded)."
-    return (
-        f"Macro-F1 and accuracy: the common hard-label scheme {scheme} for every variant "
-        "(evaluation.common_hard_labels)."
-    )
-
-
-def _main_caption(
-    n_seeds: Sequence[str],
-    evaluation: Mapping[str, Any] | None,
-    with_sig: bool,
-    scheme: str = "consensus",
-    with_truth: bool = False,
-    references: Sequence[str] = (),
-    ci_method: str = settings.LEGACY_CI_METHOD,
-) -> str:
-    truth = (
-        "JSD true, KLD true: the same against each utterance's latent true distribution (synthetic "
-        "corpus; KL(truth ‖ model)). "
-        if with_truth
-        else ""
-    )
-    text = (
-        f"Mean over {_seed_phrase(n_seeds)}; {_ci_phrase(evaluation, ci_method)}. "
-        "JSD: Jensen-Shannon divergence, base 2, in [0, 1]; KLD: KL(human ‖ model) in nats; "
-        "both against the primary-vote distribution over all utterances with votes (X included). "
-        f"{truth}{_scheme_phrase(scheme)} Bold: best per column."
-    )
-    if with_sig:
-        base = (evaluation or {}).get("baseline_variant", "the baseline")
-        level = 1 - float((evaluation or {}).get("ci_level", 0.95))
-        text += f" †: differs from {base} (paired bootstrap, Holm-adjusted p < {level:g})."
-    return text + _reference_phrase(references, bold=True)
 
 
 # ============================================================================ the table specs
@@ -420,14 +126,15 @@ class _Inputs:
         return sorted(rows, key=lambda r: (rank.get(r["variant"], len(rank)), r["variant"]))
 
     @cached_property
-    def seeds(self) -> list[str]:
-        """The models' seed counts (the captions' "mean over n training seeds")."""
-        return _model_seeds(self.main)
-
-    @cached_property
-    def refs(self) -> str:
-        """The caption sentence on the reference rows (empty without any)."""
-        return _reference_phrase(self.references)
+    def captions(self) -> CaptionFacts:
+        """What the captions of these tables say (seeds, intervals, schemes, references)."""
+        return CaptionFacts(
+            tuple(layout.model_seeds(self.main)),
+            self.evaluation,
+            self.ci_method,
+            self.schemes,
+            self.references,
+        )
 
     @cached_property
     def schemes(self) -> dict[str, Any]:
@@ -455,88 +162,20 @@ class _TableSpec:
     caption: Callable[[_Inputs], str]
 
 
-def _strata_caption(t: _Inputs) -> str:
-    dist, scheme = t.schemes["strata_distribution"], t.schemes["common_hard_labels"]
-    entropy = "primary-vote entropy" if dist == "primary" else f"entropy of the {dist} distribution"
-    hard = "macro-F1 excludes X" if scheme == "consensus" else f"macro-F1 on the hard labels {scheme}"
-    return (
-        f"Entropy-stratified results (normalised {entropy}; n = utterances per stratum). "
-        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}. JSD base 2, KLD in nats, "
-        f"against the primary-vote distribution (X included); {hard}.{t.refs}"
-    )
-
-
-def _own_caption(t: _Inputs) -> str:
-    return (
-        "Hard-label metrics under each variant's own scheme (its hard_labels: consensus = X excluded; "
-        "consensus_x_other = X relabelled Other; guarded_argmax:<d> = the release's neutral-guarded "
-        "argmax of the variant's target distribution d), as the paper release scored its rows; the main "
-        f"table uses the common scheme {t.schemes['common_hard_labels']} instead. Macro-F1: all nine "
-        "classes; Macro-F1 (TP>0): the release's published rule, the mean F1 over the classes with a "
-        "true positive; UAR: mean recall over the classes with support. "
-        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}. Rows on different schemes are "
-        f"not like-for-like, so no column is marked best.{t.refs}"
-    )
-
-
-def _strata_own_caption(t: _Inputs) -> str:
-    return (
-        "Entropy strata of each distributional variant's own target distribution (normalised entropy, "
-        "ln / ln 9; the edges of evaluation.entropy_bins; n = utterances per stratum), scored on the "
-        "variant's own hard-label scheme, as the release stratifies its rows. Variants with hard targets "
-        f"have no own distribution and are not listed{', nor are the reference rows' if t.references else ''}. "
-        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}."
-    )
-
-
-def _significance_caption(t: _Inputs) -> str:
-    return (
-        f"Paired bootstrap of each variant minus {t.baseline} on shared resamples (seed-averaged); "
-        f"{settings.ci_phrase('percentile', t.ci_level)} of the difference in brackets; p_Holm: two-sided bootstrap p-value, "
-        f"Holm-adjusted across variants per split, stratum and metric; *: p_Holm < {1 - t.ci_level:g}. "
-        "Negative ΔJSD/ΔKLD = closer to the human votes."
-        + (" The reference rows of the other tables are never compared." if t.references else "")
-    )
-
-
-def _ccc_caption(t: _Inputs) -> str:
-    return (
-        "Concordance correlation coefficient of the dimensional head against the mean annotator "
-        f"rating (1-7), all utterances; mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}."
-        f"{t.refs}"
-    )
-
-
-def _other_caption(t: _Inputs) -> str:
-    return (
-        "Other class by entropy stratum: share of utterances whose argmax prediction is Other, mean "
-        "predicted probability of Other, and the humans' mean primary-vote share of Other; all "
-        f"utterances (X included); {_ci_phrase(t.evaluation, t.ci_method)}.{t.refs}"
-    )
-
-
-def _label_caption(t: _Inputs) -> str:
-    return (
-        "Label statistics per split: consensus class counts (X = no agreement), normalised primary-vote "
-        "entropy histogram, Fleiss' kappa of the primary votes; Krippendorff's "
-        "alpha (interval) of the arousal/valence/dominance ratings and annotators per utterance over all splits."
-    )
-
-
 #: every table, in the order it is written
 TABLES: tuple[_TableSpec, ...] = (
     _TableSpec(
         "main",
         MAIN_COLUMNS,
         lambda t: t.main,
-        lambda rows, t: _main_wide(rows, t.comparisons),
-        lambda t: _main_caption(
-            t.seeds,
+        lambda rows, t: layout.main_wide(rows, t.comparisons),
+        lambda t: captions.main_caption(
+            t.captions.seeds,
             t.evaluation,
             bool(t.comparisons),
             t.schemes["common_hard_labels"],
-            _has_truth(t.main),
-            _reference_rows(t.main),
+            layout.has_truth(t.main),
+            layout.reference_rows(t.main),
             t.ci_method,
         ),
     ),
@@ -544,53 +183,59 @@ TABLES: tuple[_TableSpec, ...] = (
         "entropy_strata",
         STRATA_COLUMNS,
         lambda t: strata_rows(t.metrics, t.order),
-        lambda rows, t: _stratified_wide(rows, _STRATA_SHOWN, ("jsd_primary",), references=t.references),
-        _strata_caption,
+        lambda rows, t: layout.stratified_wide(
+            rows, layout.STRATA_SHOWN, ("jsd_primary",), references=t.references
+        ),
+        lambda t: captions.strata_caption(t.captions),
     ),
     _TableSpec(
         "significance",
         SIGNIFICANCE_COLUMNS,
         lambda t: t.comparisons,
-        lambda rows, t: _sig_wide(rows),
-        _significance_caption,
+        lambda rows, t: layout.sig_wide(rows),
+        lambda t: captions.significance_caption(t.captions),
     ),
     _TableSpec(
         "ccc",
         CCC_COLUMNS,
         lambda t: ccc_rows(t.main),
-        lambda rows, t: _ccc_wide(rows, t.references),
-        _ccc_caption,
+        lambda rows, t: layout.ccc_wide(rows, t.references),
+        lambda t: captions.ccc_caption(t.captions),
     ),
     _TableSpec(
         "other_class",
         OTHER_COLUMNS,
         lambda t: other_rows(t.metrics, t.order),
-        lambda rows, t: _other_wide(rows, t.references),
-        _other_caption,
+        lambda rows, t: layout.other_wide(rows, t.references),
+        lambda t: captions.other_caption(t.captions),
     ),
     _TableSpec(
         "label_stats",
         LABEL_COLUMNS,
         lambda t: label_rows(t.label_summary),
-        lambda rows, t: _label_wide(rows),
-        _label_caption,
+        lambda rows, t: layout.label_wide(rows),
+        lambda t: captions.label_caption(t.captions),
     ),
     _TableSpec(
         "own_scheme",
         OWN_COLUMNS,
         lambda t: own_rows(t.metrics, t.order),
-        lambda rows, t: _own_wide(rows, t.references),
-        _own_caption,
+        lambda rows, t: layout.own_wide(rows, t.references),
+        lambda t: captions.own_caption(t.captions),
     ),
     _TableSpec(
         "entropy_strata_own",
         STRATA_OWN_COLUMNS,
         lambda t: strata_own_rows(t.metrics, t.order),
         # an empty stratum's size is its one n_utterances row
-        lambda rows, t: _stratified_wide(
-            rows, _STRATA_OWN_SHOWN, ("jsd_primary", "n_utterances"), target=True, references=t.references
+        lambda rows, t: layout.stratified_wide(
+            rows,
+            layout.STRATA_OWN_SHOWN,
+            ("jsd_primary", "n_utterances"),
+            target=True,
+            references=t.references,
         ),
-        _strata_own_caption,
+        lambda t: captions.strata_own_caption(t.captions),
     ),
 )
 TABLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in TABLES)
@@ -695,10 +340,16 @@ def readme_table(
     sig = _read_csv(significance_csv_path) if significance_csv_path else None
     scheme = str((evaluation or {}).get("common_hard_labels", "consensus"))
     method = str((evaluation or {}).get("ci_method", settings.LEGACY_CI_METHOD))
-    caption = _main_caption(
-        _model_seeds(rows), evaluation, bool(sig), scheme, _has_truth(rows), _reference_rows(rows), method
+    caption = captions.main_caption(
+        layout.model_seeds(rows),
+        evaluation,
+        bool(sig),
+        scheme,
+        layout.has_truth(rows),
+        layout.reference_rows(rows),
+        method,
     )
-    return _main_wide(rows, sig).markdown(caption)
+    return layout.main_wide(rows, sig).markdown(caption)
 
 
 def run(

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.evaluation.bootstrap import DEFAULT_CI_METHOD
 from sertools.evaluation.reference import PRIOR
 from sertools.evaluation.settings import ci_phrase
 from sertools.io import write_text
@@ -107,8 +106,8 @@ def _percent(level: float) -> str:
 def _cis(evaluation: Mapping[str, Any]) -> str:
     """The captions' name of the intervals: level and method of the evaluation section the
     study_evaluate stage computed them with (``evaluation.ci_level``, ``evaluation.ci_method``)."""
-    method = str(evaluation.get("ci_method", DEFAULT_CI_METHOD))
-    return ci_phrase(method, float(evaluation.get("ci_level", 0.95))) + "s"
+    method = str(evaluation["ci_method"])
+    return ci_phrase(method, float(evaluation["ci_level"])) + "s"
 
 
 def _scores_table(r: StudyResults, out: Path, cis: str) -> None:

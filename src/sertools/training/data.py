@@ -27,6 +27,8 @@ import torch
 
 from sertools import measures, splits
 from sertools.data import dataset
+from sertools.data import join as data_join
+from sertools.data import targets as data_targets
 from sertools.features import store
 from sertools.features.dataset import FeatureDataset
 from sertools.model.inference import sample_rate_of
@@ -43,8 +45,8 @@ class TrainingData:
     train_table: pd.DataFrame  # every Train utterance with audio
     train_rows: pd.DataFrame  # the Train utterances with a target, in dataset order
     dev_table: pd.DataFrame  # every Development utterance with audio, in dataset order
-    train_targets: dataset.Targets
-    dev_targets: dataset.Targets
+    train_targets: data_targets.Targets
+    dev_targets: data_targets.Targets
     train_set: dataset.AudioDataset | FeatureDataset  # cropped audio items, or feature rows
     train_lengths: np.ndarray  # samples per item after cropping (feature rows: ones)
     dev_set: dataset.AudioDataset | FeatureDataset  # full-length items, or feature rows
@@ -76,12 +78,12 @@ def load_training_data(
     features: Mapping[str, str | Path] | None = None,
 ) -> TrainingData:
     """Targets and audio (or, for a frozen job, the ``features`` files of Train and Development)."""
-    table, report = dataset.load_table(labels, manifest)
+    table, report = data_join.load_table(labels, manifest)
     train_table = table[table["split"] == splits.TRAIN].reset_index(drop=True)
     dev_table = table[table["split"] == splits.DEVELOPMENT].reset_index(drop=True)
-    scale = str(job.model.get("dim_scale", "unit"))
-    train_targets = dataset.build_targets(train_table, job.variant, job.variant_name, scale)
-    dev_targets = dataset.build_targets(dev_table, job.variant, job.variant_name, scale)
+    scale = str(job.model["dim_scale"])
+    train_targets = data_targets.build_targets(train_table, job.variant, job.variant_name, scale)
+    dev_targets = data_targets.build_targets(dev_table, job.variant, job.variant_name, scale)
     _check_usable(job, train_table, dev_table, train_targets, dev_targets)
     sample_rate = sample_rate_of(pd.concat([train_table, dev_table]), str(manifest))
     rows = train_table.iloc[train_targets.rows]
@@ -105,8 +107,8 @@ def load_training_data(
         train_lengths=train_set.lengths if job.frozen else _train_lengths(rows, crop),
         dev_set=dev_set,
         dev_lengths=dev_set.lengths if job.frozen else dev_table["frames"].to_numpy(dtype=np.int64),
-        dev_hard=dataset.scheme_hard_labels(dev_table, job.variant, job.variant_name),
-        dev_primary=dataset.stack(dev_table["p_primary"], "p_primary"),
+        dev_hard=data_targets.scheme_hard_labels(dev_table, job.variant, job.variant_name),
+        dev_primary=data_targets.stack(dev_table["p_primary"], "p_primary"),
         difficulty=_difficulty(rows, job.curriculum),
         train_entropy=target_entropy(train_targets),
         sample_rate=sample_rate,
@@ -142,8 +144,8 @@ def _check_usable(
     job: Job,
     train_table: pd.DataFrame,
     dev_table: pd.DataFrame,
-    train_targets: dataset.Targets,
-    dev_targets: dataset.Targets,
+    train_targets: data_targets.Targets,
+    dev_targets: data_targets.Targets,
 ) -> None:
     """Refuse data that leaves nothing to train on or no defined validation metric."""
     metrics = (job.train["selection_metric"], job.train["newbob_metric"])
@@ -153,7 +155,7 @@ def _check_usable(
         )
     if len(dev_table) == 0:
         raise TrainingError("no Development utterances with audio: cannot validate or select a checkpoint")
-    dev_hard = dataset.scheme_hard_labels(dev_table, job.variant, job.variant_name)
+    dev_hard = data_targets.scheme_hard_labels(dev_table, job.variant, job.variant_name)
     if "one_minus_macro_f1" in metrics and not (dev_hard >= 0).any():
         raise TrainingError(
             "macro-F1 is the selection or NewBob metric but no Development utterance has a consensus class"
@@ -170,7 +172,7 @@ def _train_lengths(rows: pd.DataFrame, crop: int | None) -> np.ndarray:
     return frames if crop is None else np.minimum(frames, crop)
 
 
-def target_entropy(targets: dataset.Targets) -> np.ndarray:
+def target_entropy(targets: data_targets.Targets) -> np.ndarray:
     """Normalised entropy (in [0, 1]) of each target distribution; 0 for hard (one-hot) targets."""
     if targets.is_index:
         return np.zeros(len(targets.rows))
@@ -181,7 +183,7 @@ def _difficulty(rows: pd.DataFrame, curriculum: Mapping[str, Any]) -> np.ndarray
     """Each item's difficulty under the variant's ``curriculum`` section (:mod:`sertools.data.epoch_pool`)."""
     if curriculum["order"] == "none":
         return np.zeros(len(rows))
-    return dataset.difficulty_scores(rows, curriculum.get("difficulty", "entropy_primary"))
+    return data_targets.difficulty_scores(rows, curriculum["difficulty"])
 
 
 def _reader_processes(device: torch.device, train_set: dataset.AudioDataset | FeatureDataset) -> int:

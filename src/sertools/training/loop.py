@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from sertools import measures
 from sertools.data import batching, dataset, epoch_pool
+from sertools.data import targets as data_targets
 from sertools.model.inference import Inferred, autocast, batch_plan, infer, softmax
 from sertools.training.data import TrainingData
 from sertools.training.optimisation import PARAM_GROUPS, Objective, Optimisation
@@ -281,7 +282,7 @@ def _target_batches(plan: list[np.ndarray], rows: np.ndarray, n: int) -> list[np
 
 
 def validation_loss(
-    objective: Objective, out: Inferred, targets: dataset.Targets, groups: list[np.ndarray]
+    objective: Objective, out: Inferred, targets: data_targets.Targets, groups: list[np.ndarray]
 ) -> float:
     """Mean over ``groups`` (item indices with a target) of the objective on each group.
 

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from sertools.classes import CLASSES, K
-from sertools.data import dataset
+from sertools.data import targets as data_targets
 from sertools.device import amp_dtype
 from sertools.model import factory, losses, release_counts, release_losses
 from sertools.training.runtime import distributed
@@ -141,7 +141,7 @@ class Optimisation:
 
 def build_optimisation(
     job: Job,
-    train_targets: dataset.Targets,
+    train_targets: data_targets.Targets,
     device: torch.device,
     ctx: distributed.DistContext,
     feature_shape: tuple[int, int] | None = None,
@@ -283,7 +283,7 @@ class Objective:
         return release_losses.vad_loss(dims, logvar, target, weights, self.dim_ccc_weight)
 
 
-def class_counts(job: Job, train_targets: dataset.Targets, kind: str) -> np.ndarray:
+def class_counts(job: Job, train_targets: data_targets.Targets, kind: str) -> np.ndarray:
     """n_c behind ``cbce`` (``kind`` cbce) or WKLD (``kind`` wkld) weights: Train's own or the release's."""
     if job.train["class_counts"] == "release":
         return release_counts.release_counts(kind, CLASSES)
@@ -291,7 +291,7 @@ def class_counts(job: Job, train_targets: dataset.Targets, kind: str) -> np.ndar
     return np.bincount(classes[classes >= 0], minlength=K).astype(np.float64)
 
 
-def make_objective(job: Job, train_targets: dataset.Targets) -> Objective:
+def make_objective(job: Job, train_targets: data_targets.Targets) -> Objective:
     """The job's objective; ``cbce`` and WKLD weights come from the class counts (:func:`class_counts`)."""
     t, kind = job.train, job.variant["loss"]
     weight = None
@@ -487,12 +487,12 @@ class Unfreezing:
     @classmethod
     def from_train(cls, train: Mapping[str, Any]) -> Unfreezing | None:
         """The schedule of a train section, or None when ``unfreeze`` is null."""
-        steps: Sequence[Mapping[str, Any]] | None = train.get("unfreeze")
+        steps: Sequence[Mapping[str, Any]] | None = train["unfreeze"]
         if steps is None:
             return None
         return cls(
             tuple(Step(int(s["epoch"]), int(s["layers"]), float(s.get("lr_factor", 1.0))) for s in steps),
-            str(train.get("unfreeze_lr_factor_scope", "epoch")),
+            str(train["unfreeze_lr_factor_scope"]),
         )
 
     def current(self, epoch: int) -> Step | None:

@@ -265,7 +265,7 @@ def announce_epoch_pool(job: Job) -> None:
     cur = job.curriculum
     if cur["order"] == "none":
         return
-    full = epoch_pool.full_epoch(job.max_epochs, cur.get("full_at", 0.4), cur.get("start_fraction", 0.33))
+    full = epoch_pool.full_epoch(job.max_epochs, cur["full_at"], cur["start_fraction"])
     if full >= job.max_epochs:
         log.warning(
             "the epoch pool never reaches the full training set within %d epochs: NewBob and early stopping never start",

@@ -78,8 +78,8 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         labels_only="audio" not in named,
         min_duration_s=synthetic["min_duration_s"],
         max_duration_s=synthetic["max_duration_s"],
-        cue_contrast=synthetic.get("cue_contrast", 1.0),
-        rater_settings=labels.RaterSettings.from_config(synthetic.get("raters")),
+        cue_contrast=synthetic["cue_contrast"],
+        rater_settings=labels.RaterSettings.from_config(synthetic["raters"]),
     )
     log.info("synthetic corpus: %s", summary)
     return summary

@@ -71,7 +71,7 @@ class Job:
     @property
     def frozen(self) -> bool:
         """A head trained on cached frozen-upstream features (``model.mode: frozen``)."""
-        return self.model.get("mode", "finetune") == "frozen"
+        return self.model["mode"] == "frozen"
 
     @property
     def max_epochs(self) -> int:

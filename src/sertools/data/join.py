@@ -1,0 +1,85 @@
+"""The rows training sees: the label table inner-joined with the audio manifest on ``file_id``.
+
+:func:`load_table` reads the label table and the audio manifest (validated by
+:mod:`sertools.labels.table` and :mod:`sertools.data.manifest_table`) and joins
+them. Labelled utterances without audio are counted per split and logged (never
+silently lost); the label table's ``split`` is authoritative and a disagreeing
+manifest split is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sertools.classes import DIMENSIONS
+from sertools.data import manifest_table
+from sertools.data.errors import DataError
+from sertools.labels import table as label_table
+
+log = logging.getLogger(__name__)
+
+LABEL_COLUMNS = (
+    "file_id",
+    "split",
+    "consensus",
+    "hard_label",
+    "p_primary",
+    "p_merged",
+    "entropy_primary",
+    "entropy_merged",
+    "agreement",
+    *DIMENSIONS,
+)
+MANIFEST_COLUMNS = ("file_id", "path", "duration_s", "frames", "sample_rate")
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """The label table (one row per utterance), validated, with the columns training needs."""
+    return label_table.read(path, require=LABEL_COLUMNS)
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """The audio manifest, validated, with the columns training needs."""
+    return manifest_table.read(path, require=MANIFEST_COLUMNS)
+
+
+def join(labels: pd.DataFrame, manifest: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Inner join on ``file_id`` (sorted by file_id); counts what had no audio or no label."""
+    cols = [c for c in manifest.columns if c not in labels.columns or c == "file_id"]
+    merged = labels.merge(manifest[cols], on="file_id", how="inner", validate="one_to_one")
+    if "split" in manifest.columns:
+        check = labels[["file_id", "split"]].merge(
+            manifest[["file_id", "split"]], on="file_id", suffixes=("", "_m")
+        )
+        bad = check[check["split"] != check["split_m"]]
+        if len(bad):
+            ex = bad.iloc[0]
+            raise DataError(
+                f"{len(bad)} utterance(s) have different splits in the label table and the manifest, "
+                f"e.g. {ex['file_id']}: {ex['split']!r} vs {ex['split_m']!r}"
+            )
+    have_audio = labels["file_id"].isin(manifest["file_id"])
+    no_audio = labels.loc[~have_audio, "split"].value_counts().sort_index()
+    report = {
+        "joined": len(merged),
+        "labels_without_audio": {str(k): int(v) for k, v in no_audio.items()},
+        "audio_without_labels": int((~manifest["file_id"].isin(labels["file_id"])).sum()),
+    }
+    if len(no_audio):
+        log.warning(
+            "%d labelled utterance(s) have no audio in the manifest and are left out: %s",
+            int(no_audio.sum()),
+            ", ".join(f"{k} {v}" for k, v in report["labels_without_audio"].items()),
+        )
+    if report["audio_without_labels"]:
+        log.warning("%d manifest row(s) have no label and are ignored", report["audio_without_labels"])
+    return merged.sort_values("file_id", kind="stable").reset_index(drop=True), report
+
+
+def load_table(labels_path: str | Path, manifest_path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`read_labels` + :func:`read_manifest` + :func:`join`."""
+    return join(read_labels(labels_path), read_manifest(manifest_path))
