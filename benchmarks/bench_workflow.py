@@ -9,12 +9,13 @@
    executor plugin's import waits up to 10 s for ``scontrol show config``; the
    dry run is then timed twice: as it is, and with ``scontrol`` failing at once
    (as on a machine without SLURM, or with a controller that answers).
-2. The demo as ``make demo`` runs it (``--cores 2 --resources gpu=2
-   --set-threads train=1 predict=1``) in a fresh copy of the repository:
-   end-to-end wall time, and the train+predict phase (first training start to
-   last prediction end, from the Snakemake log) (the demo budget: 8 minutes end to end).
-   Then the same demo in a second fresh copy without its frozen-upstream rows:
-   the difference is what those rows cost (budget: 90 s).
+2. ``make demo`` in a fresh copy of the repository, as a new user runs it: the
+   environment from the package cache (``make venv``), the workflow
+   (``--cores 2 --resources gpu=2 --set-threads train=1 predict=1``) and the HTML
+   report, end to end (the demo budget: 8 minutes); also the workflow alone and
+   its train+predict phase (first training start to last prediction end, from
+   the Snakemake log). Then the workflow in a second fresh copy without the
+   frozen-upstream rows: the difference is what those rows cost (budget: 90 s).
 """
 
 from __future__ import annotations
@@ -130,38 +131,66 @@ def drop_frozen_rows(repo: Path) -> list[str]:
     return frozen
 
 
+DEMO_WORKFLOW = ["--cores", "2", "--resources", "gpu=2", "--set-threads", "train=1", "predict=1"]
+
+
 def run_demo(tmp: Path, name: str, *, frozen: bool) -> tuple[float, str]:
-    """Wall time and log of the demo in a fresh copy (``frozen``: with its frozen-upstream rows)."""
+    """Wall time and log of the demo workflow in a fresh copy (``frozen``: with its frozen-upstream rows)."""
     repo = tmp / name
     repo.mkdir()
     copy_repo(repo)
     if not frozen:
         print(f"without the frozen-upstream rows {drop_frozen_rows(repo)}:")
-    cmd = [*SNAKEMAKE, "--cores", "2", "--resources", "gpu=2", "--set-threads", "train=1", "predict=1"]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
+    proc = subprocess.run([*SNAKEMAKE, *DEMO_WORKFLOW], capture_output=True, text=True, cwd=repo)
     wall = time.perf_counter() - t
     if proc.returncode:
         raise SystemExit(f"demo failed:\n{proc.stderr[-3000:]}")
     return wall, proc.stderr + proc.stdout
 
 
+def make_demo(tmp: Path) -> tuple[float, float, str]:
+    """``make demo`` in a fresh copy: (end-to-end seconds, workflow seconds, the workflow's log)."""
+    repo = tmp / "make_demo"
+    repo.mkdir()
+    copy_repo(repo)
+    t = time.perf_counter()
+    proc = subprocess.run(["make", "demo"], capture_output=True, text=True, cwd=repo)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"make demo failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    log = sorted((repo / ".snakemake" / "log").glob("*.snakemake.log"))[0].read_text()
+    return wall, workflow_seconds(log), log
+
+
+def workflow_seconds(log: str) -> float:
+    """First job start to last job end in a Snakemake log."""
+    span = phases(log)
+    return (max(b for _, b in span.values()) - min(a for a, _ in span.values())).total_seconds()
+
+
 def demo(tmp: Path) -> None:
-    """The demo as make demo runs it, then again without its frozen-upstream rows (what they cost)."""
-    wall, log = run_demo(tmp, "repo", frozen=True)
+    """make demo in a fresh copy, then the workflow again without its frozen-upstream rows (what they cost)."""
+    total, wall, log = make_demo(tmp)
     span = phases(log)
     tp = (max(span["predict"][1], span["train"][1]) - span["train"][0]).total_seconds()
-    print(f"demo workflow end to end (without the HTML report): {wall:.0f} s")
+    print(f"make demo in a fresh copy (environment from the package cache, workflow, report): {total:.0f} s")
+    print(f"  of which the workflow, first job start to last job end: {wall:.0f} s")
     for rule, (a, b) in sorted(span.items(), key=lambda kv: kv[1][0]):
         print(f"  {rule:<14} {a:%H:%M:%S} -> {b:%H:%M:%S}")
-    print(f"RESULT|demo workflow end to end, 2 cores|{wall / 60:.1f} min|<= 8 min|-")
+    print(
+        f"RESULT|make demo in a fresh copy, end to end (install from the package cache, workflow, report)|"
+        f"{total / 60:.1f} min|<= 8 min|-"
+    )
+    print(f"RESULT|demo workflow, first job start to last job end, 2 cores|{wall / 60:.1f} min|-|-")
     n_train = sum(
         1 for line in log.splitlines() if START.match(line.strip()) and line.strip().endswith("train:")
     )
     print(
         f"RESULT|demo train+predict phase ({n_train} trainings, as many prediction jobs)|{tp / 60:.1f} min|-|-"
     )
-    bare, _ = run_demo(tmp, "repo_without_frozen", frozen=False)
+    _, bare_log = run_demo(tmp, "repo_without_frozen", frozen=False)
+    bare = workflow_seconds(bare_log)
     print(f"demo without its frozen-upstream rows: {bare:.0f} s; with them {wall:.0f} s")
     print(
         f"RESULT|demo growth from its frozen-upstream rows (features, 4 head trainings, their predictions and "
