@@ -142,3 +142,14 @@ def test_the_workflow_refuses_a_bad_backbone_before_any_job(tmp_path: Path) -> N
     text = proc.stdout + proc.stderr
     assert "preflight (sertools check) failed" in text and "no such directory" in text
     assert "Job stats" not in text
+
+
+def test_torch_build_is_read_without_importing_torch() -> None:
+    """The workflow's load-time check learns torch's CUDA build from torch/version.py."""
+    code = (
+        "import sys, json; from sertools import check; v, c = check.torch_build(); "
+        "print(json.dumps([v, c, 'torch' in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    version, cuda, imported = json.loads(out)
+    assert (version, cuda, imported) == (torch.__version__, torch.version.cuda, False)

@@ -26,6 +26,7 @@ any job is submitted.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Iterable, Mapping
@@ -170,35 +171,61 @@ def cuda_settings(cfg: Mapping[str, Any]) -> list[str]:
     return keys
 
 
+def torch_build() -> tuple[str, str | None]:
+    """torch's version and the CUDA version it is built for (None: a CPU build).
+
+    Read from torch's generated ``torch/version.py`` without importing torch (about
+    a second), which the workflow would otherwise pay every time it loads; imported
+    when that file cannot be read.
+    """
+    spec = importlib.util.find_spec("torch")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / "version.py"
+        probe = importlib.util.spec_from_file_location("_sertools_torch_version", path)
+        if probe is None or probe.loader is None or not path.is_file():
+            continue
+        module = importlib.util.module_from_spec(probe)
+        try:
+            probe.loader.exec_module(module)
+            return str(module.__version__), module.cuda
+        except Exception:
+            break
+    import torch
+
+    return str(torch.__version__), torch.version.cuda
+
+
 def cuda_findings(cfg: Mapping[str, Any], *, gpu_here: bool = True) -> list[Finding]:
-    """Whether torch can use CUDA where the config requires it."""
+    """Whether torch can use CUDA where the config requires it (``gpu_here`` False: only
+    whether torch is a CUDA build; the GPUs are on other nodes)."""
     keys = cuda_settings(cfg)
     if not keys:
         return [Finding("cuda", None, "no setting requires CUDA (auto takes it when a job has a GPU)")]
-    import torch
-
-    from sertools.device import cuda_problem
-
     where = f"{len(keys)} setting(s) require CUDA (e.g. {keys[0]})"
-    if torch.version.cuda is None:
+    version, cuda = torch_build()
+    # sertools.device imports torch: imported only where a finding needs it
+    if cuda is None:
+        from sertools.device import cuda_problem
+
         return [Finding("cuda", False, f"{where}: {cuda_problem()}")]
-    problem = cuda_problem()
-    if problem is None:
-        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-        return [
-            Finding(
-                "cuda", True, f"{where}: torch {torch.__version__} (CUDA {torch.version.cuda}) sees {names}"
-            )
-        ]
     if not gpu_here:
         return [
             Finding(
                 "cuda",
                 None,
-                f"{where}: torch is built for CUDA {torch.version.cuda}; no GPU here (--gpu-elsewhere). "
-                "Check on a GPU node: srun --gpus=1 sertools check ...",
+                f"{where}: torch {version} is built for CUDA {cuda}; the GPU is not probed here "
+                "(--gpu-elsewhere). Check on a GPU node: srun --gpus=1 sertools check ...",
             )
         ]
+    import torch
+
+    from sertools.device import cuda_problem
+
+    problem = cuda_problem()
+    if problem is None:
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        return [Finding("cuda", True, f"{where}: torch {version} (CUDA {cuda}) sees {names}")]
     return [Finding("cuda", False, f"{where}: {problem}")]
 
 
