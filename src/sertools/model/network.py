@@ -1,11 +1,12 @@
-"""Multitask WavLM model: categorical logits (9 classes) + arousal/valence/dominance.
+"""Multitask SSL model: categorical logits (9 classes) + arousal/valence/dominance.
 
 Pipeline of ``SERModel.forward(wave, lengths)``:
 
 1. waveform normalisation (``utterance`` / ``train_stats`` / ``none``); padded
    samples are zeroed afterwards;
-2. WavLM backbone (:mod:`sertools.model.backbone`; sample-level attention mask
-   passed when ``attention_mask``);
+2. the self-supervised backbone, WavLM or another family of
+   :mod:`sertools.model.families` (:mod:`sertools.model.backbone`; sample-level
+   attention mask passed when ``attention_mask``);
 3. layer aggregation: softmax-weighted sum of all L + 1 hidden states
    (embedding output + every transformer layer) or the last hidden state;
 4. ``head: pooling`` (default): masked pooling (attentive statistics or mean)
@@ -58,7 +59,7 @@ from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_fo
 from sertools.model.tcgru import GaussianDims, TCGRUHead, mlp_head
 
 if TYPE_CHECKING:
-    from transformers import WavLMModel
+    from transformers import PreTrainedModel
 
 NUM_DIMS = len(DIMENSIONS)
 #: version 2 adds ``head``, ``tc_gru`` and ``dim_scale``; version 1 descriptions mean pooling / unit
@@ -232,7 +233,7 @@ class SERModel(nn.Module):
 
     def __init__(
         self,
-        backbone: WavLMModel,
+        backbone: PreTrainedModel,
         *,
         layer_aggregation: str = "weighted_sum",
         pooling: str = "attentive_stats",
@@ -440,7 +441,7 @@ class SERModel(nn.Module):
         cfg = self.backbone.config
         if (
             self.training
-            and cfg.apply_spec_augment
+            and getattr(cfg, "apply_spec_augment", True)  # data2vec-audio's config has no such field
             and cfg.mask_time_prob > 0
             and max_frames < cfg.mask_time_length
         ):
@@ -472,8 +473,10 @@ def min_input_samples(model: SERModel) -> int:
 
 def frames_for_samples(model: SERModel, lengths: Tensor | int) -> Tensor | int:
     """Number of backbone frames for ``lengths`` samples (same kind as the input: int or LongTensor)."""
+    # the conv arithmetic of every family's _get_feat_extract_output_lengths (whose signatures differ)
+    cfg = model.backbone.config
     as_tensor = torch.as_tensor(lengths, dtype=torch.long)
-    frames = model.backbone._get_feat_extract_output_lengths(as_tensor, add_adapter=False).to(torch.long)
+    frames = conv_out_lengths(as_tensor, cfg.conv_kernel, cfg.conv_stride, layers=len(cfg.conv_kernel))
     return int(frames) if isinstance(lengths, int) else frames
 
 
