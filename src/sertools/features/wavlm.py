@@ -120,9 +120,11 @@ def pooled_rows(
     lengths: np.ndarray,
     settings: Mapping[str, Any],
     device: torch.device,
+    progress: bool = True,
 ) -> np.ndarray:
     """[N, L + 1, D (x 2 with std)] float32 rows of the items of ``items`` (``lengths`` in samples, each at
-    least the receptive field), in duration-sorted batches of at most ``max_batch_seconds``."""
+    least the receptive field), in duration-sorted batches of at most ``max_batch_seconds``
+    (``progress`` False: no progress bar)."""
     width = model.backbone.config.hidden_size * (2 if settings["std_pooling"] else 1)
     out = np.zeros((len(lengths), len(layer_names(model)), width), dtype=np.float32)
     if items is None or not len(lengths):
@@ -131,7 +133,15 @@ def pooled_rows(
     dtype = amp_dtype(settings["amp"], device)
     with torch.inference_mode():
         batches = dataset.iterate_batches(items, plan, min_input_samples(model))
-        for batch in tqdm(batches, total=len(plan), desc="wavlm features", mininterval=30, file=sys.stderr):
+        bar = tqdm(
+            batches,
+            total=len(plan),
+            desc="wavlm features",
+            mininterval=30,
+            file=sys.stderr,
+            disable=not progress,
+        )
+        for batch in bar:
             with autocast(device, dtype):
                 states, valid = model.layer_states(batch.wave.to(device), batch.lengths.to(device))
             out[batch.index.numpy()] = pool(states, valid, bool(settings["std_pooling"])).cpu().numpy()
