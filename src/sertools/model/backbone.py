@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor, nn
 
 from sertools.io import file_sha256, looks_like_path
@@ -102,12 +103,16 @@ def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -
                 "(expected a directory holding config.json and the weights)"
             )
         model_type = json.loads((path / "config.json").read_text()).get("model_type")
-        _, model_cls = family_classes(family_of(model_type, f"model.backbone {source!r} (config.json)"))
-        return model_cls.from_pretrained(str(path), **overrides).float()
+        family_of(model_type, f"model.backbone {source!r} (config.json)")
+        return _pretrained(str(path), str(model_type), overrides).float()
     if looks_like_path(source):
         raise FileNotFoundError(f"model.backbone: local checkpoint directory {source!r} does not exist")
+    from transformers import AutoConfig
+
     try:
-        backbone = _from_hub(source, overrides)
+        model_type = AutoConfig.from_pretrained(source).model_type
+        family_of(model_type, f"model.backbone {source!r}")
+        backbone = _pretrained(source, model_type, overrides)
     except OSError as e:
         raise RuntimeError(
             f"model.backbone: could not load model-hub id {source!r} ({type(e).__name__}); this machine may "
@@ -118,14 +123,15 @@ def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -
     return backbone.float()  # fp32 master weights whatever the checkpoint's dtype
 
 
-def _from_hub(source: str, overrides: Mapping[str, Any]) -> PreTrainedModel:
-    """A model-hub id's base model: one call (each hub request is retried for seconds without access),
-    its family checked afterwards."""
-    from transformers import AutoModel
-
-    backbone = AutoModel.from_pretrained(source, **overrides)
-    family_of(getattr(backbone.config, "model_type", None), f"model.backbone {source!r}")
-    return backbone
+def _pretrained(source: str, model_type: str, overrides: Mapping[str, Any]) -> PreTrainedModel:
+    """The base model of a checkpoint with the run's overrides set on its config first: from_pretrained
+    would hand a field its config class lacks (data2vec-audio has no ``apply_spec_augment``, which its
+    model reads with a default) to the model's constructor, which refuses it."""
+    config_cls, model_cls = family_classes(model_type)
+    config = config_cls.from_pretrained(source)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return model_cls.from_pretrained(source, config=config)
 
 
 def make_backbone(model_cfg: Mapping[str, Any]) -> PreTrainedModel:
@@ -187,15 +193,64 @@ def install_length_aware_group_norm(backbone: PreTrainedModel) -> None:
     layer0.layer_norm = LengthAwareGroupNorm(gn)
 
 
+def freeze_feature_encoder(backbone: PreTrainedModel) -> None:
+    """Stop the CNN feature encoder's gradients (``model.freeze_feature_encoder``). HuBERT's base model
+    lacks the ``freeze_feature_encoder()`` of the other families; what that method does is the encoder's
+    own ``_freeze_parameters()``, which every family has."""
+    method = getattr(backbone, "freeze_feature_encoder", None)
+    if method is not None:
+        method()
+    else:
+        backbone.feature_extractor._freeze_parameters()
+
+
 def length_aware_norm(
-    backbone: PreTrainedModel, first_layer_frames: Tensor
+    backbone: PreTrainedModel, first_layer_frames: Tensor, frames: Tensor | None = None
 ) -> contextlib.AbstractContextManager[None]:
-    """Context in which the first conv layer's GroupNorm knows each utterance's valid frames."""
+    """Context in which the first conv layer's GroupNorm knows each utterance's valid frames and, given
+    ``frames`` (the valid frames after the feature encoder), a stack of positional convolutions masks
+    its padded frames (:func:`positional_conv_layers`)."""
+    stack = contextlib.ExitStack()
     # looked up, not stored: a second reference would register the module twice in the state dict
     gn = getattr(backbone.feature_extractor.conv_layers[0], "layer_norm", None)
-    if not isinstance(gn, LengthAwareGroupNorm):
-        return contextlib.nullcontext()
-    return gn.frame_lengths(first_layer_frames)
+    if isinstance(gn, LengthAwareGroupNorm):
+        stack.enter_context(gn.frame_lengths(first_layer_frames))
+    layers = positional_conv_layers(backbone) if frames is not None else []
+    if layers:
+        stack.enter_context(_masked_outputs(layers, frames))
+    return stack
+
+
+def positional_conv_layers(backbone: PreTrainedModel) -> list[nn.Module]:
+    """The layers of a convolutional positional embedding of several layers (data2vec-audio's), else [].
+
+    The encoder zeroes padded frames before its positional embedding, so one
+    convolution (WavLM, HuBERT, wav2vec 2.0) sees at the end of an utterance
+    the zeros an unpadded utterance is padded with. In a stack, the first layer's
+    outputs at padded frames are not zero and the next layer reads them: the
+    padding would reach the valid frames unless each layer's padded outputs are
+    zeroed again (:func:`length_aware_norm`).
+    """
+    layers = getattr(getattr(backbone.encoder, "pos_conv_embed", None), "layers", None)
+    return list(layers) if isinstance(layers, nn.ModuleList) else []
+
+
+@contextlib.contextmanager
+def _masked_outputs(layers: list[nn.Module], frames: Tensor) -> Iterator[None]:
+    """Forward hooks that zero each layer's [B, C, T] output at t >= ``frames``."""
+
+    def hook(_mod: nn.Module, _args: tuple, output: Tensor) -> Tensor:
+        keep = (
+            torch.arange(output.shape[-1], device=output.device)[None, :] < frames.to(output.device)[:, None]
+        )
+        return output * keep[:, None, :].to(output.dtype)
+
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def last_hidden_state(backbone: PreTrainedModel, x: Tensor, attn: Tensor | None) -> Tensor:

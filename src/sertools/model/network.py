@@ -27,7 +27,9 @@ places would otherwise let padding leak in, and each is handled:
 
 * the waveform statistics (``utterance`` norm) use the valid samples only;
 * WavLM-Base's first conv layer has a GroupNorm over *time*; it is replaced by
-  the length-aware GroupNorm of :mod:`sertools.model.group_norm`;
+  the length-aware GroupNorm of :mod:`sertools.model.group_norm` (and
+  data2vec-audio's stack of positional convolutions has its padded frames
+  zeroed between layers, :func:`sertools.model.backbone.positional_conv_layers`);
 * pooling (or the TC-GRU head) and the frame mask use the conv output-length
   formula (:mod:`sertools.model.lengths`); WavLM itself zeroes padded frames
   before its positional convolution and masks padded keys in attention.
@@ -271,7 +273,7 @@ class SERModel(nn.Module):
         if group_norm == "valid_frames":
             backbones.install_length_aware_group_norm(backbone)
         if freeze_feature_encoder:
-            backbone.freeze_feature_encoder()
+            backbones.freeze_feature_encoder(backbone)
 
         cfg = backbone.config
         num_states = cfg.num_hidden_layers + 1
@@ -333,7 +335,7 @@ class SERModel(nn.Module):
         """Pooled (or TC-GRU) utterance representation [B, embed_dim] (fp32)."""
         x, attn, frames, first_layer = self._backbone_inputs(wave, lengths)
         self._check_spec_augment(int(frames.max()))
-        with backbones.length_aware_norm(self.backbone, first_layer):
+        with backbones.length_aware_norm(self.backbone, first_layer, self._valid(frames)):
             hidden = self._backbone_states(x, attn)
         if self.head_kind == "tc_gru":
             return self.pool(hidden, frames).float()
@@ -346,7 +348,7 @@ class SERModel(nn.Module):
         frames per row. The frozen-upstream features (:mod:`sertools.features.wavlm`) pool these."""
         x, attn, frames, first_layer = self._backbone_inputs(wave, lengths)
         with (
-            backbones.length_aware_norm(self.backbone, first_layer),
+            backbones.length_aware_norm(self.backbone, first_layer, self._valid(frames)),
             backbones.capture_layer_states(self.backbone) as states,
         ):
             last = backbones.last_hidden_state(self.backbone, x, attn)
@@ -436,6 +438,11 @@ class SERModel(nn.Module):
         first_layer = conv_out_lengths(lengths, cfg.conv_kernel, cfg.conv_stride, layers=1)
         attn = sample_mask.to(torch.long) if self.use_attention_mask else None
         return x, attn, frames, first_layer
+
+    def _valid(self, frames: Tensor) -> Tensor | None:
+        """``frames`` for the backbone's positional-convolution mask under ``group_norm: valid_frames``
+        (data2vec-audio's stack, :func:`sertools.model.backbone.positional_conv_layers`), else None."""
+        return frames if self.group_norm == "valid_frames" else None
 
     def _check_spec_augment(self, max_frames: int) -> None:
         cfg = self.backbone.config
