@@ -82,9 +82,8 @@ def test_rates_channels_and_formats(exported: Path, tmp_path: Path) -> None:
     sf.write(tmp_path / "a.flac", tone(0.8, 22050, 3), 22050)
     sf.write(tmp_path / "a.ogg", tone(0.8, 48000, 4), 48000)
     model = sertools.load_model(exported, batching="single")
-    table = model.predict_files([tmp_path]).table.set_index(table_names := "path")
-    assert table_names == "path"
-    by_name = {Path(p).name: row for p, row in table.iterrows()}
+    table = model.predict_files([tmp_path]).table
+    by_name = {Path(row["path"]).name: row for _, row in table.iterrows()}
     assert set(by_name) == {"stereo.wav", "mono16.wav", "a.flac", "a.ogg"}
     assert np.array_equal(by_name["stereo.wav"][PROBS].to_numpy(), by_name["mono16.wav"][PROBS].to_numpy())
     assert by_name["stereo.wav"]["duration_s"] == pytest.approx(0.8, abs=1e-3)

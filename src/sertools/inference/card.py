@@ -137,7 +137,10 @@ def metric_rows(doc: Mapping[str, Any] | None, main: Sequence[Mapping[str, str]]
             if not res:
                 continue
             files = [str(f) for f in res.get("prediction_files", [])]
-            mine = next((i for i, f in enumerate(files) if f"seed{seed}/" in f.replace("\\", "/")), None)
+            # the dumps live in .../seed<N>/<split>.parquet (workflow/rules/predict.smk)
+            mine = next(
+                (i for i, f in enumerate(files) if f"/seed{seed}/" in "/" + f.replace("\\", "/")), None
+            )
             for name, label in CARD_METRICS:
                 e = (res.get("metrics") or {}).get(name)
                 if e and e.get("mean") is not None:

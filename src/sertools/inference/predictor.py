@@ -60,6 +60,7 @@ from sertools.features.dataset import FeatureDataset
 from sertools.inference.bundle import Bundle
 from sertools.inference.inputs import AudioProblem
 from sertools.model import factory
+from sertools.model.frozen import KIND as FROZEN_KIND
 from sertools.model.inference import Inferred, infer, softmax
 from sertools.model.network import SERModel, frames_for_samples, min_input_samples
 from sertools.model.release_losses import LOGVAR_CLAMP
@@ -167,7 +168,7 @@ class Predictor:
     def has_variance(self) -> bool:
         """Whether the dimensional head predicts a variance (the Gaussian head: TC-GRU or frozen heads)."""
         arch = self.bundle.meta["architecture"]
-        return arch.get("head") == "tc_gru" or arch.get("kind") == "frozen_head"
+        return arch.get("head") == "tc_gru" or arch.get("kind") == FROZEN_KIND
 
     def predict_files(self, sources: Sequence[str | Path], progress: bool = False) -> Result:
         """The ``infer`` command's rows of files, folders or list files (``.table``; ``.dropped``: what had
