@@ -17,8 +17,10 @@ own schema metadata (key ``sertools_infer``) name the model, its checkpoint
 and its SHA-256, the settings, the counts and the drops.
 
 Files are processed in blocks of about :data:`BLOCK_FILES` (a whole number of
-the run's batches), in file-name order, so a long list never holds more than one
-block of audio in memory and a progress bar advances block by block.
+the run's batches) or at most :data:`BLOCK_SECONDS` of audio, in file-name order,
+so a long list never holds more than one block of audio in memory, and a
+progress bar advances block by block. A file is decoded whole: a recording of
+hours needs its decoded samples in memory (4 bytes per sample and channel).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ FORMAT = "sertools-infer"
 VERSION = 1
 META_KEY = "sertools_infer"
 BLOCK_FILES = 64
+BLOCK_SECONDS = 1800.0  # audio per block at most (about 115 MB of float32 samples at 16 kHz)
 OUT_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -80,24 +83,38 @@ def load_model(source: str | Path, device: str = "cpu", **settings: Any) -> Pred
     return Predictor(bundles.load(source, features_dir), device, **settings)
 
 
-def _blocks(order: list[int], batch_size: int) -> list[list[int]]:
-    size = batch_size * max(1, math.ceil(BLOCK_FILES / batch_size))  # whole batches: the run's batches
-    return [order[i : i + size] for i in range(0, len(order), size)]
+@dataclass(eq=False)
+class Block:
+    """Files decoded and prepared together: kept file indices, their audio, the drops, files seen."""
+
+    kept: list[int] = field(default_factory=list)
+    prepared: list[Prepared] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    seen: int = 0
+    samples: int = 0
 
 
-def _prepare_block(
-    predictor: Predictor, files: Sequence[str], block: list[int]
-) -> tuple[list[int], list[Prepared], list[Dropped]]:
-    """(kept file indices, their prepared audio, drops) of one block."""
-    kept, prepared, dropped = [], [], []
-    for i in block:
+def _blocks(predictor: Predictor, files: Sequence[str], order: list[int]) -> Iterator[Block]:
+    """The files in ``order``, decoded and prepared block by block: a block ends after a whole number of
+    the run's batches of about :data:`BLOCK_FILES` files (so the run's batches are those of the dumps), or
+    once it holds :data:`BLOCK_SECONDS` of audio (long recordings), whichever comes first."""
+    batch_size = int(predictor.bundle.meta["batching"]["batch_size"])
+    size = batch_size * max(1, math.ceil(BLOCK_FILES / batch_size))
+    block = Block()
+    for i in order:
+        block.seen += 1
         try:
             wave = decode(files[i], predictor.sample_rate)
-            prepared.append(predictor.prepare(wave, Path(files[i]).name, files[i]))
-            kept.append(i)
+            block.prepared.append(predictor.prepare(wave, Path(files[i]).name, files[i]))
+            block.kept.append(i)
+            block.samples += len(wave)
         except AudioProblem as e:
-            dropped.append(Dropped(files[i], e.reason, e.detail))
-    return kept, prepared, dropped
+            block.dropped.append(Dropped(files[i], e.reason, e.detail))
+        if block.seen == size or block.samples >= BLOCK_SECONDS * predictor.sample_rate:
+            yield block
+            block = Block()
+    if block.seen:
+        yield block
 
 
 def _rows(files: Sequence[str], kept: list[int], prepared: list[Prepared], out: Outputs, sr: int) -> dict:
@@ -120,21 +137,20 @@ def predict_sources(predictor: Predictor, sources: Sequence[str | Path], progres
     """Every input of ``sources`` (files, folders, list files; :func:`sertools.inference.inputs.expand`)
     through ``predictor``: its rows in input order, its drops, and the count read."""
     files, dropped = expand(sources)
+    read = len(files) + len(dropped)  # found files, and sources that do not exist
     order = sorted(range(len(files)), key=lambda i: (Path(files[i]).name, files[i]))
-    batch_size = int(predictor.bundle.meta["batching"]["batch_size"])
     parts: list[tuple[list[int], dict]] = []
     with tqdm(total=len(files), unit="file", desc="infer", file=sys.stderr, disable=not progress) as bar:
-        for block in _blocks(order, batch_size):
-            kept, prepared, lost = _prepare_block(predictor, files, block)
-            dropped += lost
-            parts.append((kept, _rows(files, kept, prepared, predictor.run(prepared), predictor.sample_rate)))
-            bar.update(len(block))
+        for block in _blocks(predictor, files, order):
+            dropped += block.dropped
+            out = predictor.run(block.prepared)
+            parts.append((block.kept, _rows(files, block.kept, block.prepared, out, predictor.sample_rate)))
+            bar.update(block.seen)
     frames = [pd.DataFrame(rows, index=kept) for kept, rows in parts if kept]
     table = (
         pd.concat(frames).sort_index() if frames else pd.DataFrame(columns=columns(predictor.has_variance))
     )
     table = table.reset_index(drop=True)
-    read = len(files) + sum(d.reason == "missing" for d in dropped)
     if len(table) + len(dropped) != read:  # every input is a row or a listed drop
         raise RuntimeError(f"infer: {len(table)} rows + {len(dropped)} drops != {read} inputs read")
     return Result(table, dropped, read)
