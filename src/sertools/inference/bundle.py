@@ -175,7 +175,9 @@ def _ssl_upstream(
     """The frozen SSL backbone of a ``wavlm``-upstream head, rebuilt from its features file's settings."""
     from sertools.features import wavlm
 
-    directory = Path(features_dir) if features_dir is not None else run_dir.parents[2] / "features" / "wavlm"
+    parents = run_dir.resolve().parents  # a workflow run: results/train/<variant>/seed<N>
+    default = parents[2] / "features" / "wavlm" if len(parents) > 2 else run_dir / "features"
+    directory = Path(features_dir) if features_dir is not None else default
     features = store.split_file(directory, "Train")
     if not features.is_file():
         raise BundleError(
