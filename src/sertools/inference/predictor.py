@@ -118,7 +118,9 @@ def chunk_bounds(n: int, max_len: int) -> list[tuple[int, int]]:
 
 def pool_chunks(rows: np.ndarray, frames: np.ndarray, std: bool) -> np.ndarray:
     """One file's [L, D] (x 2 with std) row from its chunks' rows [C, L, D] and frame counts [C]:
-    means weighted by frames; stds from the pooled second moments."""
+    means weighted by frames; stds from the pooled second moments. One chunk's row is kept as it is."""
+    if len(rows) == 1:
+        return np.asarray(rows[0], dtype=np.float32)
     w = (frames / frames.sum()).astype(np.float64)[:, None, None]
     if not std:
         return (w * rows).sum(axis=0).astype(np.float32)
