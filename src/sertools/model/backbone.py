@@ -13,11 +13,14 @@ interface. A checkpoint's family is its config.json ``model_type``; layer
 counts and widths are always read from its config (docs/upstreams.md lists what
 was tested and what to set).
 
-Inside the backbone sertools changes one thing and observes another:
+Inside the backbone sertools changes what would let padding in, and observes the layers:
 
 * the time-GroupNorm of the first conv layer is swapped for the length-aware
   one of :mod:`sertools.model.group_norm` (:func:`install_length_aware_group_norm`)
   unless ``model.group_norm`` is ``padded``;
+* under ``valid_frames`` too, a stack of positional convolutions (data2vec-audio's)
+  has its padded frames zeroed between its layers, with hooks that live for one
+  forward call (:func:`positional_conv_layers`, :func:`length_aware_norm`);
 * the hidden state after every transformer layer is captured with hooks that
   live for one forward call (:func:`capture_layer_states`), so LayerDrop (a
   skipped layer acts as the identity) still yields all L + 1 states.
