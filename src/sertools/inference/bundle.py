@@ -186,9 +186,9 @@ def _ssl_upstream(
         )
     settings = store.read_header(features)["settings"]
     model_cfg = config_mod.resolve({"model": {k: settings[k] for k in config_mod.WAVLM_FEATURE_KEYS}})
-    backbone = wavlm.frozen_backbone(model_cfg["model"], int(settings["seed"]))
-    names = wavlm.layer_names(backbone)
-    width = backbone.config.hidden_size * (2 if settings["std_pooling"] else 1)
+    frozen = wavlm.frozen_backbone(model_cfg["model"], int(settings["seed"]))
+    names = wavlm.layer_names(frozen)
+    width = frozen.backbone.config.hidden_size * (2 if settings["std_pooling"] else 1)
     if (len(names), width) != (int(arch["layers"]), int(arch["dim"])):
         raise BundleError(
             f"{features}: its settings give rows of [{len(names)}, {width}], the head takes "
@@ -196,13 +196,13 @@ def _ssl_upstream(
         )
     spec = {
         "name": str(arch["upstream"]),
-        "architecture": backbone.architecture(),
+        "architecture": frozen.architecture(),
         "settings": {k: settings[k] for k in ("std_pooling", "max_batch_seconds", "amp", "seed", "dtype")},
         "model": {k: settings[k] for k in config_mod.WAVLM_FEATURE_KEYS},
         "layer_names": names,
         "features_file": str(features.resolve()),
     }
-    return spec, checkpoint.model_state(backbone)
+    return spec, checkpoint.model_state(frozen)
 
 
 # ----------------------------------------------------------------------------- the exported folder

@@ -151,14 +151,16 @@ class Predictor:
         self.max_chunk = round(max_chunk_seconds * self.sample_rate)
         prep = bundle.meta["preprocessing"]
         self.model = factory.restore(bundle.meta["architecture"], bundle.weights, prep.get("waveform_stats"))
-        self.model.to(self.device).eval().requires_grad_(False)
+        # as the prediction stage has it: parameters that do not require gradients take other CPU kernels
+        # (measured: up to 3e-8 apart in probability), and infer runs under inference_mode anyway
+        self.model.to(self.device).eval()
         upstream = bundle.upstream or {}
         self.upstream_name: str | None = upstream.get("name")
         self.upstream: SERModel | None = None
         if upstream.get("architecture"):
             restored = factory.restore(upstream["architecture"], bundle.upstream_weights or {})
             assert isinstance(restored, SERModel)
-            self.upstream = restored.to(self.device).eval().requires_grad_(False)
+            self.upstream = restored.to(self.device).eval().requires_grad_(False)  # as the features stage
         wave_model = self.upstream if self.upstream is not None else self.model
         self.min_samples = min_input_samples(wave_model) if isinstance(wave_model, SERModel) else 1
 
