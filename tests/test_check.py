@@ -92,11 +92,15 @@ def test_a_checkpoint_of_the_wrong_shape_fails(
 ) -> None:
     small = tmp_path / "small"
     shutil.copytree(site / "models" / "wavlm-base", small)
+    # HuBERT is a supported family (docs/upstreams.md) whose depth is checked like WavLM's; whisper is no family
     (small / "config.json").write_text(json.dumps({"model_type": "hubert", "num_hidden_layers": 4}))
     monkeypatch.chdir(site)
     found = by_check(check.run_checks(paper(model={"backbone": str(small)}), gpu_here=False, workdir=site))
-    assert found["backbone config"].ok is False and "'hubert'" in found["backbone config"].detail
+    assert found["backbone config"].ok is True and "'hubert', 4 layers" in found["backbone config"].detail
     assert found["backbone shape"].ok is False and "has 4" in found["backbone shape"].detail
+    (small / "config.json").write_text(json.dumps({"model_type": "whisper", "num_hidden_layers": 12}))
+    found = by_check(check.run_checks(paper(model={"backbone": str(small)}), gpu_here=False, workdir=site))
+    assert found["backbone config"].ok is False and "'whisper'" in found["backbone config"].detail
 
 
 def test_profile_placeholders_are_listed_and_gpu_hours_planned(tmp_path: Path) -> None:

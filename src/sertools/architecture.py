@@ -64,6 +64,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sertools.training.runtime",),  # checkpoints, outputs, provenance, ...: never the loop above them
     ("sertools.training",),
     ("sertools.evaluation",),
+    ("sertools.inference",),  # a trained model on any audio: above prediction, below the reports
     ("sertools.report",),
     ("sertools.study",),
     ("sertools.cli", "sertools.where", "sertools.envcheck", "sertools.architecture", "sertools.check"),

@@ -7,10 +7,13 @@ looks at everything a run will need, from the resolved config alone:
 
 - the corpus: an MSP-Podcast root with its label files (the ones
   ``labels.detailed_source`` asks for) and an audio folder;
-- the backbone: ``tiny``, or a local checkpoint directory whose ``config.json`` is a
-  WavLM of the shape the config needs (enough layers for ``train.unfreeze``), with
-  its weights' SHA-256; a model-hub id fails (jobs would download it, or fail on
-  nodes without hub access);
+- the backbone: ``tiny``, or a local checkpoint directory whose ``config.json`` is
+  an upstream of a supported family (``model_type`` one of
+  :data:`sertools.model.families.FAMILIES`: WavLM, HuBERT, wav2vec 2.0,
+  data2vec-audio) of the shape the config needs (enough layers for
+  ``train.unfreeze``, read from its ``num_hidden_layers``), with its weights'
+  SHA-256; a model-hub id fails (jobs would download it, or fail on nodes without
+  hub access);
 - CUDA, where a setting asks for it (``train.device``, a variant's, or
   ``features.wavlm.device`` set to ``cuda``): a CPU-only torch always fails; a CUDA
   build that sees no GPU fails with the driver's and the wheel's CUDA versions
@@ -38,6 +41,7 @@ import yaml
 
 from sertools import config as config_mod
 from sertools.io import file_sha256, looks_like_path
+from sertools.model.families import FAMILIES
 from sertools.splits import DEVELOPMENT, TRAIN, ordered
 
 #: rules whose jobs ask for a GPU (workflow/rules/train.smk, predict.smk, features.smk)
@@ -115,12 +119,13 @@ def backbone_findings(cfg: Mapping[str, Any], *, hash_weights: bool = True) -> l
     out = []
     model_type = conf.get("model_type")
     layers, hidden = conf.get("num_hidden_layers"), conf.get("hidden_size")
+    supported = model_type in FAMILIES
     out.append(
         Finding(
             "backbone config",
-            model_type == "wavlm",
+            supported,
             f"{path}: model_type {model_type!r}, {layers} layers, hidden size {hidden}"
-            + ("" if model_type == "wavlm" else " (sertools trains WavLM backbones)"),
+            + ("" if supported else f" (sertools trains {', '.join(FAMILIES)} upstreams; docs/upstreams.md)"),
         )
     )
     need = _layers_needed(cfg)

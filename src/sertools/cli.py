@@ -1,4 +1,4 @@
-"""``sertools`` command line: each workflow stage, standalone, and the run's preflight.
+"""``sertools`` command line: each workflow stage, standalone, a trained model on any audio, and the run's preflight.
 
 The Snakemake scripts call the same library functions; this module only parses
 arguments, loads the (validated) configuration and reports errors in one line.
@@ -149,6 +149,35 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
+def cmd_infer(args: argparse.Namespace) -> None:
+    from sertools.inference import infer
+
+    side = infer.run(
+        args.model,
+        args.audio,
+        args.out,
+        device=args.device,
+        batching=args.batching,
+        max_chunk_seconds=args.max_chunk_seconds,
+        features_dir=args.features_dir,
+        progress=not args.no_progress,
+    )
+    counts = side["counts"]
+    dropped = ", ".join(f"{r} {n}" for r, n in counts["dropped"].items()) or "none"
+    print(
+        f"{args.out}: {counts['kept']} of {counts['read']} inputs (dropped: {dropped}; see {args.out}.json)"
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from sertools.inference import export
+
+    res = export.export(
+        args.run, args.out_dir, features_dir=args.features_dir, results=args.results, force=args.force
+    )
+    print(f"{args.out_dir}: {', '.join(sorted(res['files']))}, README.md; metrics: {res['metrics']}")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from sertools.report import compare
 
@@ -254,6 +283,47 @@ def _add_model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     s.set_defaults(func=cmd_evaluate)
 
 
+def _add_use_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """A trained model outside the workflow: infer on any audio, export as a self-contained folder."""
+    s = sub.add_parser(
+        "infer",
+        help="a trained model on any audio: one row per file (CSV or Parquet)",
+        description="Predict class probabilities and A/V/D ratings for audio files, folders (searched "
+        "recursively) or list files (.txt/.lst: one path a line). Any sample rate and channel count "
+        "(channels averaged, resampled to the model's rate); long files in chunks. Unusable files are "
+        "listed with their reason in OUT.json and the rest are written (docs/inference.md).",
+    )
+    s.add_argument(
+        "model", help="an exported folder (sertools export), a run directory or its best.safetensors"
+    )
+    s.add_argument("audio", nargs="+", help="audio files, folders or list files")
+    s.add_argument("--out", required=True, help="FILE.csv or FILE.parquet (and FILE.<ext>.json beside it)")
+    s.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, ...")
+    s.add_argument(
+        "--batching",
+        choices=["run", "single"],
+        default="run",
+        help="run: the run's own prediction batches (reproduces its dumps); single: every file alone",
+    )
+    s.add_argument("--max-chunk-seconds", type=float, default=30.0, help="longer files go in chunks (30)")
+    s.add_argument("--features-dir", help="a run's frozen wavlm features folder (a run, not an export)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_infer)
+
+    s = sub.add_parser(
+        "export",
+        help="a trained run as a self-contained folder (weights, config, preprocessing, model card)",
+    )
+    s.add_argument("run", help="a run directory (results/train/<variant>/seed<N>) or its best.safetensors")
+    s.add_argument("out_dir", help="the folder to write")
+    s.add_argument(
+        "--features-dir", help="the frozen wavlm features the head trained on (default: the run's)"
+    )
+    s.add_argument("--results", help="the results folder with metrics/ and tables/ (default: the run's)")
+    s.add_argument("--force", action="store_true", help="replace OUT_DIR if it is not empty")
+    s.set_defaults(func=cmd_export)
+
+
 def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Tools around a run: compare two results tables, check a run before it is queued."""
     s = sub.add_parser(
@@ -301,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_data_commands(sub)
     _add_model_commands(sub)
+    _add_use_commands(sub)
     _add_tool_commands(sub)
     return p
 
@@ -333,6 +404,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
         AudioError,
         FeatureError,
         FileNotFoundError,
+        FileExistsError,
         ValueError,
         RuntimeError,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from tinymodel import build, noise
-from transformers import WavLMModel
+from transformers import AutoConfig, WavLMModel
 
 from sertools.model import backbone as B
 from sertools.model.network import SERModel, build_model
@@ -64,6 +64,7 @@ def test_config_errors(tmp_path, monkeypatch) -> None:
         raise OSError("We couldn't connect to 'https://huggingface.co'")
 
     monkeypatch.setattr(WavLMModel, "from_pretrained", offline)
+    monkeypatch.setattr(AutoConfig, "from_pretrained", offline)  # a hub id's family is read first
     with pytest.raises(RuntimeError, match="local directory"):
         build_model({"backbone": "microsoft/wavlm-base"})
 

@@ -54,6 +54,12 @@ def to_model_scale(ratings_1_7: Any, scale: str = "unit") -> Any:
     return ratings_1_7 * 1.0  # 1_7: a copy (an int input becomes float)
 
 
+def rating_slope(scale: str) -> float:
+    """Ratings per unit of the model's ``scale`` (the slope of :func:`to_rating_scale` before clipping):
+    a variance in the model's scale times its square is a variance in ratings."""
+    return {"unit": 6.0, "1_7": 1.0, "neg1_1": 2.0}[check_scale(scale)]
+
+
 def to_rating_scale(u: Any, scale: str = "unit") -> Any:
     """Values in the model's ``scale`` -> ratings, clipped to [1, 7] (tensor, array or float)."""
     check_scale(scale)

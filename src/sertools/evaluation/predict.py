@@ -122,19 +122,15 @@ def load_model(checkpoint_path: str | Path) -> tuple[torch.nn.Module, dict[str, 
             f"{checkpoint_path}: no model architecture in the checkpoint metadata"
         )
     try:
-        model = factory.from_architecture(arch)
+        model = factory.restore(
+            arch, checkpoint.strip_prefix(ck.tensors, "model."), ck.meta.get("waveform_stats")
+        )
     except ValueError as e:
         raise checkpoint.CheckpointError(f"{checkpoint_path}: {e}") from None
-    state = checkpoint.strip_prefix(ck.tensors, "model.")
-    try:
-        model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise checkpoint.CheckpointError(
             f"{checkpoint_path}: weights do not fit the stored architecture ({e})"
         ) from None
-    stats = ck.meta.get("waveform_stats")
-    if stats is not None and not isinstance(model, FeatureHeadModel):
-        model.set_waveform_stats(stats["mean"], stats["std"])
     return model, ck.meta
 
 

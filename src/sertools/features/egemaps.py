@@ -9,8 +9,9 @@ audio at ``sample_rate`` is checked there) and passed to openSMILE's
 eGeMAPSv02 configuration at the Functionals level, which yields one row of 88
 values in openSMILE's order (:func:`feature_names`).
 
-Two things openSMILE does not check are checked here, each stopping with one
-line naming the file (:class:`~sertools.data.errors.DataError`):
+Two things openSMILE does not check are checked here (:func:`functionals`, which
+the ``infer`` command also calls on decoded audio), each stopping with one line
+naming the file (:class:`~sertools.data.errors.DataError`):
 
 * openSMILE scales float samples by 32768 and casts them to int16. A sample at
   or beyond full scale (possible in a float WAV) would wrap around to the
@@ -77,22 +78,27 @@ def feature_names() -> list[str]:
 
 def _row(path: str, sample_rate: int) -> np.ndarray:
     """The 88 float32 functionals of one file (one line naming it if they cannot be had)."""
-    wav = read_audio(path, sample_rate)
+    return functionals(read_audio(path, sample_rate), sample_rate, path)
+
+
+def functionals(wav: np.ndarray, sample_rate: int, where: str) -> np.ndarray:
+    """The 88 float32 functionals of mono float samples ``wav`` (modified in place: clipped);
+    ``where`` names the audio in the one-line error (the checks of the module docstring)."""
     if not np.isfinite(wav).all():
-        raise DataError(f"{path}: audio has non-finite samples")
-    np.clip(wav, -1.0, _FULL_SCALE, out=wav)  # read_audio returns a fresh array
+        raise DataError(f"{where}: audio has non-finite samples")
+    np.clip(wav, -1.0, _FULL_SCALE, out=wav)
     with warnings.catch_warnings():
         # too short a clip: openSMILE warns and returns NaN, which is refused below with the file's name
         warnings.filterwarnings("ignore", message="Segment too short", category=UserWarning)
         frame = _smile().process_signal(wav, sample_rate)
     row = frame.to_numpy(dtype=np.float32)
     if row.shape != (1, DIM):
-        raise DataError(f"{path}: openSMILE returned {row.shape} functionals, expected (1, {DIM})")
+        raise DataError(f"{where}: openSMILE returned {row.shape} functionals, expected (1, {DIM})")
     bad = ~np.isfinite(row[0])
     if bad.any():
         first = feature_names()[int(np.argmax(bad))]
         raise DataError(
-            f"{path}: {int(bad.sum())} of {DIM} eGeMAPS features are not finite (first: {first}); "
+            f"{where}: {int(bad.sum())} of {DIM} eGeMAPS features are not finite (first: {first}); "
             f"{len(wav) / sample_rate:.3f} s of audio (too short or silent?)"
         )
     return row[0]

@@ -143,6 +143,25 @@ def read(path: str | Path, upstream: str | None = None) -> Features:
     )
 
 
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata of a features file (upstream, settings, layer names, file ids) without reading
+    its tensors: what the ``export`` command records of the upstream a head was trained on."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FeatureError(f"{path}: features file not found")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = json.loads((fh.metadata() or {}).get(META_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise FeatureError(f"{path}: not a readable features file ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise FeatureError(f"{path}: not a sertools features file")
+    check_upstream(meta.get("upstream", ""), f"{path}: key 'upstream'")
+    return meta
+
+
 def aligned(feats: Features, file_ids: Sequence[str], frames: Sequence[int], where: str) -> np.ndarray:
     """The rows of ``feats`` for ``file_ids`` in that order ([n, L, D] float32).
 

@@ -1,7 +1,9 @@
-"""Frozen WavLM features: every hidden layer, mean (and optionally std) pooled over valid frames.
+"""Frozen SSL features (upstream ``wavlm``): every hidden layer, mean (and optionally std) pooled over valid frames.
 
 The backbone is the one ``model.backbone`` names (``tiny``, a hub id or a local
-directory), built by :func:`sertools.model.network.build_model` so that
+directory of any family of :mod:`sertools.model.families`: WavLM, HuBERT,
+wav2vec 2.0, data2vec-audio; the upstream keeps the name ``wavlm``, the
+paper's), built by :func:`sertools.model.network.build_model` so that
 waveform normalisation, the attention mask and the length-aware GroupNorm are
 exactly those of fine-tuning, then frozen in eval mode. Each utterance is
 processed whole (no crops) in duration-sorted batches of at most
@@ -13,6 +15,10 @@ Mean pooling is linear, so a softmax-weighted sum of the pooled layers (the
 frozen head, :mod:`sertools.model.frozen`) equals mean pooling of the weighted
 sum of hidden states: SUPERB's weighted-sum protocol at a fraction of the cost.
 The ``tiny`` backbone is random: ``seed`` fixes it.
+
+:func:`pooled_rows` is the part that runs the backbone; :func:`extract` feeds it
+the manifest's files, and the ``infer`` command (:mod:`sertools.inference`)
+feeds it decoded audio of any file, so both compute a row the same way.
 """
 
 from __future__ import annotations
@@ -96,10 +102,8 @@ def extract(
     """
     model = frozen_backbone(model_cfg, int(settings["seed"])).to(device)
     names = layer_names(model)
-    width = model.backbone.config.hidden_size * (2 if settings["std_pooling"] else 1)
-    out = np.zeros((len(paths), len(names), width), dtype=np.float32)
     if not len(paths):
-        return out, names
+        return pooled_rows(model, None, np.zeros(0, dtype=np.int64), settings, device), names
     lengths = np.asarray(frames, dtype=np.int64)
     min_len = min_input_samples(model)
     if lengths.min() < min_len:
@@ -108,12 +112,38 @@ def extract(
             f"({min_len} samples); raise manifest.min_duration_s"
         )
     audio = dataset.AudioDataset(list(paths), lengths.tolist(), sample_rate)
-    plan = batching.eval_batches(lengths / sample_rate, float(settings["max_batch_seconds"]))
+    return pooled_rows(model, audio, lengths, settings, device), names
+
+
+def pooled_rows(
+    model: SERModel,
+    items: dataset.AudioDataset | None,
+    lengths: np.ndarray,
+    settings: Mapping[str, Any],
+    device: torch.device,
+    progress: bool = True,
+) -> np.ndarray:
+    """[N, L + 1, D (x 2 with std)] float32 rows of the items of ``items`` (``lengths`` in samples, each at
+    least the receptive field), in duration-sorted batches of at most ``max_batch_seconds``
+    (``progress`` False: no progress bar)."""
+    width = model.backbone.config.hidden_size * (2 if settings["std_pooling"] else 1)
+    out = np.zeros((len(lengths), len(layer_names(model)), width), dtype=np.float32)
+    if items is None or not len(lengths):
+        return out
+    plan = batching.eval_batches(lengths / items.sample_rate, float(settings["max_batch_seconds"]))
     dtype = amp_dtype(settings["amp"], device)
     with torch.inference_mode():
-        batches = dataset.iterate_batches(audio, plan, min_len)
-        for batch in tqdm(batches, total=len(plan), desc="wavlm features", mininterval=30, file=sys.stderr):
+        batches = dataset.iterate_batches(items, plan, min_input_samples(model))
+        bar = tqdm(
+            batches,
+            total=len(plan),
+            desc="wavlm features",
+            mininterval=30,
+            file=sys.stderr,
+            disable=not progress,
+        )
+        for batch in bar:
             with autocast(device, dtype):
                 states, valid = model.layer_states(batch.wave.to(device), batch.lengths.to(device))
             out[batch.index.numpy()] = pool(states, valid, bool(settings["std_pooling"])).cpu().numpy()
-    return out, names
+    return out

@@ -1,4 +1,4 @@
-"""The WavLM backbone: where it comes from and what sertools changes inside it.
+"""The self-supervised backbone: where it comes from and what sertools changes inside it.
 
 Sources (``model.backbone``): ``tiny`` is a small random-init WavLM built from
 ``model.tiny`` (offline, deterministic under ``torch.manual_seed``); anything
@@ -7,11 +7,20 @@ transformers or a model-hub id. Both get the run's SpecAugment
 (``mask_time_prob``) and LayerDrop settings (``layerdrop: null`` keeps the
 checkpoint's own), and weights are kept in fp32.
 
-Inside the backbone sertools changes one thing and observes another:
+Families (:mod:`sertools.model.families`): WavLM (Base, Base+, Large),
+HuBERT, wav2vec 2.0 and data2vec-audio, which transformers builds with one
+interface. A checkpoint's family is its config.json ``model_type``; layer
+counts and widths are always read from its config (docs/upstreams.md lists what
+was tested and what to set).
+
+Inside the backbone sertools changes what would let padding in, and observes the layers:
 
 * the time-GroupNorm of the first conv layer is swapped for the length-aware
   one of :mod:`sertools.model.group_norm` (:func:`install_length_aware_group_norm`)
   unless ``model.group_norm`` is ``padded``;
+* under ``valid_frames`` too, a stack of positional convolutions (data2vec-audio's)
+  has its padded frames zeroed between its layers, with hooks that live for one
+  forward call (:func:`positional_conv_layers`, :func:`length_aware_norm`);
 * the hidden state after every transformer layer is captured with hooks that
   live for one forward call (:func:`capture_layer_states`), so LayerDrop (a
   skipped layer acts as the identity) still yields all L + 1 states.
@@ -21,21 +30,33 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor, nn
 
 from sertools.io import file_sha256, looks_like_path
+from sertools.model.families import FAMILIES, family_of
 from sertools.model.group_norm import LengthAwareGroupNorm
 
 # transformers is imported where a backbone is built, not here: importing it takes
 # about 2 s, and the jobs that train or predict from frozen features, and the
 # workflow's own Snakefile, import this module without ever building one.
 if TYPE_CHECKING:
-    from transformers import WavLMConfig, WavLMModel
+    from transformers import PretrainedConfig, PreTrainedModel, WavLMConfig
+
+
+def family_classes(model_type: str) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
+    """(config class, base model class) of a family, imported from transformers on first use."""
+    import transformers
+
+    stem = FAMILIES[family_of(model_type)]
+    return getattr(transformers, f"{stem}Config"), getattr(transformers, f"{stem}Model")
+
 
 # --------------------------------------------------------------------------- where it comes from
 
@@ -74,10 +95,8 @@ def tiny_backbone_config(
     return WavLMConfig(**fields, **drop, **backbone_overrides(mask_time_prob, layerdrop))
 
 
-def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -> WavLMModel:
-    """Pre-trained WavLM from a local checkpoint directory or a model-hub id."""
-    from transformers import WavLMModel
-
+def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -> PreTrainedModel:
+    """Pre-trained upstream (:data:`FAMILIES`) from a local checkpoint directory or a model-hub id."""
     overrides = backbone_overrides(mask_time_prob, layerdrop)
     path = Path(source).expanduser()
     if path.exists():
@@ -86,22 +105,39 @@ def load_backbone(source: str, mask_time_prob: float, layerdrop: float | None) -
                 f"model.backbone {source!r} is not a saved transformers checkpoint directory "
                 "(expected a directory holding config.json and the weights)"
             )
-        return WavLMModel.from_pretrained(str(path), **overrides).float()
+        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+        family_of(model_type, f"model.backbone {source!r} (config.json)")
+        return _pretrained(str(path), str(model_type), overrides).float()
     if looks_like_path(source):
         raise FileNotFoundError(f"model.backbone: local checkpoint directory {source!r} does not exist")
+    from transformers import AutoConfig
+
     try:
-        backbone = WavLMModel.from_pretrained(source, **overrides)
+        model_type = AutoConfig.from_pretrained(source).model_type
+        family_of(model_type, f"model.backbone {source!r}")
+        backbone = _pretrained(source, model_type, overrides)
     except OSError as e:
         raise RuntimeError(
             f"model.backbone: could not load model-hub id {source!r} ({type(e).__name__}); this machine may "
             "have no hub access. Download it where the hub is reachable (e.g. `hf download "
-            f"{source} --local-dir DIR`, or WavLMModel.from_pretrained(...).save_pretrained(DIR)) "
+            f"{source} --local-dir DIR`, or <Family>Model.from_pretrained(...).save_pretrained(DIR)) "
             "and set model.backbone to that local directory"
         ) from e
     return backbone.float()  # fp32 master weights whatever the checkpoint's dtype
 
 
-def make_backbone(model_cfg: Mapping[str, Any]) -> WavLMModel:
+def _pretrained(source: str, model_type: str, overrides: Mapping[str, Any]) -> PreTrainedModel:
+    """The base model of a checkpoint with the run's overrides set on its config first: from_pretrained
+    would hand a field its config class lacks (data2vec-audio has no ``apply_spec_augment``, which its
+    model reads with a default) to the model's constructor, which refuses it."""
+    config_cls, model_cls = family_classes(model_type)
+    config = config_cls.from_pretrained(source)
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return model_cls.from_pretrained(source, config=config)
+
+
+def make_backbone(model_cfg: Mapping[str, Any]) -> PreTrainedModel:
     """The backbone of a resolved ``model`` config section (``tiny`` or a pre-trained source)."""
     from transformers import WavLMModel
 
@@ -112,11 +148,11 @@ def make_backbone(model_cfg: Mapping[str, Any]) -> WavLMModel:
     return load_backbone(source, model_cfg["mask_time_prob"], model_cfg["layerdrop"])
 
 
-def backbone_from_config(config: Mapping[str, Any]) -> WavLMModel:
-    """A random-init backbone of exactly the shape of a saved ``WavLMConfig.to_dict()``."""
-    from transformers import WavLMConfig, WavLMModel
-
-    return WavLMModel(WavLMConfig.from_dict(copy.deepcopy(dict(config))))
+def backbone_from_config(config: Mapping[str, Any]) -> PreTrainedModel:
+    """A random-init backbone of exactly the shape of a saved ``config.to_dict()`` (its ``model_type``
+    names the family; a description without one is WavLM's, the only family before there were others)."""
+    config_cls, model_cls = family_classes(str(config.get("model_type") or "wavlm"))
+    return model_cls(config_cls.from_dict(copy.deepcopy(dict(config))))
 
 
 def identity(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,32 +176,87 @@ def identity(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- what sertools changes inside
 
 
-def install_length_aware_group_norm(backbone: WavLMModel) -> None:
-    """Swap the time-GroupNorm of the first conv layer (``feat_extract_norm == "group"``)."""
-    if backbone.config.feat_extract_norm != "group":
+def install_length_aware_group_norm(backbone: PreTrainedModel) -> None:
+    """Swap the time-GroupNorm of the first conv layer (``feat_extract_norm == "group"``).
+
+    Other feature encoders need nothing: ``layer`` (WavLM Large, wav2vec 2.0
+    Large-LV60, HuBERT Large) and data2vec-audio, whose config has no
+    ``feat_extract_norm``, normalise each frame over its channels, which padding
+    cannot reach.
+    """
+    if getattr(backbone.config, "feat_extract_norm", None) != "group":
         return
     layer0 = backbone.feature_extractor.conv_layers[0]
     gn = getattr(layer0, "layer_norm", None)
     if not isinstance(gn, nn.GroupNorm):
         raise RuntimeError(
-            "unexpected WavLM feature encoder layout (no GroupNorm in conv layer 0); "
+            f"unexpected {type(backbone).__name__} feature encoder layout (no GroupNorm in conv layer 0); "
             "this transformers version is not supported by sertools.model"
         )
     layer0.layer_norm = LengthAwareGroupNorm(gn)
 
 
+def freeze_feature_encoder(backbone: PreTrainedModel) -> None:
+    """Stop the CNN feature encoder's gradients (``model.freeze_feature_encoder``). HuBERT's base model
+    lacks the ``freeze_feature_encoder()`` of the other families; what that method does is the encoder's
+    own ``_freeze_parameters()``, which every family has."""
+    method = getattr(backbone, "freeze_feature_encoder", None)
+    if method is not None:
+        method()
+    else:
+        backbone.feature_extractor._freeze_parameters()
+
+
 def length_aware_norm(
-    backbone: WavLMModel, first_layer_frames: Tensor
+    backbone: PreTrainedModel, first_layer_frames: Tensor, frames: Tensor | None = None
 ) -> contextlib.AbstractContextManager[None]:
-    """Context in which the first conv layer's GroupNorm knows each utterance's valid frames."""
+    """Context in which the first conv layer's GroupNorm knows each utterance's valid frames and, given
+    ``frames`` (the valid frames after the feature encoder), a stack of positional convolutions masks
+    its padded frames (:func:`positional_conv_layers`)."""
+    stack = contextlib.ExitStack()
     # looked up, not stored: a second reference would register the module twice in the state dict
     gn = getattr(backbone.feature_extractor.conv_layers[0], "layer_norm", None)
-    if not isinstance(gn, LengthAwareGroupNorm):
-        return contextlib.nullcontext()
-    return gn.frame_lengths(first_layer_frames)
+    if isinstance(gn, LengthAwareGroupNorm):
+        stack.enter_context(gn.frame_lengths(first_layer_frames))
+    layers = positional_conv_layers(backbone) if frames is not None else []
+    if layers:
+        stack.enter_context(_masked_outputs(layers, frames))
+    return stack
 
 
-def last_hidden_state(backbone: WavLMModel, x: Tensor, attn: Tensor | None) -> Tensor:
+def positional_conv_layers(backbone: PreTrainedModel) -> list[nn.Module]:
+    """The layers of a convolutional positional embedding of several layers (data2vec-audio's), else [].
+
+    The encoder zeroes padded frames before its positional embedding, so one
+    convolution (WavLM, HuBERT, wav2vec 2.0) sees at the end of an utterance
+    the zeros an unpadded utterance is padded with. In a stack, the first layer's
+    outputs at padded frames are not zero and the next layer reads them: the
+    padding would reach the valid frames unless each layer's padded outputs are
+    zeroed again (:func:`length_aware_norm`).
+    """
+    layers = getattr(getattr(backbone.encoder, "pos_conv_embed", None), "layers", None)
+    return list(layers) if isinstance(layers, nn.ModuleList) else []
+
+
+@contextlib.contextmanager
+def _masked_outputs(layers: list[nn.Module], frames: Tensor) -> Iterator[None]:
+    """Forward hooks that zero each layer's [B, C, T] output at t >= ``frames``."""
+
+    def hook(_mod: nn.Module, _args: tuple, output: Tensor) -> Tensor:
+        keep = (
+            torch.arange(output.shape[-1], device=output.device)[None, :] < frames.to(output.device)[:, None]
+        )
+        return output * keep[:, None, :].to(output.dtype)
+
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def last_hidden_state(backbone: PreTrainedModel, x: Tensor, attn: Tensor | None) -> Tensor:
     """The backbone's output [B, T', D] for normalised waveforms ``x`` and a sample mask ``attn``."""
     # transformers' WavLM attention combines a bool padding mask with a float position
     # bias; torch warns about the mixed types on every call. Harmless: silence only that.
@@ -194,7 +285,7 @@ class LayerStates:
 
 
 @contextlib.contextmanager
-def capture_layer_states(backbone: WavLMModel) -> Iterator[LayerStates]:
+def capture_layer_states(backbone: PreTrainedModel) -> Iterator[LayerStates]:
     """Hooks that record the encoder input and each layer's output during the block."""
     layers = backbone.encoder.layers
     states = LayerStates(len(layers))

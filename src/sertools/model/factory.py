@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from sertools.model import frozen, network
 
@@ -41,6 +41,22 @@ def from_architecture(arch: Mapping[str, Any]) -> nn.Module:
     if arch.get("kind") == frozen.KIND:
         return frozen.from_architecture(dict(arch))
     return network.model_from_architecture(arch)
+
+
+def restore(
+    arch: Mapping[str, Any], weights: Mapping[str, Tensor], waveform_stats: Mapping[str, float] | None = None
+) -> nn.Module:
+    """The model of a saved architecture with its saved weights (all of them, nothing else) and, for a
+    fine-tuned model, its waveform statistics (``waveform_norm: train_stats``). Prediction from a
+    checkpoint and from an exported folder (:mod:`sertools.inference.bundle`) both rebuild models here.
+
+    Raises ValueError (the architecture) or RuntimeError (weights that do not fit it).
+    """
+    model = from_architecture(arch)
+    model.load_state_dict(dict(weights), strict=True)
+    if waveform_stats is not None and isinstance(model, network.SERModel):
+        model.set_waveform_stats(waveform_stats["mean"], waveform_stats["std"])
+    return model
 
 
 def min_input_length(model: nn.Module) -> int:

@@ -50,12 +50,14 @@ def infer(
     dtype: torch.dtype | None = None,
     min_length: int = 1,
     plan: Sequence[np.ndarray] | None = None,
+    progress: bool = True,
 ) -> Inferred:
     """Every output of the model for every item, full length.
 
     ``lengths`` are in samples; the batch limit is converted with the dataset's
     sample rate. ``plan`` (batches of item indices) replaces the duration-bounded
-    batches. The model is put in eval mode.
+    batches. The model is put in eval mode. ``progress`` False hides the progress
+    bar (a caller that runs many small sets shows its own).
     """
     n = len(dataset)
     logits = np.zeros((n, K), dtype=np.float32)
@@ -69,7 +71,13 @@ def infer(
     with torch.inference_mode():
         batches = data.iterate_batches(dataset, plan, min_length)
         for batch in tqdm(
-            batches, total=len(plan), desc="predict", unit="batch", mininterval=30, file=sys.stderr
+            batches,
+            total=len(plan),
+            desc="predict",
+            unit="batch",
+            mininterval=30,
+            file=sys.stderr,
+            disable=not progress,
         ):
             with autocast(device, dtype):
                 out = model(batch.wave.to(device), batch.lengths.to(device))

@@ -1,11 +1,12 @@
-"""Multitask WavLM model: categorical logits (9 classes) + arousal/valence/dominance.
+"""Multitask SSL model: categorical logits (9 classes) + arousal/valence/dominance.
 
 Pipeline of ``SERModel.forward(wave, lengths)``:
 
 1. waveform normalisation (``utterance`` / ``train_stats`` / ``none``); padded
    samples are zeroed afterwards;
-2. WavLM backbone (:mod:`sertools.model.backbone`; sample-level attention mask
-   passed when ``attention_mask``);
+2. the self-supervised backbone, WavLM or another family of
+   :mod:`sertools.model.families` (:mod:`sertools.model.backbone`; sample-level
+   attention mask passed when ``attention_mask``);
 3. layer aggregation: softmax-weighted sum of all L + 1 hidden states
    (embedding output + every transformer layer) or the last hidden state;
 4. ``head: pooling`` (default): masked pooling (attentive statistics or mean)
@@ -26,7 +27,9 @@ places would otherwise let padding leak in, and each is handled:
 
 * the waveform statistics (``utterance`` norm) use the valid samples only;
 * WavLM-Base's first conv layer has a GroupNorm over *time*; it is replaced by
-  the length-aware GroupNorm of :mod:`sertools.model.group_norm`;
+  the length-aware GroupNorm of :mod:`sertools.model.group_norm` (and
+  data2vec-audio's stack of positional convolutions has its padded frames
+  zeroed between layers, :func:`sertools.model.backbone.positional_conv_layers`);
 * pooling (or the TC-GRU head) and the frame mask use the conv output-length
   formula (:mod:`sertools.model.lengths`); WavLM itself zeroes padded frames
   before its positional convolution and masks padded keys in attention.
@@ -58,7 +61,7 @@ from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_fo
 from sertools.model.tcgru import GaussianDims, TCGRUHead, mlp_head
 
 if TYPE_CHECKING:
-    from transformers import WavLMModel
+    from transformers import PreTrainedModel
 
 NUM_DIMS = len(DIMENSIONS)
 #: version 2 adds ``head``, ``tc_gru`` and ``dim_scale``; version 1 descriptions mean pooling / unit
@@ -232,7 +235,7 @@ class SERModel(nn.Module):
 
     def __init__(
         self,
-        backbone: WavLMModel,
+        backbone: PreTrainedModel,
         *,
         layer_aggregation: str = "weighted_sum",
         pooling: str = "attentive_stats",
@@ -270,7 +273,7 @@ class SERModel(nn.Module):
         if group_norm == "valid_frames":
             backbones.install_length_aware_group_norm(backbone)
         if freeze_feature_encoder:
-            backbone.freeze_feature_encoder()
+            backbones.freeze_feature_encoder(backbone)
 
         cfg = backbone.config
         num_states = cfg.num_hidden_layers + 1
@@ -332,7 +335,7 @@ class SERModel(nn.Module):
         """Pooled (or TC-GRU) utterance representation [B, embed_dim] (fp32)."""
         x, attn, frames, first_layer = self._backbone_inputs(wave, lengths)
         self._check_spec_augment(int(frames.max()))
-        with backbones.length_aware_norm(self.backbone, first_layer):
+        with backbones.length_aware_norm(self.backbone, first_layer, self._valid(frames)):
             hidden = self._backbone_states(x, attn)
         if self.head_kind == "tc_gru":
             return self.pool(hidden, frames).float()
@@ -345,7 +348,7 @@ class SERModel(nn.Module):
         frames per row. The frozen-upstream features (:mod:`sertools.features.wavlm`) pool these."""
         x, attn, frames, first_layer = self._backbone_inputs(wave, lengths)
         with (
-            backbones.length_aware_norm(self.backbone, first_layer),
+            backbones.length_aware_norm(self.backbone, first_layer, self._valid(frames)),
             backbones.capture_layer_states(self.backbone) as states,
         ):
             last = backbones.last_hidden_state(self.backbone, x, attn)
@@ -436,11 +439,16 @@ class SERModel(nn.Module):
         attn = sample_mask.to(torch.long) if self.use_attention_mask else None
         return x, attn, frames, first_layer
 
+    def _valid(self, frames: Tensor) -> Tensor | None:
+        """``frames`` for the backbone's positional-convolution mask under ``group_norm: valid_frames``
+        (data2vec-audio's stack, :func:`sertools.model.backbone.positional_conv_layers`), else None."""
+        return frames if self.group_norm == "valid_frames" else None
+
     def _check_spec_augment(self, max_frames: int) -> None:
         cfg = self.backbone.config
         if (
             self.training
-            and cfg.apply_spec_augment
+            and getattr(cfg, "apply_spec_augment", True)  # data2vec-audio's config has no such field
             and cfg.mask_time_prob > 0
             and max_frames < cfg.mask_time_length
         ):
@@ -472,8 +480,10 @@ def min_input_samples(model: SERModel) -> int:
 
 def frames_for_samples(model: SERModel, lengths: Tensor | int) -> Tensor | int:
     """Number of backbone frames for ``lengths`` samples (same kind as the input: int or LongTensor)."""
+    # the conv arithmetic of every family's _get_feat_extract_output_lengths (whose signatures differ)
+    cfg = model.backbone.config
     as_tensor = torch.as_tensor(lengths, dtype=torch.long)
-    frames = model.backbone._get_feat_extract_output_lengths(as_tensor, add_adapter=False).to(torch.long)
+    frames = conv_out_lengths(as_tensor, cfg.conv_kernel, cfg.conv_stride, layers=len(cfg.conv_kernel))
     return int(frames) if isinstance(lengths, int) else frames
 
 

@@ -43,6 +43,7 @@ from sertools.training.runtime.job import Job
 from sertools.training.runtime.outputs import RunFiles
 from sertools.training.runtime.recoverables import Recoverables
 from sertools.training.runtime.seeding import epoch_seed, seed_epoch
+from sertools.training.runtime.tensorboard import TensorBoardLog
 from sertools.training.sample_weights import SampleWeighting
 from sertools.training.state import LogRow, Outcome, RunState
 
@@ -64,6 +65,7 @@ class Setup:
     best_meta: Mapping[str, Any]  # best.safetensors metadata, apart from the epoch and its metric
     device: torch.device
     ctx: distributed.DistContext
+    board: TensorBoardLog | None = None  # the run's TensorBoard log (train.tensorboard, writing rank only)
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,13 +314,16 @@ def validation_loss(
 
 
 def save_epoch(setup: Setup, state: RunState, outcome: Outcome) -> None:
-    """Best weights (if improved), log, then the resume checkpoint: this order is what makes a kill safe."""
+    """Best weights (if improved), log, then the resume checkpoint: this order is what makes a kill safe.
+    The TensorBoard log, if any, comes after them."""
     if not setup.ctx.is_main:
         return
     if outcome.improved:
         write_best(setup, state)
     outputs.write_log(setup.files.log, LogRow, state.log_rows)
     setup.resume.save(setup.files.resume, {"config_hash": setup.job.config_hash})
+    if setup.board is not None:  # last: a resumed run rewrites the whole TensorBoard log anyway
+        setup.board.add(state.log_rows[-1])
 
 
 def write_best(setup: Setup, state: RunState) -> None:

@@ -47,7 +47,7 @@ from sertools.model import backbone
 from sertools.training.data import TrainingData, WaveformStats, load_training_data
 from sertools.training.loop import Setup, run_epoch, write_best
 from sertools.training.optimisation import Optimisation, build_optimisation
-from sertools.training.runtime import distributed, provenance
+from sertools.training.runtime import distributed, provenance, tensorboard
 from sertools.training.runtime.job import Job, make_job
 from sertools.training.runtime.outputs import RunFiles, outputs_in, read_resume, write_config, write_log
 from sertools.training.runtime.recoverables import Recoverables, RngState
@@ -143,6 +143,9 @@ def fit(
     files.prepare(ctx)
     data = load_training_data(labels, manifest, job, device, features)
     optim, state, stats, resumed_from = resume_or_start(job, data, files, device, ctx)
+    board = tensorboard.open_log(
+        bool(job.train.get("tensorboard")) and ctx.is_main, files.tensorboard, state.log_rows
+    )
     setup = Setup(
         job=job,
         data=data,
@@ -153,19 +156,19 @@ def fit(
         best_meta=best_meta(job, optim, data, stats),
         device=device,
         ctx=ctx,
+        board=board,
     )
-    if resumed_from is not None:
-        rewrite_outputs(setup, state)
-    if ctx.is_main:
-        write_description(job, files, device)
-    announce_epoch_pool(job)
-    while not state.finished and state.epochs_done < job.max_epochs:
-        run_epoch(setup, state)
-        if stop_after_epochs is not None and state.epochs_done >= stop_after_epochs and not state.finished:
-            log.warning(
-                "stopping after epoch %d as requested (stop_after_epochs); rerun to resume", state.epochs_done
-            )
+    try:
+        if resumed_from is not None:
+            rewrite_outputs(setup, state)
+        if ctx.is_main:
+            write_description(job, files, device)
+        announce_epoch_pool(job)
+        if not run_epochs(setup, state, stop_after_epochs):
             return {"interrupted": True, "epochs_run": state.epochs_done, "config_hash": job.config_hash}
+    finally:
+        if board is not None:
+            board.close()
     summary = summarise(setup, state, resumed_from, time.monotonic() - started)
     if ctx.is_main:
         write_json(files.run, summary)
@@ -178,6 +181,18 @@ def fit(
         state.epochs_done,
     )
     return summary
+
+
+def run_epochs(setup: Setup, state: RunState, stop_after_epochs: int | None) -> bool:
+    """The epochs left to run; False when ``stop_after_epochs`` stopped them before the end."""
+    while not state.finished and state.epochs_done < setup.job.max_epochs:
+        run_epoch(setup, state)
+        if stop_after_epochs is not None and state.epochs_done >= stop_after_epochs and not state.finished:
+            log.warning(
+                "stopping after epoch %d as requested (stop_after_epochs); rerun to resume", state.epochs_done
+            )
+            return False
+    return True
 
 
 def resume_or_start(

@@ -3,8 +3,9 @@
 A job is a (variant, seed) pair with the ``model`` section, the variant's
 ``train`` section (its overrides applied) and the variant's own settings. The
 config hash covers everything that determines the trained weights: those
-sections, the variant's name, the seed, the SHA-256 of the label and manifest
-files (and of the cached features a frozen-upstream job reads), the code
+sections (less :data:`UNHASHED_TRAIN_KEYS`, which decide no weight), the
+variant's name, the seed, the SHA-256 of the label and manifest files (and of
+the cached features a frozen-upstream job reads), the code
 fingerprint (:func:`sertools.training.runtime.provenance.code_fingerprint`) and
 :data:`TRAINING_VERSION`. A resume checkpoint is used only by a job with
 the same hash (docs/training.md, "Resume").
@@ -27,6 +28,9 @@ from sertools.training.runtime import provenance
 #: ``train`` rule runs it too (sertools.architecture.STAGES, checked by a test)
 STAGE_MODULE = "sertools.training.train"
 TRAINING_VERSION = 2  # bump when training semantics change: old resume checkpoints are then ignored
+#: train keys that change no weight (what a run writes beside them), left out of the hash: switching
+#: one of them on for a finished run resumes from its checkpoint instead of training again
+UNHASHED_TRAIN_KEYS = ("tensorboard",)
 
 
 def config_hash(
@@ -112,7 +116,7 @@ def make_job(
     variant = {k: copy.deepcopy(v) for k, v in variant.items() if k != "train"}
     digest = config_hash(
         model,
-        train,
+        {k: v for k, v in train.items() if k not in UNHASHED_TRAIN_KEYS},
         variant_name,
         variant,
         int(seed),

@@ -4,8 +4,9 @@ In the run directory: ``best.safetensors`` (the best epoch's weights and what
 prediction needs to rebuild the model), ``train_log.csv`` (one row per epoch,
 :class:`sertools.training.state.LogRow`), ``run.json`` (the summary, written last),
 ``config.yaml`` (the job's settings and config hash), ``env.json``
-(:func:`sertools.training.runtime.provenance.collect`) and ``resume/last.safetensors``
-(the resume checkpoint). Every file is written atomically, and after each
+(:func:`sertools.training.runtime.provenance.collect`), ``resume/last.safetensors``
+(the resume checkpoint) and, with ``train.tensorboard``, ``tensorboard/``
+(:mod:`sertools.training.runtime.tensorboard`). Every file is written atomically, and after each
 epoch in the order best, log, resume checkpoint, so the resume checkpoint never
 describes an epoch whose other outputs are missing (docs/training.md, "Resume").
 Only rank 0 of a data-parallel run writes.
@@ -48,6 +49,7 @@ class RunFiles:
     config: Path
     env: Path
     resume: Path
+    tensorboard: Path  # the TensorBoard event files (train.tensorboard)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any]) -> RunFiles:
@@ -61,6 +63,7 @@ class RunFiles:
             config=out / "config.yaml",
             env=out / "env.json",
             resume=out / "resume" / "last.safetensors",
+            tensorboard=out / "tensorboard",
         )
 
     @classmethod
