@@ -64,7 +64,9 @@ def corpus_label_files(wildcards):
     """The consensus and detailed label files the label stage reads (labels.detailed_source picks the latter)."""
     source = config["labels"]["detailed_source"]
     if config["corpus"]["source"] == "synthetic":
-        detailed = synth_files.LABELS_TXT if source == "labels_txt" else synth_files.DETAILED
+        detailed = (
+            synth_files.LABELS_TXT if source == "labels_txt" else synth_files.DETAILED
+        )
         return {
             "consensus": f"{SYNTH_DIR}/{synth_files.CONSENSUS}",
             "detailed": f"{SYNTH_DIR}/{detailed}",
