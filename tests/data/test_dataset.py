@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,11 +22,11 @@ VARIANT_DEFAULTS = config_mod.resolve({"variants": {"hard_ce": {"targets": "cons
 ]["hard_ce"]
 
 
-def build_targets(df, variant, *args, **kwargs):
+def build_targets(df: pd.DataFrame, variant: dict, *args: Any, **kwargs: Any) -> data_targets.Targets:
     return data_targets.build_targets(df, {**VARIANT_DEFAULTS, **variant}, *args, **kwargs)
 
 
-def scheme_hard_labels(df, variant, *args, **kwargs):
+def scheme_hard_labels(df: pd.DataFrame, variant: dict, *args: Any, **kwargs: Any) -> np.ndarray:
     return data_targets.scheme_hard_labels(df, {**VARIANT_DEFAULTS, **variant}, *args, **kwargs)
 
 

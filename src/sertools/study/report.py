@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -458,15 +459,15 @@ class _Findings:
     baseline: str
     level: float
 
-    @property
+    @cached_property
     def base(self) -> str:
         return self.r.rows[self.baseline]
 
-    @property
+    @cached_property
     def dist(self) -> list[str]:
         return [v for v in self.r.rows if v in self.variants and self.variants[v]["targets"] != "consensus"]
 
-    @property
+    @cached_property
     def levels(self) -> list[float]:
         votes = self.r.votes
         return sorted(votes.loc[votes["axis"] == "reliability", "reliability"].unique())
