@@ -74,6 +74,7 @@ lint: $(STAMP) lock-check
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1 >/dev/null
+	$(BIN)/mypy
 
 readme: $(STAMP)
 	$(BIN)/python -m sertools.report.readme README.md
