@@ -162,7 +162,9 @@ def read_header(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def aligned(feats: Features, file_ids: Sequence[str], frames: Sequence[int], where: str) -> np.ndarray:
+def aligned(
+    feats: Features, file_ids: Sequence[str], frames: Sequence[int] | np.ndarray, where: str
+) -> np.ndarray:
     """The rows of ``feats`` for ``file_ids`` in that order ([n, L, D] float32).
 
     Every utterance must be in the file with the same audio length (``frames``,

@@ -186,7 +186,7 @@ def install_length_aware_group_norm(backbone: PreTrainedModel) -> None:
     """
     if getattr(backbone.config, "feat_extract_norm", None) != "group":
         return
-    layer0 = backbone.feature_extractor.conv_layers[0]
+    layer0 = backbone.get_submodule("feature_extractor.conv_layers.0")
     gn = getattr(layer0, "layer_norm", None)
     if not isinstance(gn, nn.GroupNorm):
         raise RuntimeError(
@@ -204,24 +204,38 @@ def freeze_feature_encoder(backbone: PreTrainedModel) -> None:
     if method is not None:
         method()
     else:
-        backbone.feature_extractor._freeze_parameters()
+        # a transformers method, not an nn.Module one: the submodule's type does not declare it
+        extractor: Any = backbone.feature_extractor
+        extractor._freeze_parameters()
 
 
 def length_aware_norm(
     backbone: PreTrainedModel, first_layer_frames: Tensor, frames: Tensor | None = None
-) -> contextlib.AbstractContextManager[None]:
+) -> contextlib.ExitStack[bool | None]:
     """Context in which the first conv layer's GroupNorm knows each utterance's valid frames and, given
     ``frames`` (the valid frames after the feature encoder), a stack of positional convolutions masks
     its padded frames (:func:`positional_conv_layers`)."""
     stack = contextlib.ExitStack()
     # looked up, not stored: a second reference would register the module twice in the state dict
-    gn = getattr(backbone.feature_extractor.conv_layers[0], "layer_norm", None)
+    gn = getattr(backbone.get_submodule("feature_extractor.conv_layers.0"), "layer_norm", None)
     if isinstance(gn, LengthAwareGroupNorm):
         stack.enter_context(gn.frame_lengths(first_layer_frames))
-    layers = positional_conv_layers(backbone) if frames is not None else []
-    if layers:
-        stack.enter_context(_masked_outputs(layers, frames))
+    if frames is not None:
+        layers = positional_conv_layers(backbone)
+        if layers:
+            stack.enter_context(_masked_outputs(layers, frames))
     return stack
+
+
+def encoder_layers(backbone: PreTrainedModel) -> nn.ModuleList:
+    """The transformer layers, bottom to top (``backbone.encoder.layers``)."""
+    layers = backbone.get_submodule("encoder.layers")
+    if not isinstance(layers, nn.ModuleList):
+        raise RuntimeError(
+            f"unexpected {type(backbone).__name__} encoder layout (encoder.layers is not a ModuleList); "
+            "this transformers version is not supported by sertools.model"
+        )
+    return layers
 
 
 def positional_conv_layers(backbone: PreTrainedModel) -> list[nn.Module]:
@@ -287,7 +301,7 @@ class LayerStates:
 @contextlib.contextmanager
 def capture_layer_states(backbone: PreTrainedModel) -> Iterator[LayerStates]:
     """Hooks that record the encoder input and each layer's output during the block."""
-    layers = backbone.encoder.layers
+    layers = encoder_layers(backbone)
     states = LayerStates(len(layers))
 
     def pre_hook(_mod: nn.Module, args: tuple, kwargs: dict) -> None:

@@ -20,7 +20,9 @@ def is_frozen(model_cfg: Mapping[str, Any]) -> bool:
     return model_cfg["mode"] == "frozen"
 
 
-def build(model_cfg: Mapping[str, Any], feature_shape: tuple[int, int] | None = None) -> nn.Module:
+def build(
+    model_cfg: Mapping[str, Any], feature_shape: tuple[int, int] | None = None
+) -> network.SERModel | frozen.FeatureHeadModel:
     """A fresh model for a resolved ``model`` section; ``feature_shape`` (L, D) for a frozen head."""
     if not is_frozen(model_cfg):
         return network.build_model(model_cfg)

@@ -64,6 +64,8 @@ class FeatureHeadModel(nn.Module):
         self.layer_weights = nn.Parameter(torch.zeros(self.layers)) if self.layers > 1 else None
         self.cat_head = mlp_head(self.dim, K, hidden=self.hidden, dropout=self.dropout)
         self.dim_head = GaussianDims(self.dim, hidden=self.hidden, dropout=self.dropout)
+        self.feat_mean: Tensor
+        self.feat_std: Tensor
         self.register_buffer("feat_mean", torch.zeros(self.layers, self.dim))
         self.register_buffer("feat_std", torch.ones(self.layers, self.dim))
 

@@ -38,6 +38,8 @@ def masked_group_norm_reference(
     var = (centred * centred).sum(dim=(2, 3), keepdim=True) / count
     out = ((xg - mean) * torch.rsqrt(var + eps)).reshape(b, c, t)
     if weight is not None:
+        if bias is None:
+            raise ValueError("an affine GroupNorm has a bias next to its weight")
         out = out * weight[None, :, None] + bias[None, :, None]
     return out
 

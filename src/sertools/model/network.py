@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
 import torch
@@ -281,7 +281,7 @@ class SERModel(nn.Module):
         self.layer_weights = (
             nn.Parameter(torch.zeros(num_states)) if layer_aggregation == "weighted_sum" else None
         )
-        self.pool: nn.Module
+        self.pool: AttentiveStatsPooling | MeanPooling | TCGRUHead
         self.dim_head: nn.Module
         if tc_settings is None:  # pooling: creation order (hence seeded init) as before the TC-GRU option
             pool_cls = AttentiveStatsPooling if pooling == "attentive_stats" else MeanPooling
@@ -300,6 +300,9 @@ class SERModel(nn.Module):
             self.cat_head = mlp_head(self.pool.out_dim, K, hidden=h, dropout=p)
             self.dim_head = GaussianDims(self.pool.out_dim, hidden=h, dropout=p)
 
+        self.wave_mean: Tensor
+        self.wave_std: Tensor
+        self.wave_stats_set: Tensor
         self.register_buffer("wave_mean", torch.zeros(()))
         self.register_buffer("wave_std", torch.ones(()))
         self.register_buffer("wave_stats_set", torch.zeros((), dtype=torch.bool))
@@ -375,7 +378,7 @@ class SERModel(nn.Module):
 
     def encoder_layers(self) -> nn.ModuleList:
         """The backbone's transformer layers, bottom to top (``backbone.encoder.layers``)."""
-        return self.backbone.encoder.layers
+        return backbones.encoder_layers(self.backbone)
 
     def architecture(self) -> dict[str, Any]:
         """JSON-serialisable description; ``model_from_architecture`` rebuilds it offline."""
@@ -478,6 +481,10 @@ def min_input_samples(model: SERModel) -> int:
     return min_samples_for(list(cfg.conv_kernel), list(cfg.conv_stride))
 
 
+@overload
+def frames_for_samples(model: SERModel, lengths: int) -> int: ...
+@overload
+def frames_for_samples(model: SERModel, lengths: Tensor) -> Tensor: ...
 def frames_for_samples(model: SERModel, lengths: Tensor | int) -> Tensor | int:
     """Number of backbone frames for ``lengths`` samples (same kind as the input: int or LongTensor)."""
     # the conv arithmetic of every family's _get_feat_extract_output_lengths (whose signatures differ)

@@ -31,6 +31,7 @@ from sertools.data import join as data_join
 from sertools.data import targets as data_targets
 from sertools.features import store
 from sertools.features.dataset import FeatureDataset
+from sertools.model import frozen, network
 from sertools.model.inference import sample_rate_of
 from sertools.training.runtime.errors import TrainingError
 from sertools.training.runtime.job import Job
@@ -89,14 +90,20 @@ def load_training_data(
     rows = train_table.iloc[train_targets.rows]
     max_s = job.train["max_train_duration_s"]
     crop = None if max_s is None else max(1, round(float(max_s) * sample_rate))  # None: whole utterances
+    train_set: dataset.AudioDataset | FeatureDataset
+    dev_set: dataset.AudioDataset | FeatureDataset
     if job.frozen:
-        train_set = feature_rows(features, splits.TRAIN, rows, job.model["upstream"])
-        dev_set = feature_rows(features, splits.DEVELOPMENT, dev_table, job.model["upstream"])
+        train_feats = feature_rows(features, splits.TRAIN, rows, job.model["upstream"])
+        dev_feats = feature_rows(features, splits.DEVELOPMENT, dev_table, job.model["upstream"])
+        train_set, train_lengths = train_feats, train_feats.lengths
+        dev_set, dev_lengths = dev_feats, dev_feats.lengths
     else:
         train_set = dataset.AudioDataset(
             rows["path"].tolist(), rows["frames"].tolist(), sample_rate, crop, job.seed
         )
         dev_set = dataset.AudioDataset(dev_table["path"].tolist(), dev_table["frames"].tolist(), sample_rate)
+        train_lengths = _train_lengths(rows, crop)
+        dev_lengths = dev_table["frames"].to_numpy(dtype=np.int64)
     data = TrainingData(
         train_table=train_table,
         train_rows=rows,
@@ -104,9 +111,9 @@ def load_training_data(
         train_targets=train_targets,
         dev_targets=dev_targets,
         train_set=train_set,
-        train_lengths=train_set.lengths if job.frozen else _train_lengths(rows, crop),
+        train_lengths=train_lengths,
         dev_set=dev_set,
-        dev_lengths=dev_set.lengths if job.frozen else dev_table["frames"].to_numpy(dtype=np.int64),
+        dev_lengths=dev_lengths,
         dev_hard=data_targets.scheme_hard_labels(dev_table, job.variant, job.variant_name),
         dev_primary=data_targets.stack(dev_table["p_primary"], "p_primary"),
         difficulty=_difficulty(rows, job.curriculum),
@@ -206,16 +213,19 @@ class WaveformStats:
     value: dict[str, float] | None = None
 
     @classmethod
-    def measure(cls, model: torch.nn.Module, data: TrainingData) -> WaveformStats:
+    def measure(cls, model: network.SERModel | frozen.FeatureHeadModel, data: TrainingData) -> WaveformStats:
         """Measure them over every Train utterance with audio and set them on ``model``.
 
         A frozen-upstream head gets its feature statistics here instead (over the
         Train rows it trains on; they are part of its weights).
         """
         if isinstance(data.train_set, FeatureDataset):
+            if not isinstance(model, frozen.FeatureHeadModel):
+                raise TypeError(f"feature rows train a frozen-upstream head, not a {type(model).__name__}")
             model.set_feature_stats(data.train_set.values.reshape(-1, *data.train_set.shape))
             return cls()
-        if model.waveform_norm != "train_stats":
+        # a frozen-upstream head's waveform_norm is "none"
+        if not isinstance(model, network.SERModel) or model.waveform_norm != "train_stats":
             return cls()
         audio = dataset.AudioDataset(
             data.train_table["path"].tolist(),
@@ -225,9 +235,9 @@ class WaveformStats:
         )
         mean, std = dataset.waveform_stats(audio)
         log.info("waveform statistics over %d Train utterances: mean %.6g, std %.6g", len(audio), mean, std)
-        stats = cls({"mean": float(mean), "std": float(std)})
-        model.set_waveform_stats(stats.value["mean"], stats.value["std"])
-        return stats
+        value = {"mean": float(mean), "std": float(std)}
+        model.set_waveform_stats(value["mean"], value["std"])
+        return cls(value)
 
     def save_state(self) -> tuple[dict[str, torch.Tensor], Any]:
         return {}, self.value

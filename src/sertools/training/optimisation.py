@@ -40,7 +40,7 @@ from torch import nn
 from sertools.classes import CLASSES, K
 from sertools.data import targets as data_targets
 from sertools.device import amp_dtype
-from sertools.model import factory, losses, release_counts, release_losses
+from sertools.model import factory, frozen, losses, network, release_counts, release_losses
 from sertools.training.runtime import distributed
 from sertools.training.runtime.job import Job
 from sertools.training.runtime.seeding import reseed
@@ -55,7 +55,7 @@ PARAM_GROUPS: dict[str, str] = {"backbone": "lr_backbone", "heads": "lr_heads"}
 class Optimisation:
     """The model and everything that updates it (built by :func:`build_optimisation`)."""
 
-    model: torch.nn.Module  # SERModel, or FeatureHeadModel for a frozen upstream
+    model: network.SERModel | frozen.FeatureHeadModel  # FeatureHeadModel: a frozen upstream
     forward_model: torch.nn.Module  # the DDP wrapper under data parallelism, else the model itself
     optimizers: Mapping[str, torch.optim.Optimizer]  # parameter group -> its AdamW
     params: list[torch.nn.Parameter]  # every trainable parameter (gradient clipping)
@@ -78,7 +78,7 @@ class Optimisation:
         lrs = dict(lrs)
         if self.unfreezing is not None:
             before = self.trainable_layers
-            set_trainable_top(self.model.encoder_layers(), self.unfreezing.layers(epoch + 1))
+            set_trainable_top(_fine_tuned(self.model).encoder_layers(), self.unfreezing.layers(epoch + 1))
             lrs["backbone"] = lrs["backbone"] * self.unfreezing.lr_factor(epoch + 1)
             if self.wrap is not None and self.trainable_layers != before:
                 self.forward_model = self.wrap(self.model)
@@ -90,7 +90,10 @@ class Optimisation:
         """Transformer layers training now (None without an unfreezing schedule)."""
         if self.unfreezing is None:
             return None
-        return sum(any(p.requires_grad for p in layer.parameters()) for layer in self.model.encoder_layers())
+        return sum(
+            any(p.requires_grad for p in layer.parameters())
+            for layer in _fine_tuned(self.model).encoder_layers()
+        )
 
     @property
     def min_samples(self) -> int:
@@ -162,9 +165,10 @@ def build_optimisation(
     if unfreezing is None:
         backbone, heads = model.param_groups()
     else:
-        freeze(model.backbone)
-        heads = model.param_groups()[1]
-        backbone = layer_parameters(model.encoder_layers())
+        fine_tuned = _fine_tuned(model)
+        freeze(fine_tuned.backbone)
+        heads = fine_tuned.param_groups()[1]
+        backbone = layer_parameters(fine_tuned.encoder_layers())
     wrap = ddp_wrapper(device) if ctx.enabled else None
     forward_model = wrap(model) if wrap is not None else model
     groups = {"backbone": backbone, "heads": heads}
@@ -187,6 +191,14 @@ def build_optimisation(
         unfreezing=unfreezing,
         wrap=wrap,
     )
+
+
+def _fine_tuned(model: torch.nn.Module) -> network.SERModel:
+    """``model`` as the fine-tuned model whose transformer layers gradual unfreezing steps through
+    (build_optimisation refuses unfreezing for a frozen-upstream head)."""
+    if not isinstance(model, network.SERModel):
+        raise TypeError(f"gradual unfreezing needs a fine-tuned SERModel, got {type(model).__name__}")
+    return model
 
 
 def ddp_wrapper(device: torch.device) -> Callable[[torch.nn.Module], torch.nn.Module]:
@@ -266,6 +278,8 @@ class Objective:
         )
         c = torch.ones_like(per) if sample_weights is None else sample_weights.to(per)
         if self.kind == "cbce" and self.cbce_reduction == "weighted_mean":
+            if weight is None:
+                raise ValueError("the cbce loss needs its class weights (Objective.class_weight)")
             w = weight.to(per)[cat.long()] * c
             return (c * per).sum() / w.sum().clamp_min(torch.finfo(torch.float32).tiny)
         return (c * per).mean()
@@ -513,7 +527,7 @@ class Unfreezing:
         return step.lr_factor
 
 
-def layer_parameters(layers: Sequence[nn.Module]) -> list[nn.Parameter]:
+def layer_parameters(layers: Iterable[nn.Module]) -> list[nn.Parameter]:
     """Every parameter of the transformer layers: the backbone's optimiser group under a schedule."""
     return [p for layer in layers for p in layer.parameters()]
 
@@ -524,7 +538,7 @@ def freeze(module: nn.Module) -> None:
         p.requires_grad_(False)
 
 
-def set_trainable_top(layers: Sequence[nn.Module], n: int) -> int:
+def set_trainable_top(layers: Sequence[nn.Module] | nn.ModuleList, n: int) -> int:
     """Make the top ``n`` of ``layers`` trainable and the rest frozen; returns the number trainable."""
     n = max(0, min(int(n), len(layers)))
     for i, layer in enumerate(layers):
