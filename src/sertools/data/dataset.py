@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,18 @@ from sertools.data.errors import DataError
 log = logging.getLogger(__name__)
 
 IN_MEMORY_LIMIT_BYTES = 1 << 30
+
+
+class Items(Protocol):
+    """What batching and inference read: item ``i`` -> ``(i, float32 vector)`` and the sample rate of
+    the batch plans. :class:`AudioDataset`, and the feature rows and decoded waveforms that share
+    its interface."""
+
+    sample_rate: int
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> tuple[int, np.ndarray]: ...
 
 
 def crop_start(seed: int, epoch: int, item: int, length: int, crop: int) -> int:
@@ -90,7 +102,7 @@ class Batch(NamedTuple):
 
     wave: torch.Tensor
     lengths: torch.Tensor
-    index: torch.Tensor
+    index: torch.Tensor  # type: ignore[assignment]  # shadows tuple.index; the name is Batch's API
 
 
 def check_min_frames(rows: pd.DataFrame, min_frames: int, sample_rate: int, what: str) -> None:
@@ -124,13 +136,15 @@ def collate(items: Sequence[tuple[int, np.ndarray]], min_length: int = 1) -> Bat
 
 
 def iterate_batches(
-    dataset: AudioDataset, batches: Sequence[np.ndarray], min_length: int = 1, num_workers: int = 0
+    dataset: Items, batches: Sequence[np.ndarray], min_length: int = 1, num_workers: int = 0
 ) -> Iterator[Batch]:
     """Yield :class:`Batch` objects in the order of ``batches`` (dataset indices)."""
     if num_workers <= 0:
         for b in batches:
             yield collate([dataset[int(i)] for i in b], min_length)
         return
+    if not isinstance(dataset, torch.utils.data.Dataset):
+        raise TypeError(f"reader processes need a torch Dataset, got {type(dataset).__name__}")
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=[[int(i) for i in b] for b in batches],

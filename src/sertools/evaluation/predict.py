@@ -94,9 +94,10 @@ def predict(
     ``cfg["variants"]``, else ``cfg["train"]``.
     """
     variant = checkpoint.read_meta(checkpoint_path, kind="best").get("variant")
-    train = (
-        config_mod.variant_train(cfg, variant) if variant in cfg.get("variants", {}) else dict(cfg["train"])
-    )
+    if variant is not None and variant in cfg.get("variants", {}):
+        train = config_mod.variant_train(cfg, variant)
+    else:
+        train = dict(cfg["train"])
     inputs = {"best": checkpoint_path, "labels": labels_path, "manifest": manifest_path}
     if features_dir is not None:
         inputs.update(store.input_paths(features_dir, splits))
@@ -152,9 +153,10 @@ def predict_split(
     if "sample_rate" in meta and len(rows) and sr != int(meta["sample_rate"]):
         raise DataError(f"{split}: audio at {sr} Hz but the model was trained at {meta['sample_rate']} Hz")
     min_len = factory.min_input_length(model)
+    items: dataset.Items
     if isinstance(model, FeatureHeadModel):
-        items: dataset.AudioDataset | FeatureDataset = head_inputs(model, rows, where)
-        lengths = items.lengths
+        feature_rows = head_inputs(model, rows, where)
+        items, lengths = feature_rows, feature_rows.lengths
     else:
         dataset.check_min_frames(rows, min_len, sr, split)
         items = dataset.AudioDataset(rows["path"].tolist(), rows["frames"].tolist(), sr)

@@ -117,7 +117,7 @@ def extract(
 
 def pooled_rows(
     model: SERModel,
-    items: dataset.AudioDataset | None,
+    items: dataset.Items | None,
     lengths: np.ndarray,
     settings: Mapping[str, Any],
     device: torch.device,

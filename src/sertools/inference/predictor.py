@@ -82,6 +82,13 @@ class Prepared:
     row: np.ndarray | None = None  # [1, 88] eGeMAPS functionals
 
 
+def _feature_row(item: Prepared) -> np.ndarray:
+    """The eGeMAPS row of a file prepared for a frozen-upstream head."""
+    if item.row is None:
+        raise ValueError(f"{item.key}: prepared without its eGeMAPS row")
+    return item.row
+
+
 class Outputs(NamedTuple):
     """Per file: ``probs`` [N, 9], ``ratings`` [N, 3] (1-7), ``variance`` [N, 3] or None, ``chunks`` [N]."""
 
@@ -277,7 +284,7 @@ class Predictor:
     def _feature_rows(self, items: Sequence[Prepared]) -> np.ndarray:
         """[N, L, D] input rows of a frozen-upstream head."""
         if self.upstream_name == "egemaps":
-            return np.stack([it.row for it in items])
+            return np.stack([_feature_row(it) for it in items])
         assert self.upstream is not None
         from sertools.features import wavlm
 

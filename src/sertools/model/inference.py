@@ -43,7 +43,7 @@ class Inferred(NamedTuple):
 
 def infer(
     model: torch.nn.Module,
-    dataset: data.AudioDataset,
+    dataset: data.Items,
     lengths: np.ndarray,
     max_batch_seconds: float,
     device: torch.device,

@@ -259,9 +259,12 @@ def validate(setup: Setup) -> dict[str, float]:
     probs = softmax(out.logits)
     val_loss = val_kld = float("nan")
     if len(rows):
-        groups = (
-            [rows] if train["validation_loss"] == "whole_set" else _target_batches(plan, rows, len(probs))
-        )
+        if train["validation_loss"] == "whole_set":
+            groups = [rows]
+        elif plan is not None:  # batch_mean: always planned above
+            groups = _target_batches(plan, rows, len(probs))
+        else:
+            raise RuntimeError("train.validation_loss batch_mean without a batch plan")
         val_loss = validation_loss(optim.objective, out, targets, groups)
         reference = measures.onehot(targets.cat) if targets.is_index else targets.cat
         val_kld = float(measures.kld_paper(reference, probs[rows]).mean())

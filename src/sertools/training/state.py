@@ -179,8 +179,8 @@ class RunState:
             "log_rows": [asdict(row) for row in self.log_rows],
             "best_is_current": self.best_is_current,
         }
-        keep_best = self.best_weights is not None and not self.best_is_current
-        return (dict(self.best_weights) if keep_best else {}), meta
+        best = None if self.best_is_current else self.best_weights
+        return (dict(best) if best is not None else {}), meta
 
     def load_state(self, tensors: Mapping[str, torch.Tensor], meta: Any) -> None:
         """Restore what :meth:`save_state` wrote (after the model entry, which may hold the best weights)."""

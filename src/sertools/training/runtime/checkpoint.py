@@ -61,7 +61,8 @@ def _digest(tensors: Mapping[str, torch.Tensor]) -> str:
         h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
         flat = t.detach().reshape(-1).contiguous()
         if flat.numel():
-            h.update(flat.view(torch.uint8).numpy())
+            # an ndarray is a buffer; numpy's stubs declare __buffer__ only for Python >= 3.12
+            h.update(flat.view(torch.uint8).numpy())  # type: ignore[arg-type]
     return h.hexdigest()
 
 
