@@ -112,7 +112,10 @@ def render_map() -> str:
         lines.append(f"| `{rule}` | `{module}` | {len(paths)}: {', '.join(f'`{f}`' for f in paths)} |")
     lines += ["", "| module | what it is |", "|---|---|"]
     for module in all_modules():
-        if module == PACKAGE or module_path(module).name == "__init__.py":
+        path = module_path(module)
+        if path is None:
+            raise RuntimeError(f"{module}: no file behind a module of the package")
+        if module == PACKAGE or path.name == "__init__.py":
             continue
         lines.append(f"| `{module.removeprefix(PACKAGE + '.')}` | {_summary(module)} |")
     return "\n".join(lines)

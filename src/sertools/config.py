@@ -126,7 +126,7 @@ def _coerce(value: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any
 def _format_error(err: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in err.absolute_path) or "<top level>"
     if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
+        allowed = sorted(err.schema.get("properties", {})) if isinstance(err.schema, Mapping) else []
         extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
         where = f"under '{path}'" if err.absolute_path else "at the top level"
         return f"unknown config key(s) {', '.join(map(repr, extra))} {where}; allowed: {', '.join(allowed)}"

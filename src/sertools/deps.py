@@ -105,7 +105,8 @@ class _NoDocstrings(ast.NodeTransformer):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and all(isinstance(n, ast.stmt) for n in body):
             kept = [n for n in body if not _is_bare_string(n)]
-            node.body = kept or [ast.Pass()]
+            # any node with a statement list in ``body``; ast.AST does not declare the field
+            node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]
         return node
 
 

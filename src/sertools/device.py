@@ -17,6 +17,7 @@ import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -138,7 +139,9 @@ def torch_settings(deterministic: bool, threads: int | None, device: torch.devic
     """Set determinism flags and thread count for the block; restore them afterwards."""
     old_det = torch.are_deterministic_algorithms_enabled()
     old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    old_fill = torch.utils.deterministic.fill_uninitialized_memory
+    # a property that torch gives the module's class at run time; its stubs do not declare it
+    deterministic_flags: Any = torch.utils.deterministic
+    old_fill = deterministic_flags.fill_uninitialized_memory
     if device.type == "cuda" and deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS determinism
     try:
@@ -148,10 +151,10 @@ def torch_settings(deterministic: bool, threads: int | None, device: torch.devic
         torch.backends.cudnn.benchmark = not deterministic
         # Deterministic mode also NaN-fills every torch.empty (a debugging aid that
         # cost ~5% of a CPU step); no kernel used here reads uninitialised memory.
-        torch.utils.deterministic.fill_uninitialized_memory = False
+        deterministic_flags.fill_uninitialized_memory = False
         with torch_threads(threads):
             yield
     finally:
         torch.use_deterministic_algorithms(old_det)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
-        torch.utils.deterministic.fill_uninitialized_memory = old_fill
+        deterministic_flags.fill_uninitialized_memory = old_fill

@@ -132,8 +132,8 @@ def _headers(arr: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray]:
     ok &= split.length(np.zeros(len(ok), np.int64), ok) > 0
     values = {"file_id": field(0), "consensus": field(1)}
     ok &= check(pc.match_substring_regex(values["consensus"], "^[A-Za-z]$"))
-    for name, letter, k in (("act", "A", 2), ("val", "V", 3), ("dom", "D", 4)):
-        values[name], matched = rating_value(field(k), letter)
+    for name, letter, position in (("act", "A", 2), ("val", "V", 3), ("dom", "D", 4)):
+        values[name], matched = rating_value(field(position), letter)
         ok &= matched
     names = HEADER_COLUMNS[:-1]
     simple = ok.copy()

@@ -34,7 +34,7 @@ counted (``non_utf8_rows``) rather than stopping the run.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,7 +230,7 @@ def _count_replaced(df: pd.DataFrame) -> int:
 
 
 def _pick(
-    path: Path, df: pd.DataFrame, wanted: dict[str, tuple[str, ...]], optional: set[str]
+    path: Path, df: pd.DataFrame, wanted: Mapping[str, tuple[str, ...]], optional: set[str]
 ) -> pd.DataFrame:
     cols = {}
     for field, names in wanted.items():
@@ -487,7 +487,6 @@ def read_label_files(
     else:
         consensus_df, bad_c = read_consensus(cpath)
         consensus_layout = "json" if cpath.suffix.lower() == ".json" else "csv"
-    common = {"consensus_layout": consensus_layout, "partition_path": ppath}
     if txt is not None:
         bad_d = _count_replaced(txt.detailed[["raw"]]) + _count_replaced(txt.headers.drop(columns="line"))
         bad_d += sum(REPLACEMENT_CHAR in text for _, text in txt.bad_header_lines)
@@ -502,10 +501,20 @@ def read_label_files(
             bad_c + bad_d,
             blocks=len(txt.headers) + txt.bad_headers,
             bad_block_headers=txt.bad_header_lines,
-            **common,
+            consensus_layout=consensus_layout,
+            partition_path=ppath,
         )
     detailed_df, layout, bad_d = read_detailed(dpath)
-    return RawLabels(consensus_df, detailed_df, cpath, dpath, layout, bad_c + bad_d, **common)
+    return RawLabels(
+        consensus_df,
+        detailed_df,
+        cpath,
+        dpath,
+        layout,
+        bad_c + bad_d,
+        consensus_layout=consensus_layout,
+        partition_path=ppath,
+    )
 
 
 def read_labels(root: str | Path, detailed_source: str = "auto") -> RawLabels:

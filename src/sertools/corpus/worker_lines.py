@@ -52,8 +52,8 @@ def parse_worker_line(text: str) -> WorkerLine | None:
     fields = [f.strip() for f in raw]
     if len(fields) < 5:
         return None
-    ratings = [_RATING.match(f) for f in fields[-3:]]
-    if not all(ratings) or [m.group(1) for m in ratings] != ["A", "V", "D"]:
+    ratings = [m for f in fields[-3:] if (m := _RATING.match(f)) is not None]
+    if len(ratings) != 3 or [m.group(1) for m in ratings] != ["A", "V", "D"]:
         return None
     worker, primary = fields[0], fields[1]
     if not worker or _RATING.match(primary):

@@ -64,7 +64,7 @@ def join(labels: pd.DataFrame, manifest: pd.DataFrame) -> tuple[pd.DataFrame, di
             )
     have_audio = labels["file_id"].isin(manifest["file_id"])
     no_audio = labels.loc[~have_audio, "split"].value_counts().sort_index()
-    report = {
+    report: dict[str, Any] = {
         "joined": len(merged),
         "labels_without_audio": {str(k): int(v) for k, v in no_audio.items()},
         "audio_without_labels": int((~manifest["file_id"].isin(labels["file_id"])).sum()),

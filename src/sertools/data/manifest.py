@@ -129,6 +129,8 @@ def _utterance(
         problem, detail = "too_long", f"{duration:.3f} s > max_duration_s {max_s}"
     if problem is not None:
         return {"file_id": file_id, "path": str(src), "reason": problem, "detail": detail}
+    if facts.frames is None or facts.sample_rate is None or facts.channels is None:
+        raise RuntimeError(f"{src}: probed as usable without its frames, sample rate or channels")
     path, frames, converted = src, int(facts.frames), False
     if facts.sample_rate != sr or facts.channels != 1:
         path = cache_dir / file_id
@@ -203,7 +205,7 @@ def _summary(
         if audio_dir.is_dir()
         else []
     )
-    summary = {
+    summary: dict[str, Any] = {
         "utterances_read": len(labels),
         "utterances_kept": len(df),
         "utterances_dropped": dict(sorted(dropped.items())),

@@ -609,7 +609,7 @@ def _member(values: pd.Series, pool: pd.Index | Sequence[str]) -> np.ndarray:
 
     A hash lookup; pandas' ``isin`` on arrow-backed strings loops in Python.
     """
-    return pd.Index(pool).get_indexer(values) >= 0
+    return pd.Index(pool).get_indexer(pd.Index(values)) >= 0
 
 
 # ----------------------------------------------------------------------------- step 5: summary

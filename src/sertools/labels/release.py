@@ -184,7 +184,7 @@ def vote_distributions(
     for u, classes in zip(utterance, secondary, strict=True):
         classes = list(classes)
         if classes:
-            np.add.at(mass, (np.full(len(classes), u), classes), 1.0 / len(classes))
+            np.add.at(mass, (np.full(len(classes), u), np.asarray(classes)), 1.0 / len(classes))
     return votes, mass
 
 
@@ -351,6 +351,7 @@ def secondary_mass(utt: np.ndarray, secondary: Sequence[str] | pd.Series, n: int
         for w in words:
             dropped[w] += int(occurrences[j])
     utt = np.asarray(utt, dtype=np.int64)
+    mass: np.ndarray
     if len(uniques):
         columns = share.T.copy()  # (K, distinct strings): each class's share, gathered per row below
         mass = np.stack([np.bincount(utt, weights=columns[k][codes], minlength=n) for k in range(K)], axis=1)

@@ -180,7 +180,7 @@ def _check(df: pd.DataFrame, path: str | Path, require: Sequence[str], mats: dic
         value = df[name].to_numpy()
         bad.rows(name, (value < 0) | (value >= K), f"is not a class index 0-{K - 1}")
     if "hard_consensus_x_other" in df.columns and "consensus" in df.columns:
-        expected = pd.Index(CODES).get_indexer(df["consensus"])
+        expected = pd.Index(CODES).get_indexer(pd.Index(df["consensus"]))
         expected = np.where((df["consensus"] == NO_AGREEMENT).to_numpy(), OTHER, expected)
         bad.rows(
             "hard_consensus_x_other",
@@ -204,7 +204,7 @@ def _check_hard_label(df: pd.DataFrame, bad: _Problems) -> None:
     value = hard.fillna(-1).to_numpy(dtype=np.int64)
     bad.rows("hard_label", known & ((value < 0) | (value >= K)), f"is not a class index 0-{K - 1}")
     if "consensus" in df.columns:
-        expected = pd.Index(CODES).get_indexer(df["consensus"])  # class index; -1 for X
+        expected = pd.Index(CODES).get_indexer(pd.Index(df["consensus"]))  # class index; -1 for X
         is_x = (df["consensus"] == NO_AGREEMENT).to_numpy()
         mismatch = np.where(is_x, known, ~known | (value != expected))
         bad.rows("hard_label", mismatch, "does not match the consensus code (null exactly for X)")

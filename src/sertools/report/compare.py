@@ -153,10 +153,10 @@ def _judge(a: Row, b: Row) -> tuple[str, str]:
         return "identical", ""
     ci_a = (_float(a["ci_low"]), _float(a["ci_high"]))
     ci_b = (_float(b["ci_low"]), _float(b["ci_high"]))
-    missing = [name for name, ci in (("A", ci_a), ("B", ci_b)) if None in ci]
-    if missing:
-        return "outside", f"no CI in {' and '.join(missing)}"
     (la, ha), (lb, hb) = ci_a, ci_b
+    if la is None or ha is None or lb is None or hb is None:
+        missing = [name for name, ci in (("A", ci_a), ("B", ci_b)) if None in ci]
+        return "outside", f"no CI in {' and '.join(missing)}"
     b_in_a, a_in_b = la <= mb <= ha, lb <= ma <= hb
     if b_in_a and a_in_b:
         return "within", ""
