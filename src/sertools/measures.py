@@ -13,6 +13,7 @@ paper release's metrics").
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import rel_entr
@@ -274,7 +275,7 @@ def ccc(x: np.ndarray, y: np.ndarray) -> float:
     return float(2.0 * cov / denom) if denom > 0 else float("nan")
 
 
-def ccc_mean(values: np.ndarray) -> float:
+def ccc_mean(values: np.ndarray | Sequence[float]) -> float:
     """The release's mean CCC: the plain mean of the per-dimension CCCs (NaN if any is NaN)."""
     return float(np.mean(np.asarray(values, dtype=np.float64)))
 

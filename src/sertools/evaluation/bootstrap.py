@@ -138,6 +138,8 @@ def _features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarra
     per_utt: dict[str, np.ndarray] = {}
     for tag in layout.dist_tags:
         target = {"primary": data.p_primary, "merged": data.p_merged, "true": data.p_true}[tag]
+        if target is None:
+            raise ValueError(f"jsd_{tag} and kld_{tag} need the {tag} distributions")
         per_utt[f"jsd_{tag}"] = jsd(target, data.probs)
         per_utt[f"kld_{tag}"] = kld(target, data.probs, prob_floor)
     per_utt["brier_primary"] = brier(data.probs, data.p_primary)
@@ -162,6 +164,8 @@ def _features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarra
 def _paper_features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarray) -> None:
     """Fill ``out`` (N, len(layout.paper)) with the per-utterance release divergences (nats)."""
     if layout.paper:
+        if data.p_ref is None:
+            raise ValueError("the release's divergences need the reference distributions (p_ref)")
         out[:, 0] = jsd_paper(data.probs, data.p_ref)
         out[:, 1] = kld_paper(data.p_ref, data.probs, prob_floor=prob_floor)
 
@@ -531,7 +535,7 @@ def bc_ci(replicates: np.ndarray, point: float, ci: float = 0.95) -> tuple[float
     if not len(r) or not np.isfinite(point):
         return float("nan"), float("nan")
     b = len(r)
-    f = (np.count_nonzero(r < point) + 0.5 * np.count_nonzero(r == point)) / b
+    f: float = (np.count_nonzero(r < point) + 0.5 * np.count_nonzero(r == point)) / b
     f = min(max(f, 0.5 / b), 1.0 - 0.5 / b)
     nd = NormalDist()
     z0, z = nd.inv_cdf(f), nd.inv_cdf((1 + ci) / 2)

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,14 @@ def _as_vector(x: np.ndarray | None, name: str, n: int, dtype: type | None = Non
     return a
 
 
+class JoinColumns(TypedDict, total=False):
+    """Label-table columns that :meth:`EvalData.from_frames` reads, as keyword arguments."""
+
+    hard_column: str
+    entropy_column: str
+    reference_column: str | None
+
+
 @dataclass(frozen=True, eq=False)
 class EvalData:
     """Predictions of one model (one seed) and the human labels of the same utterances.
@@ -147,10 +156,24 @@ class EvalData:
     def n(self) -> int:
         return len(self.pred)
 
+    def require_file_ids(self) -> np.ndarray:
+        """``file_ids``, which every set joined by :meth:`from_frames` has."""
+        if self.file_ids is None:
+            raise ValueError("these predictions carry no file ids (not joined by EvalData.from_frames)")
+        return self.file_ids
+
+    def same_utterances(self, other: EvalData) -> bool:
+        """Whether both hold the same ``file_ids`` in the same order (both without any: True)."""
+        if self.file_ids is None or other.file_ids is None:
+            return self.file_ids is None and other.file_ids is None
+        return bool(np.array_equal(self.file_ids, other.file_ids))
+
     def take(self, idx: np.ndarray) -> EvalData:
         """Rows ``idx`` (with repetition allowed): an explicitly resampled copy."""
         idx = np.asarray(idx)
-        kw = {name: (None if getattr(self, name) is None else getattr(self, name)[idx]) for name in _FIELDS}
+        kw: dict[str, Any] = {
+            name: (None if getattr(self, name) is None else getattr(self, name)[idx]) for name in _FIELDS
+        }
         return EvalData(**kw)
 
     def with_hard(self, hard: np.ndarray) -> EvalData:
@@ -349,7 +372,7 @@ def load_split(
     labels: pd.DataFrame,
     split: str,
     truth: pd.DataFrame | None = None,
-    **columns: str | None,
+    **columns: Unpack[JoinColumns],
 ) -> tuple[list[EvalData], int]:
     """One :class:`EvalData` per seed for ``split``, aligned on ``file_id``.
 
@@ -369,7 +392,7 @@ def load_split(
             d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True, **columns)
         except ValueError as err:
             raise EvaluationError(f"{path} ({split}): {err}") from None
-        if sets and not np.array_equal(d.file_ids, sets[0].file_ids):
+        if sets and not d.same_utterances(sets[0]):
             raise EvaluationError(
                 f"{path}: predicts other utterances than {pred_paths[0]} "
                 f"({d.n} vs {sets[0].n}); every seed must cover the same utterances"

@@ -260,7 +260,7 @@ def _examples(
     if not d0.n:
         return []
     mean_probs = np.mean([d.probs for d in sets], axis=0)
-    fids = d0.file_ids.astype(str)
+    fids = d0.require_file_ids().astype(str)
     cons = d0.hard if consensus is None else consensus
     out = []
     for name, mask in zip(names, masks, strict=True):
@@ -333,9 +333,10 @@ def _own_block(
 
 def _own_entropy(labels: pd.DataFrame, d0: EvalData, distribution: str) -> np.ndarray:
     """The normalised entropy of the own target distribution, in the order of ``d0``."""
-    lab = labels[labels["file_id"].isin(d0.file_ids)]
+    file_ids = d0.require_file_ids()
+    lab = labels[labels["file_id"].isin(file_ids)]
     h = pd.Series(schemes.strata_entropy(lab, distribution), index=lab["file_id"].to_numpy())
-    values = h.loc[d0.file_ids].to_numpy(dtype=np.float64)
+    values = h.loc[file_ids].to_numpy(dtype=np.float64)
     if distribution == "primary" and not np.all(np.isfinite(values)):
         values = normalised_entropy(d0.p_primary)
     return values
@@ -375,14 +376,14 @@ def _split_metrics(
     d0 = sets[0]
     consensus = None
     if not consensus_scheme and d0.n:
-        consensus = hard_labels(label_column(labels, d0.file_ids, "hard_label"))
+        consensus = hard_labels(label_column(labels, d0.require_file_ids(), "hard_label"))
     block = _metric_block(sets, s)
     entropy, masks = split_strata(d0, s["entropy_bins"])
     strata, other = _strata_results(sets, s, block, masks)
     if own.same_scheme:
         own_sets = list(sets)
     else:
-        own_hard = hard_labels(label_column(labels, d0.file_ids, own.column)) if d0.n else d0.hard
+        own_hard = hard_labels(label_column(labels, d0.require_file_ids(), own.column)) if d0.n else d0.hard
         own_sets = [d.with_hard(own_hard) for d in sets]
     return {
         "n_seeds": len(sets),

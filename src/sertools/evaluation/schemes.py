@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sertools.arrays import stack_lists
-from sertools.evaluation.evaldata import EvaluationError
+from sertools.evaluation.evaldata import EvaluationError, JoinColumns
 from sertools.labels import schemes as names
 from sertools.labels.schemes import GUARDED
 from sertools.measures import normalised_entropy
@@ -131,7 +131,7 @@ def _require(labels: pd.DataFrame, column: str, why: str) -> None:
 
 def label_columns(
     labels: pd.DataFrame, schemes: Mapping[str, str], *, reference: bool
-) -> tuple[pd.DataFrame, dict[str, str | None]]:
+) -> tuple[pd.DataFrame, JoinColumns]:
     """The label table prepared for the common scheme, and the columns the join reads.
 
     Returns ``labels`` (with a column ``entropy_strata`` added when the strata

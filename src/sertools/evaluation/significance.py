@@ -170,7 +170,7 @@ def _split_comparison(
     v_sets: Sequence[EvalData], b_sets: Sequence[EvalData], s: Mapping[str, Any], split: str
 ) -> dict[str, Any]:
     """``"all"`` and every entropy stratum of one split: sizes and paired comparisons."""
-    if not np.array_equal(v_sets[0].file_ids, b_sets[0].file_ids):
+    if not v_sets[0].same_utterances(b_sets[0]):
         raise EvaluationError(
             f"{split}: the variant ({v_sets[0].n} utterances) and the baseline ({b_sets[0].n}) "
             "were not evaluated on the same utterances"

@@ -141,7 +141,7 @@ def _check_rows(rows: Mapping[str, Sequence[EvalData]], p_raters: np.ndarray) ->
     first = rows[names[0]][0]
     for name in names:
         for d in rows[name]:
-            if not np.array_equal(d.file_ids, first.file_ids):
+            if not d.same_utterances(first):
                 raise ValueError(f"row {name!r} is not scored on the same utterances as {names[0]!r}")
     p_raters = np.asarray(p_raters, dtype=np.float64)
     if p_raters.shape != (first.n, K):
@@ -174,7 +174,12 @@ def _per_seed(
     feats = np.concatenate([_features(rows[m][i], p_raters, s["prob_floor"], edges) for m, i in sets], axis=1)
     sums = resampled_sums(feats, n_resamples, s["bootstrap_seed"])
     full = feats.sum(axis=0, keepdims=True)
-    out = _PerSeed(*({m: [] for m in names} for _ in range(4)))
+    out = _PerSeed(
+        points={m: [] for m in names},
+        reps={m: [] for m in names},
+        share_points={m: [] for m in names},
+        share_reps={m: [] for m in names},
+    )
     for j, (name, _) in enumerate(sets):
         cols = slice(j * width, (j + 1) * width)
         out.points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], n).items()})
