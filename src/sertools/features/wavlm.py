@@ -89,7 +89,7 @@ def pool(states: Sequence[torch.Tensor], frames: torch.Tensor, std: bool) -> tor
 
 def extract(
     paths: Sequence[str],
-    frames: Sequence[int],
+    frames: Sequence[int] | np.ndarray,
     sample_rate: int,
     model_cfg: Mapping[str, Any],
     settings: Mapping[str, Any],

@@ -181,8 +181,13 @@ def ours_from_metrics(docs: Mapping[str, Mapping[str, Any]], variants: Iterable[
     )
 
 
-def _fmt(x: object, digits: int) -> str:
-    return "–" if pd.isna(x) else f"{float(x):.{digits}f}"
+# a table cell: pandas types the fields of itertuples() as any scalar it can hold
+def _na(x: Any) -> bool:
+    return bool(pd.isna(x))
+
+
+def _fmt(x: Any, digits: int) -> str:
+    return "–" if _na(x) else f"{float(x):.{digits}f}"
 
 
 def to_markdown(
@@ -203,14 +208,14 @@ def to_markdown(
             "|---|---|---|---|---|---|---|",
         ]
         for r in part.itertuples(index=False):
-            digits = 2 if PUBLISHED_SCALE[r.metric] == 100.0 else 3
+            digits = 2 if PUBLISHED_SCALE[str(r.metric)] == 100.0 else 3
             pub = f"{_fmt(r.published, digits)} [{_fmt(r.published_low, digits)}, {_fmt(r.published_high, digits)}]"
             ours = (
                 "–"
-                if pd.isna(r.ours)
+                if _na(r.ours)
                 else f"{_fmt(r.ours, digits)} [{_fmt(r.ours_low, digits)}, {_fmt(r.ours_high, digits)}]"
             )
-            overlap = "–" if pd.isna(r.cis_overlap) else ("yes" if r.cis_overlap else "no")
+            overlap = "–" if _na(r.cis_overlap) else ("yes" if r.cis_overlap else "no")
             variant = r.variant if isinstance(r.variant, str) else "–"
             lines.append(
                 f"| {r.paper_row} | {variant} | {r.metric} | {pub} | {ours} | {_fmt(r.difference, digits)} | {overlap} |"

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+
+if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType
 
 from sertools import splits as partitions
 from sertools.classes import CLASSES
@@ -114,8 +117,9 @@ def _stratum_panel(
         es = [metrics_doc.entry(doc, split, metric, s) for s in strata]
         m, lo, hi = _series(es)
         for j, s in enumerate(strata):
+            entry = es[j]
             if sizes[j] == "?":
-                sizes[j] = str(es[j]["n"]) if es[j] else str(metrics_doc.stratum_size(doc, split, s))
+                sizes[j] = str(entry["n"]) if entry else str(metrics_doc.stratum_size(doc, split, s))
         h = ax.errorbar(
             x + off,
             m,
@@ -303,6 +307,8 @@ def plot_confusion(
         im = None
         for ax, split in zip(axes, splits, strict=True):
             im = _confusion_panel(ax, variant_metrics, name, split)
+        if im is None:
+            raise PlotError("plot_confusion: no split to draw")
         cb = fig.colorbar(im, ax=list(axes), shrink=0.8)
         cb.set_label("Share of the consensus class's utterances")
         fig.suptitle(f"{name}: confusion matrix, row-normalised, % (X utterances excluded)", fontsize=10)
@@ -388,7 +394,7 @@ def plot_reliability(
 # ========================================================================== training curves
 
 # (title, ((column, label, line style), ...), y label, log scale)
-_CURVE_PANELS: tuple[tuple[str, tuple[tuple[str, str, str], ...], str, bool], ...] = (
+_CURVE_PANELS: tuple[tuple[str, tuple[tuple[str, str, LineStyleType], ...], str, bool], ...] = (
     (
         "Loss",
         (("train_loss", "train", "-"), ("val_loss", "validation", "--")),
@@ -410,11 +416,11 @@ def _curve_panel(
     ax: Axes,
     logs: Mapping[Any, pd.DataFrame],
     colours: Mapping[Any, str],
-    panel: tuple[str, tuple[tuple[str, str, str], ...], str, bool],
+    panel: tuple[str, tuple[tuple[str, str, LineStyleType], ...], str, bool],
 ) -> None:
     """One panel of training curves: its columns for every seed (absent columns skipped)."""
     title, series, ylabel, logy = panel
-    drawn: dict[str, str] = {}  # label -> line style, for the panel's own legend
+    drawn: dict[str, LineStyleType] = {}  # label -> line style, for the panel's own legend
     for s, df in logs.items():
         ep = df["epoch"].to_numpy() if "epoch" in df else np.arange(1, len(df) + 1)
         for col, label, ls in series:
@@ -539,6 +545,7 @@ def _example_bars(
     """One utterance: human votes, latent truth (when known) and each variant's mean prediction."""
     x = np.arange(len(CLASSES), dtype=float)
     offs = (np.arange(len(series)) - (len(series) - 1) / 2) * width
+    kw: dict[str, Any]  # the bars' style
     for off, s in zip(offs, series, strict=True):
         if s == "human":
             y, kw, lab = ex["p_primary"], {"color": HUMAN_COLOUR}, "humans (primary votes)"

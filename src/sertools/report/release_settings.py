@@ -84,7 +84,7 @@ def _by_name(counts: Mapping[str, int]) -> dict[str, int]:
     }
 
 
-def _newbob(v: Mapping[str, Any]) -> dict[str, float]:
+def _newbob(v: Mapping[str, Any]) -> dict[str, Any]:
     groups = [v["lr_annealing"], v["lr_annealing_ssl"]]
     keys = [(g["improvement_threshold"], g["annealing_factor"], g["patient"]) for g in groups]
     if keys[0] != keys[1]:
@@ -92,7 +92,7 @@ def _newbob(v: Mapping[str, Any]) -> dict[str, float]:
     return dict(zip(("threshold", "factor", "patience"), keys[0], strict=True))
 
 
-def _selection(v: Mapping[str, Any], mode: str) -> str:
+def _selection(v: str, mode: str) -> str:
     metric = SELECTION[v]
     lowest = (metric == "one_minus_macro_f1") == (mode == "max")  # highest macro-F1 = lowest 1 - macro-F1
     return f"{'lowest' if lowest else 'highest'} {metric}"

@@ -16,10 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 from sertools.io import atomic_path
 
@@ -58,7 +61,7 @@ OKABE_ITO: tuple[str, ...] = (
 HUMAN_COLOUR = "#000000"
 TRUTH_COLOUR = "#8C8C8C"
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
-RC: dict[str, Any] = {
+RC: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,

@@ -305,7 +305,7 @@ def _comparisons(
     significance: Mapping[str, Mapping[str, Any]], baseline: str
 ) -> list[tuple[str, str, str, str, str, Mapping[str, Any]]]:
     """(variant, baseline, split, stratum, metric, comparison) of every non-baseline variant."""
-    raw = []
+    raw: list[tuple[str, str, str, str, str, Mapping[str, Any]]] = []
     for v in sorted(significance):
         sig = significance[v]
         with raised_as(TableError, significance_doc.SignificanceDocError):

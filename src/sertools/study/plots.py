@@ -9,8 +9,9 @@ line, the Train prior a black dotted line; humans (the votes) are black.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -31,6 +32,10 @@ from sertools.report.style import (
 )
 from sertools.study.collect import METRICS, StudyResults
 from sertools.study.families import ALPHA
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.container import ErrorbarContainer
 
 __all__ = ["FIGURES", "plot_all"]
 
@@ -61,7 +66,9 @@ def _style(rows: Sequence[str]) -> dict[str, dict[str, object]]:
     return st
 
 
-def _line(ax, x, d: pd.DataFrame, style: dict[str, object], label: str, col: str = "mean"):
+def _line(
+    ax: Axes, x: pd.Series, d: pd.DataFrame, style: Mapping[str, Any], label: str, col: str = "mean"
+) -> ErrorbarContainer:
     lo, hi = (d["ci_low"], d["ci_high"]) if col == "mean" else (d[f"{col}_ci_low"], d[f"{col}_ci_high"])
     m = d[col] if col == "mean" else d[f"{col}_mean"]
     return ax.errorbar(

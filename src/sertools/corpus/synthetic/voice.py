@@ -362,7 +362,9 @@ def _glottal_source(
     src = np.zeros(len(f0), dtype=np.float32)
     src[pulses] = 1.0 + 0.08 * rng.standard_normal(len(pulses))
     pole = 0.96 - 0.40 * brightness
-    src = lfilter(np.float32([1.0]), np.float32([1.0, -2 * pole, pole * pole]), src)
+    src = lfilter(
+        np.array([1.0], dtype=np.float32), np.array([1.0, -2 * pole, pole * pole], dtype=np.float32), src
+    )
     active = env > 0.3
     src *= np.float32(1.0 / ((np.sqrt(np.mean(np.square(src[active]))) if active.any() else 1.0) + 1e-9))
     return src, glottal_phase, active
@@ -413,10 +415,14 @@ def _vocal_tract(
     y += y_b
     # Lip radiation (first difference) and microphone low-pass in one filter.
     m = voice.mic_pole
-    return lfilter(np.float32([1.0 - m, -0.95 * (1.0 - m)]), np.float32([1.0, -m]), y)
+    return lfilter(
+        np.array([1.0 - m, -0.95 * (1.0 - m)], dtype=np.float32), np.array([1.0, -m], dtype=np.float32), y
+    )
 
 
-def _resonator_sos(freqs: Sequence[float], bws: Sequence[float], sr: int) -> np.ndarray:
+def _resonator_sos(
+    freqs: np.ndarray | Sequence[float], bws: np.ndarray | Sequence[float], sr: int
+) -> np.ndarray:
     """Cascade of unit-DC-gain two-pole resonators (Klatt style) as SOS rows."""
     f = np.minimum(np.asarray(freqs, dtype=float), 0.45 * sr)
     r = np.exp(-np.pi * np.asarray(bws, dtype=float) / sr)
