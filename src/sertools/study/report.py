@@ -61,7 +61,7 @@ def output_files() -> list[str]:
 # ================================================================================== tables
 
 
-def _setting_stub(line: Mapping[str, Any]) -> list[str]:
+def _setting_stub(line: Mapping[str, Any] | pd.Series) -> list[str]:
     n = line["annotators"]
     return [
         str(line["setting"]),
@@ -168,7 +168,7 @@ def _differences_table(r: StudyResults, out: Path, resamples: int, level: float)
         e = e.set_index("metric")
         first = e.iloc[0]
         rec = {c: "" if first[c] is None else str(first[c]) for c in collect_mod.SETTING_COLUMNS}
-        rec.update({"row": row, "label": first["label"], "baseline": first["baseline"]})
+        rec.update({"row": str(row), "label": first["label"], "baseline": first["baseline"]})
         cells = []
         for m in DIFF_METRICS:
             vals = {k: fmt_float(e.loc[m, k]) for k in _DIFF_VALUES}
@@ -176,7 +176,7 @@ def _differences_table(r: StudyResults, out: Path, resamples: int, level: float)
             rec.update(
                 {
                     f"{m}_family": str(e.loc[m, "family"]),
-                    f"{m}_family_size": str(int(e.loc[m, "family_size"])),
+                    f"{m}_family_size": str(int(e["family_size"].loc[m])),
                 }
             )
             text = interval(vals["diff"], vals["ci_low"], vals["ci_high"])
@@ -220,16 +220,16 @@ def _other_table(r: StudyResults, out: Path, cis: str) -> None:
         e = e.set_index("row")
         first = e.iloc[0]
         rec = {c: "" if first[c] is None else str(first[c]) for c in collect_mod.SETTING_COLUMNS}
-        rec.update({"stratum": stratum, "n_utterances": str(int(first["n_utterances"]))})
+        rec.update({"stratum": str(stratum), "n_utterances": str(int(first["n_utterances"]))})
         hum = [fmt_float(first[f"human_{k}"]) for k in ("mean", "ci_low", "ci_high")]
         rec.update(dict(zip(("human_other_share", "human_ci_low", "human_ci_high"), hum, strict=True)))
-        cells = [interval(*hum)]
+        cells = [interval(hum[0], hum[1], hum[2])]
         for row in rows:
             vals = [fmt_float(e.loc[row, f"model_{k}"]) for k in ("mean", "ci_low", "ci_high")]
             rec.update(
                 dict(zip((f"{row}_other_share", f"{row}_ci_low", f"{row}_ci_high"), vals, strict=True))
             )
-            cells.append(interval(*vals))
+            cells.append(interval(vals[0], vals[1], vals[2]))
         csv_rows.append(rec)
         wide_rows.append(([*_setting_stub(first), str(stratum)], cells))
     columns = [
@@ -278,7 +278,7 @@ def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
         for f in fields:
             vals = [fmt_float(line[f"{f}_{k}"]) for k in ("mean", "ci_low", "ci_high")]
             rec.update(dict(zip((f, f"{f}_ci_low", f"{f}_ci_high"), vals, strict=True)))
-            cells.append(interval(*vals))
+            cells.append(interval(vals[0], vals[1], vals[2]))
         csv_rows.append(rec)
         wide_rows.append((_setting_stub(line), cells))
     columns = [
@@ -685,7 +685,7 @@ def _accuracy_paragraph(f: _Findings) -> list[str]:
         models = [x for x in r.rows if x in f.variants and x in e.index]
         lines.append(
             f"At reliability {mid_v['reliability']:.2f} the mean normalised entropy of the predictions is "
-            + ", ".join(f"{r.rows[x]} {e.loc[x, 'mean']:.3f}" for x in models)
+            + ", ".join(f"{r.rows[x]} {e['mean'].loc[x]:.3f}" for x in models)
             + f"; of the votes {mid_v['entropy_votes_mean']:.3f}, of the raters' mixture "
             f"{mid_v['entropy_raters_mean']:.3f}, of the truth {mid_v['entropy_truth_mean']:.3f}."
         )
