@@ -155,7 +155,7 @@ class _Votes:
         self.reject((listed != v["fileName"].to_numpy(dtype=object)), "file_name_mismatch")
         numbers = [_whole(v[c]) for c in (*COUNT_COLUMNS, "numResponses")]
         bad_number = np.zeros(len(v), dtype=bool)
-        for values, ok in numbers:
+        for _values, ok in numbers:
             bad_number |= ~ok
         self.reject(bad_number, "non_numeric_count")
         self.counts = np.stack([values for values, _ in numbers[:K]], axis=1) if len(v) else self.counts
@@ -456,7 +456,9 @@ def _attach_responses(
     by_clip: dict[int, list[int]] = {}
     for i in np.flatnonzero(ok):
         by_clip.setdefault(int(clip[i]), []).append(int(i))
-    raters, rvotes, rlevels = [], [], []
+    raters: list[list[str]] = []
+    rvotes: list[list[int]] = []
+    rlevels: list[list[float]] = []
     differ = 0
     for c, counts in zip(df["clip"], df["votes"], strict=True):
         idx = by_clip.get(int(c), [])
@@ -465,7 +467,9 @@ def _attach_responses(
         rvotes.append(rv)
         rlevels.append([float(level[i]) for i in idx])
         differ += int(not np.array_equal(np.bincount(rv, minlength=K), np.asarray(counts)))
-    out = df.assign(raters=raters, rater_votes=rvotes, rater_levels=rlevels)
+    out = df.copy()
+    for name, values in (("raters", raters), ("rater_votes", rvotes), ("rater_levels", rlevels)):
+        out[name] = pd.Series(values, index=df.index, dtype=object)
     dropped = Counter(why[~ok].tolist())
     return out, {
         "file": str(raw.responses_path),

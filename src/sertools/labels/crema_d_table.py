@@ -144,7 +144,7 @@ def validate(
         hard = df["hard_label"].astype("Int64")
         known = hard.notna().to_numpy()
         value = hard.fillna(-1).to_numpy(dtype=np.int64)
-        expected = pd.Index(CREMA_D.codes).get_indexer(df["consensus"])
+        expected = pd.Index(CREMA_D.codes).get_indexer(pd.Index(df["consensus"]))
         is_x = (df["consensus"] == NO_AGREEMENT).to_numpy()
         bad.rows(
             "hard_label", np.where(is_x, known, value != expected), "does not match consensus (null for X)"
