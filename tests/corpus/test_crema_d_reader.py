@@ -163,3 +163,45 @@ def test_speaker_splits_refuse_bad_shares():
             speaker_splits(ACTORS, SEXES, shares, seed=0)
     with pytest.raises(ValueError, match="listed twice"):
         speaker_splits(["1", "1"], ["Male", "Male"], SHARES, seed=0)
+
+
+# ----------------------------------------------------------------------------- config and preflight
+
+
+def test_config_section_crema_d():
+    from sertools import config
+
+    cfg = config.resolve({})["crema_d"]
+    assert cfg["modality"] == "voice" and cfg["split_shares"] == {
+        "Train": 0.7,
+        "Development": 0.1,
+        "Test1": 0.2,
+    }
+    with pytest.raises(config.ConfigError, match=r"'crema_d\.modality': 'video' is not one of"):
+        config.resolve({"crema_d": {"modality": "video"}})
+    with pytest.raises(config.ConfigError, match=r"crema_d\.split_shares': the shares must sum to 1"):
+        config.resolve({"crema_d": {"split_shares": {"Train": 0.5, "Test1": 0.2}}})
+    with pytest.raises(config.ConfigError, match=r"required when corpus\.source is crema_d"):
+        config.resolve({"corpus": {"source": "crema_d"}})
+    # a free-form map: the user's shares replace the default whole
+    shares = config.resolve({"crema_d": {"split_shares": {"Train": 0.8, "Test2": 0.2}}})["crema_d"][
+        "split_shares"
+    ]
+    assert shares == {"Train": 0.8, "Test2": 0.2}
+
+
+def test_preflight_looks_at_a_crema_d_download(tmp_path: Path):
+    from sertools import check, config
+
+    root = write_download(tmp_path / "c")
+    cfg = config.resolve({"corpus": {"source": "crema_d", "root": str(root)}})
+    found = {f.check: f for f in check.corpus_findings(cfg)}
+    assert found["corpus labels"].ok and not found["corpus audio"].ok
+    write_download(root, audio=["1001_IEO_ANG_HI"])
+    found = {f.check: f for f in check.corpus_findings(cfg)}
+    assert found["corpus audio"].ok and "1 audio files" in found["corpus audio"].detail
+    (root / "SentenceFilenames.csv").unlink()
+    found = {f.check: f for f in check.corpus_findings(cfg)}
+    assert (
+        not found["corpus labels"].ok and "SentenceFilenames.csv not found" in found["corpus labels"].detail
+    )

@@ -224,3 +224,17 @@ def test_cli_labels_source_crema_d(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert err.startswith("sertools labels: error:") and "SentenceFilenames.csv not found" in err
     assert err.count("\n") == 1
+
+
+def test_statistics_from_the_files_alone(tmp_path: Path):
+    """modality_statistics needs only tabulatedVotes.csv, SentenceFilenames.csv and VideoDemographics.csv."""
+    from sertools.corpus.crema_d import read_files
+
+    root = write_download(tmp_path / "c")
+    raw = read_files(
+        root / "processedResults" / "tabulatedVotes.csv",
+        root / "SentenceFilenames.csv",
+        root / "VideoDemographics.csv",
+    )
+    _, s = build(root)
+    assert crema_d.modality_statistics(raw) == s["statistics"]
