@@ -184,10 +184,10 @@ def test_config_section_crema_d():
     with pytest.raises(config.ConfigError, match=r"required when corpus\.source is crema_d"):
         config.resolve({"corpus": {"source": "crema_d"}})
     # a free-form map: the user's shares replace the default whole
-    shares = config.resolve({"crema_d": {"split_shares": {"Train": 0.8, "Test2": 0.2}}})["crema_d"][
-        "split_shares"
-    ]
-    assert shares == {"Train": 0.8, "Test2": 0.2}
+    user = {"crema_d": {"split_shares": {"Train": 0.7, "Development": 0.1, "Test2": 0.2}}}
+    assert config.resolve(user)["crema_d"]["split_shares"] == user["crema_d"]["split_shares"]
+    with pytest.raises(config.ConfigError, match="Train and Development need a share"):
+        config.resolve({"crema_d": {"split_shares": {"Train": 0.8, "Test1": 0.2}}})
 
 
 def test_preflight_looks_at_a_crema_d_download(tmp_path: Path):
