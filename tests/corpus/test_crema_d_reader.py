@@ -205,3 +205,16 @@ def test_preflight_looks_at_a_crema_d_download(tmp_path: Path):
     assert (
         not found["corpus labels"].ok and "SentenceFilenames.csv not found" in found["corpus labels"].detail
     )
+
+
+def test_git_lfs_pointers(tmp_path: Path):
+    """A clone without `git lfs pull`: an optional responses pointer is skipped, a required one is named."""
+    root = write_download(tmp_path / "c")
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 123\n"
+    (root / "finishedResponses.csv").write_text(pointer)
+    assert "responses" not in crema_d.crema_d_files(root)
+    (root / "processedResults" / "tabulatedVotes.csv").write_text(pointer)
+    with pytest.raises(
+        CorpusFormatError, match=r"tabulatedVotes\.csv: a Git LFS pointer, not the file itself"
+    ):
+        crema_d.read_crema_d(root)

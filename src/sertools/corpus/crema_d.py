@@ -15,7 +15,10 @@ Files read from the root of a download:
 - ``VideoDemographics.csv``: ``ActorID``, ``Age``, ``Sex`` (and race and ethnicity, not read);
 - ``finishedResponses.csv`` when present: one row per response, of which
   ``localid`` (the rater), ``queryType``, ``clipNum``, ``respEmo`` (a class
-  code) and ``respLevel`` (0-100) are read;
+  code) and ``respLevel`` (0-100) are read. It is stored in Git LFS: a clone
+  that holds only its pointer is read as a download without it
+  (:func:`crema_d_files`), while a pointer given as a file to read, or in place
+  of a required file, is an error saying so;
 - ``AudioWAV/``: the clips' audio, ``<fileName>.wav`` (only the names are listed).
 
 A clip's file name ``AAAA_SSS_EEE_LL`` is the actor, the sentence, the intended
@@ -153,7 +156,7 @@ def crema_d_files(root: str | Path) -> dict[str, Path]:
             )
         out[key] = found
     responses = find_entry(root, [RESPONSES])
-    if responses is not None:
+    if responses is not None and not is_lfs_pointer(responses):  # a pointer: read as absent (module doc)
         out["responses"] = responses
     audio = find_entry(root, [AUDIO_DIR], directory=True)
     if audio is not None:
@@ -161,7 +164,25 @@ def crema_d_files(root: str | Path) -> dict[str, Path]:
     return out
 
 
+#: the first bytes of a Git LFS pointer file (a clone without ``git lfs pull`` holds these instead of the files)
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def is_lfs_pointer(path: Path) -> bool:
+    """Whether ``path`` is a Git LFS pointer rather than the file it stands for."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(LFS_POINTER)) == LFS_POINTER
+    except OSError:
+        return False
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
+    if is_lfs_pointer(path):
+        raise CorpusFormatError(
+            f"{path}: a Git LFS pointer, not the file itself (fetch it with `git lfs pull --include "
+            f"{path.name}` in the clone)"
+        )
     try:
         df = pd.read_csv(
             path, dtype=str, keep_default_na=False, encoding="utf-8-sig", encoding_errors="replace"
