@@ -100,7 +100,7 @@ def test_an_msp_table_is_not_read_as_crema_d(tmp_path: Path):
 
 def test_per_rater_responses(tmp_path: Path):
     rows = responses_for()
-    rows.append(["r01", 1, 2, 1, "1001_IEO_ANG_HI", "A", 50, "ANG"])  # a face response
+    rows.insert(0, ["r01", 1, 2, 1, "1001_IEO_ANG_HI", "A", 50, "ANG"])  # r01's face response: no repeat
     rows.append(["r99", 1, 1, 1, "1001_IEO_ANG_HI", "Q", 50, "ANG"])  # unknown class
     rows.append(["r01", 1, 1, 1, "1001_IEO_ANG_HI", "N", 50, "ANG"])  # r01 again on clip 1
     rows.append(["r98", 1, 1, 1, "1001_IEO_ANG_HI", "A", 150, "ANG"])  # level outside 0-100

@@ -450,8 +450,13 @@ def _attach_responses(
     level = pd.to_numeric(r["level"], errors="coerce").to_numpy(dtype=np.float64)
     mark(~np.isfinite(level), "non_numeric_level")
     mark((level < 0) | (level > 100), "level_out_of_range")
-    pair = pd.Series([f"{c}\0{w}" for c, w in zip(clip, r["rater"], strict=True)])
-    mark(pair.duplicated(keep="first").to_numpy() & (why == ""), "duplicate_rater")
+    valid = np.flatnonzero(
+        why == ""
+    )  # only valid rows are compared: another modality's response is no repeat
+    pair = pd.Series([f"{clip[i]}\0{r.at[i, 'rater']}" for i in valid], dtype=object)
+    repeat = np.zeros(len(r), dtype=bool)
+    repeat[valid] = pair.duplicated(keep="first").to_numpy()
+    mark(repeat, "duplicate_rater")
     ok = why == ""
     by_clip: dict[int, list[int]] = {}
     for i in np.flatnonzero(ok):
