@@ -92,6 +92,15 @@ def test_write_and_read_back(tmp_path: Path):
     assert [list(v) for v in back["rater_votes"]] == [list(v) for v in df["rater_votes"]]
 
 
+def test_the_msp_table_reader_refuses_a_crema_d_table(tmp_path: Path):
+    from sertools.labels import table
+
+    df, _ = build(write_download(tmp_path / "c"))
+    crema_d_table.write(df, tmp_path / "t.parquet")
+    with pytest.raises(table.LabelTableError, match=r"a crema_d label table .* not MSP-Podcast's 9-class"):
+        table.read(tmp_path / "t.parquet")
+
+
 def test_an_msp_table_is_not_read_as_crema_d(tmp_path: Path):
     pd.DataFrame({"file_id": ["a"]}).to_parquet(tmp_path / "t.parquet")
     with pytest.raises(crema_d_table.CremaDTableError, match="not a CREMA-D label table"):
