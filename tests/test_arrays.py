@@ -28,3 +28,14 @@ def test_stack_lists_names_the_column_on_error() -> None:
         stack_lists(pd.Series([np.ones(K), np.ones(8)]), "p_primary")
     with pytest.raises(ValueError, match="got shape"):
         stack_lists([np.ones(8)], "p_primary")
+
+
+def test_isin_matches_pandas_on_arrow_strings() -> None:
+    from sertools.arrays import isin
+
+    values = pd.Series(["b", "a", "z", "a", "c"], dtype="string[pyarrow]")
+    candidates = pd.Series(["a", "c", "q"], dtype="string[pyarrow]")
+    got = isin(values, candidates)
+    assert got.dtype == bool
+    assert got.tolist() == values.isin(candidates).tolist() == [False, True, False, True, True]
+    assert isin(values, candidates.iloc[:0]).tolist() == [False] * 5

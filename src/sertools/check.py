@@ -77,6 +77,8 @@ def corpus_findings(cfg: Mapping[str, Any], *, count_audio: bool = True) -> list
     root = Path(corpus["root"]).expanduser()
     if not root.is_dir():
         return [Finding("corpus", False, f"corpus.root {str(root)!r} is not a directory")]
+    if corpus["source"] == "crema_d":
+        return _crema_d_findings(root, count_audio=count_audio)
     out = []
     try:
         files = label_files(root, cfg["labels"]["detailed_source"])
@@ -88,6 +90,26 @@ def corpus_findings(cfg: Mapping[str, Any], *, count_audio: bool = True) -> list
         out.append(Finding("corpus audio", False, f"{root}: no {AUDIO_DIR}/ folder"))
     elif count_audio:
         n = sum(1 for e in audio.iterdir() if e.name.lower().endswith((".wav", ".flac")))
+        out.append(Finding("corpus audio", n > 0, f"{audio}: {n} audio files"))
+    else:
+        out.append(Finding("corpus audio", True, f"{audio}"))
+    return out
+
+
+def _crema_d_findings(root: Path, *, count_audio: bool) -> list[Finding]:
+    """A CREMA-D download: its vote, sentence and demographics files, and AudioWAV/."""
+    from sertools.corpus.crema_d import AUDIO_DIR, CorpusFormatError, crema_d_files
+
+    try:
+        files = crema_d_files(root)
+    except CorpusFormatError as e:
+        return [Finding("corpus labels", False, str(e))]
+    out = [Finding("corpus labels", True, ", ".join(f"{k}: {v}" for k, v in files.items() if k != "audio"))]
+    audio = files.get("audio")
+    if audio is None:
+        out.append(Finding("corpus audio", False, f"{root}: no {AUDIO_DIR}/ folder"))
+    elif count_audio:
+        n = sum(1 for e in audio.iterdir() if e.name.lower().endswith(".wav"))
         out.append(Finding("corpus audio", n > 0, f"{audio}: {n} audio files"))
     else:
         out.append(Finding("corpus audio", True, f"{audio}"))
@@ -349,6 +371,8 @@ def estimate_bytes(cfg: Mapping[str, Any]) -> int:
 def _utterances(cfg: Mapping[str, Any]) -> int:
     if cfg["corpus"]["source"] == "synthetic":
         return int(cfg["synthetic"]["utterances"])
+    if cfg["corpus"]["source"] == "crema_d":
+        return 7_442  # the clips of a CREMA-D download
     return 270_000  # MSP-Podcast 2.0's size: an upper bound for the estimate
 
 

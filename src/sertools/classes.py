@@ -1,13 +1,20 @@
-"""The one emotion class set used everywhere in sertools.
+"""The emotion class sets of sertools: MSP-Podcast's (used everywhere today) and CREMA-D's.
 
 Order is fixed: index ``i`` of every vote vector, probability vector and logit
 vector means ``CLASSES[i]``. ``X`` (no agreement) is a consensus code only and
 has no class index.
+
+The module-level constants (:data:`CLASSES`, :data:`CODES`, :data:`OTHER`, ...) are
+MSP-Podcast's class set, which the synthetic corpus shares. :class:`ClassSet`
+describes a corpus's class set as a value (:data:`MSP_PODCAST`, :data:`CREMA_D`;
+:func:`class_set` looks one up by ``corpus.source``), so that a stage can take the
+class set of the corpus it reads (docs/corpus.md, "CREMA-D").
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 CLASSES: tuple[str, ...] = (
     "Angry",
@@ -70,3 +77,80 @@ def primary_index(name: str) -> int | None:
     if is_other(s):
         return OTHER
     return None
+
+
+@dataclass(frozen=True)
+class ClassSet:
+    """A corpus's emotion classes: index ``i`` of its vote vectors means ``names[i]``.
+
+    ``codes``: one letter per class (the consensus codes of the corpus's label files);
+    ``other``: the index of the catch-all class Other, or None when the corpus has none;
+    ``dimensional``: whether the corpus has arousal/valence/dominance ratings
+    (:data:`DIMENSIONS`).
+    """
+
+    name: str
+    names: tuple[str, ...]
+    codes: tuple[str, ...]
+    other: int | None
+    dimensional: bool
+    code_to_index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.codes):
+            raise ValueError(f"class set {self.name}: {len(self.names)} names but {len(self.codes)} codes")
+        if len(set(self.codes)) != len(self.codes) or any(len(c) != 1 for c in self.codes):
+            raise ValueError(
+                f"class set {self.name}: codes must be distinct single letters, got {self.codes}"
+            )
+        if NO_AGREEMENT in self.codes:
+            raise ValueError(f"class set {self.name}: {NO_AGREEMENT!r} is the no-agreement code")
+        if self.other is not None and not 0 <= self.other < len(self.names):
+            raise ValueError(f"class set {self.name}: Other index {self.other} is not a class index")
+        object.__setattr__(self, "code_to_index", {c: i for i, c in enumerate(self.codes)})
+
+    @property
+    def k(self) -> int:
+        """The number of classes."""
+        return len(self.names)
+
+    @property
+    def consensus_codes(self) -> tuple[str, ...]:
+        """The class codes and ``X`` (no agreement)."""
+        return (*self.codes, NO_AGREEMENT)
+
+    def index(self, code: str) -> int | None:
+        """The class index of a one-letter code, or None when the code is not one of this set's."""
+        return self.code_to_index.get(code)
+
+
+#: MSP-Podcast's 9 classes (and the synthetic corpus's): exactly :data:`CLASSES` and :data:`CODES`
+MSP_PODCAST = ClassSet("msp_podcast", CLASSES, CODES, OTHER, dimensional=True)
+
+#: CREMA-D's 6 classes, in the column order of its ``tabulatedVotes.csv`` (A, D, F, H, N, S), which
+#: is also the alphabetical order of its file-name codes (ANG, DIS, FEA, HAP, NEU, SAD): vote vector
+#: ``i`` is that file's count column ``i``. The names are MSP-Podcast's spellings of the same
+#: classes ("Angry", not the corpus's "Anger"), and so are the codes, so that a class means the same
+#: name and letter in both corpora and a cross-corpus mapping goes by name. No Other, no A/V/D.
+CREMA_D = ClassSet(
+    "crema_d",
+    ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad"),
+    ("A", "D", "F", "H", "N", "S"),
+    None,
+    dimensional=False,
+)
+
+#: ``corpus.source`` -> the class set of that corpus
+CLASS_SETS: dict[str, ClassSet] = {
+    "synthetic": MSP_PODCAST,
+    "msp_podcast": MSP_PODCAST,
+    "crema_d": CREMA_D,
+}
+
+
+def class_set(source: str) -> ClassSet:
+    """The class set of a ``corpus.source`` (``synthetic``, ``msp_podcast``, ``crema_d``)."""
+    try:
+        return CLASS_SETS[source]
+    except KeyError:
+        raise ValueError(f"unknown corpus source {source!r} (known: {', '.join(CLASS_SETS)})") from None

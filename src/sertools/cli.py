@@ -45,6 +45,10 @@ def cmd_labels(args: argparse.Namespace) -> None:
     cfg = _cfg(args)  # a bad config is reported before the corpus is looked at
     section = cfg["labels"]
     outputs = {"table": args.out, "summary": args.summary}
+    source = args.source or ("crema_d" if cfg["corpus"]["source"] == "crema_d" else "msp_podcast")
+    if source == "crema_d":
+        _labels_crema_d(args, cfg, outputs)
+        return
     s = build.run(
         label_files(args.corpus_dir, section["detailed_source"]),
         outputs,
@@ -54,6 +58,25 @@ def cmd_labels(args: argparse.Namespace) -> None:
     print(
         f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} utterances, "
         f"{s['annotations_kept']}/{s['annotations_read']} annotations kept; summary in {args.summary}"
+    )
+
+
+def _labels_crema_d(args: argparse.Namespace, cfg: dict, outputs: dict[str, str]) -> None:
+    """``sertools labels --source crema_d``: the CREMA-D label table (audio checked when AudioWAV/ is there)."""
+    from sertools.corpus.crema_d import crema_d_files
+    from sertools.labels import crema_d
+
+    s = crema_d.run(
+        crema_d_files(args.corpus_dir),
+        outputs,
+        crema_d=cfg["crema_d"],
+        entropy_histogram_bins=cfg["labels"]["entropy_histogram_bins"],
+    )
+    stats = s["statistics"][s["modality"]]
+    print(
+        f"{args.out}: {s['utterances_kept']}/{s['utterances_read']} {s['modality']} clips kept "
+        f"({s['ties_kept']} ties as X); Fleiss' kappa {stats['fleiss_kappa']['kappa']:.3f}; "
+        f"summary in {args.summary}"
     )
 
 
@@ -230,6 +253,11 @@ def _add_data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     s.add_argument("--out", required=True, help="LABELS.parquet")
     s.add_argument("--summary", required=True, help="SUMMARY.json")
     s.add_argument("--config", help="config YAML (default: the built-in defaults)")
+    s.add_argument(
+        "--source",
+        choices=["msp_podcast", "crema_d"],
+        help="the corpus layout (default: crema_d when the config's corpus.source is, else msp_podcast)",
+    )
     s.set_defaults(func=cmd_labels)
 
     s = sub.add_parser("manifest", help="probe, filter and (if needed) convert the audio")

@@ -188,8 +188,18 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 f"config key 'variants.{name}.loss': {var['loss']!r} needs hard targets (targets: consensus); "
                 "use soft_ce, kl or jsd with distributional targets"
             )
-    if cfg["corpus"]["source"] == "msp_podcast" and not cfg["corpus"]["root"]:
-        raise ConfigError("config key 'corpus.root': required when corpus.source is msp_podcast")
+    if cfg["corpus"]["source"] in ("msp_podcast", "crema_d") and not cfg["corpus"]["root"]:
+        raise ConfigError(
+            f"config key 'corpus.root': required when corpus.source is {cfg['corpus']['source']}"
+        )
+    shares = cfg["crema_d"]["split_shares"]
+    if not shares or abs(sum(shares.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"config key 'crema_d.split_shares': the shares must sum to 1, got {shares}")
+    if not {"Train", "Development"} <= set(shares):
+        raise ConfigError(
+            f"config key 'crema_d.split_shares': Train and Development need a share (a run trains on Train "
+            f"and selects its checkpoint on Development), got {shares}"
+        )
     if cfg["evaluation"]["baseline_variant"] not in cfg["variants"]:
         raise ConfigError(
             f"config key 'evaluation.baseline_variant': {cfg['evaluation']['baseline_variant']!r} "

@@ -45,10 +45,17 @@ PUBLISHED_TABLE2 = os.path.relpath(
 CONDA_ENV = "../../environment.yml"
 
 
+CREMA_D = config["corpus"]["source"] == "crema_d"
+
+
 def corpus_dir():
-    """Directory of the corpus in MSP-Podcast layout (synthetic or real)."""
+    """Directory of the corpus: MSP-Podcast layout (synthetic or real) or a CREMA-D download."""
     if config["corpus"]["source"] == "synthetic":
         return SYNTH_DIR
+    if CREMA_D:
+        return config["corpus"][
+            "root"
+        ]  # sertools.check.require has looked at its files
     from sertools.corpus.msp import LABEL_DIRS, find_entry
 
     root = Path(config["corpus"]["root"])
@@ -71,13 +78,33 @@ def corpus_label_files(wildcards):
             "consensus": f"{SYNTH_DIR}/{synth_files.CONSENSUS}",
             "detailed": f"{SYNTH_DIR}/{detailed}",
         }
+    if CREMA_D:
+        from sertools.corpus.crema_d import crema_d_files
+
+        return {k: str(v) for k, v in crema_d_files(corpus_dir()).items()}
     from sertools.corpus.msp import label_files
 
     return {k: str(v) for k, v in label_files(corpus_dir(), source).items()}
 
 
 def corpus_audio_dir():
+    if CREMA_D:
+        from sertools.corpus.crema_d import AUDIO_DIR
+
+        return f"{corpus_dir()}/{AUDIO_DIR}"
     return f"{corpus_dir()}/{synth_files.AUDIO_DIR}"
+
+
+def labels_code_version():
+    """:func:`code_version` of the label stage the corpus needs (CREMA-D has its own module)."""
+    if CREMA_D:
+        fingerprint = sertools_deps.code_fingerprint("sertools.labels.crema_d")
+        return f"sertools-code:{fingerprint}"
+    return code_version("labels")
+
+
+# the label stage's CREMA-D settings (none for MSP-Podcast, whose params stay as they were)
+LABELS_CORPUS_PARAMS = {"crema_d": config["crema_d"]} if CREMA_D else {}
 
 
 def code_version(rule):

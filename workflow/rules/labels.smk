@@ -14,7 +14,8 @@ rule labels:
     conda:
         CONDA_ENV
     params:
-        code_version("labels"),
+        labels_code_version(),
+        **LABELS_CORPUS_PARAMS,
         labels=config["labels"],
         evaluation_splits=config["evaluation"]["splits"],
     script:

@@ -135,10 +135,33 @@ def collate(items: Sequence[tuple[int, np.ndarray]], min_length: int = 1) -> Bat
     return Batch(torch.from_numpy(wave), torch.from_numpy(lengths), torch.from_numpy(index))
 
 
+def collate_rows(rows: np.ndarray, index: np.ndarray, min_length: int = 1) -> Batch:
+    """:func:`collate` of the items ``(i, rows[i])`` for ``i`` in ``index``, from a [N, W] array."""
+    width = rows.shape[1]
+    if width >= min_length:
+        wave = np.ascontiguousarray(rows[index], dtype=np.float32)
+    else:
+        wave = np.zeros((len(index), int(min_length)), dtype=np.float32)
+        wave[:, :width] = rows[index]
+    lengths = np.full(len(index), width, dtype=np.int64)
+    return Batch(torch.from_numpy(wave), torch.from_numpy(lengths), torch.from_numpy(index.copy()))
+
+
 def iterate_batches(
     dataset: Items, batches: Sequence[np.ndarray], min_length: int = 1, num_workers: int = 0
 ) -> Iterator[Batch]:
-    """Yield :class:`Batch` objects in the order of ``batches`` (dataset indices)."""
+    """Yield :class:`Batch` objects in the order of ``batches`` (dataset indices).
+
+    A dataset of equal-length rows held in one array (``rows``, as
+    :class:`sertools.features.dataset.FeatureDataset` has) is batched by one
+    fancy index per batch: the same batches as :func:`collate` builds item by
+    item, without a Python loop over the items.
+    """
+    rows = getattr(dataset, "rows", None)
+    if rows is not None:
+        for b in batches:
+            yield collate_rows(rows, np.asarray(b, dtype=np.int64), min_length)
+        return
     if num_workers <= 0:
         for b in batches:
             yield collate([dataset[int(i)] for i in b], min_length)

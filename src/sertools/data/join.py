@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from sertools import arrays
 from sertools.classes import DIMENSIONS
 from sertools.data import manifest_table
 from sertools.data.errors import DataError
@@ -62,12 +63,12 @@ def join(labels: pd.DataFrame, manifest: pd.DataFrame) -> tuple[pd.DataFrame, di
                 f"{len(bad)} utterance(s) have different splits in the label table and the manifest, "
                 f"e.g. {ex['file_id']}: {ex['split']!r} vs {ex['split_m']!r}"
             )
-    have_audio = labels["file_id"].isin(manifest["file_id"])
+    have_audio = arrays.isin(labels["file_id"], manifest["file_id"])
     no_audio = labels.loc[~have_audio, "split"].value_counts().sort_index()
     report: dict[str, Any] = {
         "joined": len(merged),
         "labels_without_audio": {str(k): int(v) for k, v in no_audio.items()},
-        "audio_without_labels": int((~manifest["file_id"].isin(labels["file_id"])).sum()),
+        "audio_without_labels": int((~arrays.isin(manifest["file_id"], labels["file_id"])).sum()),
     }
     if len(no_audio):
         log.warning(

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sertools import arrays
 from sertools.arrays import stack_lists
 from sertools.classes import DIMENSIONS, K
 from sertools.data import manifest_table
@@ -76,7 +77,7 @@ def kept_rows(labels: pd.DataFrame, manifest: pd.DataFrame | None) -> pd.DataFra
     """The labelled utterances the models see: those the manifest kept (all of them without one)."""
     if manifest is None:
         return labels
-    return labels[labels["file_id"].isin(manifest["file_id"])]
+    return labels[arrays.isin(labels["file_id"], manifest["file_id"])]
 
 
 def _split_rows(labels: pd.DataFrame, split: str) -> pd.DataFrame:

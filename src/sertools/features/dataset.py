@@ -35,6 +35,11 @@ class FeatureDataset(torch.utils.data.Dataset):
         """One unit per row (batch plans and padded-fraction logs)."""
         return np.ones(len(self.values), dtype=np.int64)
 
+    @property
+    def rows(self) -> np.ndarray:
+        """Every item's vector, [N, L x D] (:func:`sertools.data.dataset.iterate_batches` batches from it)."""
+        return self.values
+
     def set_epoch(self, epoch: int) -> None:
         """Rows are not cropped: nothing depends on the epoch."""
 

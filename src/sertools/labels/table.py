@@ -67,6 +67,8 @@ _GUARDED = re.compile(r"^hard_guarded_(primary|merged|release_[A-Za-z0-9]+)$")
 _NOT_A_COLUMN = ("hard_guarded_release_secondary",)  # the secondary distribution gets no hard label
 SUM_TOLERANCE = 1e-6
 _CLASSES_KEY = b"sertools.classes"
+#: set by the label tables of other corpora (sertools.labels.crema_d_table), never by this one
+_TABLE_KIND_KEY = b"sertools.label_table"
 
 
 class LabelTableError(ValueError):
@@ -119,7 +121,11 @@ def write(df: pd.DataFrame, path: str | Path) -> None:
 def read(
     path: str | Path, *, columns: Sequence[str] | None = None, require: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """The label table at ``path``, validated (``columns``, ``require``: see :func:`sertools.io.read_table`)."""
+    """The label table at ``path``, validated (``columns``, ``require``: see :func:`sertools.io.read_table`).
+
+    Another corpus's label table (CREMA-D's, :mod:`sertools.labels.crema_d_table`) is refused by name.
+    """
+    _refuse_other_corpus(path)
     return read_table(
         path,
         what="label table",
@@ -129,6 +135,21 @@ def read(
         columns=columns,
         require=require,
     )
+
+
+def _refuse_other_corpus(path: str | Path) -> None:
+    """Stop with a clear message when ``path`` is a label table of another kind (its metadata says so)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # missing or not parquet: read_table names the problem
+        return
+    kind = meta.get(_TABLE_KIND_KEY)
+    if kind is not None:
+        raise LabelTableError(
+            f"{path}: a {kind.decode()} label table (classes {meta.get(_CLASSES_KEY, b'').decode()}), not "
+            "MSP-Podcast's 9-class label table: the stages after labels do not read it yet "
+            '(docs/corpus.md, "CREMA-D")'
+        )
 
 
 def validate(

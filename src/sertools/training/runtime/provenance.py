@@ -135,10 +135,11 @@ def code_fingerprint(stage_module: str) -> dict[str, str]:
     made by other code; a docstring, comment or formatting edit keeps the checkpoint.
     """
     import torch
-    import transformers
 
     return {
         "sertools_code": deps.code_fingerprint(stage_module),
         "torch": torch.__version__,
-        "transformers": transformers.__version__,
+        # from the installed distribution's metadata: importing transformers takes a second,
+        # and a head on cached features never needs it
+        "transformers": importlib.metadata.version("transformers"),
     }
