@@ -453,7 +453,8 @@ def _attach_responses(
     valid = np.flatnonzero(
         why == ""
     )  # only valid rows are compared: another modality's response is no repeat
-    pair = pd.Series([f"{clip[i]}\0{r.at[i, 'rater']}" for i in valid], dtype=object)
+    rater = r["rater"]
+    pair = pd.Series([f"{clip[i]}\0{rater.at[i]}" for i in valid], dtype=object)
     repeat = np.zeros(len(r), dtype=bool)
     repeat[valid] = pair.duplicated(keep="first").to_numpy()
     mark(repeat, "duplicate_rater")
