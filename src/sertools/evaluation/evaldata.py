@@ -24,6 +24,7 @@ from sertools.measures import check_dist, check_labels
 __all__ = [
     "EvalData",
     "EvaluationError",
+    "JoinColumns",
     "hard_labels",
     "label_column",
     "load_split",
