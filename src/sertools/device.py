@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -134,10 +135,25 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def _set_deterministic(mode: bool, warn_only: bool) -> None:
+    """``torch.use_deterministic_algorithms`` without importing TorchInductor when nothing has.
+
+    The public call also sets TorchInductor's ``deterministic`` option, importing
+    the compiler stack to do so (about a second per process, paid by every
+    training job); sertools compiles nothing, so unless some code has imported
+    TorchInductor already, setting torch's global flag is the whole effect.
+    """
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
 @contextmanager
 def torch_settings(deterministic: bool, threads: int | None, device: torch.device) -> Iterator[None]:
     """Set determinism flags and thread count for the block; restore them afterwards."""
     old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     # a property that torch gives the module's class at run time; its stubs do not declare it
     deterministic_flags: Any = torch.utils.deterministic
@@ -146,7 +162,7 @@ def torch_settings(deterministic: bool, threads: int | None, device: torch.devic
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS determinism
     try:
         # CUDA: warn instead of failing on an op without a deterministic kernel (CPU is exact)
-        torch.use_deterministic_algorithms(deterministic, warn_only=device.type == "cuda")
+        _set_deterministic(deterministic, warn_only=device.type == "cuda")
         torch.backends.cudnn.deterministic = deterministic
         torch.backends.cudnn.benchmark = not deterministic
         # Deterministic mode also NaN-fills every torch.empty (a debugging aid that
@@ -155,6 +171,6 @@ def torch_settings(deterministic: bool, threads: int | None, device: torch.devic
         with torch_threads(threads):
             yield
     finally:
-        torch.use_deterministic_algorithms(old_det)
+        _set_deterministic(old_det, warn_only=old_warn_only)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
         deterministic_flags.fill_uninitialized_memory = old_fill

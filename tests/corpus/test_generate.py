@@ -63,6 +63,15 @@ def test_same_arguments_give_byte_identical_files(corpus: tuple[Path, dict], tmp
     assert differing == []
 
 
+def test_audio_rendered_by_two_processes_is_byte_identical(corpus: tuple[Path, dict], tmp_path: Path) -> None:
+    root, summary = corpus
+    again = tmp_path / "two_workers"
+    assert synth.generate(again, N_AUDIO, SEED, workers=2) == summary
+    assert _all_files(again) == _all_files(root)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        synth.generate(tmp_path / "none", 8, SEED, workers=0)
+
+
 def test_different_seed_gives_a_different_corpus(corpus: tuple[Path, dict], tmp_path: Path) -> None:
     other = tmp_path / "other"
     synth.generate(other, 8, SEED + 1)

@@ -15,6 +15,7 @@ rule synth_corpus:
         "results/benchmarks/synth_corpus.tsv"
     conda:
         CONDA_ENV
+    threads: 2  # processes rendering the audio (the same bytes for any number)
     params:
         code_version("synth_corpus"),
         synthetic=config["synthetic"],

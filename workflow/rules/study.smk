@@ -27,6 +27,7 @@ use rule synth_corpus as study_votes with:
         "logs/study/votes/{setting}.log",
     benchmark:
         "results/study/benchmarks/votes/{setting}.tsv"
+    threads: 1  # no audio to render
     params:
         code_version("study_votes"),
         synthetic=lambda wc: {

@@ -40,7 +40,13 @@ log = logging.getLogger(__name__)
 GENERATOR_VERSION = "synth-2"
 
 
-def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Mapping[str, Any]) -> dict:
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    synthetic: Mapping[str, Any],
+    threads: int = 1,
+) -> dict:
     """The ``synth_corpus`` rule: write the corpus the ``outputs`` name.
 
     ``outputs`` (a Snakemake named list or a dict) has ``truth`` (the corpus
@@ -50,7 +56,7 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
     the study's re-drawn votes, rule ``study_votes``). ``synthetic`` is
     the config section (``utterances``, ``seed``, ``min_duration_s``,
     ``max_duration_s``); ``mixture``, if named, is the raters' mixture file. ``inputs`` holds only the library files the rule
-    depends on and is not read.
+    depends on and is not read. ``threads``: processes rendering the audio (the same bytes for any number).
     """
     root = Path(outputs["truth"]).parent
     expected = {
@@ -80,6 +86,7 @@ def run(inputs: Mapping[str, Any], outputs: Mapping[str, Any], *, synthetic: Map
         max_duration_s=synthetic["max_duration_s"],
         cue_contrast=synthetic["cue_contrast"],
         rater_settings=labels.RaterSettings.from_config(synthetic["raters"]),
+        workers=threads,
     )
     log.info("synthetic corpus: %s", summary)
     return summary
@@ -96,6 +103,7 @@ def generate(
     sample_rate: int = 16000,
     cue_contrast: float = 1.0,
     rater_settings: labels.RaterSettings | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Write a synthetic MSP-Podcast 2.0 corpus to ``out_dir``; return a summary.
 
@@ -137,7 +145,12 @@ def generate(
     audio_seconds = 0.0
     if not labels_only:
         limited = writers.write_audio(
-            root, layout, voice.voices(layout, latent, seed, cue_contrast=cue_contrast), seed, sample_rate
+            root,
+            layout,
+            voice.voices(layout, latent, seed, cue_contrast=cue_contrast),
+            seed,
+            sample_rate,
+            workers=workers,
         )
         audio_seconds = float(np.rint(layout.duration_s * sample_rate).sum() / sample_rate)
 

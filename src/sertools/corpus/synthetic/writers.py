@@ -183,18 +183,54 @@ def write_raters(root: Path, raters: Raters, ann: Annotations) -> None:
     write_parquet(root / RATER_TRUTH, df.reset_index(drop=True))
 
 
-def write_audio(root: Path, layout: Layout, voices: Voices, seed: int, sr: int) -> int:
-    """Render and write every wav (PCM16 mono); returns the number of peak-limited files."""
-    import soundfile as sf
+#: chunks per worker process of :func:`write_audio` (enough that no worker idles long at the end)
+AUDIO_CHUNKS_PER_WORKER = 4
 
+# what the forked workers of write_audio render: set in the parent before the pool forks
+_AUDIO_JOB: tuple[Path, Layout, Voices, int, int, np.ndarray] | None = None
+
+
+def write_audio(root: Path, layout: Layout, voices: Voices, seed: int, sr: int, workers: int = 1) -> int:
+    """Render and write every wav (PCM16 mono); returns the number of peak-limited files.
+
+    Each file is a function of (voice, seed, file index) alone
+    (:func:`sertools.corpus.synthetic.sampling.rng`), so ``workers`` > 1 forked
+    processes, each writing contiguous chunks of files, write the same bytes as one.
+    """
+    global _AUDIO_JOB
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     audio_dir = root / AUDIO_DIR
     audio_dir.mkdir(parents=True, exist_ok=True)
     n_samples = np.rint(layout.duration_s * sr).astype(np.int64)
+    _AUDIO_JOB = (audio_dir, layout, voices, seed, sr, n_samples)
+    try:
+        indices = np.arange(len(layout.file_id))
+        if workers == 1 or len(indices) < 2:
+            return _write_wavs(indices)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = np.array_split(indices, min(len(indices), workers * AUDIO_CHUNKS_PER_WORKER))
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return sum(pool.map(_write_wavs, chunks))
+    finally:
+        _AUDIO_JOB = None
+
+
+def _write_wavs(indices: np.ndarray) -> int:
+    """Write the wavs of ``indices`` (of the job in ``_AUDIO_JOB``); returns how many are peak-limited."""
+    import soundfile as sf
+
+    if _AUDIO_JOB is None:
+        raise RuntimeError("_write_wavs runs inside write_audio only")
+    audio_dir, layout, voices, seed, sr, n_samples = _AUDIO_JOB
     limited = 0
-    for i, name in enumerate(layout.file_id):
+    for i in indices.tolist():
         y = render(voices.params(i), int(n_samples[i]), sr, sampling.rng(seed, sampling.STREAM_AUDIO, i))
         limited += int(np.max(np.abs(y)) >= PEAK_CEILING * (1 - 1e-6))  # float32 rounding
-        with atomic_path(audio_dir / name) as tmp:
+        with atomic_path(audio_dir / layout.file_id[i]) as tmp:
             sf.write(tmp, to_pcm16(y), sr, subtype="PCM_16", format="WAV")
     return limited
 
