@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from cremad import write_download
+from cremad import VOTES_HEADER, write_download
 
 from sertools import classes
 from sertools.corpus import crema_d
@@ -91,20 +91,9 @@ def test_a_missing_file_names_the_download(tmp_path: Path):
 
 
 def test_a_missing_column_names_the_file(tmp_path: Path):
-    header = [
-        "",
-        "A",
-        "D",
-        "F",
-        "H",
-        "N",
-        "S",
-        "fileName",
-        "numResponses",
-        "agreement",
-        "vote",
-        "meanEmoResp",
-    ]
+    # the header up to meanEmoResp, with emoVote misspelt
+    kept = VOTES_HEADER[: VOTES_HEADER.index("meanEmoResp") + 1]
+    header = ["vote" if c == "emoVote" else c for c in kept]
     root = write_download(tmp_path / "c", votes_header=header)
     with pytest.raises(
         CorpusFormatError, match=r"tabulatedVotes.csv: required column\(s\) 'emoVote' missing"
