@@ -150,7 +150,7 @@ def settings(**over: object) -> dict[str, object]:
 
 #: the file-name emotion codes in class-set order (sertools.classes.CREMA_D)
 FILE_CODES = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-PIPELINE_SENTENCES = ("IEO", "TIE", "IOM", "IWW")
+PIPELINE_SENTENCES = ("IEO", "TIE")
 
 
 def pipeline_clips(seed: int = 0) -> list[tuple[str, tuple[int, ...]]]:

@@ -115,6 +115,11 @@ class ClassSet:
         return len(self.names)
 
     @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimensional attributes of the corpus: :data:`DIMENSIONS`, or none."""
+        return DIMENSIONS if self.dimensional else ()
+
+    @property
     def consensus_codes(self) -> tuple[str, ...]:
         """The class codes and ``X`` (no agreement)."""
         return (*self.codes, NO_AGREEMENT)
