@@ -30,7 +30,6 @@ __all__ = ["SCHEMA", "PredictionsError", "build", "read", "schema", "validate", 
 PathLike = str | Path
 
 
-
 def schema(dimensions: Sequence[str] = DIMENSIONS) -> pa.Schema:
     """The dump's schema for a model predicting ``dimensions`` (A/V/D, or none)."""
     return pa.schema(

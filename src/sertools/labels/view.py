@@ -14,7 +14,8 @@ shown under them by one mapping, :data:`CREMA_D_COLUMNS`: its vote counts
 ``entropy_primary`` (each clip's votes are one label per rater, as MSP-Podcast's
 primary votes are). Columns it has not (``p_merged``, arousal/valence/dominance,
 the release's columns) are absent, so a variant asking for them stops with the
-missing column's name. docs/corpus.md ("How the class set travels") gives the
+missing column's name. A CREMA-D view adds :data:`INTENDED_COLUMN`, the class
+index of the actor's intended emotion. docs/corpus.md ("How the class set travels") gives the
 design.
 """
 
@@ -38,6 +39,9 @@ CREMA_D_COLUMNS: dict[str, str] = {
     "p_votes": "p_primary",
     "entropy": "entropy_primary",
 }
+#: the column of a CREMA-D view holding the class index of the actor's intended emotion (every clip has
+#: one), the hard labels that evaluation scores against beside the perceived consensus
+INTENDED_COLUMN = "hard_intended"
 #: the label table kind (parquet metadata ``sertools.label_table``) -> its class set; no kind: MSP-Podcast
 KINDS: dict[bytes, ClassSet] = {crema_d_table.KIND: CREMA_D}
 
@@ -80,7 +84,7 @@ def read(path: str | Path, *, require: Sequence[str] | None = None) -> LabelView
     classes = table_class_set(path)
     if classes is MSP_PODCAST:
         return LabelView(msp_table.read(path, require=require), classes)
-    df = crema_d_table.read(path).rename(columns=CREMA_D_COLUMNS)
+    df = _with_intended(crema_d_table.read(path).rename(columns=CREMA_D_COLUMNS))
     missing = [c for c in (require or ()) if c not in df.columns]
     if missing:
         raise crema_d_table.CremaDTableError(
@@ -98,3 +102,9 @@ def read_columns(path: str | Path, columns: Sequence[str]) -> LabelView:
     own = [back.get(c, c) for c in columns]
     df = crema_d_table.read(path, columns=own).rename(columns=CREMA_D_COLUMNS)
     return LabelView(df, classes, AUDIO_SUFFIX)
+
+
+def _with_intended(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :data:`INTENDED_COLUMN`: the class index of ``intended`` (a CREMA-D class code)."""
+    index = pd.Index(CREMA_D.codes).get_indexer(pd.Index(df["intended"]))
+    return df.assign(**{INTENDED_COLUMN: index.astype("int64")})
