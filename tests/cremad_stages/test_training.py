@@ -168,3 +168,16 @@ def test_a_tiny_fine_tuned_model_trains_and_predicts(cremad_run: CremaDRun, tmp_
     assert model.num_classes == 6 and model.dim_head is None
     dump = predictions.read(tmp_path / "test1.parquet")
     assert np.stack(dump["probs"]).shape[1] == 6 and "arousal" not in dump.columns
+
+
+def test_inference_refuses_a_six_class_model_by_name(
+    cremad_run: CremaDRun, features: Path, tmp_path: Path
+) -> None:
+    from sertools.inference import bundle
+
+    cfg = make_cfg()
+    run_and_predict(
+        (cremad_run.labels, cremad_run.manifest), tmp_path, cfg, variant="hard_ce", features_dir=features
+    )
+    with pytest.raises(bundle.BundleError, match="6 classes"):
+        bundle.load(tmp_path / "best.safetensors", features)

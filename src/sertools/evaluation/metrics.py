@@ -47,6 +47,7 @@ from sertools.evaluation.evaldata import (
     label_column,
     load_split,
     read_label_view,
+    read_labels,
     read_truth,
     seed_files,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "HARD_METRICS",
     "OWN_METRICS",
     "EvaluationError",
+    "read_labels",
     "run",
     "variant_metrics",
 ]
