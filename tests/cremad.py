@@ -146,3 +146,45 @@ def settings(**over: object) -> dict[str, object]:
     from sertools import config
 
     return {**config.resolve({})["crema_d"], **over}
+
+
+#: the file-name emotion codes in class-set order (sertools.classes.CREMA_D)
+FILE_CODES = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+PIPELINE_SENTENCES = ("IEO", "TIE")
+
+
+def pipeline_clips(seed: int = 0) -> list[tuple[str, tuple[int, ...]]]:
+    """Clips for the stages after labels: every actor of :data:`ACTORS` says each sentence of
+    :data:`PIPELINE_SENTENCES` in each of the six emotions; 9 voice votes, most often for the
+    intended class (so some clips are tied, X)."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for actor, _, _ in ACTORS:
+        for sentence in PIPELINE_SENTENCES:
+            for c, code in enumerate(FILE_CODES):
+                p = np.full(6, 0.3 / 5)
+                p[c] = 0.7
+                counts = np.bincount(rng.choice(6, size=9, p=p), minlength=6)
+                level = "HI" if sentence == "IEO" else "XX"
+                clips.append((f"{actor}_{sentence}_{code}_{level}", tuple(int(n) for n in counts)))
+    return clips
+
+
+def write_pipeline_download(root: Path, seed: int = 0) -> Path:
+    """A download with :func:`pipeline_clips` and their audio: 0.6 s tones whose pitch and loudness
+    follow the intended class (so a head on eGeMAPS features has something to learn)."""
+    clips = pipeline_clips(seed)
+    write_download(root, clips=clips)
+    folder = root / "AudioWAV"
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed + 1)
+    t = np.arange(9600) / 16000
+    for name, _ in clips:
+        c = FILE_CODES.index(name.split("_")[2])
+        x = (0.05 + 0.05 * c) * np.sin(2 * np.pi * (120 + 40 * c) * t) + 0.01 * rng.standard_normal(len(t))
+        sf.write(folder / f"{name}.wav", x, 16000, subtype="PCM_16")
+    return root
+
+
+#: speaker split shares that give every split of a :func:`write_pipeline_download` actors
+PIPELINE_SHARES = {"Train": 0.5, "Development": 0.25, "Test1": 0.25}

@@ -60,7 +60,7 @@ def test_defaults_resolve_and_repo_configs_validate():
     assert cfg["variants"]["hard_ce"]["curriculum"]["order"] == "none"
     for path in sorted((ROOT / "config").glob("*.yaml")):
         user = yaml.safe_load(path.read_text())
-        if user.get("corpus", {}).get("source") == "msp_podcast":
+        if user.get("corpus", {}).get("source") in ("msp_podcast", "crema_d"):
             user["corpus"]["root"] = "/somewhere"
         C.resolve(user)
 

@@ -17,7 +17,7 @@ from sertools.deps import PACKAGE, ROOT, files, module_path
 #: take their library inputs from here through ``lib(rule)``).
 STAGES: dict[str, str] = {
     "synth_corpus": "sertools.corpus.synthetic.generate",
-    "labels": "sertools.labels.build",
+    "labels": "sertools.labels.stage",
     "manifest": "sertools.data.manifest",
     "features": "sertools.features.extract",
     "features_gpu": "sertools.features.extract",

@@ -1,11 +1,12 @@
-"""The emotion class sets of sertools: MSP-Podcast's (used everywhere today) and CREMA-D's.
+"""The emotion class sets of sertools: MSP-Podcast's and CREMA-D's.
 
 Order is fixed: index ``i`` of every vote vector, probability vector and logit
 vector means ``CLASSES[i]``. ``X`` (no agreement) is a consensus code only and
 has no class index.
 
 The module-level constants (:data:`CLASSES`, :data:`CODES`, :data:`OTHER`, ...) are
-MSP-Podcast's class set, which the synthetic corpus shares. :class:`ClassSet`
+MSP-Podcast's class set, which the synthetic corpus shares; the stages after labels
+take the class set of the label table they read (:mod:`sertools.labels.view`). :class:`ClassSet`
 describes a corpus's class set as a value (:data:`MSP_PODCAST`, :data:`CREMA_D`;
 :func:`class_set` looks one up by ``corpus.source``), so that a stage can take the
 class set of the corpus it reads (docs/corpus.md, "CREMA-D").
@@ -113,6 +114,11 @@ class ClassSet:
     def k(self) -> int:
         """The number of classes."""
         return len(self.names)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimensional attributes of the corpus: :data:`DIMENSIONS`, or none."""
+        return DIMENSIONS if self.dimensional else ()
 
     @property
     def consensus_codes(self) -> tuple[str, ...]:

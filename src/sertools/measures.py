@@ -78,8 +78,8 @@ def row_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, np.flatnonzero(np.abs(s - 1.0) > ROW_SUM_TOL)
 
 
-def check_labels(x: np.ndarray, name: str, allow_missing: bool) -> np.ndarray:
-    """1-D int64 class indices in ``[0, K)``; with ``allow_missing`` also -1 (X, no agreement)."""
+def check_labels(x: np.ndarray, name: str, allow_missing: bool, k: int = K) -> np.ndarray:
+    """1-D int64 class indices in ``[0, k)``; with ``allow_missing`` also -1 (X, no agreement)."""
     a = np.asarray(x)
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
@@ -89,8 +89,8 @@ def check_labels(x: np.ndarray, name: str, allow_missing: bool) -> np.ndarray:
         else:
             raise ValueError(f"{name} must hold integer class indices, got dtype {a.dtype}")
     lo = -1 if allow_missing else 0
-    if a.size and (a.min() < lo or a.max() >= K):
-        raise ValueError(f"{name} values must lie in [{lo}, {K - 1}], got range [{a.min()}, {a.max()}]")
+    if a.size and (a.min() < lo or a.max() >= k):
+        raise ValueError(f"{name} values must lie in [{lo}, {k - 1}], got range [{a.min()}, {a.max()}]")
     return a.astype(np.int64)
 
 
@@ -206,12 +206,12 @@ def normalised_entropy(p: np.ndarray) -> np.ndarray:
 # ======================================================================= aggregate metrics
 
 
-def confusion_matrix(hard: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """(K, K) counts, rows = consensus class, columns = prediction; X (hard < 0) excluded."""
-    hard = check_labels(hard, "hard", allow_missing=True)
-    pred = check_labels(pred, "pred", allow_missing=False)
+def confusion_matrix(hard: np.ndarray, pred: np.ndarray, k: int = K) -> np.ndarray:
+    """(k, k) counts over ``k`` classes, rows = consensus class, columns = prediction; X (hard < 0) excluded."""
+    hard = check_labels(hard, "hard", allow_missing=True, k=k)
+    pred = check_labels(pred, "pred", allow_missing=False, k=k)
     keep = hard >= 0
-    return np.bincount(hard[keep] * K + pred[keep], minlength=K * K).reshape(K, K)
+    return np.bincount(hard[keep] * k + pred[keep], minlength=k * k).reshape(k, k)
 
 
 def f1_scores(cm: np.ndarray) -> np.ndarray:
@@ -248,9 +248,9 @@ def macro_f1_published(cm: np.ndarray) -> float:
     return float(f1_scores(cm)[hit].mean())
 
 
-def accuracy(hard: np.ndarray, pred: np.ndarray) -> float:
-    """Accuracy of ``pred`` on utterances with a consensus class (NaN when there are none)."""
-    cm = confusion_matrix(hard, pred)
+def accuracy(hard: np.ndarray, pred: np.ndarray, k: int = K) -> float:
+    """Accuracy of ``pred`` (``k`` classes) on utterances with a consensus class (NaN when there are none)."""
+    cm = confusion_matrix(hard, pred, k)
     n = cm.sum()
     return float(np.trace(cm) / n) if n else float("nan")
 

@@ -55,7 +55,8 @@ def test_validate_names_each_problem(labels: pd.DataFrame) -> None:
         r"'pred' values must lie": good.assign(pred=K),
         "must be floating point": good.assign(arousal=good["arousal"].astype(str)),
         "do not sum to 1": good.assign(probs=[np.full(K, 0.2)] * len(good)),
-        "list of 9 numbers": good.assign(probs=[np.full(8, 1 / 8)] * len(good)),
+        "rows have 8 entries; a class set has 6 or 9": good.assign(probs=[np.full(8, 1 / 8)] * len(good)),
+        "list of 9 numbers": good.assign(probs=[np.full(K, 1 / K)] * (len(good) - 1) + [np.full(6, 1 / 6)]),
         "negative, NaN": good.assign(probs=[np.r_[1.5, -0.5, np.zeros(K - 2)]] * len(good)),
         "duplicated file_id": pd.concat([good, good.iloc[:1]], ignore_index=True),
     }

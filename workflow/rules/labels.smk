@@ -14,7 +14,7 @@ rule labels:
     conda:
         CONDA_ENV
     params:
-        labels_code_version(),
+        code_version("labels"),
         **LABELS_CORPUS_PARAMS,
         labels=config["labels"],
         evaluation_splits=config["evaluation"]["splits"],

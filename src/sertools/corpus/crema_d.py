@@ -59,6 +59,8 @@ __all__ = [
 
 #: the audio folder of a download (16 kHz mono WAV)
 AUDIO_DIR = "AudioWAV"
+#: a clip's audio file is ``AUDIO_DIR/<fileName><AUDIO_SUFFIX>``
+AUDIO_SUFFIX = ".wav"
 #: the tabulated votes, relative to the root
 VOTES = ("processedResults", "tabulatedVotes.csv")
 SENTENCES = "SentenceFilenames.csv"

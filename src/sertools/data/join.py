@@ -1,8 +1,9 @@
 """The rows training sees: the label table inner-joined with the audio manifest on ``file_id``.
 
-:func:`load_table` reads the label table and the audio manifest (validated by
-:mod:`sertools.labels.table` and :mod:`sertools.data.manifest_table`) and joins
-them. Labelled utterances without audio are counted per split and logged (never
+:func:`load_joined` reads the label table of either corpus with its class set
+(:mod:`sertools.labels.view`) and the audio manifest (validated by
+:mod:`sertools.data.manifest_table`) and joins them; :func:`load_table` is the
+joined frame alone. Labelled utterances without audio are counted per split and logged (never
 silently lost); the label table's ``split`` is authoritative and a disagreeing
 manifest split is an error.
 """
@@ -10,19 +11,21 @@ manifest split is an error.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sertools import arrays
-from sertools.classes import DIMENSIONS
+from sertools.classes import DIMENSIONS, MSP_PODCAST, ClassSet
 from sertools.data import manifest_table
 from sertools.data.errors import DataError
-from sertools.labels import table as label_table
+from sertools.labels import view as label_view
 
 log = logging.getLogger(__name__)
 
+#: the label columns training and prediction read from an MSP-Podcast (or synthetic) label table
 LABEL_COLUMNS = (
     "file_id",
     "split",
@@ -38,9 +41,29 @@ LABEL_COLUMNS = (
 MANIFEST_COLUMNS = ("file_id", "path", "duration_s", "frames", "sample_rate")
 
 
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """The label table (one row per utterance), validated, with the columns training needs."""
-    return label_table.read(path, require=LABEL_COLUMNS)
+#: the label columns every corpus's table gives (under the names of sertools.labels.view)
+COMMON_LABEL_COLUMNS = (
+    "file_id",
+    "split",
+    "consensus",
+    "hard_label",
+    "p_primary",
+    "entropy_primary",
+    "agreement",
+)
+
+
+def label_columns(classes: ClassSet) -> tuple[str, ...]:
+    """The label columns training needs from a table of ``classes``: :data:`LABEL_COLUMNS` for
+    MSP-Podcast's, else the common ones and the class set's dimensions."""
+    if classes is MSP_PODCAST:
+        return LABEL_COLUMNS
+    return (*COMMON_LABEL_COLUMNS, *classes.dimensions)
+
+
+def read_labels(path: str | Path) -> label_view.LabelView:
+    """The label table (one row per utterance), validated, with the columns training needs and its class set."""
+    return label_view.read(path, require=label_columns(label_view.table_class_set(path)))
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
@@ -81,6 +104,23 @@ def join(labels: pd.DataFrame, manifest: pd.DataFrame) -> tuple[pd.DataFrame, di
     return merged.sort_values("file_id", kind="stable").reset_index(drop=True), report
 
 
+@dataclass(frozen=True, eq=False)
+class Joined:
+    """The joined rows (``table``), what the join left out (``report``) and the labels' class set."""
+
+    table: pd.DataFrame
+    report: dict[str, Any]
+    classes: ClassSet
+
+
+def load_joined(labels_path: str | Path, manifest_path: str | Path) -> Joined:
+    """:func:`read_labels` + :func:`read_manifest` + :func:`join`, with the label table's class set."""
+    labels = read_labels(labels_path)
+    table, report = join(labels.table, read_manifest(manifest_path))
+    return Joined(table, report, labels.classes)
+
+
 def load_table(labels_path: str | Path, manifest_path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """:func:`read_labels` + :func:`read_manifest` + :func:`join`."""
-    return join(read_labels(labels_path), read_manifest(manifest_path))
+    """The joined rows and the report of :func:`load_joined`."""
+    joined = load_joined(labels_path, manifest_path)
+    return joined.table, joined.report

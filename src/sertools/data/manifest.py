@@ -1,6 +1,7 @@
 """The ``manifest`` stage: one row per labelled utterance with its audio facts.
 
-Each labelled utterance's file in ``Audios/`` is probed (:mod:`sertools.data.audio`);
+Each labelled utterance's file in the corpus's audio folder (``Audios/``, or a CREMA-D
+download's ``AudioWAV/``: the label table says which corpus it is, :mod:`sertools.labels.view`) is probed (:mod:`sertools.data.audio`);
 audio that is not mono at ``manifest.sample_rate`` is converted once into the
 audio cache and the manifest points at the cached copy. The manifest's schema
 is :mod:`sertools.data.manifest_table`.
@@ -36,7 +37,7 @@ import pandas as pd
 
 from sertools.data import audio, manifest_table
 from sertools.io import write_json
-from sertools.labels import table as label_table
+from sertools.labels import view as label_view
 from sertools.splits import ordered
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,16 @@ def run(
     Converted audio goes to ``cache_dir`` (default: ``audio_cache/`` beside the
     manifest; it is kept across runs and is not an output).
     """
-    labels = label_table.read(inputs["labels"], columns=["file_id", "split"])
+    view = label_view.read_columns(inputs["labels"], ["file_id", "split"])
     out = Path(outputs["manifest"])
     cache = Path(cache_dir) if cache_dir is not None else out.parent / "audio_cache"
     df, summary = build_manifest(
-        labels, inputs["audio"], manifest=manifest, cache_dir=cache, source=str(inputs["labels"])
+        view.table,
+        inputs["audio"],
+        manifest=manifest,
+        cache_dir=cache,
+        source=str(inputs["labels"]),
+        audio_suffix=view.audio_suffix,
     )
     manifest_table.write(df, out)
     write_json(outputs["summary"], summary)
@@ -94,8 +100,12 @@ def build_manifest(
     manifest: Mapping[str, Any],
     cache_dir: str | Path,
     source: str = "the label table",
+    audio_suffix: str = "",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Probe (and if needed convert) the audio of every labelled utterance (``file_id``, ``split``).
+
+    An utterance's audio is ``audio_dir / (file_id + audio_suffix)``
+    (:attr:`sertools.labels.view.LabelView.audio_suffix`).
 
     Returns the manifest and its summary; raises :class:`AudioError` for bad
     audio unless ``manifest.drop_bad_audio``, and :class:`EmptySplitError` when
@@ -106,12 +116,12 @@ def build_manifest(
     rows: list[dict[str, Any]] = []
     problems: list[dict[str, str]] = []
     for file_id, split in zip(labels["file_id"], labels["split"], strict=True):
-        row = _utterance(audio_dir / file_id, file_id, split, manifest, cache_dir)
+        row = _utterance(audio_dir / f"{file_id}{audio_suffix}", file_id, split, manifest, cache_dir)
         (problems if "reason" in row else rows).append(row)
     _stop_on_bad_audio(problems, manifest)
     df = pd.DataFrame(rows, columns=list(manifest_table.COLUMNS))
     _stop_on_empty_split(labels, df, problems, audio_dir, source)
-    return df, _summary(labels, df, problems, audio_dir)
+    return df, _summary(labels, df, problems, audio_dir, audio_suffix)
 
 
 def _utterance(
@@ -133,7 +143,7 @@ def _utterance(
         raise RuntimeError(f"{src}: probed as usable without its frames, sample rate or channels")
     path, frames, converted = src, int(facts.frames), False
     if facts.sample_rate != sr or facts.channels != 1:
-        path = cache_dir / file_id
+        path = cache_dir / src.name
         frames = audio.mono_at(src, path, sr)
         converted = True
     return {
@@ -195,11 +205,15 @@ def _stop_on_empty_split(
 
 
 def _summary(
-    labels: pd.DataFrame, df: pd.DataFrame, problems: Sequence[dict[str, str]], audio_dir: Path
+    labels: pd.DataFrame,
+    df: pd.DataFrame,
+    problems: Sequence[dict[str, str]],
+    audio_dir: Path,
+    audio_suffix: str = "",
 ) -> dict[str, Any]:
     """Counts read, kept and dropped (by reason, files listed), conversions, unlabelled audio, durations."""
     dropped = Counter(p["reason"] for p in problems)
-    labelled = set(labels["file_id"])
+    labelled = {f"{f}{audio_suffix}" for f in labels["file_id"]}
     unlabelled = (
         sorted(p.name for p in audio_dir.glob("*.wav") if p.name not in labelled)
         if audio_dir.is_dir()

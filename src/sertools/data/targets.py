@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sertools.arrays import stack_lists
-from sertools.classes import DIMENSIONS, NO_AGREEMENT, K
+from sertools.classes import DIMENSIONS, MSP_PODCAST, NO_AGREEMENT, ClassSet
 from sertools.data import dim_scale
 from sertools.data.errors import DataError
 from sertools.labels import schemes as names
@@ -41,9 +41,15 @@ HARD_LOSSES = ("ce", "cbce")
 
 
 def stack(column: pd.Series, name: str = "") -> np.ndarray:
-    """(N, 9) float64 array from a list column: :func:`sertools.arrays.stack_lists`, raising DataError."""
+    """(N, width) float64 array from a list column (width: the class set's K, 9 by default):
+    :func:`sertools.arrays.stack_lists`, raising DataError."""
+    return stack_width(column, MSP_PODCAST.k, name)
+
+
+def stack_width(column: pd.Series, width: int, name: str = "") -> np.ndarray:
+    """(N, ``width``) float64 array from a list column, raising DataError."""
     try:
-        return stack_lists(column, name or str(column.name))
+        return stack_lists(column, name or str(column.name), width=width)
     except ValueError as e:
         raise DataError(str(e)) from None
 
@@ -53,13 +59,15 @@ def hard_labels(df: pd.DataFrame) -> np.ndarray:
     return df["hard_label"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
 
 
-def dimension_targets(df: pd.DataFrame, scale: str = "unit") -> np.ndarray:
-    """(N, 3) float32 arousal/valence/dominance in the model's ``scale``; NaN if missing.
+def dimension_targets(
+    df: pd.DataFrame, scale: str = "unit", dimensions: tuple[str, ...] = DIMENSIONS
+) -> np.ndarray:
+    """(N, len(dimensions)) float32 ratings of ``dimensions`` in the model's ``scale``; NaN if missing.
 
     ``scale``: ``model.dim_scale`` (:mod:`sertools.data.dim_scale`); ``unit`` is
-    u = (x - 1) / 6.
+    u = (x - 1) / 6. A class set without A/V/D has no dimensions: (N, 0).
     """
-    x = df[list(DIMENSIONS)].to_numpy(dtype=np.float64, na_value=np.nan)
+    x = df[list(dimensions)].to_numpy(dtype=np.float64, na_value=np.nan).reshape(len(df), len(dimensions))
     return np.asarray(dim_scale.to_model_scale(x, scale), dtype=np.float32)
 
 
@@ -79,7 +87,8 @@ class Targets:
     """What one split trains (or is validated) on.
 
     ``rows``: positions into the split's table; ``cat``: int64 class indices
-    (ce/cbce) or float32 (N, 9) distributions; ``dims``: float32 (N, 3);
+    (ce/cbce) or float32 (N, K) distributions; ``dims``: float32 (N, 3), or
+    (N, 0) for a class set without A/V/D;
     ``classes``: class of each target (curriculum balance): the hard label, or
     for a distribution under the ``consensus`` scheme its argmax; ``hard``: the
     scheme's hard label or -1.
@@ -135,7 +144,11 @@ def scheme_hard_labels(df: pd.DataFrame, variant: Mapping[str, Any], name: str |
 
 
 def build_targets(
-    df: pd.DataFrame, variant: Mapping[str, Any], name: str | None = None, dim_scale: str = "unit"
+    df: pd.DataFrame,
+    variant: Mapping[str, Any],
+    name: str | None = None,
+    dim_scale: str = "unit",
+    classes: ClassSet = MSP_PODCAST,
 ) -> Targets:
     """Targets of ``variant`` (its ``targets``, ``loss``, ``hard_labels``, ``include_no_agreement``)
     for the rows of ``df``; ``name`` (the variant's name) is used in error messages.
@@ -146,7 +159,8 @@ def build_targets(
     hard label when the loss is hard, and minus all-zero rows (``release_secondary``
     where nobody gave a secondary label). Targets are unsmoothed;
     ``train.label_smoothing`` is applied by the loss. Dimension targets are on
-    the model's ``dim_scale`` (:mod:`sertools.data.dim_scale`).
+    the model's ``dim_scale`` (:mod:`sertools.data.dim_scale`). ``classes``: the label table's
+    class set (its K and its dimensions).
     """
     targets, loss = variant["targets"], variant["loss"]
     scheme = variant["hard_labels"]
@@ -170,7 +184,9 @@ def build_targets(
         full = None
     else:
         column = names.distribution_column(targets)
-        full = stack(_column(df, column, f"targets {targets} of {_who(variant, name)}"), column)
+        full = stack_width(
+            _column(df, column, f"targets {targets} of {_who(variant, name)}"), classes.k, column
+        )
         if is_index and scheme == "consensus":
             raise DataError(
                 f"loss {loss!r} needs consensus targets (or hard_labels consensus_x_other / guarded_argmax, "
@@ -191,7 +207,7 @@ def build_targets(
     sub = df.iloc[rows]
     if full is None:
         idx = labels[rows]
-        dist = np.eye(K)[idx] if len(idx) else np.zeros((0, K))
+        dist = np.eye(classes.k)[idx] if len(idx) else np.zeros((0, classes.k))
     else:
         dist = full[rows]
         sums = dist.sum(axis=1)
@@ -206,7 +222,7 @@ def build_targets(
     return Targets(
         rows=rows,
         cat=cat,
-        dims=dimension_targets(sub, dim_scale),
+        dims=dimension_targets(sub, dim_scale, classes.dimensions),
         classes=idx.astype(np.int64),
         hard=labels[rows],
         is_index=is_index,

@@ -29,7 +29,7 @@ from typing import NamedTuple, TypedDict, Unpack
 
 import numpy as np
 
-from sertools.classes import CLASSES, DIMENSIONS, OTHER, K
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation.evaldata import EvalData
 from sertools.measures import brier, ece_bin, jsd, jsd_paper, kld, kld_paper, onehot
 
@@ -68,46 +68,55 @@ __all__ = [
 class _Layout:
     """Column positions of the per-utterance feature matrix of one prediction set."""
 
-    def __init__(self, ece_bins: int, has_true: bool, has_ref: bool = False) -> None:
+    def __init__(
+        self,
+        ece_bins: int,
+        has_true: bool,
+        has_ref: bool = False,
+        classes: ClassSet = MSP_PODCAST,
+        has_merged: bool = True,
+    ) -> None:
         self.ece_bins = ece_bins
-        self.dist_tags = ("primary", "merged", "true") if has_true else ("primary", "merged")
+        self.classes = classes
+        self.dist_tags = ("primary", *(("merged",) if has_merged else ()), *(("true",) if has_true else ()))
+        # a class set without Other has no Other metrics, one without A/V/D no CCC
+        other = ("other_share_pred", "other_mass", "other_share_human") if classes.other is not None else ()
+        dimensions = classes.dimensions
+        self.dimensions = dimensions
         # the release's divergences have a feature matrix of their own, so the main one (and
         # with it every other metric, to the last bit) does not depend on whether they are computed
         self.paper = ("jsd_paper", "kld_paper") if has_ref else ()
         self.means = (
             *(f"{m}_{t}" for t in self.dist_tags for m in ("jsd", "kld")),
             "brier_primary",
-            "other_share_pred",
-            "other_mass",
-            "other_share_human",
+            *other,
         )
+        k = classes.k
         sizes = {
-            "tp": K,
-            "n_true": K,
-            "n_pred": K,
+            "tp": k,
+            "n_true": k,
+            "n_pred": k,
             "ece": ece_bins,
             "brier_onehot": 1,
             "means": len(self.means),
-            "ccc": 6 * len(DIMENSIONS),
+            "ccc": 6 * len(dimensions),
             "n_all": 1,
         }
         self.order = (
             "accuracy",
             "macro_f1",
             "weighted_f1",
-            *(f"f1_{c}" for c in CLASSES),
+            *(f"f1_{c}" for c in classes.names),
             "uar",
             "macro_f1_published",
             *(f"{m}_{t}" for t in self.dist_tags for m in ("jsd", "kld")),
             *self.paper,
-            *(f"ccc_{d}" for d in DIMENSIONS),
-            "ccc_mean",
+            *(f"ccc_{d}" for d in dimensions),
+            *(("ccc_mean",) if dimensions else ()),
             "ece",
             "brier_onehot",
             "brier_primary",
-            "other_share_pred",
-            "other_mass",
-            "other_share_human",
+            *other,
             "n_hard",
             "n_all",
         )
@@ -133,7 +142,7 @@ def _features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarra
     f[rows, s["n_pred"].start + p] = 1.0
     conf = data.probs[rows].max(axis=1)
     f[rows, s["ece"].start + ece_bin(conf, layout.ece_bins)] = correct - conf
-    f[rows, s["brier_onehot"].start] = brier(data.probs[rows], onehot(h))
+    f[rows, s["brier_onehot"].start] = brier(data.probs[rows], onehot(h, layout.classes.k))
 
     per_utt: dict[str, np.ndarray] = {}
     for tag in layout.dist_tags:
@@ -143,13 +152,15 @@ def _features(data: EvalData, layout: _Layout, prob_floor: float, out: np.ndarra
         per_utt[f"jsd_{tag}"] = jsd(target, data.probs)
         per_utt[f"kld_{tag}"] = kld(target, data.probs, prob_floor)
     per_utt["brier_primary"] = brier(data.probs, data.p_primary)
-    per_utt["other_share_pred"] = (data.pred == OTHER).astype(np.float64)
-    per_utt["other_mass"] = data.probs[:, OTHER]
-    per_utt["other_share_human"] = data.p_primary[:, OTHER]
+    other = layout.classes.other
+    if other is not None:
+        per_utt["other_share_pred"] = (data.pred == other).astype(np.float64)
+        per_utt["other_mass"] = data.probs[:, other]
+        per_utt["other_share_human"] = data.p_primary[:, other]
     f[:, s["means"]] = np.column_stack([per_utt[m] for m in layout.means])
 
-    if data.dims_pred is not None and data.dims_true is not None:
-        for j in range(len(DIMENSIONS)):
+    if layout.dimensions and data.dims_pred is not None and data.dims_true is not None:
+        for j in range(len(layout.dimensions)):
             x, y = data.dims_pred[:, j], data.dims_true[:, j]
             ok = np.isfinite(x) & np.isfinite(y)
             # CCC is invariant to a shift applied to both series; centring on a common
@@ -188,7 +199,7 @@ def _metrics_from_sums(sums: np.ndarray, layout: _Layout, paper_sums: np.ndarray
             "macro_f1": np.where(has_hard, f1.mean(axis=1), np.nan),
             "weighted_f1": (f1 * n_true).sum(axis=1) * inv_hard,
         }
-        for c, name in enumerate(CLASSES):
+        for c, name in enumerate(layout.classes.names):
             out[f"f1_{name}"] = np.where(has_hard, f1[:, c], np.nan)
         # UAR: mean recall over the classes with support
         supported = n_true > 0
@@ -207,13 +218,14 @@ def _metrics_from_sums(sums: np.ndarray, layout: _Layout, paper_sums: np.ndarray
         for i, name in enumerate(layout.paper):
             out[name] = paper_sums[:, i] / n_all
         base = s["ccc"].start
-        for j, dim in enumerate(DIMENSIONS):
+        for j, dim in enumerate(layout.dimensions):
             cnt, sx, sy, sxx, syy, sxy = (sums[:, base + 6 * j + k] for k in range(6))
             mx, my = sx / cnt, sy / cnt
             cov = sxy / cnt - mx * my
             denom_c = (sxx / cnt - mx * mx) + (syy / cnt - my * my) + (mx - my) ** 2
             out[f"ccc_{dim}"] = np.where((cnt > 0) & (denom_c > 0), 2.0 * cov / denom_c, np.nan)
-        out["ccc_mean"] = np.mean([out[f"ccc_{dim}"] for dim in DIMENSIONS], axis=0)
+        if layout.dimensions:
+            out["ccc_mean"] = np.mean([out[f"ccc_{dim}"] for dim in layout.dimensions], axis=0)
         out["ece"] = np.abs(sums[:, s["ece"]]).sum(axis=1) * inv_hard
         out["brier_onehot"] = sums[:, s["brier_onehot"].start] * inv_hard
     out["n_hard"] = n_hard
@@ -367,7 +379,13 @@ def replicates_per_set(
     if ece_bins < 1:
         raise ValueError(f"ece_bins must be >= 1, got {ece_bins}")
     datas = _check_common(datas)
-    layout = _Layout(ece_bins, datas[0].p_true is not None, datas[0].p_ref is not None)
+    layout = _Layout(
+        ece_bins,
+        datas[0].p_true is not None,
+        datas[0].p_ref is not None,
+        datas[0].classes,
+        datas[0].p_merged is not None,
+    )
     w, wp = layout.width, len(layout.paper)
     feats = np.zeros((datas[0].n, w * len(datas)))
     paper = np.zeros((datas[0].n, wp * len(datas)))

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from sertools.arrays import stack_lists
-from sertools.classes import DIMENSIONS
+from sertools.classes import DIMENSIONS, MSP_PODCAST, ClassSet
 from sertools.evaluation import predictions
+from sertools.labels import view as label_view
 from sertools.measures import check_dist, check_labels
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "hard_labels",
     "label_column",
     "load_split",
+    "read_label_view",
     "read_labels",
     "read_truth",
     "seed_files",
@@ -65,7 +67,7 @@ def _as_dims(x: np.ndarray | None, name: str, n: int) -> np.ndarray | None:
     return a
 
 
-def _reference(x: np.ndarray, n: int) -> np.ndarray:
+def _reference(x: np.ndarray, n: int, k: int) -> np.ndarray:
     """The paper-reference distribution: rows summing to 1 (renormalised) or all zero."""
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] != n:
@@ -73,7 +75,7 @@ def _reference(x: np.ndarray, n: int) -> np.ndarray:
     zero = a.sum(axis=1) == 0
     out = np.zeros_like(a)
     if (~zero).any():
-        out[~zero] = check_dist(a[~zero], "p_ref")
+        out[~zero] = check_dist(a[~zero], "p_ref", k)
     if np.any(a[zero] != 0):  # negative entries summing to 0
         raise ValueError("p_ref contains negative probabilities")
     return out
@@ -109,25 +111,30 @@ class EvalData:
     is ``max probs``. ``p_ref`` is the reference distribution of the paper
     release's JSD and KLD (``evaluation.paper_reference``); it may hold
     all-zero rows (the release clamps and renormalises them to uniform).
+    ``classes``: the class set of every vector (K columns; MSP-Podcast's by
+    default); ``p_merged`` may be None only for a class set that has none (a
+    corpus without secondary labels: CREMA-D), and then there are no merged metrics.
     """
 
     probs: np.ndarray
     pred: np.ndarray
     hard: np.ndarray
     p_primary: np.ndarray
-    p_merged: np.ndarray
+    p_merged: np.ndarray | None
     p_true: np.ndarray | None = None
     dims_pred: np.ndarray | None = None
     dims_true: np.ndarray | None = None
     entropy: np.ndarray | None = None
     file_ids: np.ndarray | None = None
     p_ref: np.ndarray | None = None
+    classes: ClassSet = MSP_PODCAST
 
     def __post_init__(self) -> None:
-        probs = check_dist(self.probs, "probs")
+        k = self.classes.k
+        probs = check_dist(self.probs, "probs", k)
         n = len(probs)
-        pred = check_labels(self.pred, "pred", allow_missing=False)
-        hard = check_labels(self.hard, "hard", allow_missing=True)
+        pred = check_labels(self.pred, "pred", allow_missing=False, k=k)
+        hard = check_labels(self.hard, "hard", allow_missing=True, k=k)
         for name, arr in (("pred", pred), ("hard", hard)):
             if len(arr) != n:
                 raise ValueError(f"{name} has {len(arr)} rows but probs has {n}")
@@ -135,10 +142,10 @@ class EvalData:
         for name in ("p_primary", "p_merged", "p_true"):
             val = getattr(self, name)
             if val is None:
-                if name != "p_true":
+                if name == "p_primary" or (name == "p_merged" and self.classes is MSP_PODCAST):
                     raise ValueError(f"{name} is required")
                 continue
-            d = check_dist(val, name)
+            d = check_dist(val, name, k)
             if len(d) != n:
                 raise ValueError(f"{name} has {len(d)} rows but probs has {n}")
             fixed[name] = d
@@ -149,9 +156,9 @@ class EvalData:
         if self.file_ids is not None:
             fixed["file_ids"] = _as_vector(self.file_ids, "file_ids", n)
         if self.p_ref is not None:
-            fixed["p_ref"] = _reference(self.p_ref, n)
-        for k, v in fixed.items():
-            object.__setattr__(self, k, v)
+            fixed["p_ref"] = _reference(self.p_ref, n, k)
+        for name, value in fixed.items():
+            object.__setattr__(self, name, value)
 
     @property
     def n(self) -> int:
@@ -175,7 +182,7 @@ class EvalData:
         kw: dict[str, Any] = {
             name: (None if getattr(self, name) is None else getattr(self, name)[idx]) for name in _FIELDS
         }
-        return EvalData(**kw)
+        return EvalData(**kw, classes=self.classes)
 
     def with_hard(self, hard: np.ndarray) -> EvalData:
         """The same predictions and distributions with other hard labels (another label scheme).
@@ -183,7 +190,7 @@ class EvalData:
         The other arrays are shared, not re-validated, so every other metric
         stays bit-identical.
         """
-        labels = check_labels(hard, "hard", allow_missing=True)
+        labels = check_labels(hard, "hard", allow_missing=True, k=self.classes.k)
         if len(labels) != self.n:
             raise ValueError(f"hard has {len(labels)} rows but the prediction set has {self.n}")
         out = copy.copy(self)
@@ -208,6 +215,7 @@ class EvalData:
         hard_column: str = "hard_label",
         entropy_column: str = "entropy_primary",
         reference_column: str | None = None,
+        classes: ClassSet = MSP_PODCAST,
     ) -> EvalData:
         """Join a prediction dump with a label table (and optional latent truth) on ``file_id``.
 
@@ -221,8 +229,11 @@ class EvalData:
         ``latent_truth``: ``file_id, p_true``. Rows are ordered by ``file_id``
         so every seed of a split lines up. The tables must cover the same
         utterances (``allow_extra_labels`` lets the label table be a superset).
+        ``classes``: the label table's class set (the vectors' width; no ``p_merged`` for a
+        class set other than MSP-Podcast's).
         """
-        _check_frames(predictions, labels, allow_extra_labels)
+        _check_frames(predictions, labels, allow_extra_labels, classes)
+        k = classes.k
         _require_columns(labels, "labels", [hard_column, *([reference_column] if reference_column else [])])
         dims = [c for c in DIMENSIONS if c in predictions.columns]
         df = predictions[["file_id", "probs", "pred", *dims]].merge(
@@ -230,21 +241,26 @@ class EvalData:
         )
         df = df.sort_values("file_id", kind="stable").reset_index(drop=True)
         return cls(
-            probs=stack_lists(df["probs"].to_numpy(), "predictions.probs"),
+            probs=stack_lists(df["probs"].to_numpy(), "predictions.probs", width=k),
             pred=df["pred"].to_numpy(),
             hard=hard_labels(df[hard_column]),
-            p_primary=stack_lists(df["p_primary"].to_numpy(), "labels.p_primary"),
-            p_merged=stack_lists(df["p_merged"].to_numpy(), "labels.p_merged"),
+            p_primary=stack_lists(df["p_primary"].to_numpy(), "labels.p_primary", width=k),
+            p_merged=(
+                stack_lists(df["p_merged"].to_numpy(), "labels.p_merged", width=k)
+                if "p_merged" in df.columns
+                else None
+            ),
             p_true=None if latent_truth is None else _truth_rows(latent_truth, df["file_id"]),
             dims_pred=_dims_of(df, "pred", predictions),
             dims_true=_dims_of(df, "true", labels),
             entropy=df[entropy_column].to_numpy(dtype=np.float64) if entropy_column in df else None,
             file_ids=df["file_id"].to_numpy(),
             p_ref=(
-                stack_lists(df[reference_column].to_numpy(), f"labels.{reference_column}")
+                stack_lists(df[reference_column].to_numpy(), f"labels.{reference_column}", width=k)
                 if reference_column
                 else None
             ),
+            classes=classes,
         )
 
 
@@ -272,10 +288,13 @@ def _require_columns(df: pd.DataFrame, name: str, cols: Sequence[str]) -> None:
         raise ValueError(f"{name} table lacks column(s) {missing}; has {list(df.columns)}")
 
 
-def _check_frames(predictions: pd.DataFrame, labels: pd.DataFrame, allow_extra_labels: bool) -> None:
+def _check_frames(
+    predictions: pd.DataFrame, labels: pd.DataFrame, allow_extra_labels: bool, classes: ClassSet = MSP_PODCAST
+) -> None:
     """Required columns, unique ids, and predictions and labels covering the same utterances."""
     _require_columns(predictions, "predictions", ("file_id", "probs", "pred"))
-    _require_columns(labels, "labels", ("file_id", "hard_label", "p_primary", "p_merged"))
+    merged = ("p_merged",) if classes is MSP_PODCAST else ()
+    _require_columns(labels, "labels", ("file_id", "hard_label", "p_primary", *merged))
     for name, df in (("predictions", predictions), ("labels", labels)):
         dup = df["file_id"][df["file_id"].duplicated()]
         if len(dup):
@@ -337,6 +356,18 @@ def read_labels(path: PathLike) -> pd.DataFrame:
     return df
 
 
+def read_label_view(path: PathLike) -> label_view.LabelView:
+    """The label table of either corpus with its class set (:mod:`sertools.labels.view`): an
+    MSP-Podcast table as :func:`read_labels` reads it, a CREMA-D table under the stages' names."""
+    classes = label_view.table_class_set(path)
+    if classes is MSP_PODCAST:
+        return label_view.LabelView(read_labels(path), classes)
+    try:
+        return label_view.read(path, require=("file_id", "split", "hard_label", "p_primary"))
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+
+
 def read_truth(path: PathLike | None) -> pd.DataFrame | None:
     """``file_id, p_true`` of the synthetic corpus's latent truth (None without a path)."""
     if path is None:
@@ -373,6 +404,7 @@ def load_split(
     labels: pd.DataFrame,
     split: str,
     truth: pd.DataFrame | None = None,
+    classes: ClassSet = MSP_PODCAST,
     **columns: Unpack[JoinColumns],
 ) -> tuple[list[EvalData], int]:
     """One :class:`EvalData` per seed for ``split``, aligned on ``file_id``.
@@ -390,7 +422,7 @@ def load_split(
     for path in pred_paths:
         pred = _read_prediction(path, split)
         try:
-            d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True, **columns)
+            d = EvalData.from_frames(pred, lab, truth, allow_extra_labels=True, classes=classes, **columns)
         except ValueError as err:
             raise EvaluationError(f"{path} ({split}): {err}") from None
         if sets and not d.same_utterances(sets[0]):

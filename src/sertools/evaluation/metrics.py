@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import CLASSES, CODES, DIMENSIONS, NO_AGREEMENT
+from sertools.classes import CLASS_SETS, DIMENSIONS, NO_AGREEMENT
 from sertools.data.dim_scale import to_model_scale, to_rating_scale
 from sertools.evaluation import metrics_doc, schemes, settings
 from sertools.evaluation.bootstrap import SeedCI, bootstrap_multiseed
@@ -46,12 +46,14 @@ from sertools.evaluation.evaldata import (
     hard_labels,
     label_column,
     load_split,
+    read_label_view,
     read_labels,
     read_truth,
     seed_files,
 )
 from sertools.evaluation.metricset import compute_all
 from sertools.evaluation.strata import entropy_strata, split_strata, stratum_names
+from sertools.labels.view import INTENDED_COLUMN
 from sertools.measures import confusion_matrix, ece_bin, normalised_entropy
 from sertools.splits import ordered
 
@@ -61,6 +63,7 @@ __all__ = [
     "HARD_METRICS",
     "OWN_METRICS",
     "EvaluationError",
+    "read_labels",
     "run",
     "variant_metrics",
 ]
@@ -79,7 +82,7 @@ HARD_METRICS: frozenset[str] = frozenset(
         "macro_f1_published",
         "ece",
         "brier_onehot",
-        *(f"f1_{c}" for c in CLASSES),
+        *(f"f1_{c}" for classes in CLASS_SETS.values() for c in classes.names),
     }
 )
 #: the metrics of the ``own`` block: every metric that depends on the hard labels
@@ -165,6 +168,19 @@ def _no_x_block(
     return {f"{k}_noX": _entry(boot[k], [p[k] for p in points], n_hard) for k in DIST_METRICS if k in boot}
 
 
+def _intended_block(sets: Sequence[EvalData], s: Mapping[str, Any], intended: np.ndarray) -> dict[str, Any]:
+    """The hard-label metrics against the actor's intended emotion (every utterance has one), with
+    their confusion matrix: the same predictions as the perceived-consensus block beside it."""
+    intended_sets = [d.with_hard(intended) for d in sets]
+    block = _metric_block(intended_sets, s, with_no_x=False)
+    return {
+        "hard_column": INTENDED_COLUMN,
+        "n_utterances": {"hard": int((intended >= 0).sum())},
+        "metrics": {k: v for k, v in block.items() if k in HARD_METRICS},
+        "confusion_matrix": _confusion(intended_sets),
+    }
+
+
 def _other_row(block: Mapping[str, Mapping[str, Any]], n_all: int) -> dict[str, Any]:
     row: dict[str, Any] = {"n_utterances": int(n_all)}
     for src, dst in OTHER_FIELDS.items():
@@ -198,9 +214,12 @@ def _strata_results(
     s: Mapping[str, Any],
     block: Mapping[str, Mapping[str, Any]],
     masks: Sequence[np.ndarray],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per entropy stratum: its metric block, and the Other-class rows (whole split first)."""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Per entropy stratum: its metric block, and the Other-class rows (whole split first; None for
+    a class set without Other)."""
     strata = _strata_blocks(sets, s, masks)
+    if sets[0].classes.other is None:
+        return strata, None
     other: dict[str, Any] = {"all": _other_row(block, sets[0].n)}
     for name, st in strata.items():
         other[name] = _other_row(st["metrics"], st["n_utterances"]["all"])
@@ -208,7 +227,7 @@ def _strata_results(
 
 
 def _confusion(sets: Sequence[EvalData]) -> dict[str, Any]:
-    per_seed_cm = [confusion_matrix(d.hard, d.pred) for d in sets]
+    per_seed_cm = [confusion_matrix(d.hard, d.pred, d.classes.k) for d in sets]
     return {
         "rows": "consensus class (X excluded)",
         "columns": "predicted class",
@@ -275,9 +294,9 @@ def _examples(
             "entropy_primary": (
                 float(entropy[i]) if primary_strata else float(normalised_entropy(d0.p_primary[i : i + 1])[0])
             ),
-            "consensus": CODES[cons[i]] if cons[i] >= 0 else NO_AGREEMENT,
+            "consensus": d0.classes.codes[cons[i]] if cons[i] >= 0 else NO_AGREEMENT,
             "p_primary": d0.p_primary[i].tolist(),
-            "p_merged": d0.p_merged[i].tolist(),
+            "p_merged": None if d0.p_merged is None else d0.p_merged[i].tolist(),
             "probs": mean_probs[i].tolist(),
         }
         if not primary_strata:
@@ -385,7 +404,7 @@ def _split_metrics(
     else:
         own_hard = hard_labels(label_column(labels, d0.require_file_ids(), own.column)) if d0.n else d0.hard
         own_sets = [d.with_hard(own_hard) for d in sets]
-    return {
+    split_result: dict[str, Any] = {
         "n_seeds": len(sets),
         "prediction_files": [str(p) for p in paths],
         "n_utterances": {
@@ -404,6 +423,10 @@ def _split_metrics(
             sets, entropy, masks, stratum_names(s["entropy_bins"]), primary_strata, consensus
         ),
     }
+    if INTENDED_COLUMN in labels.columns:  # a corpus with an intended emotion: scored beside the consensus
+        intended = hard_labels(label_column(labels, d0.require_file_ids(), INTENDED_COLUMN)) if d0.n else d0.hard
+        split_result["intended"] = _intended_block(sets, s, intended)
+    return split_result
 
 
 # ================================================================================ public API
@@ -436,7 +459,8 @@ def variant_metrics(
         )
     ccc_targets = str(evaluation["ccc_targets"])
     dim_scale = str((variant_cfg or {}).get("dim_scale") or "1_7")
-    labels = ccc_reference(read_labels(labels_path), ccc_targets, dim_scale)
+    view = read_label_view(labels_path)
+    labels = ccc_reference(view.table, ccc_targets, dim_scale)
     labels, columns = schemes.label_columns(labels, common, reference=True)
     own.check(labels)
     truth = read_truth(truth_path)
@@ -452,7 +476,7 @@ def variant_metrics(
             "ccc_targets": ccc_targets,
             "dim_scale": dim_scale,
         },
-        "classes": list(CLASSES),
+        "classes": list(view.classes.names),
         "strata": stratum_names(s["entropy_bins"]),
         "has_truth": truth is not None,
         "splits": {},
@@ -461,7 +485,7 @@ def variant_metrics(
     consensus_scheme = common["common_hard_labels"] == "consensus"
     for split in ordered(pred_paths):
         paths = list(pred_paths[split])
-        sets, unpredicted = load_split(paths, labels, split, truth, **columns)
+        sets, unpredicted = load_split(paths, labels, split, truth, view.classes, **columns)
         lab = labels[labels["split"] == split]
         doc["splits"][split] = _split_metrics(
             sets, s, unpredicted, paths, own, lab, primary_strata, consensus_scheme

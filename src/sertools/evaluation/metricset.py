@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sertools.classes import CLASSES, DIMENSIONS, OTHER
 from sertools.evaluation.evaldata import EvalData
 from sertools.measures import (
     brier,
@@ -41,18 +40,22 @@ def compute_all(data: EvalData, prob_floor: float = 1e-12, ece_bins: int = 15) -
     ``jsd_paper, kld_paper`` when ``p_ref`` is set), ``ccc_<dimension>,
     ccc_mean``, ``ece, brier_onehot, brier_primary``, ``other_share_pred,
     other_mass, other_share_human``, ``n_hard, n_all``. Metrics over an empty
-    set are NaN.
+    set are NaN. The class set of ``data`` decides the classes of ``f1_<Class>``; one
+    without Other has no ``other_*``, one without A/V/D no ``ccc_*``, and a set without
+    ``p_merged`` no ``*_merged``.
     """
     out = _hard_metrics(data)
     out.update(_distribution_metrics(data, prob_floor))
     out.update(_ccc_metrics(data))
     hard_rows = data.hard >= 0
     out["ece"] = ece(data.probs, data.pred, data.hard, ece_bins)
-    out["brier_onehot"] = _mean(brier(data.probs[hard_rows], onehot(data.hard[hard_rows])))
+    out["brier_onehot"] = _mean(brier(data.probs[hard_rows], onehot(data.hard[hard_rows], data.classes.k)))
     out["brier_primary"] = _mean(brier(data.probs, data.p_primary))
-    out["other_share_pred"] = _mean((data.pred == OTHER).astype(np.float64))
-    out["other_mass"] = _mean(data.probs[:, OTHER])
-    out["other_share_human"] = _mean(data.p_primary[:, OTHER])
+    other = data.classes.other
+    if other is not None:
+        out["other_share_pred"] = _mean((data.pred == other).astype(np.float64))
+        out["other_mass"] = _mean(data.probs[:, other])
+        out["other_share_human"] = _mean(data.p_primary[:, other])
     out["n_hard"] = float(hard_rows.sum())
     out["n_all"] = float(data.n)
     return out
@@ -60,7 +63,7 @@ def compute_all(data: EvalData, prob_floor: float = 1e-12, ece_bins: int = 15) -
 
 def _hard_metrics(data: EvalData) -> dict[str, float]:
     """Accuracy and F1 scores on the hard-labelled utterances (NaN without any)."""
-    cm = confusion_matrix(data.hard, data.pred)
+    cm = confusion_matrix(data.hard, data.pred, data.classes.k)
     n_hard = int(cm.sum())
     f1 = f1_scores(cm)
     support = cm.sum(axis=1)
@@ -72,14 +75,16 @@ def _hard_metrics(data: EvalData) -> dict[str, float]:
         "uar": uar(cm),
         "macro_f1_published": macro_f1_published(cm),
     }
-    for c, name in enumerate(CLASSES):
+    for c, name in enumerate(data.classes.names):
         out[f"f1_{name}"] = float(f1[c]) if n_hard else nan
     return out
 
 
 def _distribution_metrics(data: EvalData, prob_floor: float) -> dict[str, float]:
     """Mean JSD and KLD against each human (and, when present, latent-truth) distribution."""
-    targets = [("primary", data.p_primary), ("merged", data.p_merged)]
+    targets = [("primary", data.p_primary)]
+    if data.p_merged is not None:
+        targets.append(("merged", data.p_merged))
     if data.p_true is not None:
         targets.append(("true", data.p_true))
     out: dict[str, float] = {}
@@ -95,12 +100,15 @@ def _distribution_metrics(data: EvalData, prob_floor: float) -> dict[str, float]
 def _ccc_metrics(data: EvalData) -> dict[str, float]:
     """CCC per dimension and their mean (NaN without dimensional predictions or labels)."""
     out: dict[str, float] = {}
-    for j, dim in enumerate(DIMENSIONS):
+    dimensions = data.classes.dimensions
+    if not dimensions:
+        return out
+    for j, dim in enumerate(dimensions):
         if data.dims_pred is None or data.dims_true is None:
             out[f"ccc_{dim}"] = float("nan")
         else:
             out[f"ccc_{dim}"] = ccc(data.dims_pred[:, j], data.dims_true[:, j])
-    out["ccc_mean"] = ccc_mean([out[f"ccc_{dim}"] for dim in DIMENSIONS])
+    out["ccc_mean"] = ccc_mean([out[f"ccc_{dim}"] for dim in dimensions])
     return out
 
 

@@ -215,7 +215,8 @@ def compare(
     absent = sorted(set(variant_paths) - set(baseline_paths))
     if absent:
         raise EvaluationError(f"significance: the baseline has no predictions for split(s) {absent}")
-    labels, columns = schemes.label_columns(evaldata.read_labels(labels_path), common, reference=False)
+    view = evaldata.read_label_view(labels_path)
+    labels, columns = schemes.label_columns(view.table, common, reference=False)
     truth = evaldata.read_truth(truth_path)
     doc: dict[str, Any] = {
         "schema": significance_doc.SCHEMA,
@@ -229,8 +230,12 @@ def compare(
     if used != significance_doc.schemes({}):  # the defaults stay implicit (documents as before)
         doc["schemes"] = used
     for split in ordered(variant_paths):
-        v_sets, _ = evaldata.load_split(list(variant_paths[split]), labels, split, truth, **columns)
-        b_sets, _ = evaldata.load_split(list(baseline_paths[split]), labels, split, truth, **columns)
+        v_sets, _ = evaldata.load_split(
+            list(variant_paths[split]), labels, split, truth, view.classes, **columns
+        )
+        b_sets, _ = evaldata.load_split(
+            list(baseline_paths[split]), labels, split, truth, view.classes, **columns
+        )
         doc["splits"][split] = _split_comparison(v_sets, b_sets, s, split)
     return doc
 

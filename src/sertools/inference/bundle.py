@@ -45,7 +45,7 @@ from sertools.classes import CLASSES, DIMENSIONS
 from sertools.features import store
 from sertools.io import atomic_path, file_sha256, write_json
 from sertools.model.frozen import KIND as FROZEN_KIND
-from sertools.model.network import architecture_dim_scale
+from sertools.model.network import architecture_dim_scale, architecture_outputs
 from sertools.training.runtime import checkpoint
 
 FORMAT = "sertools-model"
@@ -120,6 +120,7 @@ def from_checkpoint(path: Path, features_dir: str | Path | None = None) -> Bundl
     arch = ck.meta.get("architecture")
     if not isinstance(arch, dict):
         raise BundleError(f"{path}: no model architecture in the checkpoint metadata")
+    _check_msp_outputs(arch, path)
     train = run_train_section(path.parent)
     upstream, upstream_weights = None, None
     if arch.get("kind") == FROZEN_KIND:
@@ -148,6 +149,20 @@ def from_checkpoint(path: Path, features_dir: str | Path | None = None) -> Bundl
         },
     }
     return Bundle(meta, checkpoint.strip_prefix(ck.tensors, "model."), upstream_weights, path)
+
+
+def _check_msp_outputs(arch: Mapping[str, Any], path: Path) -> None:
+    """Refuse a model of another class set: inference names MSP-Podcast's classes and A/V/D
+    (docs/corpus.md, "How the class set travels")."""
+    try:
+        num_classes, dimensions = architecture_outputs(arch)
+    except ValueError as e:
+        raise BundleError(f"{path}: {e}") from None
+    if num_classes != len(CLASSES) or dimensions != DIMENSIONS:
+        raise BundleError(
+            f"{path}: the model predicts {num_classes} classes and dimensions {list(dimensions)}; "
+            f"inference and export take MSP-Podcast's {len(CLASSES)} classes and {list(DIMENSIONS)} only"
+        )
 
 
 def frozen_upstream(

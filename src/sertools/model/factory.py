@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.model import frozen, network
 
 
@@ -21,11 +22,17 @@ def is_frozen(model_cfg: Mapping[str, Any]) -> bool:
 
 
 def build(
-    model_cfg: Mapping[str, Any], feature_shape: tuple[int, int] | None = None
+    model_cfg: Mapping[str, Any],
+    feature_shape: tuple[int, int] | None = None,
+    classes: ClassSet = MSP_PODCAST,
 ) -> network.SERModel | frozen.FeatureHeadModel:
-    """A fresh model for a resolved ``model`` section; ``feature_shape`` (L, D) for a frozen head."""
+    """A fresh model for a resolved ``model`` section; ``feature_shape`` (L, D) for a frozen head.
+
+    ``classes``: the class set it predicts (one logit per class; a dimensional head only when the
+    class set has A/V/D).
+    """
     if not is_frozen(model_cfg):
-        return network.build_model(model_cfg)
+        return network.build_model(model_cfg, classes)
     if feature_shape is None:
         raise ValueError("model.mode frozen needs the shape of its features")
     head = model_cfg["frozen"]
@@ -35,6 +42,8 @@ def build(
         hidden=int(head["hidden"]),
         dropout=float(head["dropout"]),
         dim_scale=model_cfg["dim_scale"],
+        num_classes=classes.k,
+        dimensions=classes.dimensions,
     )
 
 

@@ -9,8 +9,10 @@ flattens [L, D]): L = the upstream's hidden layers (``wavlm``) or 1
 2. L > 1: a learnable softmax-weighted sum of the layers (zeros at init, so
    uniform), as SUPERB's weighted-sum protocol;
 3. the paper release's heads (:mod:`sertools.model.tcgru`): a categorical MLP
-   (Linear, LayerNorm, GELU, dropout, Linear) and a Gaussian A/V/D head giving
-   a mean and a log-variance per attribute.
+   (Linear, LayerNorm, GELU, dropout, Linear) with one output per class of the
+   class set, and a Gaussian A/V/D head giving a mean and a log-variance per
+   attribute, only when the class set has A/V/D (``dimensions``; without it
+   ``dims`` is [B, 0] and there is no log-variance).
 
 The outputs are :class:`sertools.model.network.ModelOutput`, so losses,
 validation, inference and prediction dumps treat the model like the
@@ -27,7 +29,7 @@ from torch import Tensor, nn
 
 from sertools.classes import DIMENSIONS, K
 from sertools.data.dim_scale import check_scale
-from sertools.model.network import ModelOutput
+from sertools.model.network import ModelOutput, architecture_outputs, check_outputs
 from sertools.model.tcgru import GaussianDims, mlp_head
 
 KIND = "frozen_head"
@@ -50,8 +52,11 @@ class FeatureHeadModel(nn.Module):
         hidden: int = 256,
         dropout: float = 0.2,
         dim_scale: str = "unit",
+        num_classes: int = K,
+        dimensions: tuple[str, ...] = DIMENSIONS,
     ) -> None:
         super().__init__()
+        check_outputs(num_classes, dimensions)
         if layers < 1 or dim < 1:
             raise ValueError(
                 f"feature rows must have at least one layer and one value, got [{layers}, {dim}]"
@@ -62,8 +67,11 @@ class FeatureHeadModel(nn.Module):
         self.dim_scale = check_scale(dim_scale)
         self.standardise = self.upstream in STANDARDISED
         self.layer_weights = nn.Parameter(torch.zeros(self.layers)) if self.layers > 1 else None
-        self.cat_head = mlp_head(self.dim, K, hidden=self.hidden, dropout=self.dropout)
-        self.dim_head = GaussianDims(self.dim, hidden=self.hidden, dropout=self.dropout)
+        self.num_classes, self.dimensions = int(num_classes), tuple(dimensions)
+        self.cat_head = mlp_head(self.dim, self.num_classes, hidden=self.hidden, dropout=self.dropout)
+        self.dim_head = (
+            GaussianDims(self.dim, hidden=self.hidden, dropout=self.dropout) if self.dimensions else None
+        )
         self.feat_mean: Tensor
         self.feat_std: Tensor
         self.register_buffer("feat_mean", torch.zeros(self.layers, self.dim))
@@ -92,6 +100,8 @@ class FeatureHeadModel(nn.Module):
             z = h[:, 0]
         else:
             z = torch.einsum("l,bld->bd", torch.softmax(self.layer_weights, dim=0).to(h.dtype), h)
+        if self.dim_head is None:
+            return ModelOutput(logits=self.cat_head(z), dims=z.new_zeros(z.shape[0], 0))
         mean, logvar = self.dim_head(z)
         return ModelOutput(logits=self.cat_head(z), dims=mean, dims_logvar=logvar)
 
@@ -113,8 +123,8 @@ class FeatureHeadModel(nn.Module):
             "hidden": self.hidden,
             "dropout": self.dropout,
             "dim_scale": self.dim_scale,
-            "num_classes": K,
-            "dimensions": list(DIMENSIONS),
+            "num_classes": self.num_classes,
+            "dimensions": list(self.dimensions),
         }
 
 
@@ -127,8 +137,7 @@ def from_architecture(arch: dict[str, Any]) -> FeatureHeadModel:
     missing = [k for k in ("upstream", "layers", "dim", "hidden", "dropout", "dim_scale") if k not in arch]
     if missing:
         raise ValueError(f"frozen-head architecture description lacks key(s) {missing}")
-    if arch.get("num_classes", K) != K or list(arch.get("dimensions", DIMENSIONS)) != list(DIMENSIONS):
-        raise ValueError(f"architecture has {arch.get('num_classes')} classes; this sertools uses {K}")
+    num_classes, dimensions = architecture_outputs(arch)
     return FeatureHeadModel(
         str(arch["upstream"]),
         int(arch["layers"]),
@@ -136,4 +145,6 @@ def from_architecture(arch: dict[str, Any]) -> FeatureHeadModel:
         hidden=int(arch["hidden"]),
         dropout=float(arch["dropout"]),
         dim_scale=str(arch["dim_scale"]),
+        num_classes=num_classes,
+        dimensions=dimensions,
     )

@@ -36,8 +36,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 class Inferred(NamedTuple):
     """Outputs of :func:`infer` for every item (float32)."""
 
-    logits: np.ndarray  # [N, 9]
-    dims: np.ndarray  # [N, 3], the model's dimensional scale
+    logits: np.ndarray  # [N, K]: the model's num_classes (9 for MSP-Podcast)
+    dims: np.ndarray  # [N, 3] in the model's dimensional scale; [N, 0] for a model without A/V/D
     dims_logvar: np.ndarray | None  # [N, 3] for a Gaussian dimensional head, else None
 
 
@@ -60,8 +60,9 @@ def infer(
     bar (a caller that runs many small sets shows its own).
     """
     n = len(dataset)
-    logits = np.zeros((n, K), dtype=np.float32)
-    dims = np.zeros((n, NUM_DIMS), dtype=np.float32)
+    k, n_dims = output_widths(model)
+    logits = np.zeros((n, k), dtype=np.float32)
+    dims = np.zeros((n, n_dims), dtype=np.float32)
     logvar: np.ndarray | None = None
     if n == 0:
         return Inferred(logits, dims, logvar)
@@ -86,9 +87,16 @@ def infer(
             dims[idx] = out.dims.float().cpu().numpy()
             if getattr(out, "dims_logvar", None) is not None:
                 if logvar is None:
-                    logvar = np.zeros((n, NUM_DIMS), dtype=np.float32)
+                    logvar = np.zeros((n, n_dims), dtype=np.float32)
                 logvar[idx] = out.dims_logvar.float().cpu().numpy()
     return Inferred(logits, dims, logvar)
+
+
+def output_widths(model: torch.nn.Module) -> tuple[int, int]:
+    """(classes, dimensions) of a model's outputs: its ``num_classes`` and ``dimensions``
+    (MSP-Podcast's 9 and A/V/D for a model that does not say)."""
+    k = int(getattr(model, "num_classes", K))
+    return k, len(tuple(getattr(model, "dimensions", range(NUM_DIMS))))
 
 
 def batch_plan(train: Mapping[str, Any], file_ids: Sequence[str]) -> list[np.ndarray] | None:

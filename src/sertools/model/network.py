@@ -46,7 +46,7 @@ outputs then depend on the padding.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from sertools import config as config_mod
-from sertools.classes import DIMENSIONS, K
+from sertools.classes import DIMENSIONS, MSP_PODCAST, ClassSet, K
 from sertools.data.dim_scale import check_scale
 from sertools.model import backbone as backbones
 from sertools.model.lengths import conv_out_lengths, length_mask, min_samples_for
@@ -89,9 +89,10 @@ TC_GRU_DEFAULTS: Mapping[str, int | float] = {
 class ModelOutput(NamedTuple):
     """Outputs of ``SERModel.forward``.
 
-    ``logits`` [B, 9]; ``dims`` [B, 3]: the point prediction (the mean for the
-    Gaussian head) in the model's ``dim_scale``; ``dims_logvar`` [B, 3]: the
-    log-variance of the Gaussian head (``head: tc_gru``), None for ``pooling``.
+    ``logits`` [B, K] (K classes: 9 for MSP-Podcast); ``dims`` [B, 3]: the point
+    prediction (the mean for the Gaussian head) in the model's ``dim_scale``, [B, 0]
+    for a class set without A/V/D; ``dims_logvar`` [B, 3]: the log-variance of the
+    Gaussian head (``head: tc_gru``), None for ``pooling`` and without A/V/D.
     """
 
     logits: Tensor
@@ -249,8 +250,12 @@ class SERModel(nn.Module):
         tc_gru: Mapping[str, Any] | None = None,
         dim_scale: str = "unit",
         group_norm: str = "valid_frames",
+        num_classes: int = K,
+        dimensions: tuple[str, ...] = DIMENSIONS,
     ) -> None:
         super().__init__()
+        check_outputs(num_classes, dimensions)
+        self.num_classes, self.dimensions = int(num_classes), tuple(dimensions)
         _check_options(layer_aggregation, pooling, waveform_norm, head_hidden, head_dropout)
         _check_choice("head", head, _HEADS)
         _check_choice("group_norm", group_norm, GROUP_NORMS)
@@ -282,12 +287,13 @@ class SERModel(nn.Module):
             nn.Parameter(torch.zeros(num_states)) if layer_aggregation == "weighted_sum" else None
         )
         self.pool: AttentiveStatsPooling | MeanPooling | TCGRUHead
-        self.dim_head: nn.Module
+        self.dim_head: nn.Module | None = None  # none for a class set without A/V/D
         if tc_settings is None:  # pooling: creation order (hence seeded init) as before the TC-GRU option
             pool_cls = AttentiveStatsPooling if pooling == "attentive_stats" else MeanPooling
             self.pool = pool_cls(cfg.hidden_size)
-            self.cat_head = _head(self.pool.out_dim, head_hidden, K, head_dropout)
-            self.dim_head = _head(self.pool.out_dim, head_hidden, NUM_DIMS, head_dropout)
+            self.cat_head = _head(self.pool.out_dim, head_hidden, self.num_classes, head_dropout)
+            if self.dimensions:
+                self.dim_head = _head(self.pool.out_dim, head_hidden, len(self.dimensions), head_dropout)
         else:
             self.pool = TCGRUHead(
                 cfg.hidden_size,
@@ -297,8 +303,9 @@ class SERModel(nn.Module):
                 dropout=float(tc_settings["dropout"]),
             )
             h, p = int(tc_settings["head_hidden"]), float(tc_settings["head_dropout"])
-            self.cat_head = mlp_head(self.pool.out_dim, K, hidden=h, dropout=p)
-            self.dim_head = GaussianDims(self.pool.out_dim, hidden=h, dropout=p)
+            self.cat_head = mlp_head(self.pool.out_dim, self.num_classes, hidden=h, dropout=p)
+            if self.dimensions:
+                self.dim_head = GaussianDims(self.pool.out_dim, hidden=h, dropout=p)
 
         self.wave_mean: Tensor
         self.wave_std: Tensor
@@ -364,6 +371,8 @@ class SERModel(nn.Module):
         ``dims_logvar`` is None for ``head: pooling``.
         """
         z = self.embed(wave, lengths)
+        if self.dim_head is None:
+            return ModelOutput(logits=self.cat_head(z), dims=z.new_zeros(z.shape[0], 0))
         if self.head_kind == "tc_gru":
             mean, logvar = self.dim_head(z)
             return ModelOutput(logits=self.cat_head(z), dims=mean, dims_logvar=logvar)
@@ -397,8 +406,8 @@ class SERModel(nn.Module):
             "tc_gru": None if self.tc_gru_settings is None else dict(self.tc_gru_settings),
             "dim_scale": self.dim_scale,
             "group_norm": self.group_norm,
-            "num_classes": K,
-            "dimensions": list(DIMENSIONS),
+            "num_classes": self.num_classes,
+            "dimensions": list(self.dimensions),
         }
 
     def layer_weight_values(self) -> Tensor | None:
@@ -497,8 +506,9 @@ def frames_for_samples(model: SERModel, lengths: Tensor | int) -> Tensor | int:
 # --------------------------------------------------------------------------- construction
 
 
-def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
-    """The model described by the config's ``model`` section (missing keys take schema defaults).
+def build_model(model_cfg: Mapping[str, Any], classes: ClassSet = MSP_PODCAST) -> SERModel:
+    """The model described by the config's ``model`` section (missing keys take schema defaults),
+    predicting ``classes`` (a dimensional head only when the class set has A/V/D).
 
     ``tiny`` is random-init and deterministic under ``torch.manual_seed``.
     """
@@ -517,6 +527,8 @@ def build_model(model_cfg: Mapping[str, Any]) -> SERModel:
         tc_gru=cfg["tc_gru"],
         dim_scale=cfg["dim_scale"],
         group_norm=cfg["group_norm"],
+        num_classes=classes.k,
+        dimensions=classes.dimensions,
     )
 
 
@@ -544,11 +556,28 @@ def _check_architecture(arch: Mapping[str, Any]) -> None:
     missing = [k for k in required if k not in arch]
     if missing:
         raise ValueError(f"architecture description lacks key(s) {missing}")
-    if arch.get("num_classes", K) != K or list(arch.get("dimensions", DIMENSIONS)) != list(DIMENSIONS):
-        raise ValueError(
-            f"architecture has {arch.get('num_classes')} classes / dimensions {arch.get('dimensions')}; "
-            f"this sertools uses {K} classes and {list(DIMENSIONS)}"
-        )
+    architecture_outputs(arch)
+
+
+def check_outputs(num_classes: int, dimensions: Sequence[str]) -> None:
+    """Refuse outputs no class set has: fewer than 2 classes, or dimensions other than all of
+    :data:`sertools.classes.DIMENSIONS` or none."""
+    if int(num_classes) < 2:
+        raise ValueError(f"a model needs at least 2 classes, got {num_classes}")
+    if tuple(dimensions) not in (DIMENSIONS, ()):
+        raise ValueError(f"dimensions must be {list(DIMENSIONS)} or none, got {list(dimensions)}")
+
+
+def architecture_outputs(arch: Mapping[str, Any]) -> tuple[int, tuple[str, ...]]:
+    """The number of classes and the dimensions of an architecture description (before they were
+    recorded: MSP-Podcast's 9 and A/V/D), checked by :func:`check_outputs`."""
+    num_classes = int(arch.get("num_classes", K))
+    dimensions = tuple(str(d) for d in arch.get("dimensions", DIMENSIONS))
+    try:
+        check_outputs(num_classes, dimensions)
+    except ValueError as e:
+        raise ValueError(f"architecture description: {e}") from None
+    return num_classes, dimensions
 
 
 def architecture_dim_scale(arch: Mapping[str, Any]) -> str:
@@ -563,6 +592,7 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
     head and the ``unit`` scale; a description without ``group_norm`` means ``valid_frames``.
     """
     _check_architecture(arch)
+    num_classes, dimensions = architecture_outputs(arch)
     backbone = backbones.backbone_from_config(arch["backbone_config"])
     return SERModel(
         backbone,
@@ -578,4 +608,6 @@ def model_from_architecture(arch: Mapping[str, Any]) -> SERModel:
         tc_gru=arch.get("tc_gru"),
         dim_scale=architecture_dim_scale(arch),
         group_norm=str(arch.get("group_norm") or "valid_frames"),
+        num_classes=num_classes,
+        dimensions=dimensions,
     )

@@ -21,6 +21,9 @@ before anything runs, with a message naming the key.
 - `config.yaml`: the embedded default (synthetic corpus, tiny random-init WavLM, CPU).
 - `paper.yaml`: the paper's full grid on a real MSP-Podcast 2.0 release with WavLM-Base
   (`corpus.root` required).
+- `crema_d.yaml`: the paper's rows without Other and A/V/D (hard CE, class-balanced CE, vote
+  distribution KLD, the four entropy curricula), fine-tuned and on frozen WavLM-Base features,
+  on a CREMA-D clone (`corpus.root` required).
 
 """
 

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from sertools import measures, splits
+from sertools.classes import ClassSet
 from sertools.data import dataset
 from sertools.data import join as data_join
 from sertools.data import targets as data_targets
@@ -59,6 +60,7 @@ class TrainingData:
     sample_rate: int
     num_workers: int  # audio reader processes
     labels_without_audio: Mapping[str, int]
+    classes: ClassSet  # the label table's class set (sertools.labels.view)
 
     @property
     def feature_shape(self) -> tuple[int, int] | None:
@@ -79,12 +81,13 @@ def load_training_data(
     features: Mapping[str, str | Path] | None = None,
 ) -> TrainingData:
     """Targets and audio (or, for a frozen job, the ``features`` files of Train and Development)."""
-    table, report = data_join.load_table(labels, manifest)
+    joined = data_join.load_joined(labels, manifest)
+    table, report, classes = joined.table, joined.report, joined.classes
     train_table = table[table["split"] == splits.TRAIN].reset_index(drop=True)
     dev_table = table[table["split"] == splits.DEVELOPMENT].reset_index(drop=True)
     scale = str(job.model["dim_scale"])
-    train_targets = data_targets.build_targets(train_table, job.variant, job.variant_name, scale)
-    dev_targets = data_targets.build_targets(dev_table, job.variant, job.variant_name, scale)
+    train_targets = data_targets.build_targets(train_table, job.variant, job.variant_name, scale, classes)
+    dev_targets = data_targets.build_targets(dev_table, job.variant, job.variant_name, scale, classes)
     _check_usable(job, train_table, dev_table, train_targets, dev_targets)
     sample_rate = sample_rate_of(pd.concat([train_table, dev_table]), str(manifest))
     rows = train_table.iloc[train_targets.rows]
@@ -115,12 +118,13 @@ def load_training_data(
         dev_set=dev_set,
         dev_lengths=dev_lengths,
         dev_hard=data_targets.scheme_hard_labels(dev_table, job.variant, job.variant_name),
-        dev_primary=data_targets.stack(dev_table["p_primary"], "p_primary"),
+        dev_primary=data_targets.stack_width(dev_table["p_primary"], classes.k, "p_primary"),
         difficulty=_difficulty(rows, job.curriculum),
         train_entropy=target_entropy(train_targets),
         sample_rate=sample_rate,
         num_workers=_reader_processes(device, train_set),
         labels_without_audio=report["labels_without_audio"],
+        classes=classes,
     )
     log.info(
         "data: %d Train utterances for variant %s (%d in Train with audio), %d Development; audio in memory: %s/%s",

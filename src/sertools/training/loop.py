@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from sertools import measures
+from sertools.classes import K
 from sertools.data import batching, dataset, epoch_pool
 from sertools.data import targets as data_targets
 from sertools.model.inference import Inferred, autocast, batch_plan, infer, softmax
@@ -229,11 +230,11 @@ def batch_loss(setup: Setup, batch: dataset.Batch, epoch: int) -> torch.Tensor:
 # ----------------------------------------------------------------------------- validate
 
 
-def macro_f1(hard: np.ndarray, pred: np.ndarray) -> float:
-    """Macro-F1 over the 9 classes on utterances with a consensus class (NaN if none)."""
+def macro_f1(hard: np.ndarray, pred: np.ndarray, k: int = K) -> float:
+    """Macro-F1 over the ``k`` classes on utterances with a consensus class (NaN if none)."""
     if not (hard >= 0).any():
         return float("nan")
-    return float(measures.f1_scores(measures.confusion_matrix(hard, pred)).mean())
+    return float(measures.f1_scores(measures.confusion_matrix(hard, pred, k)).mean())
 
 
 def validate(setup: Setup) -> dict[str, float]:
@@ -266,9 +267,9 @@ def validate(setup: Setup) -> dict[str, float]:
         else:
             raise RuntimeError("train.validation_loss batch_mean without a batch plan")
         val_loss = validation_loss(optim.objective, out, targets, groups)
-        reference = measures.onehot(targets.cat) if targets.is_index else targets.cat
+        reference = measures.onehot(targets.cat, probs.shape[1]) if targets.is_index else targets.cat
         val_kld = float(measures.kld_paper(reference, probs[rows]).mean())
-    f1 = macro_f1(data.dev_hard, probs.argmax(axis=1))
+    f1 = macro_f1(data.dev_hard, probs.argmax(axis=1), data.classes.k)
     jsd = float(measures.jsd(probs, data.dev_primary, base=2.0).mean())
     return {
         "val_loss": val_loss,

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sertools.classes import CLASSES, K
+from sertools.classes import CLASSES, MSP_PODCAST, ClassSet
 from sertools.data import targets as data_targets
 from sertools.device import amp_dtype
 from sertools.model import factory, frozen, losses, network, release_counts, release_losses
@@ -150,10 +150,12 @@ def build_optimisation(
     device: torch.device,
     ctx: distributed.DistContext,
     feature_shape: tuple[int, int] | None = None,
+    classes: ClassSet = MSP_PODCAST,
 ) -> Optimisation:
     """A freshly initialised model (seeded with the job's seed) and its optimisers.
 
-    ``feature_shape``: (L, D) of the feature rows of a frozen-upstream job.
+    ``feature_shape``: (L, D) of the feature rows of a frozen-upstream job; ``classes``: the label
+    table's class set (the model's outputs, the class weights).
     """
     t = job.train
     unfreezing = Unfreezing.from_train(t)
@@ -162,7 +164,7 @@ def build_optimisation(
             "train.unfreeze: a frozen-upstream head (model.mode: frozen) has no layers to unfreeze"
         )
     reseed(job.seed)
-    model = factory.build(job.model, feature_shape)
+    model = factory.build(job.model, feature_shape, classes)
     model.to(device)
     if unfreezing is None:
         backbone, heads = model.param_groups()
@@ -189,7 +191,7 @@ def build_optimisation(
         params=[*backbone, *heads],
         scaler=torch.amp.GradScaler("cuda") if amp == torch.float16 else None,
         amp=amp,
-        objective=make_objective(job, train_targets),
+        objective=make_objective(job, train_targets, classes),
         grad_accum=int(t["grad_accum"]),
         grad_clip=t["grad_clip"],
         unfreezing=unfreezing,
@@ -250,7 +252,7 @@ class Objective:
         sample_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         cat_loss = self.categorical(logits.float(), cat, sample_weights)
-        if self.dim_weight == 0:
+        if self.dim_weight == 0 or dim_t.shape[-1] == 0:  # a class set without A/V/D has no dim loss
             return cat_loss
         ok = torch.isfinite(dim_t).all(dim=1)  # utterances without ratings do not enter the dim loss
         if not bool(ok.any()):
@@ -301,27 +303,40 @@ class Objective:
         return release_losses.vad_loss(dims, logvar, target, weights, self.dim_ccc_weight)
 
 
-def class_counts(job: Job, train_targets: data_targets.Targets, kind: str) -> np.ndarray:
-    """n_c behind ``cbce`` (``kind`` cbce) or WKLD (``kind`` wkld) weights: Train's own or the release's."""
+def class_counts(
+    job: Job, train_targets: data_targets.Targets, kind: str, classes: ClassSet = MSP_PODCAST
+) -> np.ndarray:
+    """n_c behind ``cbce`` (``kind`` cbce) or WKLD (``kind`` wkld) weights: Train's own or the release's
+    (MSP-Podcast's counts: only for its class set)."""
     if job.train["class_counts"] == "release":
+        if classes is not MSP_PODCAST:
+            raise ValueError(
+                f"train.class_counts release are the paper release's MSP-Podcast counts; the {classes.name} "
+                "class set needs class_counts: train"
+            )
         return release_counts.release_counts(kind, CLASSES)
-    classes = np.asarray(train_targets.classes)
-    return np.bincount(classes[classes >= 0], minlength=K).astype(np.float64)
+    seen = np.asarray(train_targets.classes)
+    return np.bincount(seen[seen >= 0], minlength=classes.k).astype(np.float64)
 
 
-def make_objective(job: Job, train_targets: data_targets.Targets) -> Objective:
-    """The job's objective; ``cbce`` and WKLD weights come from the class counts (:func:`class_counts`)."""
+def make_objective(
+    job: Job, train_targets: data_targets.Targets, classes: ClassSet = MSP_PODCAST
+) -> Objective:
+    """The job's objective; ``cbce`` and WKLD weights come from the class counts (:func:`class_counts`)
+    over the ``classes`` of the label table."""
     t, kind = job.train, job.variant["loss"]
     weight = None
     if kind == "cbce":
         if t["class_counts"] == "train":
-            weight = losses.class_weights(train_targets.cat, t["cbce_weighting"], t["cbce_beta"])
+            weight = losses.class_weights(
+                train_targets.cat, t["cbce_weighting"], t["cbce_beta"], num_classes=classes.k
+            )
         else:
-            counts = class_counts(job, train_targets, "cbce")
+            counts = class_counts(job, train_targets, "cbce", classes)
             weight = losses.class_weights_from_counts(counts, t["cbce_weighting"], t["cbce_beta"])
         log.info("cbce class weights (%s): %s", t["cbce_weighting"], np.round(weight.numpy(), 4).tolist())
     elif kind == "kl" and t["kl_class_weighting"] == "inverse_frequency":
-        counts = class_counts(job, train_targets, "wkld")
+        counts = class_counts(job, train_targets, "wkld", classes)
         if (counts == 0).any():
             log.warning(
                 "WKLD: classes %s have no Train example; their count is taken as 1",

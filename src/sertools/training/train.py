@@ -202,7 +202,7 @@ def resume_or_start(
 
     The last item is the epoch the run resumes after (None: a fresh start).
     """
-    optim = build_optimisation(job, data.train_targets, device, ctx, data.feature_shape)
+    optim = build_optimisation(job, data.train_targets, device, ctx, data.feature_shape, data.classes)
     data.check_min_length(optim.min_samples)
     saved = read_resume(files.resume, job.config_hash)
     if saved is not None:
@@ -213,7 +213,7 @@ def resume_or_start(
             # same configuration but a state that does not fit (e.g. the model code
             # changed): rebuild everything and start over
             log.warning("resume checkpoint %s does not fit this code, starting fresh: %s", files.resume, e)
-            optim = build_optimisation(job, data.train_targets, device, ctx, data.feature_shape)
+            optim = build_optimisation(job, data.train_targets, device, ctx, data.feature_shape, data.classes)
         else:
             log.info(
                 "resuming from %s after epoch %d (best epoch %s, %s = %.6g)",
