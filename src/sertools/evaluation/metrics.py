@@ -424,7 +424,9 @@ def _split_metrics(
         ),
     }
     if INTENDED_COLUMN in labels.columns:  # a corpus with an intended emotion: scored beside the consensus
-        intended = hard_labels(label_column(labels, d0.require_file_ids(), INTENDED_COLUMN)) if d0.n else d0.hard
+        intended = (
+            hard_labels(label_column(labels, d0.require_file_ids(), INTENDED_COLUMN)) if d0.n else d0.hard
+        )
         split_result["intended"] = _intended_block(sets, s, intended)
     return split_result
 
