@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from stagefiles import CremaDRun
-from test_training import make_cfg
+from test_crema_d_training import make_cfg
 from tinyrun import run_and_predict
 
 from sertools import config, measures
