@@ -16,30 +16,22 @@ from tinyrun import run_and_predict
 from sertools import config, measures
 from sertools.classes import CREMA_D
 from sertools.evaluation import metrics, predictions, significance
-from sertools.features import extract
 from sertools.labels import crema_d_table
-
-SPLITS = ("Train", "Development", "Test1")
 
 
 @pytest.fixture(scope="module")
-def dumps(cremad_run: CremaDRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def dumps(cremad_run: CremaDRun, features: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Test1 prediction dumps of two trained frozen eGeMAPS heads (hard CE and primary KLD)."""
     root = tmp_path_factory.mktemp("cremad_metrics")
     cfg = make_cfg()
-    feats = root / "features"
-    for split in SPLITS:
-        extract.run(
-            {"manifest": cremad_run.manifest},
-            {"features": feats / f"{split}.safetensors", "summary": feats / f"{split}.json"},
-            upstream="egemaps",
-            split=split,
-            settings=cfg["features"]["egemaps"],
-        )
     out = {}
     for variant in ("hard_ce", "primary_kl_filter"):
         run_and_predict(
-            (cremad_run.labels, cremad_run.manifest), root / variant, cfg, variant=variant, features_dir=feats
+            (cremad_run.labels, cremad_run.manifest),
+            root / variant,
+            cfg,
+            variant=variant,
+            features_dir=features,
         )
         out[variant] = root / variant / "test1.parquet"
     return out

@@ -18,14 +18,12 @@ from sertools import config
 from sertools.classes import CREMA_D
 from sertools.data import join, targets
 from sertools.evaluation import predict, predictions
-from sertools.features import extract
 from sertools.labels import crema_d_table
 from sertools.model import factory
 from sertools.training.optimisation import Objective, make_objective
 from sertools.training.runtime import checkpoint
 from sertools.training.runtime.job import Job, make_job
 
-SPLITS = ("Train", "Development", "Test1")
 EGEMAPS = {"mode": "frozen", "upstream": "egemaps", "frozen": {"hidden": 16}}
 VARIANTS: dict[str, dict[str, Any]] = {
     "hard_ce": {"targets": "consensus", "loss": "ce", "model": EGEMAPS},
@@ -61,21 +59,6 @@ def _job(cfg: dict[str, Any], name: str, run: CremaDRun) -> Job:
         run.labels,
         run.manifest,
     )
-
-
-@pytest.fixture(scope="module")
-def features(cremad_run: CremaDRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cremad_features")
-    cfg = make_cfg()
-    for split in SPLITS:
-        extract.run(
-            {"manifest": cremad_run.manifest},
-            {"features": out / f"{split}.safetensors", "summary": out / f"{split}.json"},
-            upstream="egemaps",
-            split=split,
-            settings=cfg["features"]["egemaps"],
-        )
-    return out
 
 
 def test_targets_have_six_classes_and_no_dimensions(cremad_run: CremaDRun) -> None:
