@@ -87,7 +87,8 @@ class ClassSet:
     ``codes``: one letter per class (the consensus codes of the corpus's label files);
     ``other``: the index of the catch-all class Other, or None when the corpus has none;
     ``dimensional``: whether the corpus has arousal/valence/dominance ratings
-    (:data:`DIMENSIONS`).
+    (:data:`DIMENSIONS`); ``intended``: whether each utterance records the emotion its
+    speaker intended (CREMA-D's actors), scored beside the perceived consensus.
     """
 
     name: str
@@ -95,6 +96,7 @@ class ClassSet:
     codes: tuple[str, ...]
     other: int | None
     dimensional: bool
+    intended: bool = False
     code_to_index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +146,7 @@ CREMA_D = ClassSet(
     ("A", "D", "F", "H", "N", "S"),
     None,
     dimensional=False,
+    intended=True,
 )
 
 #: ``corpus.source`` -> the class set of that corpus
@@ -160,3 +163,12 @@ def class_set(source: str) -> ClassSet:
         return CLASS_SETS[source]
     except KeyError:
         raise ValueError(f"unknown corpus source {source!r} (known: {', '.join(CLASS_SETS)})") from None
+
+
+def from_names(names: tuple[str, ...] | list[str]) -> ClassSet:
+    """The class set whose class names are ``names``, in order (a metrics document records its
+    classes by name)."""
+    for c in (MSP_PODCAST, CREMA_D):
+        if tuple(names) == c.names:
+            return c
+    raise ValueError(f"no class set has the classes {list(names)} (known: {', '.join(CLASS_SETS)})")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from stagefiles import CremaDRun, build
+from test_crema_d_training import make_cfg
+from tinyrun import run_and_predict
 
 from sertools import config
 from sertools.features import extract
@@ -31,4 +33,22 @@ def features(cremad_run: CremaDRun, tmp_path_factory: pytest.TempPathFactory) ->
             split=split,
             settings=settings,
         )
+    return out
+
+
+@pytest.fixture(scope="session")
+def dumps(cremad_run: CremaDRun, features: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Test1 prediction dumps of two trained frozen eGeMAPS heads (hard CE and primary KLD), trained once."""
+    root = tmp_path_factory.mktemp("cremad_heads")
+    cfg = make_cfg()
+    out = {}
+    for variant in ("hard_ce", "primary_kl_filter"):
+        run_and_predict(
+            (cremad_run.labels, cremad_run.manifest),
+            root / variant,
+            cfg,
+            variant=variant,
+            features_dir=features,
+        )
+        out[variant] = root / variant / "test1.parquet"
     return out

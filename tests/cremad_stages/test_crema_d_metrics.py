@@ -11,30 +11,11 @@ import numpy as np
 import pytest
 from stagefiles import CremaDRun
 from test_crema_d_training import make_cfg
-from tinyrun import run_and_predict
 
 from sertools import config, measures
 from sertools.classes import CREMA_D
 from sertools.evaluation import metrics, predictions, significance
 from sertools.labels import crema_d_table
-
-
-@pytest.fixture(scope="module")
-def dumps(cremad_run: CremaDRun, features: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Test1 prediction dumps of two trained frozen eGeMAPS heads (hard CE and primary KLD)."""
-    root = tmp_path_factory.mktemp("cremad_metrics")
-    cfg = make_cfg()
-    out = {}
-    for variant in ("hard_ce", "primary_kl_filter"):
-        run_and_predict(
-            (cremad_run.labels, cremad_run.manifest),
-            root / variant,
-            cfg,
-            variant=variant,
-            features_dir=features,
-        )
-        out[variant] = root / variant / "test1.parquet"
-    return out
 
 
 def evaluation() -> dict[str, Any]:

@@ -74,6 +74,10 @@ def test_fleiss_kappa_with_unequal_raters_by_hand():
     st = crema_d.vote_statistics(np.array([[3, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0]]), np.array([0, 1]))
     assert st["fleiss_kappa"]["kappa"] == pytest.approx((0.5 - 0.68) / (1 - 0.68))
     assert st["responses_matching_intended"] == pytest.approx(4 / 5)
+    # per intended emotion: Angry 3 of 3, Disgust 1 of 2; their mean weighs each emotion once
+    by_class = st["responses_matching_intended_by_class"]
+    assert by_class["Angry"] == 1.0 and by_class["Disgust"] == 0.5 and by_class["Sad"] is None
+    assert st["responses_matching_intended_class_mean"] == pytest.approx(0.75)
 
 
 def test_modality_is_a_setting(tmp_path: Path):

@@ -1,5 +1,5 @@
 """The workflow on a tiny CREMA-D-layout download (tests/cremad.py): labels -> manifest -> eGeMAPS
-features -> frozen heads -> predictions -> metrics and significance, with the settings of
+features -> frozen heads -> predictions -> metrics, significance, tables and figures, with the settings of
 config/crema_d.yaml (its corpus, evaluation and variant keys) on a small scale."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from cremad import PIPELINE_SHARES, write_pipeline_download
 from sertools.classes import CREMA_D
 from sertools.evaluation import predictions
 from sertools.labels import crema_d_table
+from sertools.report import figures, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 CREMA_D_CONFIG = ROOT / "config" / "crema_d.yaml"
@@ -75,5 +76,12 @@ def test_crema_d_runs_from_labels_to_metrics(tmp_path: Path) -> None:
         assert split["metrics"]["macro_f1_published"]["mean"] is not None
     significance = json.loads((work / "results/metrics/significance/p_kld.json").read_text())
     assert significance["baseline"] == "h_ce"
-    assert not (work / "results/tables").exists()  # the tables are MSP-Podcast's: not made here
+    # tables and figures by the corpus's class set (sertools.report.shown): no Other, A/V/D or paper
+    # comparison; the intended-emotion table; the prior reference row below the models
+    made = {p.name for p in (work / "results/tables").iterdir()}
+    assert made == {p.name for p in tables.table_files("results/tables", classes=CREMA_D)}
+    assert "intended.csv" in made and "ccc.csv" not in made and "paper_comparison.csv" not in made
+    assert "prior" in (work / "results/tables/main.md").read_text()
+    drawn = {p.stem for p in (work / "results/figures").glob("*.png")}
+    assert drawn == set(figures.figure_stems(["h_ce", "p_filter", "p_kld"], classes=CREMA_D))
     assert "Nothing to be done" in snakemake(work, config, "-n").stdout

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from sertools import architecture as sertools_architecture
+from sertools import classes as sertools_classes
 from sertools import check as sertools_check
 from sertools import config as sertools_config
 from sertools import deps as sertools_deps
@@ -15,6 +16,7 @@ from sertools.corpus.synthetic import writers as synth_files
 from sertools.evaluation import reference as sertools_reference
 from sertools.features import store as sertools_store
 from sertools.report import figures as sertools_figures
+from sertools.report import shown as sertools_shown
 from sertools.report import tables as sertools_tables
 
 # Validate before anything runs: unknown keys and wrong types stop here with a
@@ -265,10 +267,18 @@ def _caption(name):
     return f"workflow/report/{name}.rst"  # resolved from the Snakefile directory
 
 
+# The corpus's class set decides which tables and figures have something to show
+# (sertools.report.shown: no Other-class analysis without Other, no CCC without A/V/D, ...).
+CLASS_SET = sertools_classes.class_set(config["corpus"]["source"])
 TABLE_OUTPUTS = [
     _report(str(p), caption=_caption(f"table_{p.stem}"), category="Tables")
-    for p in sertools_tables.table_files("results/tables", ("csv",))
-] + [str(p) for p in sertools_tables.table_files("results/tables", ("md", "tex"))]
+    for p in sertools_tables.table_files("results/tables", ("csv",), CLASS_SET)
+] + [
+    str(p)
+    for p in sertools_tables.table_files("results/tables", ("md", "tex"), CLASS_SET)
+]
+# the paper's Table 2 beside this run: for a corpus of the paper's classes
+PAPER_COMPARISON = sertools_shown.shown({"paper_classes"}, CLASS_SET)
 
 # report category of each shared figure, by the first part of its stem
 _FIGURE_CATEGORIES = {
@@ -277,7 +287,7 @@ _FIGURE_CATEGORIES = {
     "entropy": "Corpus",
     "examples": "Examples",
 }
-_SHARED_FIGURES = sertools_figures.figure_stems([])
+_SHARED_FIGURES = sertools_figures.figure_stems([], classes=CLASS_SET)
 FIGURE_OUTPUTS = (
     [
         _report(
@@ -307,27 +317,18 @@ FIGURE_OUTPUTS = (
 
 
 def get_final_output():
-    if CREMA_D:
-        # tables, figures, the report and the paper comparison are MSP-Podcast's (docs/corpus.md,
-        # "How the class set travels"): a CREMA-D run ends with the metrics and significance
-        return [
-            "results/labels/labels.parquet",
-            "results/labels/summary.json",
-            "results/manifest/manifest.parquet",
-            *expand("results/metrics/{variant}.json", variant=VARIANTS),
-            *expand(
-                "results/metrics/significance/{variant}.json",
-                variant=[
-                    v for v in VARIANTS if v != config["evaluation"]["baseline_variant"]
-                ],
-            ),
-        ]
     return [
         "results/labels/labels.parquet",
         "results/labels/summary.json",
         "results/manifest/manifest.parquet",
         *TABLE_OUTPUTS,
         *FIGURE_OUTPUTS,
-        "results/tables/paper_comparison.csv",
-        "results/tables/paper_comparison.md",
+        *(
+            [
+                "results/tables/paper_comparison.csv",
+                "results/tables/paper_comparison.md",
+            ]
+            if PAPER_COMPARISON
+            else []
+        ),
     ]

@@ -177,7 +177,7 @@ def _intended_block(sets: Sequence[EvalData], s: Mapping[str, Any], intended: np
         "hard_column": INTENDED_COLUMN,
         "n_utterances": {"hard": int((intended >= 0).sum())},
         "metrics": {k: v for k, v in block.items() if k in HARD_METRICS},
-        "confusion_matrix": _confusion(intended_sets),
+        "confusion_matrix": _confusion(intended_sets, rows="intended class"),
     }
 
 
@@ -226,10 +226,10 @@ def _strata_results(
     return strata, other
 
 
-def _confusion(sets: Sequence[EvalData]) -> dict[str, Any]:
+def _confusion(sets: Sequence[EvalData], rows: str = "consensus class (X excluded)") -> dict[str, Any]:
     per_seed_cm = [confusion_matrix(d.hard, d.pred, d.classes.k) for d in sets]
     return {
-        "rows": "consensus class (X excluded)",
+        "rows": rows,
         "columns": "predicted class",
         "summed": np.sum(per_seed_cm, axis=0).tolist() if per_seed_cm else [],
         "per_seed": [cm.tolist() for cm in per_seed_cm],

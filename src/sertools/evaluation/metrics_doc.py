@@ -54,6 +54,8 @@ __all__ = [
     "confusion_summed",
     "entry",
     "examples",
+    "intended_block",
+    "intended_size",
     "n_seeds",
     "number",
     "other_class",
@@ -267,6 +269,21 @@ def own_entry(doc: Mapping[str, Any], split: str, metric: str) -> Entry | None:
 def own_confusion_summed(doc: Mapping[str, Any], split: str) -> Sequence[Sequence[int]]:
     """The confusion matrix under the own scheme, summed over seeds ([] when absent)."""
     return (_own(doc, split).get("confusion_matrix") or {}).get("summed", [])
+
+
+def _intended(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]:
+    return (doc["splits"].get(split) or {}).get("intended") or {}
+
+
+def intended_block(doc: Mapping[str, Any], split: str) -> Mapping[str, Entry]:
+    """``metric -> entry`` of the hard-label metrics against the speaker's intended emotion ({} for a
+    corpus without one)."""
+    return _intended(doc, split).get("metrics", {})
+
+
+def intended_size(doc: Mapping[str, Any], split: str) -> int:
+    """The utterances scored against the intended emotion in ``split`` (0 without an intended block)."""
+    return int((_intended(doc, split).get("n_utterances") or {}).get("hard", 0))
 
 
 def _strata_own(doc: Mapping[str, Any], split: str) -> Mapping[str, Any]:

@@ -35,7 +35,7 @@ from sertools.classes import DIMENSIONS, K
 from sertools.data import manifest_table
 from sertools.evaluation import predictions
 from sertools.evaluation.evaldata import EvaluationError
-from sertools.labels import table as label_table
+from sertools.labels import view as label_view
 from sertools.splits import TRAIN
 
 __all__ = [
@@ -64,8 +64,8 @@ MODEL = "reference"
 #: the seed a reference's dumps are stored as (it has no seed: one deterministic run)
 SEED = 0
 _TRUTH_DIMS = tuple(f"{d}_true" for d in DIMENSIONS)
-#: the label-table columns a reference reads
-_LABEL_COLUMNS = ("file_id", "split", "p_primary", *DIMENSIONS)
+#: the label-table columns a reference reads (with the class set's A/V/D when it has them)
+_LABEL_COLUMNS = ("file_id", "split", "p_primary")
 
 
 def available(has_truth: bool) -> list[str]:
@@ -105,31 +105,41 @@ def oracle_table(labels: pd.DataFrame, truth: pd.DataFrame, split: str) -> pa.Ta
         )
     t = t.loc[rows["file_id"]]
     n = len(rows)
-    probs = _renormalised(stack_lists(t["p_true"], "latent truth: p_true")) if n else np.zeros((0, K))
+    k = len(rows["p_primary"].iloc[0]) if n else 0
+    probs = _renormalised(stack_lists(t["p_true"], "latent truth: p_true")) if n else np.zeros((0, k))
     dims = t[list(_TRUTH_DIMS)].to_numpy(dtype=np.float32) if n else np.zeros((0, len(DIMENSIONS)))
     return predictions.build(rows["file_id"].tolist(), split, probs, dims)
 
 
-def train_prior(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The mean Train primary-vote distribution and the Train mean A/V/D ratings."""
+def train_prior(labels: pd.DataFrame, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+    """The mean Train primary-vote distribution and the Train mean A/V/D ratings (an empty
+    vector for a label table without A/V/D, such as CREMA-D's)."""
     train = labels[labels["split"] == TRAIN]
     if not len(train):
         raise EvaluationError("the label table has no Train utterances: the prior is undefined")
-    p = label_table.matrix(train, "p_primary").mean(axis=0, keepdims=True)
-    dims = train[list(DIMENSIONS)].to_numpy(dtype=np.float64)
+    p = stack_lists(train["p_primary"], "label table: p_primary", width=k).mean(axis=0, keepdims=True)
+    present = [d for d in DIMENSIONS if d in train.columns]
+    if not present:
+        return _renormalised(p)[0], np.zeros(0, dtype=np.float32)
+    dims = train[present].to_numpy(dtype=np.float64)
     return _renormalised(p)[0], np.nanmean(dims, axis=0).astype(np.float32)
 
 
-def prior_table(labels: pd.DataFrame, split: str) -> pa.Table:
-    """The Train prior as one constant prediction for every labelled utterance of ``split``."""
+def prior_table(labels: pd.DataFrame, split: str, k: int = K) -> pa.Table:
+    """The Train prior as one constant prediction for every labelled utterance of ``split``
+    (``k``: the classes of the label table)."""
     rows = _split_rows(labels, split)
-    prior, dims = train_prior(labels)
+    prior, dims = train_prior(labels, k)
     n = len(rows)
     return predictions.build(rows["file_id"].tolist(), split, np.tile(prior, (n, 1)), np.tile(dims, (n, 1)))
 
 
 def tables(
-    reference: str, labels: pd.DataFrame, splits: Sequence[str], truth: pd.DataFrame | None = None
+    reference: str,
+    labels: pd.DataFrame,
+    splits: Sequence[str],
+    truth: pd.DataFrame | None = None,
+    k: int = K,
 ) -> dict[str, pa.Table]:
     """The prediction table of ``reference`` for each split."""
     if reference == ORACLE:
@@ -137,7 +147,7 @@ def tables(
             raise EvaluationError(f"{ORACLE} needs the latent truth of a synthetic corpus")
         return {s: oracle_table(labels, truth, s) for s in splits}
     if reference == PRIOR:
-        return {s: prior_table(labels, s) for s in splits}
+        return {s: prior_table(labels, s, k) for s in splits}
     raise EvaluationError(f"unknown reference {reference!r}; known: {list(REFERENCES)}")
 
 
@@ -160,7 +170,8 @@ def run(
         raise EvaluationError(f"unknown reference {reference!r}; known: {list(REFERENCES)}")
     if len(outputs) != len(splits):
         raise EvaluationError(f"{len(outputs)} output file(s) for {len(splits)} split(s)")
-    labels = label_table.read(inputs["labels"], columns=_LABEL_COLUMNS)
+    classes = label_view.table_class_set(inputs["labels"])
+    labels = label_view.read_columns(inputs["labels"], [*_LABEL_COLUMNS, *classes.dimensions]).table
     if inputs.get("manifest"):
         manifest = manifest_table.read(inputs["manifest"], columns=["file_id", "split"])
         labels = kept_rows(labels, manifest)
@@ -170,7 +181,9 @@ def run(
             raise EvaluationError(f"{ORACLE} needs the latent truth of a synthetic corpus (input 'truth')")
         truth = pd.read_parquet(inputs["truth"])
     written: dict[str, int] = {}
-    for (split, tab), path in zip(tables(reference, labels, splits, truth).items(), outputs, strict=True):
+    for (split, tab), path in zip(
+        tables(reference, labels, splits, truth, classes.k).items(), outputs, strict=True
+    ):
         predictions.write(path, tab)
         written[split] = tab.num_rows
     return written

@@ -217,6 +217,10 @@ def vote_statistics(counts: np.ndarray, intended: np.ndarray, bins: int = 10) ->
 
     - ``responses_matching_intended``: the share of all responses that name the intended emotion
       (sum over clips of the intended class's votes / all responses);
+      ``responses_matching_intended_by_class``: the same over the clips of each intended emotion
+      (class name -> share; null for a class no clip intends), and
+      ``responses_matching_intended_class_mean`` their unweighted mean over the intended classes
+      (each emotion counts once, however many clips and responses it has);
     - ``plurality_matching_intended``: the share of clips without a tie whose plurality class is
       the intended one;
     - ``fleiss_kappa``: Fleiss' kappa with each clip's own number of raters
@@ -239,11 +243,18 @@ def vote_statistics(counts: np.ndarray, intended: np.ndarray, bins: int = 10) ->
     h = normalised_entropy(c) if len(c) else np.zeros(0)
     hist, edges = np.histogram(h, bins=bins, range=(0.0, 1.0))
     kappa = fleiss_kappa_detail(c.astype(np.float64)) if len(c) else None
+    by_class = {
+        name: _share(int(matched[idx == j].sum()), int(n[idx == j].sum())) if (idx == j).any() else None
+        for j, name in enumerate(CREMA_D.names)
+    }
+    present = [v for v in by_class.values() if v is not None]
     return {
         "clips": len(c),
         "responses": int(n.sum()),
         "responses_per_clip": _describe(n.astype(np.float64), ()),
         "responses_matching_intended": _share(int(matched.sum()), int(n.sum())),
+        "responses_matching_intended_by_class": by_class,
+        "responses_matching_intended_class_mean": float(np.mean(present)) if present else None,
         "plurality_matching_intended": _share(int((plural == idx)[untied].sum()), int(untied.sum())),
         "fleiss_kappa": (
             {"kappa": kappa.kappa, "clips_used": kappa.n_items_used, "clips_excluded": kappa.n_items_excluded}

@@ -18,19 +18,23 @@ from typing import Any
 import pandas as pd
 
 from sertools import splits as partitions
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation import metrics_doc
 from sertools.io import read_json
 from sertools.report import plots
-from sertools.report.stage import check_declared, read_documents, validate_metrics
+from sertools.report import shown as corpus_shown
+from sertools.report.stage import check_declared, document_classes, read_documents, validate_metrics
 from sertools.report.style import PlotError
 
 __all__ = [
     "CONFIG_KEYS",
+    "FIGURE_NEEDS",
     "STRATA_FIGURE_METRICS",
     "VARIANT_FIGURES",
     "PlotError",
     "build_figures",
     "figure_stems",
+    "left_out",
     "run",
 ]
 
@@ -43,20 +47,33 @@ CONFIG_KEYS: tuple[str, ...] = ("splits", "baseline_variant", "entropy_bins")
 STRATA_FIGURE_METRICS: tuple[str, ...] = ("jsd_primary", "kld_primary", "macro_f1")
 #: figures drawn for each variant (``<kind>_<variant>``), in this order
 VARIANT_FIGURES: tuple[str, ...] = ("confusion", "reliability", "training")
+#: what a shared figure needs from the corpus (:data:`sertools.report.shown.NEEDS`; absent: nothing)
+FIGURE_NEEDS: dict[str, frozenset[str]] = {"other_class": frozenset({"other"})}
 
 
 def figure_stems(
-    variants: Sequence[str], with_training: bool = True, example_split: str = partitions.HEADLINE
+    variants: Sequence[str],
+    with_training: bool = True,
+    example_split: str = partitions.HEADLINE,
+    classes: ClassSet = MSP_PODCAST,
 ) -> list[str]:
-    """File stems (no extension) :func:`build_figures` writes; each gets ``.png`` and ``.pdf``.
+    """File stems (no extension) :func:`build_figures` writes for a corpus of ``classes``; each
+    gets ``.png`` and ``.pdf``.
 
     The shared figures first (``figure_stems([])`` gives only those), then
-    :data:`VARIANT_FIGURES` for each variant in the given order.
+    :data:`VARIANT_FIGURES` for each variant in the given order. A figure whose
+    :data:`FIGURE_NEEDS` the corpus does not meet is not made (:mod:`sertools.report.shown`).
     """
     stems = [f"strata_{m}" for m in STRATA_FIGURE_METRICS]
     stems += ["other_class", "entropy_histogram", f"examples_{example_split}"]
+    stems = [s for s in stems if corpus_shown.shown(FIGURE_NEEDS.get(s, ()), classes)]
     kinds = [k for k in VARIANT_FIGURES if with_training or k != "training"]
     return stems + [f"{kind}_{v}" for v in variants for kind in kinds]
+
+
+def left_out(classes: ClassSet) -> dict[str, str]:
+    """The shared figures not made for a corpus of ``classes``, with why."""
+    return corpus_shown.left_out(FIGURE_NEEDS, classes)
 
 
 def _read_log(path: PathLike) -> pd.DataFrame:
@@ -91,7 +108,8 @@ def _tasks(
     tasks: list[tuple[Callable[..., list[Path]], tuple, dict]] = [
         (plots.plot_metric_by_stratum, (ordered, m, d / f"strata_{m}"), {}) for m in STRATA_FIGURE_METRICS
     ]
-    tasks.append((plots.plot_other_by_stratum, (ordered, d / "other_class"), {}))
+    if corpus_shown.shown(FIGURE_NEEDS["other_class"], document_classes(ordered, PlotError)):
+        tasks.append((plots.plot_other_by_stratum, (ordered, d / "other_class"), {}))
     edges = evaluation.get("entropy_bins")
     tasks.append((plots.plot_entropy_histogram, (label_summary, d / "entropy_histogram"), {"edges": edges}))
     have = partitions.ordered({s for doc in ordered.values() for s in metrics_doc.split_names(doc)})

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 from sertools import splits as partitions
 from sertools.classes import CLASSES
+from sertools.corpus.crema_d import MODALITIES
 from sertools.evaluation import metrics_doc
 from sertools.report.style import (
     HUMAN_COLOUR,
@@ -260,9 +261,15 @@ def plot_other_by_stratum(metrics: Docs, out: PathLike, splits: Sequence[str] | 
 # ================================================================================ confusion
 
 
+def _classes(doc: Mapping[str, Any]) -> list[str]:
+    """The class names of a metrics document (MSP-Podcast's for a document that names none)."""
+    return list(doc.get("classes") or CLASSES)
+
+
 def _confusion_panel(ax: Axes, doc: Mapping[str, Any], name: str, split: str) -> Any:
     """Row-normalised confusion matrix of one split (percentages in the cells); returns the image."""
-    k = len(CLASSES)
+    names = _classes(doc)
+    k = len(names)
     cm = np.asarray(metrics_doc.confusion_summed(doc, split), dtype=float)
     if cm.shape != (k, k):
         raise PlotError(f"{name}/{split}: confusion matrix has shape {cm.shape}, expected ({k}, {k})")
@@ -284,8 +291,8 @@ def _confusion_panel(ax: Axes, doc: Mapping[str, Any], name: str, split: str) ->
                     color="white" if norm[i, j] > 0.55 else "black",
                 )
     n_seeds = metrics_doc.n_seeds(doc, split)
-    ax.set_xticks(range(k), CLASSES, rotation=45, ha="right")
-    ax.set_yticks(range(k), [f"{c} ({int(s)})" for c, s in zip(CLASSES, support, strict=True)])
+    ax.set_xticks(range(k), names, rotation=45, ha="right")
+    ax.set_yticks(range(k), [f"{c} ({int(s)})" for c, s in zip(names, support, strict=True)])
     ax.set_xlabel("Predicted class (argmax)")
     ax.set_ylabel("Consensus class (count over seeds)")
     ax.set_title(f"{split} ({n_seeds} seed{'s' if n_seeds != 1 else ''} pooled)")
@@ -508,6 +515,8 @@ def plot_entropy_histogram(
 
     ``edges``: entropy-stratum edges to mark (``evaluation.entropy_bins``).
     """
+    if label_summary.get("corpus") == "crema_d":
+        return _plot_modality_entropy(label_summary, out, edges)
     hist = label_summary.get("entropy_histogram")
     if not hist or "edges" not in hist:
         raise PlotError("the label summary has no entropy_histogram with edges")
@@ -530,6 +539,51 @@ def plot_entropy_histogram(
         return save_figure(fig, out)
 
 
+def _plot_modality_entropy(
+    label_summary: Mapping[str, Any], out: PathLike, edges: Sequence[float] | None
+) -> list[Path]:
+    """A CREMA-D label summary: share of clips per normalised vote-entropy bin for each rating
+    modality (voice only, face only, audio-visual), the labels' modality named."""
+    stats = label_summary.get("statistics") or {}
+    hists: dict[str, Mapping[str, Any]] = {}
+    for m in sorted(stats, key=lambda m: (MODALITIES.get(m, len(MODALITIES) + 1), m)):
+        h = (stats[m].get("entropy") or {}).get("histogram")
+        if h and "edges" in h and "counts" in h:
+            hists[m] = h
+    if not hists:
+        raise PlotError("the CREMA-D label summary has no entropy histogram of any modality")
+    chosen = label_summary.get("modality")
+    line_styles = ("-", "--", "-.", ":")
+    with mpl.rc_context(RC):
+        fig = new_figure(5.6, 3.9)
+        ax = fig.subplots(1, 1)
+        for i, (m, h) in enumerate(hists.items()):
+            counts = np.asarray(h["counts"], dtype=float)
+            if counts.sum() == 0:
+                continue
+            ax.stairs(
+                counts / counts.sum(),
+                np.asarray(h["edges"], dtype=float),
+                color=OKABE_ITO[i % len(OKABE_ITO)],
+                linestyle=line_styles[i % len(line_styles)],
+                linewidth=2.2 if m == chosen else 1.4,
+                label=f"{m}{' (the labels)' if m == chosen else ''} (n = {int(counts.sum())})",
+            )
+        for e in edges or ():
+            if 0 < e < 1:
+                ax.axvline(e, color="0.35", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("Normalised vote entropy (0 = unanimous, 1 = uniform)")
+        ax.set_ylabel("Share of clips")
+        handles, labels = ax.get_legend_handles_labels()
+        if edges:
+            handles.append(mpl.lines.Line2D([], [], color="0.35", linestyle=":", linewidth=1))
+            labels.append("entropy-stratum edges")
+        legend_below(fig, handles, labels, ncol=2)
+        fig.suptitle("Vote entropy per rating modality", fontsize=10)
+        return save_figure(fig, out)
+
+
 # ================================================================================= examples
 
 
@@ -543,7 +597,7 @@ def _example_bars(
     handles: dict[str, Any],
 ) -> None:
     """One utterance: human votes, latent truth (when known) and each variant's mean prediction."""
-    x = np.arange(len(CLASSES), dtype=float)
+    x = np.arange(len(ex["p_primary"]), dtype=float)
     offs = (np.arange(len(series)) - (len(series) - 1) / 2) * width
     kw: dict[str, Any]  # the bars' style
     for off, s in zip(offs, series, strict=True):
@@ -596,14 +650,15 @@ def plot_examples(
     per_variant = {v: {e["file_id"]: e for e in metrics_doc.examples(metrics[v], split)} for v in names}
     has_true = any("p_true" in e for e in examples)
     series = ["human", *(["true"] if has_true else []), *names]
-    k = len(CLASSES)
+    classes = _classes(metrics[names[0]])
+    k = len(classes)
     with mpl.rc_context(RC):
         fig = new_figure(min(14.0, max(7.6, 0.9 * k + 0.1 * k * len(series))), 2.3 * len(examples) + 0.8)
         axes = fig.subplots(len(examples), 1, sharex=True, squeeze=False)[:, 0]
         handles: dict[str, Any] = {}
         for ax, ex in zip(axes, examples, strict=True):
             _example_bars(ax, ex, series, per_variant, variant_styles(names), 0.84 / len(series), handles)
-        axes[-1].set_xticks(np.arange(k, dtype=float), CLASSES)
+        axes[-1].set_xticks(np.arange(k, dtype=float), classes)
         axes[-1].set_xlabel("Emotion class")
         legend_below(fig, list(handles.values()), list(handles), ncol=min(len(handles), 4))
         fig.suptitle(f"{split}: predicted (mean over seeds) vs human vote distributions", fontsize=10)

@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sertools.classes import MSP_PODCAST, ClassSet, from_names
 from sertools.evaluation import metrics_doc
 
-__all__ = ["check_declared", "raised_as", "read_documents", "validate_metrics"]
+__all__ = ["check_declared", "document_classes", "raised_as", "read_documents", "validate_metrics"]
 
 PathLike = str | Path
 
@@ -62,3 +63,16 @@ def check_declared(
     missing = sorted({str(Path(p)) for p in declared} - {str(p) for p in written})
     if missing:
         raise error(f"{stage}: declared outputs that are not {stage}: {missing}")
+
+
+def document_classes(
+    metrics: Mapping[str, Mapping[str, Any]], error: type[Exception] = ValueError
+) -> ClassSet:
+    """The class set the metrics documents share (their ``classes``; MSP-Podcast's when unnamed)."""
+    found = {tuple(doc.get("classes") or MSP_PODCAST.names) for doc in metrics.values()}
+    if len(found) > 1:
+        raise error(f"the metrics documents have different classes: {sorted(found)}")
+    try:
+        return from_names(next(iter(found))) if found else MSP_PODCAST
+    except ValueError as e:
+        raise error(str(e)) from None

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation import settings
 
 #: what each reference row is, for the captions
@@ -101,6 +102,8 @@ class CaptionFacts:
     #: the common hard-label scheme and strata distribution every document shares
     schemes: Mapping[str, Any]
     references: tuple[str, ...] = ()
+    #: the corpus's class set (the number of classes the captions state)
+    classes: ClassSet = MSP_PODCAST
 
     @property
     def baseline(self) -> str:
@@ -132,8 +135,8 @@ def own_caption(t: CaptionFacts) -> str:
         "Hard-label metrics under each variant's own scheme (its hard_labels: consensus = X excluded; "
         "consensus_x_other = X relabelled Other; guarded_argmax:<d> = the release's neutral-guarded "
         "argmax of the variant's target distribution d), as the paper release scored its rows; the main "
-        f"table uses the common scheme {t.schemes['common_hard_labels']} instead. Macro-F1: all nine "
-        "classes; Macro-F1 (TP>0): the release's published rule, the mean F1 over the classes with a "
+        f"table uses the common scheme {t.schemes['common_hard_labels']} instead. Macro-F1: all "
+        f"{_number(t.classes.k)} classes; Macro-F1 (TP>0): the release's published rule, the mean F1 over the classes with a "
         "true positive; UAR: mean recall over the classes with support. "
         f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}. Rows on different schemes are "
         f"not like-for-like, so no column is marked best.{t.refs}"
@@ -143,7 +146,7 @@ def own_caption(t: CaptionFacts) -> str:
 def strata_own_caption(t: CaptionFacts) -> str:
     return (
         "Entropy strata of each distributional variant's own target distribution (normalised entropy, "
-        "ln / ln 9; the edges of evaluation.entropy_bins; n = utterances per stratum), scored on the "
+        f"ln / ln {t.classes.k}; the edges of evaluation.entropy_bins; n = utterances per stratum), scored on the "
         "variant's own hard-label scheme, as the release stratifies its rows. Variants with hard targets "
         f"have no own distribution and are not listed{', nor are the reference rows' if t.references else ''}. "
         f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}."
@@ -177,8 +180,35 @@ def other_caption(t: CaptionFacts) -> str:
 
 
 def label_caption(t: CaptionFacts) -> str:
+    if t.classes.intended:
+        return (
+            "Label statistics: clips, actors and clips per sex of each split (the labels' modality); per "
+            "rating modality (voice only, face only, audio-visual; every clip was rated in each): clips, "
+            "responses, mean responses per clip, the share of responses naming the intended emotion, the "
+            "share of untied clips whose plurality is the intended emotion, Fleiss' kappa (unequal raters "
+            "per clip), the share of tied clips, and the mean and median normalised vote entropy."
+        )
     return (
         "Label statistics per split: consensus class counts (X = no agreement), normalised primary-vote "
         "entropy histogram, Fleiss' kappa of the primary votes; Krippendorff's "
         "alpha (interval) of the arousal/valence/dominance ratings and annotators per utterance over all splits."
     )
+
+
+def intended_caption(t: CaptionFacts) -> str:
+    return (
+        "The same predictions scored against two hard labels: perceived = the raters' consensus (the "
+        f"main table's hard labels, scheme {t.schemes['common_hard_labels']}), intended = the emotion the actor was asked to express "
+        "(every clip has one). Macro-F1 over all "
+        f"{_number(t.classes.k)} classes; UAR: mean recall over the classes with support. "
+        f"Mean over {_seed_phrase(t.seeds)}; {_ci_phrase(t.evaluation, t.ci_method)}. Bold: best per column."
+        f"{t.refs}"
+    )
+
+
+_NUMBERS = {6: "six", 9: "nine"}
+
+
+def _number(n: int) -> str:
+    """A class count in words where the captions always wrote it so (six, nine), else digits."""
+    return _NUMBERS.get(n, str(n))

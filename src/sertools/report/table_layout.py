@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from sertools import splits as partitions
 from sertools.report.render import WideTable, best_flags, interval
-from sertools.report.table_rows import ATTRIBUTES, OTHER_FIELDS, REFERENCE_MODEL
+from sertools.report.table_rows import ATTRIBUTES, INTENDED_METRICS, OTHER_FIELDS, REFERENCE_MODEL
 
 #: metric -> (header, higher is better) of every metric a wide table shows
 _HEADERS: dict[str, tuple[str, bool]] = {
@@ -222,8 +222,40 @@ def sig_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
 
 
 def label_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
-    splits = partitions.ordered({r["split"] for r in rows})
+    """Statistics x splits; columns that are not splits (a CREMA-D summary's modalities) follow
+    the splits in the rows' order."""
+    seen = list(dict.fromkeys(r["split"] for r in rows))
+    known = partitions.ordered(s for s in seen if s in (*partitions.SPLITS, partitions.ALL))
+    splits = known + [s for s in seen if s not in known]
     stats = list(dict.fromkeys(r["statistic"] for r in rows))
     look = _lookup(rows, "split", "statistic")
     body = [([st], [look[(s, st)]["value"] if (s, st) in look else "–" for s in splits]) for st in stats]
     return WideTable(["Statistic"], [("", splits)], body)
+
+
+#: the labels the intended-emotion table scores against, in column order
+_LABELS = ("perceived", "intended")
+
+
+def intended_wide(rows: Sequence[Mapping[str, str]]) -> WideTable:
+    """Per variant and shown split, each metric against the perceived consensus and the intended
+    emotion side by side; bold: best per column among the models."""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    splits = _shown_splits(r["split"] for r in rows)
+    look = _lookup(rows, "variant", "split", "labels", "metric")
+    models = {r["variant"]: r.get("model", "") for r in rows}
+    cols = [(s, m, lab) for s in splits for m in INTENDED_METRICS for lab in _LABELS]
+    body, means = [], []
+    for v in variants:
+        cells = [_cell(look.get((v, s, lab, m))) for s, m, lab in cols]
+        ms = [
+            r["mean"] if (r := look.get((v, s, lab, m))) and models[v] != REFERENCE_MODEL else ""
+            for s, m, lab in cols
+        ]
+        body.append(([v, models[v]], cells))
+        means.append(ms)
+    groups = [
+        (s, [_arrow(f"{_HEADERS[m][0]} {lab}", _HEADERS[m][1]) for m in INTENDED_METRICS for lab in _LABELS])
+        for s in splits
+    ]
+    return WideTable(["Variant", "Model"], groups, body, best_flags(means, [True] * len(cols)))

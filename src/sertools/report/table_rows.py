@@ -22,6 +22,7 @@ import numpy as np
 
 from sertools import splits as partitions
 from sertools.classes import CODES, DIMENSIONS, NO_AGREEMENT
+from sertools.corpus.crema_d import MODALITIES
 from sertools.evaluation import metrics_doc, significance_doc
 from sertools.evaluation.significance import holm
 from sertools.report.render import fmt_float, fmt_int
@@ -30,6 +31,8 @@ from sertools.report.stage import raised_as
 __all__ = [
     "ATTRIBUTES",
     "CCC_COLUMNS",
+    "INTENDED_COLUMNS",
+    "INTENDED_METRICS",
     "LABEL_COLUMNS",
     "MAIN_COLUMNS",
     "METRIC_ORDER",
@@ -45,6 +48,7 @@ __all__ = [
     "Row",
     "TableError",
     "ccc_rows",
+    "intended_rows",
     "label_rows",
     "main_rows",
     "other_rows",
@@ -90,6 +94,10 @@ OTHER_COLUMNS: tuple[str, ...] = (
     *(f"{f}{sfx}" for f in OTHER_FIELDS for sfx in ("", "_ci_low", "_ci_high")),
 )
 LABEL_COLUMNS: tuple[str, ...] = ("split", "statistic", "value")
+#: the intended-emotion table: each metric against the perceived consensus and the intended emotion
+INTENDED_COLUMNS: tuple[str, ...] = ("variant", "model", "split", "labels", *MAIN_COLUMNS[3:])
+#: the hard-label metrics of the intended-emotion table, in order
+INTENDED_METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "uar")
 OWN_COLUMNS: tuple[str, ...] = ("variant", "split", "scheme", *MAIN_COLUMNS[3:])
 #: the strata table's columns with the variant's own target distribution and scheme
 STRATA_OWN_COLUMNS: tuple[str, ...] = (*STRATA_COLUMNS[:2], "distribution", "scheme", *STRATA_COLUMNS[2:])
@@ -358,8 +366,72 @@ def significance_rows(
     return rows
 
 
+def intended_rows(metrics: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> list[Row]:
+    """:data:`INTENDED_METRICS` of every split scored against the perceived consensus (``labels``
+    ``perceived``: the main table's values) and against the speaker's intended emotion (``intended``),
+    the same predictions; variants whose documents have no intended block give no rows."""
+    rows: list[Row] = []
+    for v, doc, split in _splits(metrics, order):
+        intended = metrics_doc.intended_block(doc, split)
+        if not intended:
+            continue
+        for labels, block in (("perceived", metrics_doc.block(doc, split)), ("intended", intended)):
+            for row in _entry_rows(v, metrics_doc.n_seeds(doc, split), split, block, INTENDED_METRICS):
+                if row["metric"] in INTENDED_METRICS:
+                    rows.append({**row, "model": str(doc.get("model") or ""), "labels": labels})
+    return rows
+
+
+#: the statistics of a CREMA-D label summary per modality (``statistics.<modality>``), in table order:
+#: (statistic, path of keys in the modality's block)
+_CREMA_D_STATISTICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("clips", ("clips",)),
+    ("responses", ("responses",)),
+    ("responses_per_clip_mean", ("responses_per_clip", "mean")),
+    ("responses_matching_intended", ("responses_matching_intended",)),
+    ("plurality_matching_intended", ("plurality_matching_intended",)),
+    ("fleiss_kappa", ("fleiss_kappa", "kappa")),
+    ("tie_share", ("ties", "share")),
+    ("entropy_mean", ("entropy", "mean")),
+    ("entropy_median", ("entropy", "q50")),
+)
+
+
+def _label_cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return fmt_float(value, 4)
+
+
+def _crema_d_label_rows(summary: Mapping[str, Any]) -> list[Row]:
+    """A CREMA-D label summary: clips and actors per split (the chosen modality's labels), then per
+    modality (the ``split`` column names it) the raters' statistics of :data:`_CREMA_D_STATISTICS`."""
+    rows: list[Row] = []
+    per_split = summary.get("splits", {})
+    for split in partitions.ordered(per_split):
+        d = per_split[split]
+        for stat in ("clips", "actors"):
+            rows.append({"split": split, "statistic": stat, "value": _label_cell(d.get(stat))})
+        for sex, n in sorted((d.get("clips_by_sex") or {}).items()):
+            rows.append({"split": split, "statistic": f"clips_{sex.lower()}", "value": _label_cell(n)})
+    found = summary.get("statistics") or {}
+    for modality in sorted(found, key=lambda m: (MODALITIES.get(m, len(MODALITIES) + 1), m)):
+        block = found[modality]
+        for stat, keys in _CREMA_D_STATISTICS:
+            value: Any = block
+            for k in keys:
+                value = value.get(k) if isinstance(value, Mapping) else None
+            rows.append({"split": modality, "statistic": stat, "value": _label_cell(value)})
+    return rows
+
+
 def label_rows(summary: Mapping[str, Any]) -> list[Row]:
-    """Label statistics per split from the label stage's summary."""
+    """Label statistics per split from the label stage's summary (a CREMA-D summary: per split and
+    per modality)."""
+    if summary.get("corpus") == "crema_d":
+        return _crema_d_label_rows(summary)
     rows: list[Row] = []
 
     def add(split: str, stat: str, value: Any) -> None:

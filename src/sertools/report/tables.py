@@ -25,21 +25,25 @@ count towards the captions' seed numbers.
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation import metrics_doc, settings, significance_doc
 from sertools.io import read_json, write_text
+from sertools.report import shown as corpus_shown
 from sertools.report import table_captions as captions
 from sertools.report import table_layout as layout
 from sertools.report.render import WideTable, csv_text
-from sertools.report.stage import check_declared, read_documents, validate_metrics
+from sertools.report.stage import check_declared, document_classes, read_documents, validate_metrics
 from sertools.report.table_captions import CaptionFacts
 from sertools.report.table_rows import (
     CCC_COLUMNS,
+    INTENDED_COLUMNS,
     LABEL_COLUMNS,
     MAIN_COLUMNS,
     OTHER_COLUMNS,
@@ -50,6 +54,7 @@ from sertools.report.table_rows import (
     Row,
     TableError,
     ccc_rows,
+    intended_rows,
     label_rows,
     main_rows,
     other_rows,
@@ -66,12 +71,15 @@ __all__ = [
     "TABLE_NAMES",
     "TableError",
     "build_tables",
+    "left_out",
     "readme_table",
     "run",
     "table_files",
+    "table_names",
 ]
 
 PathLike = str | Path
+log = logging.getLogger(__name__)
 
 #: keys of the ``evaluation`` config section this stage reads (``ci_level``: significance
 #: threshold ``1 - ci_level`` and captions; ``bootstrap_resamples``: captions)
@@ -134,7 +142,13 @@ class _Inputs:
             self.ci_method,
             self.schemes,
             self.references,
+            self.classes,
         )
+
+    @cached_property
+    def classes(self) -> ClassSet:
+        """The class set the documents share (:func:`sertools.report.stage.document_classes`)."""
+        return document_classes(self.metrics, TableError)
 
     @cached_property
     def schemes(self) -> dict[str, Any]:
@@ -160,6 +174,9 @@ class _TableSpec:
     rows: Callable[[_Inputs], list[Row]]
     wide: Callable[[list[Row], _Inputs], WideTable]
     caption: Callable[[_Inputs], str]
+    #: what the table needs from the corpus (:data:`sertools.report.shown.NEEDS`): without it the
+    #: table has nothing to show and is not made
+    needs: frozenset[str] = frozenset()
 
 
 #: every table, in the order it is written
@@ -201,6 +218,7 @@ TABLES: tuple[_TableSpec, ...] = (
         lambda t: ccc_rows(t.main),
         lambda rows, t: layout.ccc_wide(rows, t.references),
         lambda t: captions.ccc_caption(t.captions),
+        frozenset({"dimensions"}),
     ),
     _TableSpec(
         "other_class",
@@ -208,6 +226,7 @@ TABLES: tuple[_TableSpec, ...] = (
         lambda t: other_rows(t.metrics, t.order),
         lambda rows, t: layout.other_wide(rows, t.references),
         lambda t: captions.other_caption(t.captions),
+        frozenset({"other"}),
     ),
     _TableSpec(
         "label_stats",
@@ -237,17 +256,39 @@ TABLES: tuple[_TableSpec, ...] = (
         ),
         lambda t: captions.strata_own_caption(t.captions),
     ),
+    _TableSpec(
+        "intended",
+        INTENDED_COLUMNS,
+        lambda t: intended_rows(t.metrics, t.order),
+        lambda rows, t: layout.intended_wide(rows),
+        lambda t: captions.intended_caption(t.captions),
+        frozenset({"intended"}),
+    ),
 )
+#: every table's name, whatever the corpus (:func:`table_names` gives a corpus's)
 TABLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in TABLES)
+
+
+def table_names(classes: ClassSet = MSP_PODCAST) -> list[str]:
+    """The tables made for a corpus of ``classes`` (:mod:`sertools.report.shown`), in order."""
+    return [spec.name for spec in TABLES if corpus_shown.shown(spec.needs, classes)]
+
+
+def left_out(classes: ClassSet) -> dict[str, str]:
+    """The tables not made for a corpus of ``classes``, with why."""
+    return corpus_shown.left_out({spec.name: spec.needs for spec in TABLES}, classes)
 
 
 # ================================================================================ writing
 
 
-def table_files(out_dir: PathLike, formats: Sequence[str] = _FORMATS) -> list[Path]:
-    """Every file :func:`build_tables` writes into ``out_dir`` (table-major, then format)."""
+def table_files(
+    out_dir: PathLike, formats: Sequence[str] = _FORMATS, classes: ClassSet = MSP_PODCAST
+) -> list[Path]:
+    """Every file :func:`build_tables` writes into ``out_dir`` for a corpus of ``classes``
+    (table-major, then format)."""
     d = Path(out_dir)
-    return [d / f"{name}.{ext}" for name in TABLE_NAMES for ext in formats]
+    return [d / f"{name}.{ext}" for name in table_names(classes) for ext in formats]
 
 
 def _write_table(out_dir: Path, spec: _TableSpec, t: _Inputs) -> list[Path]:
@@ -312,7 +353,8 @@ def build_tables(
     t = _Inputs(metrics, significance, label_summary, evaluation, references)
     written: list[Path] = []
     for spec in TABLES:
-        written += _write_table(Path(out_dir), spec, t)
+        if corpus_shown.shown(spec.needs, t.classes):
+            written += _write_table(Path(out_dir), spec, t)
     return written
 
 
@@ -380,4 +422,6 @@ def run(
     label_summary = read_json(inputs["label_summary"], error=TableError)
     written = build_tables(metrics, significance, label_summary, evaluation, out_dir, references)
     check_declared(outputs, written, TableError, "tables")
+    for name, why in left_out(_Inputs(metrics, significance, label_summary, evaluation).classes).items():
+        log.info("table %s not made: %s", name, why)
     return written
