@@ -145,7 +145,7 @@ def study_block(results: Path, docs: Path, commit: str) -> str | None:
     return "\n".join(lines)
 
 
-def _replace(text: str, begin: str, end: str, content: str, readme: Path) -> str:
+def replace_block(text: str, begin: str, end: str, content: str, readme: Path) -> str:
     if begin not in text or end not in text:
         raise SystemExit(f"{readme}: markers {begin!r} ... {end!r} not found")
     head, rest = text.split(begin, 1)
@@ -155,10 +155,10 @@ def _replace(text: str, begin: str, end: str, content: str, readme: Path) -> str
 
 def update(readme: Path, results: Path, docs: Path, commit: str) -> None:
     """Replace the demo block (and the study block, when results/study/ holds the study's findings)."""
-    text = _replace(readme.read_text(), BEGIN, END, block(results, docs, commit), readme)
+    text = replace_block(readme.read_text(), BEGIN, END, block(results, docs, commit), readme)
     study = study_block(results, docs, commit)
     if study is not None:
-        text = _replace(text, STUDY_BEGIN, STUDY_END, study, readme)
+        text = replace_block(text, STUDY_BEGIN, STUDY_END, study, readme)
     readme.write_text(text)
 
 
@@ -167,7 +167,7 @@ def update_study(readme: Path, results: Path, docs: Path, commit: str) -> None:
     study = study_block(results, docs, commit)
     if study is None:
         raise SystemExit(f"{results}/study/tables/findings.md not found: run `make study` first")
-    readme.write_text(_replace(readme.read_text(), STUDY_BEGIN, STUDY_END, study, readme))
+    readme.write_text(replace_block(readme.read_text(), STUDY_BEGIN, STUDY_END, study, readme))
 
 
 if __name__ == "__main__":
