@@ -102,7 +102,7 @@ def test_export_and_infer_name_the_six_classes_and_give_the_dump(
     np.testing.assert_allclose(table["entropy"].to_numpy(np.float64), h, atol=1e-6)
     # the run's own prediction path on the same audio: the Test1 dump, exactly (as for an MSP eGeMAPS head)
     dump = pd.read_parquet(run / "test1.parquet").set_index("file_id")
-    ours = table.set_index(table["path"].map(lambda p: Path(p).stem)).loc[dump.index]
+    ours = table.set_index(table["path"].map(lambda p: Path(p).stem)).loc[dump.index]  # file id: no .wav
     assert np.array_equal(ours[PROBS].to_numpy(np.float32), np.stack(dump["probs"]).astype(np.float32))
 
     # the run directory itself, from Python, and the command line's CSV give the same rows
