@@ -15,6 +15,7 @@ class set of the corpus it reads (docs/corpus.md, "CREMA-D").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 CLASSES: tuple[str, ...] = (
@@ -165,10 +166,20 @@ def class_set(source: str) -> ClassSet:
         raise ValueError(f"unknown corpus source {source!r} (known: {', '.join(CLASS_SETS)})") from None
 
 
+#: every class set sertools knows, each once
+KNOWN: tuple[ClassSet, ...] = (MSP_PODCAST, CREMA_D)
+
+
 def from_names(names: tuple[str, ...] | list[str]) -> ClassSet:
     """The class set whose class names are ``names``, in order (a metrics document records its
     classes by name)."""
-    for c in (MSP_PODCAST, CREMA_D):
+    for c in KNOWN:
         if tuple(names) == c.names:
             return c
     raise ValueError(f"no class set has the classes {list(names)} (known: {', '.join(CLASS_SETS)})")
+
+
+def from_outputs(num_classes: int, dimensions: Sequence[str]) -> list[ClassSet]:
+    """The known class sets a model with ``num_classes`` logits and the dimensional outputs
+    ``dimensions`` can predict (a model's architecture records its outputs, not their names)."""
+    return [c for c in KNOWN if c.k == int(num_classes) and c.dimensions == tuple(dimensions)]

@@ -13,7 +13,8 @@ frozen upstream's weights. :func:`load` makes one from any of
   without one).
 
 ``meta`` holds (docs/inference.md, "The exported folder"): ``architecture``,
-``classes``, ``dimensions``, ``dim_scale``, ``preprocessing`` (sample rate,
+``classes`` and ``dimensions`` (the names of the model's outputs, in order; a
+checkpoint's class set by :func:`checkpoint_classes`), ``dim_scale``, ``preprocessing`` (sample rate,
 downmix, resampler, waveform statistics), ``batching``, ``upstream`` (None for
 a fine-tuned model; for a frozen-upstream head, what computes its input) and
 ``checkpoint`` (the file it came from, its SHA-256, variant, seed, epoch).
@@ -40,8 +41,9 @@ from typing import Any
 import torch
 import yaml
 
+from sertools import classes as class_sets
 from sertools import config as config_mod
-from sertools.classes import CLASSES, DIMENSIONS
+from sertools.classes import ClassSet
 from sertools.features import store
 from sertools.io import atomic_path, file_sha256, write_json
 from sertools.model.frozen import KIND as FROZEN_KIND
@@ -120,7 +122,7 @@ def from_checkpoint(path: Path, features_dir: str | Path | None = None) -> Bundl
     arch = ck.meta.get("architecture")
     if not isinstance(arch, dict):
         raise BundleError(f"{path}: no model architecture in the checkpoint metadata")
-    _check_msp_outputs(arch, path)
+    classes = checkpoint_classes(ck.meta, arch, path)
     train = run_train_section(path.parent)
     upstream, upstream_weights = None, None
     if arch.get("kind") == FROZEN_KIND:
@@ -130,8 +132,8 @@ def from_checkpoint(path: Path, features_dir: str | Path | None = None) -> Bundl
         "version": VERSION,
         "kind": "frozen_head" if upstream else "finetune",
         "architecture": arch,
-        "classes": list(CLASSES),
-        "dimensions": list(DIMENSIONS),
+        "classes": list(classes.names),
+        "dimensions": list(classes.dimensions),
         "dim_scale": architecture_dim_scale(arch),
         "preprocessing": {
             "sample_rate": int(ck.meta.get("sample_rate", 16000)),
@@ -151,17 +153,48 @@ def from_checkpoint(path: Path, features_dir: str | Path | None = None) -> Bundl
     return Bundle(meta, checkpoint.strip_prefix(ck.tensors, "model."), upstream_weights, path)
 
 
-def _check_msp_outputs(arch: Mapping[str, Any], path: Path) -> None:
-    """Refuse a model of another class set: inference names MSP-Podcast's classes and A/V/D
-    (docs/corpus.md, "How the class set travels")."""
+def checkpoint_classes(meta: Mapping[str, Any], arch: Mapping[str, Any], path: Path) -> ClassSet:
+    """The class set of a checkpoint's model: the one its metadata names (``classes``, which training
+    records for every class set but MSP-Podcast's), else the one known class set with the model's
+    outputs (``num_classes`` and ``dimensions`` of the architecture; a description from before those
+    were recorded means MSP-Podcast's 9 classes and A/V/D). Anything else is refused, not guessed."""
     try:
         num_classes, dimensions = architecture_outputs(arch)
     except ValueError as e:
         raise BundleError(f"{path}: {e}") from None
-    if num_classes != len(CLASSES) or dimensions != DIMENSIONS:
+    predicts = f"the model predicts {num_classes} classes and dimensions {list(dimensions)}"
+    recorded = meta.get("classes")
+    if recorded is not None:
+        try:
+            found = class_sets.from_names(list(recorded))
+        except (TypeError, ValueError) as e:
+            raise BundleError(f"{path}: {e}") from None
+        if (found.k, found.dimensions) != (num_classes, dimensions):
+            raise BundleError(
+                f"{path}: {predicts}, but its metadata names the {found.name} classes {list(found.names)}"
+            )
+        return found
+    matches = class_sets.from_outputs(num_classes, dimensions)
+    if len(matches) != 1:
+        known = "; ".join(
+            f"{c.name}: {c.k} classes and dimensions {list(c.dimensions)}" for c in class_sets.KNOWN
+        )
+        raise BundleError(f"{path}: {predicts}, which no known class set does (known: {known})")
+    return matches[0]
+
+
+def check_outputs(meta: Mapping[str, Any], where: Path) -> None:
+    """Refuse a model description whose ``classes`` and ``dimensions`` do not name the outputs of its
+    architecture."""
+    try:
+        num_classes, dimensions = architecture_outputs(meta["architecture"])
+        names, dims = list(meta["classes"]), tuple(meta["dimensions"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise BundleError(f"{where}: no valid architecture, classes and dimensions ({e})") from None
+    if (len(names), dims) != (num_classes, dimensions):
         raise BundleError(
-            f"{path}: the model predicts {num_classes} classes and dimensions {list(dimensions)}; "
-            f"inference and export take MSP-Podcast's {len(CLASSES)} classes and {list(DIMENSIONS)} only"
+            f"{where}: names {len(names)} classes and dimensions {list(dims)}, but the model predicts "
+            f"{num_classes} classes and dimensions {list(dimensions)}"
         )
 
 
@@ -268,6 +301,7 @@ def read(directory: str | Path) -> Bundle:
         raise BundleError(f"{folder / MODEL_JSON}: not a sertools model description")
     if int(meta.get("version", 0)) > VERSION:
         raise BundleError(f"{folder}: model format version {meta.get('version')} is newer than this sertools")
+    check_outputs(meta, folder / MODEL_JSON)
     for name, digest in (meta.get("files") or {}).items():
         if not (folder / name).is_file():
             raise BundleError(f"{folder}: {name} is missing")

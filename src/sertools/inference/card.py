@@ -7,7 +7,8 @@ from the workflow's own files when they lie next to the run: the metrics
 document ``results/metrics/<variant>.json`` (mean over the variant's training
 seeds, bootstrap CI, and this seed's own value), else the rows of
 ``results/tables/main.csv``. When neither is there the card says so; it never
-computes a metric itself.
+computes a metric itself. The classes and the dimensional ratings it names are the
+model's (``model.json``'s ``classes`` and ``dimensions``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sertools.classes import CLASSES, DIMENSIONS
 from sertools.splits import TEST_SPLITS
 
 #: the metrics of the card's table, with their meaning (higher or lower is better)
@@ -86,13 +86,16 @@ def _use_lines(meta: Mapping[str, Any]) -> list[str]:
         "table = model.predict_files(['audio/']).table",
         "```",
         "",
-        f"Outputs: `p_<Class>` for {', '.join(CLASSES)}; `pred`; `entropy`; {', '.join(DIMENSIONS)} (1-7)"
-        + (
-            " and their variances."
-            if meta["architecture"].get("head") == "tc_gru" or meta["kind"] != "finetune"
-            else "."
-        ),
+        f"Outputs: `p_<Class>` for {', '.join(meta['classes'])}; `pred`; `entropy`; " + _ratings_output(meta),
     ]
+
+
+def _ratings_output(meta: Mapping[str, Any]) -> str:
+    dimensions = meta["dimensions"]
+    if not dimensions:
+        return "no arousal, valence or dominance ratings (the model has no dimensional head)."
+    variances = meta["architecture"].get("head") == "tc_gru" or meta["kind"] != "finetune"
+    return f"{', '.join(dimensions)} (1-7)" + (" and their variances." if variances else ".")
 
 
 def _training_lines(meta: Mapping[str, Any], config: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
@@ -196,7 +199,13 @@ def render(
         f"# Model card: `{ck.get('variant')}`, seed {ck.get('seed')}",
         "",
         "A speech emotion recognition model exported by `sertools export`: class probabilities over "
-        f"{len(CLASSES)} emotions and arousal, valence and dominance ratings for any audio.",
+        f"{len(meta['classes'])} emotions "
+        + (
+            "and arousal, valence and dominance ratings"
+            if meta["dimensions"]
+            else "(no arousal, valence or dominance ratings)"
+        )
+        + " for any audio.",
         "",
         *_model_lines(meta, config),
         "",

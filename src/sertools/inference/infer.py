@@ -1,13 +1,14 @@
 """The ``infer`` command: one row per input file, written as CSV or Parquet with a JSON sidecar.
 
 Columns (:func:`columns`): ``path`` (as given, or as found in a folder or list),
-``p_<Class>`` for each class of :data:`sertools.classes.CLASSES`, ``pred`` (the
-class name of the largest probability), ``entropy`` (of the probabilities,
-divided by ln 9: 0 sure, 1 uniform), ``arousal``, ``valence``, ``dominance``
-(1-7 ratings), their ``<attribute>_var`` (variance in rating units) when the
-head predicts one, ``duration_s`` (of the decoded file) and ``chunks``
-(how many pieces the model saw, :mod:`sertools.inference.predictor`). Rows
-follow the order of the inputs.
+``p_<Class>`` for each class of the model, in its order (MSP-Podcast's 9 of
+:data:`sertools.classes.CLASSES`, or CREMA-D's 6), ``pred`` (the class name of
+the largest probability), ``entropy`` (of the probabilities, divided by ln K of
+the model's K classes: 0 sure, 1 uniform), ``arousal``, ``valence``,
+``dominance`` (1-7 ratings) when the model rates them, their
+``<attribute>_var`` (variance in rating units) when the head predicts one,
+``duration_s`` (of the decoded file) and ``chunks`` (how many pieces the model
+saw, :mod:`sertools.inference.predictor`). Rows follow the order of the inputs.
 
 A file that cannot be used has no row: it is listed in the sidecar with its
 reason (:data:`sertools.inference.inputs.REASONS`) and counted, and every
@@ -67,12 +68,20 @@ class Result:
     read: int
 
 
-def columns(with_variance: bool) -> list[str]:
-    """The output columns, in order (see the module docstring)."""
-    cols = ["path", *(f"p_{c}" for c in CLASSES), "pred", "entropy", *DIMENSIONS]
+def columns(
+    with_variance: bool, classes: Sequence[str] = CLASSES, dimensions: Sequence[str] = DIMENSIONS
+) -> list[str]:
+    """The output columns of a model of ``classes`` and ``dimensions``, in order (see the module
+    docstring)."""
+    cols = ["path", *(f"p_{c}" for c in classes), "pred", "entropy", *dimensions]
     if with_variance:
-        cols += [f"{d}_var" for d in DIMENSIONS]
+        cols += [f"{d}_var" for d in dimensions]
     return [*cols, "duration_s", "chunks"]
+
+
+def predictor_columns(predictor: Predictor) -> list[str]:
+    """The output columns of ``predictor``'s model."""
+    return columns(predictor.has_variance, predictor.classes, predictor.dimensions)
 
 
 def load_model(source: str | Path, device: str = "cpu", **settings: Any) -> Predictor:
@@ -117,17 +126,21 @@ def _blocks(predictor: Predictor, files: Sequence[str], order: list[int]) -> Ite
         yield block
 
 
-def _rows(files: Sequence[str], kept: list[int], prepared: list[Prepared], out: Outputs, sr: int) -> dict:
+def _rows(
+    predictor: Predictor, files: Sequence[str], kept: list[int], prepared: list[Prepared], out: Outputs
+) -> dict:
+    classes, dimensions = predictor.classes, predictor.dimensions
     rows: dict[str, Any] = {"path": [files[i] for i in kept]}
-    for c, name in enumerate(CLASSES):
+    for c, name in enumerate(classes):
         rows[f"p_{name}"] = out.probs[:, c]
-    rows["pred"] = [CLASSES[j] for j in out.probs.argmax(axis=1)] if len(kept) else []
-    rows["entropy"] = normalised_entropy(out.probs).astype(np.float32)
-    for j, d in enumerate(DIMENSIONS):
+    rows["pred"] = [classes[j] for j in out.probs.argmax(axis=1)] if len(kept) else []
+    rows["entropy"] = normalised_entropy(out.probs).astype(np.float32)  # by ln of the model's K
+    for j, d in enumerate(dimensions):
         rows[d] = out.ratings[:, j]
-    for j, d in enumerate(DIMENSIONS):
+    for j, d in enumerate(dimensions):
         if out.variance is not None:
             rows[f"{d}_var"] = out.variance[:, j]
+    sr = predictor.sample_rate
     rows["duration_s"] = np.array([p.samples / sr for p in prepared], dtype=np.float64)
     rows["chunks"] = out.chunks
     return rows
@@ -144,12 +157,10 @@ def predict_sources(predictor: Predictor, sources: Sequence[str | Path], progres
         for block in _blocks(predictor, files, order):
             dropped += block.dropped
             out = predictor.run(block.prepared)
-            parts.append((block.kept, _rows(files, block.kept, block.prepared, out, predictor.sample_rate)))
+            parts.append((block.kept, _rows(predictor, files, block.kept, block.prepared, out)))
             bar.update(block.seen)
     frames = [pd.DataFrame(rows, index=kept) for kept, rows in parts if kept]
-    table = (
-        pd.concat(frames).sort_index() if frames else pd.DataFrame(columns=columns(predictor.has_variance))
-    )
+    table = pd.concat(frames).sort_index() if frames else pd.DataFrame(columns=predictor_columns(predictor))
     table = table.reset_index(drop=True)
     if len(table) + len(dropped) != read:  # every input is a row or a listed drop
         raise RuntimeError(f"infer: {len(table)} rows + {len(dropped)} drops != {read} inputs read")
@@ -174,13 +185,13 @@ def predict_arrays(predictor: Predictor, waves: Sequence[np.ndarray], sample_rat
         except AudioProblem as e:
             raise ValueError(f"waveform {i}: {e}") from None
     rows = _rows(
+        predictor,
         [str(i) for i in range(len(waves))],
         list(range(len(waves))),
         prepared,
         predictor.run(prepared),
-        predictor.sample_rate,
     )
-    return pd.DataFrame(rows, columns=columns(predictor.has_variance))
+    return pd.DataFrame(rows, columns=predictor_columns(predictor))
 
 
 def describe(predictor: Predictor, source: str | Path, result: Result) -> dict[str, Any]:

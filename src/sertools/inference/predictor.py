@@ -1,5 +1,8 @@
 """A bundle's model on decoded audio: class probabilities, A/V/D ratings and their variance per file.
 
+The probabilities are over the bundle's ``classes`` and the ratings over its
+``dimensions`` (none for a class set without A/V/D, such as CREMA-D's).
+
 :class:`Predictor` rebuilds the model (and a frozen upstream) of a
 :class:`~sertools.inference.bundle.Bundle` and runs it the way the prediction
 stage does (:func:`sertools.model.inference.infer`: eval mode, fp32 outputs,
@@ -50,7 +53,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sertools.classes import K
 from sertools.data import batching
 from sertools.data.dim_scale import rating_slope
 from sertools.data.errors import DataError
@@ -90,7 +92,8 @@ def _feature_row(item: Prepared) -> np.ndarray:
 
 
 class Outputs(NamedTuple):
-    """Per file: ``probs`` [N, 9], ``ratings`` [N, 3] (1-7), ``variance`` [N, 3] or None, ``chunks`` [N]."""
+    """Per file: ``probs`` [N, K], ``ratings`` [N, D] (1-7), ``variance`` [N, D] or None, ``chunks`` [N]
+    (K classes and D dimensions: the bundle's)."""
 
     probs: np.ndarray
     ratings: np.ndarray
@@ -173,13 +176,19 @@ class Predictor:
 
     @property
     def classes(self) -> list[str]:
+        """The model's class names, in the order of its probabilities."""
         return list(self.bundle.meta["classes"])
+
+    @property
+    def dimensions(self) -> list[str]:
+        """The model's dimensional outputs (A/V/D), in order; none for a class set without them."""
+        return list(self.bundle.meta["dimensions"])
 
     @property
     def has_variance(self) -> bool:
         """Whether the dimensional head predicts a variance (the Gaussian head: TC-GRU or frozen heads)."""
         arch = self.bundle.meta["architecture"]
-        return arch.get("head") == "tc_gru" or arch.get("kind") == FROZEN_KIND
+        return bool(self.dimensions) and (arch.get("head") == "tc_gru" or arch.get("kind") == FROZEN_KIND)
 
     def predict_files(self, sources: Sequence[str | Path], progress: bool = False) -> Result:
         """The ``infer`` command's rows of files, folders or list files (``.table``; ``.dropped``: what had
@@ -267,7 +276,12 @@ class Predictor:
         """The outputs of every prepared file, in order."""
         n = len(items)
         if n == 0:
-            return Outputs(np.zeros((0, K), np.float32), np.zeros((0, 3), np.float32), None, np.zeros(0, int))
+            return Outputs(
+                np.zeros((0, len(self.classes)), np.float32),
+                np.zeros((0, len(self.dimensions)), np.float32),
+                None,
+                np.zeros(0, int),
+            )
         if self.upstream_name is not None:
             rows = self._feature_rows(items)
             probs, ratings, variance = self._outputs(

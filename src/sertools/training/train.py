@@ -39,6 +39,7 @@ import torch
 
 from sertools import config as config_mod
 from sertools import splits
+from sertools.classes import MSP_PODCAST
 from sertools.data import epoch_pool
 from sertools.device import resolve_device, torch_settings
 from sertools.features import store
@@ -261,9 +262,12 @@ def write_description(job: Job, files: RunFiles, device: torch.device) -> None:
 def best_meta(job: Job, optim: Optimisation, data: TrainingData, stats: WaveformStats) -> dict[str, Any]:
     """The metadata of ``best.safetensors`` apart from the epoch and its metric value.
 
-    Prediction rebuilds the model from ``architecture`` and checks ``sample_rate``.
+    Prediction rebuilds the model from ``architecture`` and checks ``sample_rate``. ``classes`` names
+    the classes of the model's logits, for a class set other than MSP-Podcast's only: an MSP-Podcast
+    (or synthetic) checkpoint stays as it was written before the record, and a checkpoint without it
+    predicts the known class set of its outputs (:func:`sertools.inference.bundle.checkpoint_classes`).
     """
-    return {
+    meta = {
         "architecture": optim.model.architecture(),
         "variant": job.variant_name,
         "variant_cfg": dict(job.variant),
@@ -273,6 +277,9 @@ def best_meta(job: Job, optim: Optimisation, data: TrainingData, stats: Waveform
         "sample_rate": data.sample_rate,
         "config_hash": job.config_hash,
     }
+    if data.classes != MSP_PODCAST:
+        meta["classes"] = list(data.classes.names)
+    return meta
 
 
 def announce_epoch_pool(job: Job) -> None:
