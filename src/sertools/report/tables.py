@@ -14,6 +14,12 @@ shows the hard-label metrics under each variant's own scheme and
 ``entropy_strata_own`` the strata of each distributional variant's own target
 distribution (``docs/metrics.md``).
 
+Which tables a corpus gets is :func:`table_names`: a table that needs what the corpus's
+class set lacks (the Other-class table without Other, the CCC table without A/V/D) is not
+made, and the ``intended`` table (each metric against the perceived consensus and the
+speaker's intended emotion) is made only for a corpus that records one
+(:mod:`sertools.report.shown`).
+
 The reference rows (:mod:`sertools.evaluation.reference`: ``oracle_truth``, the
 latent truth as the prediction, and ``prior``, the Train class prior as a
 constant prediction) come last in every table with variant rows, with the
@@ -422,6 +428,6 @@ def run(
     label_summary = read_json(inputs["label_summary"], error=TableError)
     written = build_tables(metrics, significance, label_summary, evaluation, out_dir, references)
     check_declared(outputs, written, TableError, "tables")
-    for name, why in left_out(_Inputs(metrics, significance, label_summary, evaluation).classes).items():
+    for name, why in left_out(document_classes(metrics, TableError)).items():
         log.info("table %s not made: %s", name, why)
     return written
