@@ -67,9 +67,9 @@ def mean_with_ci(values: np.ndarray, s: Mapping[str, Any]) -> dict[str, float | 
     return {"mean": num(mean), "ci_low": num(lo), "ci_high": num(hi)}
 
 
-def _rows_of(frame: pd.DataFrame, column: str, file_ids: pd.Series, what: str) -> np.ndarray:
-    """``column`` (a list column) of ``file_ids``, in that order, as an (n, K) matrix."""
-    return stack_lists(frame.set_index("file_id").loc[file_ids][column], f"{what}: {column}").astype(
+def _rows_of(frame: pd.DataFrame, column: str, file_ids: pd.Series, what: str, k: int) -> np.ndarray:
+    """``column`` (a list column) of ``file_ids``, in that order, as an (n, k) matrix."""
+    return stack_lists(frame.set_index("file_id").loc[file_ids][column], f"{what}: {column}", k).astype(
         np.float64
     )
 
@@ -85,9 +85,9 @@ def _vote_summary(
     """How the setting's votes on ``split`` relate to the latent truth and to the raters' mixture."""
     rows = labels[labels["split"] == split].sort_values("file_id", kind="stable")
     annotators = "n_annotators" if "n_annotators" in rows.columns else "n_responses"  # CREMA-D's name
-    p_true = _rows_of(truth, "p_true", rows["file_id"], "latent truth")
-    p_raters = _rows_of(mixture, "p_raters", rows["file_id"], "rater mixture")
-    p_votes = label_table.matrix(rows, "p_primary").astype(np.float64)
+    p_true = _rows_of(truth, "p_true", rows["file_id"], "latent truth", classes.k)
+    p_raters = _rows_of(mixture, "p_raters", rows["file_id"], "rater mixture", classes.k)
+    p_votes = stack_lists(rows["p_primary"], "label table: p_primary", classes.k).astype(np.float64)
     train = labels[labels["split"] == TRAIN]
     other = (
         {
@@ -218,7 +218,7 @@ def _scores(
         for row in rows
     }
     fids = pd.Series(data[rows[0]][0].file_ids)
-    p_raters = _rows_of(mixture, "p_raters", fids, "rater mixture")
+    p_raters = _rows_of(mixture, "p_raters", fids, "rater mixture", classes.k)
     return scores_mod.score_rows(
         data,
         p_raters,
