@@ -52,7 +52,9 @@ def test_outputs_leave_out_what_needs_other(run_dir):
 
 def test_corpus_in_crema_d_layout_and_six_wide_documents(run_dir):
     root = run_dir / STUDY
-    assert (root / "corpus/AudioWAV").is_dir() and (root / "corpus/processedResults/tabulatedVotes.csv").is_file()
+    assert (root / "corpus/AudioWAV").is_dir() and (
+        root / "corpus/processedResults/tabulatedVotes.csv"
+    ).is_file()
     truth = pd.read_parquet(root / "corpus/latent_truth.parquet")
     assert np.stack(truth["p_true"].to_numpy()).shape[1] == CREMA_D.k
     for s in SETTINGS:

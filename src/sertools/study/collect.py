@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation.reference import ORACLE, PRIOR, REFERENCES
 from sertools.evaluation.significance import holm
-from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.splits import HEADLINE
 from sertools.study.families import family
 

@@ -149,7 +149,11 @@ def _scores_table(r: StudyResults, out: Path, cis: str) -> None:
         "row",
         "label",
         "n_seeds",
-        *(f"{m}{s}" for m in r.metrics for s in ("", "_ci_low", "_ci_high", *(f"_{k}" for k in _SCORE_EXTRA))),
+        *(
+            f"{m}{s}"
+            for m in r.metrics
+            for s in ("", "_ci_low", "_ci_high", *(f"_{k}" for k in _SCORE_EXTRA))
+        ),
     ]
     caption = (
         f"The rater simulation study on {r.split}: each row against the latent truth (p_true), the raters' mixture "
@@ -284,7 +288,9 @@ def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
             f"{line['x_share_train']:.3f}",
         ]
         if r.has_other:
-            cells.append(f"{line['other_votes']:.3f} / {line['other_truth']:.3f} / {line['other_raters']:.3f}")
+            cells.append(
+                f"{line['other_votes']:.3f} / {line['other_truth']:.3f} / {line['other_raters']:.3f}"
+            )
         for f in fields:
             vals = [fmt_float(line[f"{f}_{k}"]) for k in ("mean", "ci_low", "ci_high")]
             rec.update(dict(zip((f, f"{f}_ci_low", f"{f}_ci_high"), vals, strict=True)))
@@ -409,7 +415,11 @@ def _design(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline
             f"{b['x_share_train']:.3f} at {int(b['annotators'])}{xr}. The truth's mean Other probability is "
             f"{a['other_truth']:.3f}."
         )
-    o = r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")] if r.has_other else r.other
+    o = (
+        r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
+        if r.has_other
+        else r.other
+    )
     if len(o) and o["other_when_unsure"].nunique() > 1:
         top = list(dict.fromkeys(o["stratum"]))[-1]
         levels = sorted(o["reliability"].unique())
