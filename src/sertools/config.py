@@ -192,6 +192,7 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError(
             f"config key 'corpus.root': required when corpus.source is {cfg['corpus']['source']}"
         )
+    _check_synthetic_classes(cfg)
     shares = cfg["crema_d"]["split_shares"]
     if not shares or abs(sum(shares.values()) - 1.0) > 1e-6:
         raise ConfigError(f"config key 'crema_d.split_shares': the shares must sum to 1, got {shares}")
@@ -209,6 +210,23 @@ def resolve(user: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if any(b <= a for a, b in itertools.pairwise(edges)):
         raise ConfigError(f"config key 'evaluation.entropy_bins': edges must increase strictly, got {edges}")
     return cfg
+
+
+def _check_synthetic_classes(cfg: Mapping[str, Any]) -> None:
+    """A synthetic corpus of CREMA-D's classes has no Other to route to, and only the study reads it."""
+    syn = cfg["synthetic"]
+    if syn["classes"] == "msp_podcast":
+        return
+    if syn["raters"]["other_when_unsure"] > 0:
+        raise ConfigError(
+            f"config key 'synthetic.raters.other_when_unsure': {syn['raters']['other_when_unsure']:g} needs an "
+            f"Other class; synthetic.classes {syn['classes']} has none (set it to 0)"
+        )
+    if cfg["corpus"]["source"] == "synthetic" and not cfg.get("study"):
+        raise ConfigError(
+            f"config key 'synthetic.classes': {syn['classes']} is read by the rater study only (a `study` "
+            "section, docs/study.md); the workflow's own synthetic corpus is msp_podcast"
+        )
 
 
 def canonical(obj: Any) -> Any:

@@ -1,6 +1,7 @@
 # Helpers of the rater simulation study (study.smk): its settings, outputs and input
 # functions. The settings are defined once, in sertools.study.grid.
 
+from sertools.corpus.synthetic import generate as synth_generate
 from sertools.study import families as study_families
 from sertools.study import grid as study_grid
 from sertools.study import layout as study_layout
@@ -19,16 +20,42 @@ STUDY_RESAMPLES = (
     else None
 )
 STUDY_OUTPUTS = (
-    [f"{study_layout.ROOT}/{name}" for name in study_report.output_files()]
+    [
+        f"{study_layout.ROOT}/{name}"
+        for name in study_report.output_files(
+            sertools_classes.class_set(config["synthetic"]["classes"])
+        )
+    ]
     if STUDY_SETTINGS
     else []
 )
+# The study's corpus is synthetic.classes' layout: MSP-Podcast's label files, or a CREMA-D
+# download read by the CREMA-D label stage (sertools.corpus.synthetic.crema_d_layout).
+STUDY_CLASSES = config["synthetic"]["classes"]
+STUDY_CREMA_D = STUDY_CLASSES == "crema_d"
+_STUDY_FILES = synth_generate.output_files(STUDY_CLASSES)
+STUDY_AUDIO_DIR = _STUDY_FILES["audio"]
 STUDY_CORPUS_FILES = {
-    "consensus": synth_files.CONSENSUS,
-    "detailed": synth_files.DETAILED,
-    "truth": synth_files.LATENT_TRUTH,
-    "mixture": synth_files.RATER_MIXTURE,
+    k: _STUDY_FILES[k]
+    for k in (
+        ("votes", "sentences", "demographics")
+        if STUDY_CREMA_D
+        else ("consensus", "detailed")
+    )
+    + ("truth", "mixture")
 }
+# what the label stage reads of a corpus (the truth and the mixture are not label files)
+STUDY_LABEL_FILES = [k for k in STUDY_CORPUS_FILES if k not in ("truth", "mixture")]
+# the label stage's CREMA-D settings for a CREMA-D-layout corpus (none for MSP-Podcast's)
+STUDY_LABELS_PARAMS = {"crema_d_settings": config["crema_d"]} if STUDY_CREMA_D else {}
+
+
+def study_label_inputs(directory, audio=False):
+    """The label files of the corpus in ``directory`` (and, for CREMA-D, its audio folder)."""
+    out = {k: f"{directory}/{STUDY_CORPUS_FILES[k]}" for k in STUDY_LABEL_FILES}
+    if audio and STUDY_CREMA_D:
+        out["audio"] = f"{directory}/{STUDY_AUDIO_DIR}"
+    return out
 
 
 def study_variant_sections(wildcards):

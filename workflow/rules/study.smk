@@ -9,7 +9,7 @@
 use rule synth_corpus as study_corpus with:
     output:
         **{k: f"{study_layout.CORPUS}/{v}" for k, v in STUDY_CORPUS_FILES.items()},
-        audio=directory(f"{study_layout.CORPUS}/{synth_files.AUDIO_DIR}"),
+        audio=directory(f"{study_layout.CORPUS}/{STUDY_AUDIO_DIR}"),
     log:
         "logs/study/corpus.log",
     benchmark:
@@ -38,8 +38,7 @@ use rule synth_corpus as study_votes with:
 
 use rule labels as study_corpus_labels with:
     input:
-        consensus=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['consensus']}",
-        detailed=f"{study_layout.CORPUS}/{STUDY_CORPUS_FILES['detailed']}",
+        **study_label_inputs(study_layout.CORPUS, audio=True),
     output:
         table=f"{study_layout.CORPUS}/labels/labels.parquet",
         summary=f"{study_layout.CORPUS}/labels/summary.json",
@@ -47,12 +46,16 @@ use rule labels as study_corpus_labels with:
         "logs/study/corpus_labels.log",
     benchmark:
         "results/study/benchmarks/corpus_labels.tsv"
+    params:
+        code_version("labels"),
+        **STUDY_LABELS_PARAMS,
+        labels=config["labels"],
+        evaluation_splits=config["evaluation"]["splits"],
 
 
 use rule labels as study_labels with:
     input:
-        consensus=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['consensus']}",
-        detailed=f"{study_layout.setting_dir()}/corpus/{STUDY_CORPUS_FILES['detailed']}",
+        **study_label_inputs(f"{study_layout.setting_dir()}/corpus"),
     output:
         table=f"{study_layout.setting_dir()}/labels/labels.parquet",
         summary=f"{study_layout.setting_dir()}/labels/summary.json",
@@ -60,12 +63,17 @@ use rule labels as study_labels with:
         "logs/study/labels/{setting}.log",
     benchmark:
         "results/study/benchmarks/labels/{setting}.tsv"
+    params:
+        code_version("labels"),
+        **STUDY_LABELS_PARAMS,
+        labels=config["labels"],
+        evaluation_splits=config["evaluation"]["splits"],
 
 
 use rule manifest as study_manifest with:
     input:
         labels=f"{study_layout.CORPUS}/labels/labels.parquet",
-        audio=f"{study_layout.CORPUS}/{synth_files.AUDIO_DIR}",
+        audio=f"{study_layout.CORPUS}/{STUDY_AUDIO_DIR}",
     output:
         manifest=f"{study_layout.MANIFEST}/manifest.parquet",
         summary=f"{study_layout.MANIFEST}/summary.json",
@@ -157,6 +165,7 @@ rule study_report:
         baseline=BASELINE,
         evaluation=config["evaluation"],
         resamples=STUDY_RESAMPLES,
+        classes=config["synthetic"]["classes"],
         # results/study: the outputs are <root>/tables/... and <root>/figures/...
         root=lambda wildcards, output: output[0].rsplit("/", 2)[0],
     script:

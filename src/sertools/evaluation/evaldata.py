@@ -250,7 +250,7 @@ class EvalData:
                 if "p_merged" in df.columns
                 else None
             ),
-            p_true=None if latent_truth is None else _truth_rows(latent_truth, df["file_id"]),
+            p_true=None if latent_truth is None else _truth_rows(latent_truth, df["file_id"], k),
             dims_pred=_dims_of(df, "pred", predictions),
             dims_true=_dims_of(df, "true", labels),
             entropy=df[entropy_column].to_numpy(dtype=np.float64) if entropy_column in df else None,
@@ -323,14 +323,14 @@ def _dims_of(df: pd.DataFrame, suffix: str, source: pd.DataFrame) -> np.ndarray 
     return df[names].to_numpy(dtype=np.float64)
 
 
-def _truth_rows(latent_truth: pd.DataFrame, file_ids: pd.Series) -> np.ndarray:
-    """``p_true`` of ``file_ids``, in that order."""
+def _truth_rows(latent_truth: pd.DataFrame, file_ids: pd.Series, k: int) -> np.ndarray:
+    """``p_true`` of ``file_ids``, in that order (``k`` classes)."""
     _require_columns(latent_truth, "latent_truth", ("file_id", "p_true"))
     lt = latent_truth.set_index("file_id")["p_true"]
     absent = pd.Index(file_ids).difference(lt.index)
     if len(absent):
         raise ValueError(f"latent_truth lacks {len(absent)} utterances, e.g. {list(absent[:3])}")
-    return stack_lists(lt.loc[file_ids].to_numpy(), "latent_truth.p_true")
+    return stack_lists(lt.loc[file_ids].to_numpy(), "latent_truth.p_true", k)
 
 
 # ================================================================================ files

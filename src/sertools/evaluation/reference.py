@@ -106,7 +106,7 @@ def oracle_table(labels: pd.DataFrame, truth: pd.DataFrame, split: str) -> pa.Ta
     t = t.loc[rows["file_id"]]
     n = len(rows)
     k = len(rows["p_primary"].iloc[0]) if n else 0
-    probs = _renormalised(stack_lists(t["p_true"], "latent truth: p_true")) if n else np.zeros((0, k))
+    probs = _renormalised(stack_lists(t["p_true"], "latent truth: p_true", k)) if n else np.zeros((0, k))
     dims = t[list(_TRUTH_DIMS)].to_numpy(dtype=np.float32) if n else np.zeros((0, len(DIMENSIONS)))
     return predictions.build(rows["file_id"].tolist(), split, probs, dims)
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation.reference import ORACLE, PRIOR, REFERENCES
 from sertools.evaluation.significance import holm
 from sertools.splits import HEADLINE
@@ -79,6 +80,17 @@ class StudyResults:
     votes: pd.DataFrame
     rows: dict[str, str]  # row name -> label, in report order (models, then references)
     split: str
+    #: the corpus's class set: without Other the Other-class records and columns are absent
+    classes: ClassSet = MSP_PODCAST
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """:data:`METRICS` of this class set (no ``other_mass`` without Other)."""
+        return {m: label for m, label in METRICS.items() if m != "other_mass" or self.has_other}
+
+    @property
+    def has_other(self) -> bool:
+        return self.classes.other is not None
 
 
 def row_labels(variants: Mapping[str, Mapping[str, Any]], baseline: str) -> dict[str, str]:
@@ -128,20 +140,23 @@ VOTE_CI = (
 _VOTE_PLAIN = ("other_votes", "other_truth", "other_raters", "x_share", "x_share_train")
 
 
-def _vote_record(fields: Mapping[str, Any], summary: Mapping[str, Any], split: str) -> dict[str, Any]:
+def _vote_record(
+    fields: Mapping[str, Any], summary: Mapping[str, Any], split: str, classes: ClassSet = MSP_PODCAST
+) -> dict[str, Any]:
     """A setting's vote statistics on ``split`` (its labels' summary.json)."""
     v = summary["votes"][split]
+    plain = [k for k in _VOTE_PLAIN if classes.other is not None or not k.startswith("other_")]
     return {
         **fields,
         "fleiss_kappa": summary["fleiss_kappa_primary"],
         "annotators_mean": v["annotators_mean"],
-        **{k: np.nan if v.get(k) is None else float(v[k]) for k in _VOTE_PLAIN},
+        **{k: np.nan if v.get(k) is None else float(v[k]) for k in plain},
         **{f"{k}_{s}": _entry(v[k])[s] for k in VOTE_CI for s in ("mean", "ci_low", "ci_high")},
     }
 
 
 def _row_records(
-    fields: Mapping[str, Any], block: Mapping[str, Any], row: str, label: str
+    fields: Mapping[str, Any], block: Mapping[str, Any], row: str, label: str, metrics: Sequence[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One row's score records (one per metric) and Other-class records (one per stratum)."""
     scores = [
@@ -153,7 +168,7 @@ def _row_records(
             "n_seeds": block["n_seeds"],
             **_entry(block["metrics"].get(m), _SCORE_KEYS),
         }
-        for m in METRICS
+        for m in metrics
     ]
     other = [
         {
@@ -165,7 +180,7 @@ def _row_records(
             **{f"model_{k}": val for k, val in _entry(o["model"]).items()},
             **{f"human_{k}": val for k, val in _entry(o["human"]).items()},
         }
-        for stratum, o in block["other_class"].items()
+        for stratum, o in block.get("other_class", {}).items()
     ]
     return scores, other
 
@@ -224,23 +239,31 @@ def collect(
     variants: Mapping[str, Mapping[str, Any]],
     baseline: str,
     evaluation: Mapping[str, Any],
+    classes: ClassSet = MSP_PODCAST,
 ) -> StudyResults:
     """Read every setting's documents (``inputs`` keys: ``summary.<setting>``,
-    ``scores.<setting>``)."""
+    ``scores.<setting>``); ``classes``: the corpus's class set."""
     split = _split_of(evaluation)
+    metrics = [m for m in METRICS if m != "other_mass" or classes.other is not None]
     labels = row_labels(variants, baseline)
     scores, diffs, other, votes = [], [], [], []
     for setting in settings:
         name = setting["setting"]
         fields = _setting_fields(setting)
         summary = json.loads(Path(inputs[f"summary.{name}"]).read_text())
-        votes.append(_vote_record(fields, summary, split))
+        votes.append(_vote_record(fields, summary, split, classes))
         sc = json.loads(Path(inputs[f"scores.{name}"]).read_text())["splits"][split]
         for row in labels:
-            row_scores, row_other = _row_records(fields, sc["rows"][row], row, labels[row])
+            row_scores, row_other = _row_records(fields, sc["rows"][row], row, labels[row], metrics)
             scores += row_scores
             other += row_other
         diffs += _difference_records(setting, fields, sc["comparisons"], variants, baseline, labels)
     return StudyResults(
-        pd.DataFrame(scores), _with_holm(diffs), pd.DataFrame(other), pd.DataFrame(votes), labels, split
+        pd.DataFrame(scores),
+        _with_holm(diffs),
+        pd.DataFrame(other),
+        pd.DataFrame(votes),
+        labels,
+        split,
+        classes,
     )

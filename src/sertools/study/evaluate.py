@@ -15,6 +15,10 @@ For one setting of :mod:`sertools.study.grid` this stage writes
   raters' mixture (mean normalised entropy of votes, truth and mixture, the
   JSDs between them, their mean Other probabilities, Fleiss' kappa,
   annotators per utterance, the X share of Test and Train).
+
+The label table may be either corpus's (:mod:`sertools.labels.view`): the study on a synthetic
+corpus of CREMA-D's six classes reads the CREMA-D label table, and without an Other class the
+Other columns of the summary and the scores are absent, not zero.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sertools.arrays import stack_lists
-from sertools.classes import OTHER
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation import (
     evaldata,
     metrics_doc,
@@ -63,34 +67,47 @@ def mean_with_ci(values: np.ndarray, s: Mapping[str, Any]) -> dict[str, float | 
     return {"mean": num(mean), "ci_low": num(lo), "ci_high": num(hi)}
 
 
-def _rows_of(frame: pd.DataFrame, column: str, file_ids: pd.Series, what: str) -> np.ndarray:
-    """``column`` (a list column) of ``file_ids``, in that order, as an (n, K) matrix."""
-    return stack_lists(frame.set_index("file_id").loc[file_ids][column], f"{what}: {column}").astype(
+def _rows_of(frame: pd.DataFrame, column: str, file_ids: pd.Series, what: str, k: int) -> np.ndarray:
+    """``column`` (a list column) of ``file_ids``, in that order, as an (n, k) matrix."""
+    return stack_lists(frame.set_index("file_id").loc[file_ids][column], f"{what}: {column}", k).astype(
         np.float64
     )
 
 
 def _vote_summary(
-    labels: pd.DataFrame, truth: pd.DataFrame, mixture: pd.DataFrame, split: str, s: Mapping[str, Any]
+    labels: pd.DataFrame,
+    truth: pd.DataFrame,
+    mixture: pd.DataFrame,
+    split: str,
+    s: Mapping[str, Any],
+    classes: ClassSet = MSP_PODCAST,
 ) -> dict[str, Any]:
     """How the setting's votes on ``split`` relate to the latent truth and to the raters' mixture."""
     rows = labels[labels["split"] == split].sort_values("file_id", kind="stable")
-    p_true = _rows_of(truth, "p_true", rows["file_id"], "latent truth")
-    p_raters = _rows_of(mixture, "p_raters", rows["file_id"], "rater mixture")
-    p_votes = label_table.matrix(rows, "p_primary").astype(np.float64)
+    annotators = "n_annotators" if "n_annotators" in rows.columns else "n_responses"  # CREMA-D's name
+    p_true = _rows_of(truth, "p_true", rows["file_id"], "latent truth", classes.k)
+    p_raters = _rows_of(mixture, "p_raters", rows["file_id"], "rater mixture", classes.k)
+    p_votes = stack_lists(rows["p_primary"], "label table: p_primary", classes.k).astype(np.float64)
     train = labels[labels["split"] == TRAIN]
+    other = (
+        {
+            "other_votes": float(p_votes[:, classes.other].mean()),
+            "other_truth": float(p_true[:, classes.other].mean()),
+            "other_raters": float(p_raters[:, classes.other].mean()),
+        }
+        if classes.other is not None
+        else {}
+    )
     return {
         "n_utterances": len(rows),
-        "annotators_mean": float(rows["n_annotators"].mean()),
+        "annotators_mean": float(rows[annotators].mean()),
         "entropy_votes": mean_with_ci(normalised_entropy(p_votes), s),
         "entropy_truth": mean_with_ci(normalised_entropy(p_true), s),
         "entropy_raters": mean_with_ci(normalised_entropy(p_raters), s),
         "jsd_votes_truth": mean_with_ci(jsd(p_true, p_votes), s),
         "jsd_votes_raters": mean_with_ci(jsd(p_raters, p_votes), s),
         "jsd_raters_truth": mean_with_ci(jsd(p_true, p_raters), s),
-        "other_votes": float(p_votes[:, OTHER].mean()),
-        "other_truth": float(p_true[:, OTHER].mean()),
-        "other_raters": float(p_raters[:, OTHER].mean()),
+        **other,
         "x_share": float((rows["consensus"] == "X").mean()),
         "x_share_train": float((train["consensus"] == "X").mean()) if len(train) else None,
     }
@@ -119,11 +136,13 @@ def run(
     """
     splits = list(evaluation["splits"])
     s = settings.resolve(evaluation)
-    labels = label_table.read(inputs["labels"])
+    view = evaldata.read_label_view(inputs["labels"])
+    classes = view.classes
+    labels = label_table.read(inputs["labels"]) if classes == MSP_PODCAST else view.table
     truth = pd.read_parquet(inputs["truth"])
     mixture = pd.read_parquet(inputs["mixture"])
     for ref in reference.REFERENCES:
-        for split, tab in reference.tables(ref, labels, splits, truth).items():
+        for split, tab in reference.tables(ref, labels, splits, truth, classes.k).items():
             predictions.write(outputs[f"reference.{ref}.{split}"], tab)
 
     def paths(row: str) -> dict[str, list[str]]:
@@ -151,6 +170,7 @@ def run(
                     baseline,
                     variants,
                     resamples,
+                    classes,
                 )
                 for split in splits
             },
@@ -161,11 +181,18 @@ def run(
         "schema": SUMMARY_SCHEMA,
         "setting": dict(setting),
         "seeds": list(seeds),
-        "fleiss_kappa_primary": label_summary["reliability"]["fleiss_kappa_primary"].get("all"),
-        "votes": {split: _vote_summary(labels, truth, mixture, split, s) for split in splits},
+        "fleiss_kappa_primary": _fleiss_kappa(label_summary),
+        "votes": {split: _vote_summary(labels, truth, mixture, split, s, classes) for split in splits},
     }
     write_json(outputs["summary"], summary)
     return summary
+
+
+def _fleiss_kappa(label_summary: Mapping[str, Any]) -> float | None:
+    """Fleiss' kappa of the primary votes from either label stage's summary (CREMA-D's: per modality)."""
+    if "reliability" in label_summary:
+        return label_summary["reliability"]["fleiss_kappa_primary"].get("all")
+    return label_summary["statistics"][label_summary["modality"]]["fleiss_kappa"]["kappa"]
 
 
 def _scores(
@@ -179,16 +206,19 @@ def _scores(
     baseline: str,
     variants: Mapping[str, Any],
     resamples: int,
+    classes: ClassSet,
 ) -> dict[str, Any]:
     """:func:`sertools.study.scores.score_rows` of every row on ``split`` (hard labels: the common scheme)."""
     common = schemes.resolve(evaluation)
-    lab, columns = schemes.label_columns(evaldata.read_labels(labels_path), common, reference=False)
+    table = evaldata.read_label_view(labels_path).table
+    lab, columns = schemes.label_columns(table, common, reference=False)
+    p_true = truth[["file_id", "p_true"]]
     data = {
-        row: evaldata.load_split(paths(row)[split], lab, split, truth[["file_id", "p_true"]], **columns)[0]
+        row: evaldata.load_split(paths(row)[split], lab, split, p_true, classes=classes, **columns)[0]
         for row in rows
     }
     fids = pd.Series(data[rows[0]][0].file_ids)
-    p_raters = _rows_of(mixture, "p_raters", fids, "rater mixture")
+    p_raters = _rows_of(mixture, "p_raters", fids, "rater mixture", classes.k)
     return scores_mod.score_rows(
         data,
         p_raters,

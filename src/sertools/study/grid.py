@@ -125,6 +125,13 @@ def settings(config: Mapping[str, Any]) -> dict[str, Setting]:
         return {}
     if config["corpus"]["source"] != "synthetic":
         raise ConfigError("config key 'study': the simulation study needs corpus.source: synthetic")
+    if config["synthetic"].get("classes", "msp_podcast") != "msp_podcast":
+        routed = [u for u in study["other_when_unsure"] if float(u) > 0]
+        if routed:
+            raise ConfigError(
+                f"config key 'study.other_when_unsure': {routed} route votes to Other, but synthetic.classes "
+                f"{config['synthetic']['classes']} has no Other class (use [0.0])"
+            )
     base = config["synthetic"]["raters"]
     levels = {
         name: _checked(_merge(base, over), f"study.reliability_levels.{name}")

@@ -301,7 +301,8 @@ def plot_all(r: StudyResults, out_dir: PathLike) -> list[Path]:
         paths = _reliability_panels(r, ["jsd_true", "jsd_raters", "jsd_primary"], d / "reliability_jsd")
         paths += _reliability_panels(r, ["kld_true", "kld_raters", "kld_primary"], d / "reliability_kld")
         paths += _differences(r, d / "differences")
-        paths += _other_class(r, d / "other_class")
+        if r.has_other:  # the Other-class figure needs an Other class (sertools.study.report.NEEDS)
+            paths += _other_class(r, d / "other_class")
         paths += _accuracy_entropy(r, d / "accuracy_entropy")
         if (r.votes["axis"] == "annotators").any():
             paths += _annotators(r, d / "annotators")

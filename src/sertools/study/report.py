@@ -18,6 +18,11 @@ Writes under ``results/study/`` (:func:`output_files`):
 * ``tables/findings.md``: sentences written from these numbers (the README's
   "What the simulation shows" is copied from it by ``make readme``).
 
+What needs an Other class (the Other-class table and figure, the Other
+probability columns, the Other sentences of the findings) is left out for a
+corpus without one (CREMA-D's six classes) by the rule of
+:mod:`sertools.report.shown` (:data:`NEEDS`).
+
 Each table is CSV (every number, CI bounds in their own columns), Markdown
 and LaTeX (``mean [low, high]``).
 """
@@ -33,10 +38,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sertools.classes import MSP_PODCAST, ClassSet, class_set
 from sertools.evaluation.reference import PRIOR
 from sertools.evaluation.settings import ci_phrase
 from sertools.io import write_text
 from sertools.report.render import WideTable, csv_text, fmt_float, interval
+from sertools.report.shown import shown
 from sertools.study import collect as collect_mod
 from sertools.study.collect import DIFF_METRICS, METRICS, StudyResults
 from sertools.study.families import ALPHA, MARGIN
@@ -49,12 +56,16 @@ PathLike = str | Path
 TABLES: tuple[str, ...] = ("scores", "differences", "other_class", "votes")
 FINDINGS = "tables/findings.md"
 _FORMATS = ("csv", "md", "tex")
+#: table or figure -> what it needs of the corpus (:data:`sertools.report.shown.NEEDS`)
+NEEDS: dict[str, frozenset[str]] = {"other_class": frozenset({"other"})}
 
 
-def output_files() -> list[str]:
-    """Every file the stage writes, relative to ``results/study/``."""
-    tables = [f"tables/{t}.{ext}" for t in TABLES for ext in _FORMATS]
-    figures = [f"figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")]
+def output_files(classes: ClassSet = MSP_PODCAST) -> list[str]:
+    """Every file the stage writes for a corpus of ``classes``, relative to ``results/study/``."""
+    tables = [f"tables/{t}.{ext}" for t in TABLES if shown(NEEDS.get(t, ()), classes) for ext in _FORMATS]
+    figures = [
+        f"figures/{f}.{ext}" for f in FIGURES if shown(NEEDS.get(f, ()), classes) for ext in ("png", "pdf")
+    ]
     return [*tables, *figures, FINDINGS]
 
 
@@ -126,7 +137,7 @@ def _scores_table(r: StudyResults, out: Path, cis: str) -> None:
             "n_seeds": str(int(first["n_seeds"])),
         }
         cells = []
-        for m in METRICS:
+        for m in r.metrics:
             mean, lo, hi = (fmt_float(d.loc[m, k]) for k in ("mean", "ci_low", "ci_high"))
             rec.update({m: mean, f"{m}_ci_low": lo, f"{m}_ci_high": hi})
             rec.update({f"{m}_{k}": fmt_float(d.loc[m, k]) for k in _SCORE_EXTRA})
@@ -138,25 +149,29 @@ def _scores_table(r: StudyResults, out: Path, cis: str) -> None:
         "row",
         "label",
         "n_seeds",
-        *(f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high", *(f"_{k}" for k in _SCORE_EXTRA))),
+        *(
+            f"{m}{s}"
+            for m in r.metrics
+            for s in ("", "_ci_low", "_ci_high", *(f"_{k}" for k in _SCORE_EXTRA))
+        ),
     ]
     caption = (
         f"The rater simulation study on {r.split}: each row against the latent truth (p_true), the raters' mixture "
         "(what an unlimited panel of the setting's raters would vote) and the primary votes "
         "(JSD base 2; KLD(target ‖ model) in nats), macro-F1 against the consensus (X excluded), the mean normalised "
-        "entropy of its predictions and their mean Other probability; mean over seeds with "
+        f"entropy of its predictions{' and their mean Other probability' if r.has_other else ''}; mean over seeds with "
         f"{cis} over utterances and training seeds (both resampled; the CSV also holds the interval over "
         "utterances alone and the SD over seeds). Oracle (truth): the latent true "
         "distribution as the prediction (the ceiling); Prior (Train): the Train mean of the primary votes for every "
         "utterance (the floor). Reliability: the raters' mean reliability; Other prop.: the Other-when-unsure "
-        "propensity; Annotators: per utterance (5+: five plus a few extra on harder utterances)."
+        "propensity (0 for a corpus without Other); Annotators: per utterance (5+: five plus a few extra on harder utterances)."
     )
     _write(
         out,
         "scores",
         columns,
         csv_rows,
-        WideTable([*_STUB, "Row"], [("", list(METRICS.values()))], wide_rows),
+        WideTable([*_STUB, "Row"], [("", list(r.metrics.values()))], wide_rows),
         caption,
     )
 
@@ -261,9 +276,7 @@ def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
         "annotators_mean",
         "x_share",
         "x_share_train",
-        "other_votes",
-        "other_truth",
-        "other_raters",
+        *(("other_votes", "other_truth", "other_raters") if r.has_other else ()),
     )
     for _, line in v.iterrows():
         rec = {c: "" if line[c] is None else str(line[c]) for c in collect_mod.SETTING_COLUMNS}
@@ -273,8 +286,11 @@ def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
             f"{line['annotators_mean']:.2f}",
             f"{line['x_share']:.3f}",
             f"{line['x_share_train']:.3f}",
-            f"{line['other_votes']:.3f} / {line['other_truth']:.3f} / {line['other_raters']:.3f}",
         ]
+        if r.has_other:
+            cells.append(
+                f"{line['other_votes']:.3f} / {line['other_truth']:.3f} / {line['other_raters']:.3f}"
+            )
         for f in fields:
             vals = [fmt_float(line[f"{f}_{k}"]) for k in ("mean", "ci_low", "ci_high")]
             rec.update(dict(zip((f, f"{f}_ci_low", f"{f}_ci_high"), vals, strict=True)))
@@ -299,7 +315,7 @@ def _votes_table(r: StudyResults, out: Path, cis: str) -> None:
         "Annotators (mean)",
         "X share",
         "X share Train",
-        "Other votes / truth / mixture",
+        *(["Other votes / truth / mixture"] if r.has_other else []),
         "Entropy votes",
         "Entropy truth",
         "Entropy mixture",
@@ -385,7 +401,7 @@ def _design(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline
             f"{b['entropy_truth_mean']:.3f} from below."
         )
     hard = variants.get(baseline, {}).get("hard_labels")
-    if hard == "consensus_x_other" and len(va):
+    if hard == "consensus_x_other" and len(va) and r.has_other:
         a, b = va.iloc[0], va.iloc[-1]
         xr = (
             f" (reliability axis, propensity 0: {_fmt_range(vr['x_share_train'], signed=False)})"
@@ -399,7 +415,11 @@ def _design(r: StudyResults, variants: Mapping[str, Mapping[str, Any]], baseline
             f"{b['x_share_train']:.3f} at {int(b['annotators'])}{xr}. The truth's mean Other probability is "
             f"{a['other_truth']:.3f}."
         )
-    o = r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
+    o = (
+        r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
+        if r.has_other
+        else r.other
+    )
     if len(o) and o["other_when_unsure"].nunique() > 1:
         top = list(dict.fromkeys(o["stratum"]))[-1]
         levels = sorted(o["reliability"].unique())
@@ -625,6 +645,8 @@ def _annotator_paragraph(f: _Findings) -> list[str]:
 
 def _other_paragraph(f: _Findings) -> list[str]:
     r, levels = f.r, f.levels
+    if not r.has_other:
+        return []
     o = r.other[(r.other["axis"] == "reliability") & (r.other["stratum"] != "all")]
     if not len(o):
         return []
@@ -744,25 +766,29 @@ def run(
     evaluation: Mapping[str, Any],
     resamples: int,
     root: PathLike,
+    classes: str = "msp_podcast",
 ) -> StudyResults:
     """Write every file of :func:`output_files` under ``root``.
 
     ``inputs``: see :func:`sertools.study.collect.collect`; ``settings``: the
     setting records (:meth:`sertools.study.grid.Setting.describe`), in report
     order; ``variants``: name -> ``paper_row``, ``targets``, ``hard_labels``;
-    ``resamples``: the B of the scores (:func:`sertools.study.families.resamples`).
+    ``resamples``: the B of the scores (:func:`sertools.study.families.resamples`);
+    ``classes``: the corpus's class set (``synthetic.classes``).
     """
     root = Path(root)
-    expected = {str(root / f) for f in output_files()}
+    class_set_ = class_set(classes)
+    expected = {str(root / f) for f in output_files(class_set_)}
     if {str(p) for p in outputs} != expected:
         raise ValueError(f"study_report: the outputs must be {sorted(expected)}")
-    results = collect_mod.collect(inputs, settings, variants, baseline, evaluation)
+    results = collect_mod.collect(inputs, settings, variants, baseline, evaluation, class_set_)
     tables = root / "tables"
     cis = _cis(evaluation)
     level = float(evaluation["ci_level"])
     _scores_table(results, tables, cis)
     _differences_table(results, tables, resamples, level)
-    _other_table(results, tables, cis)
+    if shown(NEEDS["other_class"], class_set_):
+        _other_table(results, tables, cis)
     _votes_table(results, tables, cis)
     plot_all(results, root / "figures")
     write_text(root / FINDINGS, _findings(results, variants, baseline, resamples, level))

@@ -16,7 +16,10 @@ excluded), the mean normalised entropy of the predictions (``entropy_pred``)
 and their mean Other probability (``other_mass``); and, for the Other-class
 analysis, per stratum of the primary votes' entropy (``evaluation.entropy_bins``,
 and ``all``), the share of utterances whose argmax is Other and the humans'
-Other vote share (a ratio of two sums over the same resamples).
+Other vote share (a ratio of two sums over the same resamples). The classes are
+those of the rows' :class:`EvalData` (their label table's class set): without an
+Other class (CREMA-D's six) ``other_mass`` and the Other-class analysis are
+absent from the document, not zero (:func:`metrics`).
 
 **Resampling.** Each of B resamples draws the utterances with replacement
 (the same draw for every row, so comparisons are paired) and, per row, its
@@ -46,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from sertools.classes import OTHER, K
+from sertools.classes import MSP_PODCAST, ClassSet
 from sertools.evaluation.bootstrap import (
     ci_interval,
     metric_range,
@@ -61,61 +64,94 @@ from sertools.evaluation.significance import bootstrap_p
 from sertools.evaluation.strata import entropy_of, entropy_strata, stratum_names
 from sertools.measures import jsd, kld, normalised_entropy
 
-__all__ = ["COMPARED", "METRICS", "SCHEMA", "TARGETS", "score_rows"]
+__all__ = ["COMPARED", "METRICS", "SCHEMA", "TARGETS", "metrics", "score_rows"]
 
 SCHEMA = "sertools.study.scores/1"
 #: divergence targets, in table order
 TARGETS: tuple[str, ...] = ("true", "raters", "primary")
-_MEANS: tuple[str, ...] = (
-    *(f"{m}_{t}" for t in TARGETS for m in ("jsd", "kld")),
-    "entropy_pred",
-    "other_mass",
-)
-#: every metric of a row
-METRICS: tuple[str, ...] = (*_MEANS, "macro_f1")
+_DIVERGENCES: tuple[str, ...] = tuple(f"{m}_{t}" for t in TARGETS for m in ("jsd", "kld"))
 #: the metrics compared with the baseline
-COMPARED: tuple[str, ...] = (*(f"{m}_{t}" for t in TARGETS for m in ("jsd", "kld")), "macro_f1")
-_BASE = len(_MEANS) + 3 * K
+COMPARED: tuple[str, ...] = (*_DIVERGENCES, "macro_f1")
 ALL = "all"
 
 
-def _width(n_strata: int) -> int:
-    return _BASE + 3 * (n_strata + 1)
+def _means(classes: ClassSet) -> tuple[str, ...]:
+    """The per-utterance means of a row: ``other_mass`` only for a class set with Other."""
+    return (*_DIVERGENCES, "entropy_pred", *(("other_mass",) if classes.other is not None else ()))
+
+
+def metrics(classes: ClassSet) -> tuple[str, ...]:
+    """Every metric of a row for ``classes``."""
+    return (*_means(classes), "macro_f1")
+
+
+#: every metric of a row (a class set with Other: MSP-Podcast's)
+METRICS: tuple[str, ...] = metrics(MSP_PODCAST)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where each per-utterance statistic sits in the feature matrix of one (row, seed)."""
+
+    classes: ClassSet
+    n_strata: int
+
+    @property
+    def means(self) -> tuple[str, ...]:
+        return _means(self.classes)
+
+    @property
+    def base(self) -> int:
+        """The first column after the means and the 3 x K macro-F1 counts: the strata blocks."""
+        return len(self.means) + 3 * self.classes.k
+
+    @property
+    def width(self) -> int:
+        strata = 3 * (self.n_strata + 1) if self.classes.other is not None else 0
+        return self.base + strata
 
 
 def _features(d: EvalData, p_raters: np.ndarray, prob_floor: float, edges: Sequence[float]) -> np.ndarray:
-    """(N, width): the per-utterance means, per-class TP, true and predicted indicators, then per
-    stratum (``all`` first) its indicator, argmax-Other indicator and human Other share."""
+    """(N, width): the per-utterance means, per-class TP, true and predicted indicators, then (with an
+    Other class) per stratum (``all`` first) its indicator, argmax-Other indicator and human Other share."""
     masks = [np.ones(d.n, dtype=bool), *entropy_strata(entropy_of(d), edges)]
-    f = np.zeros((d.n, _width(len(masks) - 1)))
+    cols_of = _Columns(d.classes, len(masks) - 1)
+    k, other = d.classes.k, d.classes.other
+    f = np.zeros((d.n, cols_of.width))
     if d.p_true is None:
         raise ValueError("the study's scores need the latent truth (p_true)")
     targets = {"true": d.p_true, "raters": p_raters, "primary": d.p_primary}
     cols = []
     for t in TARGETS:
         cols += [jsd(targets[t], d.probs), kld(targets[t], d.probs, prob_floor)]
-    cols += [normalised_entropy(d.probs), d.probs[:, OTHER]]
-    f[:, : len(_MEANS)] = np.column_stack(cols)
+    cols += [normalised_entropy(d.probs)]
+    if other is not None:
+        cols += [d.probs[:, other]]
+    base = len(cols_of.means)
+    f[:, :base] = np.column_stack(cols)
     rows = np.flatnonzero(d.hard >= 0)
     h, p = d.hard[rows], d.pred[rows]
-    base = len(_MEANS)
     f[rows, base + h] = (h == p).astype(np.float64)
-    f[rows, base + K + h] = 1.0
-    f[rows, base + 2 * K + p] = 1.0
-    pred_other = (d.pred == OTHER).astype(np.float64)
+    f[rows, base + k + h] = 1.0
+    f[rows, base + 2 * k + p] = 1.0
+    if other is None:
+        return f
+    pred_other = (d.pred == other).astype(np.float64)
     for j, mask in enumerate(masks):
-        c = _BASE + 3 * j
+        c = cols_of.base + 3 * j
         f[:, c] = mask
         f[:, c + 1] = mask * pred_other
-        f[:, c + 2] = mask * d.p_primary[:, OTHER]
+        f[:, c + 2] = mask * d.p_primary[:, other]
     return f
 
 
-def _shares(sums: np.ndarray, n_strata: int) -> dict[str, np.ndarray]:
-    """Per stratum (index, ``all`` = 0): argmax-Other share, human Other share, size."""
+def _shares(sums: np.ndarray, cols_of: _Columns) -> dict[str, np.ndarray]:
+    """Per stratum (index, ``all`` = 0): argmax-Other share, human Other share, size (none without Other)."""
     out: dict[str, np.ndarray] = {}
-    for j in range(n_strata + 1):
-        c = _BASE + 3 * j
+    if cols_of.classes.other is None:
+        return out
+    for j in range(cols_of.n_strata + 1):
+        c = cols_of.base + 3 * j
         size = sums[:, c]
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"model_{j}"] = np.where(size > 0, sums[:, c + 1] / np.where(size > 0, size, 1.0), np.nan)
@@ -124,11 +160,12 @@ def _shares(sums: np.ndarray, n_strata: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _metrics(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def _metrics(sums: np.ndarray, n: int, cols_of: _Columns) -> dict[str, np.ndarray]:
     """Every metric from (R, width) column sums of resamples of ``n`` utterances."""
-    out = {m: sums[:, i] / n for i, m in enumerate(_MEANS)}
-    base = len(_MEANS)
-    tp, n_true, n_pred = (sums[:, base + j * K : base + (j + 1) * K] for j in range(3))
+    means = cols_of.means
+    out = {m: sums[:, i] / n for i, m in enumerate(means)}
+    base, k = len(means), cols_of.classes.k
+    tp, n_true, n_pred = (sums[:, base + j * k : base + (j + 1) * k] for j in range(3))
     denom = n_true + n_pred
     f1 = np.where(denom > 0, 2.0 * tp / np.where(denom > 0, denom, 1.0), 0.0)
     out["macro_f1"] = np.where(n_true.sum(axis=1) > 0, f1.mean(axis=1), np.nan)
@@ -136,16 +173,21 @@ def _metrics(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
 
 
 def _check_rows(rows: Mapping[str, Sequence[EvalData]], p_raters: np.ndarray) -> np.ndarray:
-    """``p_raters`` as float64 after checking every row is on the first row's utterances."""
+    """``p_raters`` as float64 after checking every row is on the first row's utterances and classes."""
     names = list(rows)
     first = rows[names[0]][0]
     for name in names:
         for d in rows[name]:
             if not d.same_utterances(first):
                 raise ValueError(f"row {name!r} is not scored on the same utterances as {names[0]!r}")
+            if d.classes != first.classes:
+                raise ValueError(
+                    f"row {name!r} has the classes of {d.classes.name}, {names[0]!r} those of {first.classes.name}"
+                )
     p_raters = np.asarray(p_raters, dtype=np.float64)
-    if p_raters.shape != (first.n, K):
-        raise ValueError(f"p_raters must have shape ({first.n}, {K}), got {p_raters.shape}")
+    k = first.classes.k
+    if p_raters.shape != (first.n, k):
+        raise ValueError(f"p_raters must have shape ({first.n}, {k}), got {p_raters.shape}")
     return p_raters
 
 
@@ -168,8 +210,10 @@ def _per_seed(
 ) -> _PerSeed:
     """Every (row, seed)'s features resampled together (the same utterance draws for all)."""
     names = list(rows)
-    n, n_strata = rows[names[0]][0].n, len(stratum_names(edges))
-    width = _width(n_strata)
+    first = rows[names[0]][0]
+    n = first.n
+    cols_of = _Columns(first.classes, len(stratum_names(edges)))
+    width = cols_of.width
     sets = [(name, i) for name in names for i in range(len(rows[name]))]
     feats = np.concatenate([_features(rows[m][i], p_raters, s["prob_floor"], edges) for m, i in sets], axis=1)
     sums = resampled_sums(feats, n_resamples, s["bootstrap_seed"])
@@ -182,10 +226,10 @@ def _per_seed(
     )
     for j, (name, _) in enumerate(sets):
         cols = slice(j * width, (j + 1) * width)
-        out.points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], n).items()})
-        out.reps[name].append(_metrics(sums[:, cols], n))
-        out.share_points[name].append({k: float(v[0]) for k, v in _shares(full[:, cols], n_strata).items()})
-        out.share_reps[name].append(_shares(sums[:, cols], n_strata))
+        out.points[name].append({k: float(v[0]) for k, v in _metrics(full[:, cols], n, cols_of).items()})
+        out.reps[name].append(_metrics(sums[:, cols], n, cols_of))
+        out.share_points[name].append({k: float(v[0]) for k, v in _shares(full[:, cols], cols_of).items()})
+        out.share_reps[name].append(_shares(sums[:, cols], cols_of))
     return out
 
 
@@ -195,7 +239,7 @@ def _metric_block(
     """A row's metrics (seed-resampled and seed-fixed intervals) and the two kinds of replicates."""
     n_seeds = len(per.points[name])
     seed_mean, fixed, block = {}, {}, {}
-    for m in METRICS:
+    for m in per.points[name][0]:
         per_seed = np.stack([rep[m] for rep in per.reps[name]])
         seed_mean[m] = seed_resampled_mean(per_seed, idx)
         fixed[m] = per_seed.mean(axis=0)
@@ -276,9 +320,12 @@ def score_rows(
     utterances (with p_true); ``p_raters`` (N, K): the raters' mixture of those
     utterances in the same order; ``s``: resolved evaluation settings
     (:func:`sertools.evaluation.settings.resolve`: seed, level, interval
-    method, probability floor); ``n_resamples``: B.
+    method, probability floor); ``n_resamples``: B. Without an Other class in the rows' class
+    set, a row's block has no ``other_class`` and its metrics no ``other_mass``.
     """
     p_raters = _check_rows(rows, p_raters)
+    classes = rows[next(iter(rows))][0].classes
+    has_other = classes.other is not None
     edges = [float(e) for e in s["entropy_bins"]]
     strata = [ALL, *stratum_names(edges)]
     per = _per_seed(rows, p_raters, s, n_resamples, edges)
@@ -298,8 +345,9 @@ def score_rows(
         rng = np.random.default_rng([int(s["bootstrap_seed"]), 1, r_i])
         idx = seed_resample_indices(len(rows[name]), n_resamples, rng)
         block, seed_mean[name], fixed[name] = _metric_block(per, name, idx, ci, method)
-        other = _other_block(per, name, strata, idx, ci, method)
-        doc["rows"][name] = {"n_seeds": len(rows[name]), "metrics": block, "other_class": other}
+        doc["rows"][name] = {"n_seeds": len(rows[name]), "metrics": block}
+        if has_other:
+            doc["rows"][name]["other_class"] = _other_block(per, name, strata, idx, ci, method)
     for name in compared:
         if name != baseline:
             doc["comparisons"][name] = _comparison(per, name, baseline, seed_mean, fixed, ci)

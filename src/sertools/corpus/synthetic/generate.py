@@ -30,14 +30,45 @@ import numpy as np
 import pandas as pd
 
 from sertools import __version__
-from sertools.classes import CLASSES, CODES, NO_AGREEMENT, K
-from sertools.corpus.synthetic import labels, voice, writers
+from sertools.classes import CREMA_D, MSP_PODCAST, NO_AGREEMENT, ClassSet
+from sertools.corpus.synthetic import crema_d_layout, labels, voice, writers
 from sertools.corpus.synthetic.layout import MAX_UTTERANCES, MSP2_SPLIT_SIZES, Layout, make_layout
 from sertools.splits import SPLITS
 
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "synth-2"
+
+#: ``synthetic.classes`` -> the class set the corpus is drawn over (and its layout: MSP-Podcast 2.0's
+#: for ``msp_podcast``, a CREMA-D download's for ``crema_d``, :mod:`.crema_d_layout`)
+CLASS_SETS: dict[str, ClassSet] = {"msp_podcast": MSP_PODCAST, "crema_d": CREMA_D}
+
+
+def class_set(name: str) -> ClassSet:
+    """The class set of a ``synthetic.classes`` value."""
+    try:
+        return CLASS_SETS[name]
+    except KeyError:
+        raise ValueError(f"synthetic.classes must be one of {list(CLASS_SETS)}, got {name!r}") from None
+
+
+def output_files(classes: str = "msp_podcast") -> dict[str, str]:
+    """Output key -> path inside the corpus of the files :func:`run` writes (``audio`` with audio).
+
+    ``truth`` and ``mixture`` in either layout; ``consensus``, ``detailed``, ``labels_txt`` in
+    MSP-Podcast's; ``votes``, ``sentences``, ``demographics`` in CREMA-D's.
+    """
+    if class_set(classes) == MSP_PODCAST:
+        own = {"consensus": writers.CONSENSUS, "detailed": writers.DETAILED, "labels_txt": writers.LABELS_TXT}
+        audio = writers.AUDIO_DIR
+    else:
+        own = {
+            "votes": crema_d_layout.VOTES,
+            "sentences": crema_d_layout.SENTENCES,
+            "demographics": crema_d_layout.DEMOGRAPHICS,
+        }
+        audio = crema_d_layout.AUDIO_DIR
+    return {**own, "truth": writers.LATENT_TRUTH, "mixture": writers.RATER_MIXTURE, "audio": audio}
 
 
 def run(
@@ -59,19 +90,17 @@ def run(
     depends on and is not read. ``threads``: processes rendering the audio (the same bytes for any number).
     """
     root = Path(outputs["truth"]).parent
-    expected = {
-        "truth": writers.LATENT_TRUTH,
-        "consensus": writers.CONSENSUS,
-        "detailed": writers.DETAILED,
-    }
+    classes = str(synthetic.get("classes", "msp_podcast"))
+    files = output_files(classes)
+    required = ("consensus", "detailed") if class_set(classes) == MSP_PODCAST else ("votes", "sentences")
+    expected = {"truth": files["truth"], **{k: files[k] for k in required}}
     named = dict(outputs.items())  # a Snakemake named list's `in` looks at values
-    for key, rel in (
-        ("audio", writers.AUDIO_DIR),
-        ("labels_txt", writers.LABELS_TXT),
-        ("mixture", writers.RATER_MIXTURE),
-    ):
+    for key, rel in files.items():
         if key in named:
             expected[key] = rel
+    unknown = sorted(set(named) - set(files))
+    if unknown:
+        raise ValueError(f"output(s) {unknown} are not files of a synthetic.classes: {classes} corpus")
     for key, rel in expected.items():
         if Path(outputs[key]) != root / rel:
             raise ValueError(
@@ -87,6 +116,7 @@ def run(
         cue_contrast=synthetic["cue_contrast"],
         rater_settings=labels.RaterSettings.from_config(synthetic["raters"]),
         workers=threads,
+        classes=classes,
     )
     log.info("synthetic corpus: %s", summary)
     return summary
@@ -104,6 +134,7 @@ def generate(
     cue_contrast: float = 1.0,
     rater_settings: labels.RaterSettings | None = None,
     workers: int = 1,
+    classes: str = "msp_podcast",
 ) -> dict[str, Any]:
     """Write a synthetic MSP-Podcast 2.0 corpus to ``out_dir``; return a summary.
 
@@ -115,46 +146,68 @@ def generate(
     replaced; stray older files in ``out_dir`` are left alone. ``cue_contrast``
     scales every class's acoustic contrast to Neutral (:func:`.voice.cue_table`;
     1 is the default corpus): it changes the audio only, never the latent truth
-    or the votes.
+    or the votes. ``classes`` (``synthetic.classes``): ``msp_podcast`` writes MSP-Podcast 2.0's
+    nine classes in its layout; ``crema_d`` draws over CREMA-D's six classes and writes a
+    CREMA-D download (:mod:`.crema_d_layout`), with no Other, secondary labels or A/V/D ratings.
     """
     _validate(utterances, seed, min_duration_s, max_duration_s, sample_rate)
     if isinstance(cue_contrast, bool) or not isinstance(cue_contrast, int | float | np.integer | np.floating):
         raise ValueError(f"cue_contrast must be a number, got {cue_contrast!r}")
     cue_contrast = float(cue_contrast)
     voice.cue_table(cue_contrast)  # checks it before anything is written
+    tables = labels.class_tables(class_set(classes))
+    rater_settings = rater_settings or labels.RaterSettings()
+    if tables.classes.other is None and rater_settings.other_when_unsure > 0:
+        raise ValueError(
+            f"synthetic.raters.other_when_unsure is {rater_settings.other_when_unsure:g}, but "
+            f"synthetic.classes: {classes} has no Other class to answer when unsure (set it to 0)"
+        )
     root = _corpus_dir(out_dir, labels_only)
     utterances, seed = int(utterances), int(seed)
     min_duration_s, max_duration_s = float(min_duration_s), float(max_duration_s)
 
     layout = make_layout(utterances, seed, min_duration_s, max_duration_s)
-    latent = labels.latent(layout, seed)
-    rater_settings = rater_settings or labels.RaterSettings()
-    raters = labels.raters(labels.expected_annotations(utterances), seed, rater_settings)
-    ann = labels.annotate(latent, raters, seed, rater_settings)
-    codes, _ = labels.consensus(ann.utt, ann.primary, utterances)
+    latent = labels.latent(layout, seed, tables)
+    raters = labels.raters(labels.expected_annotations(utterances), seed, rater_settings, tables)
+    ann = labels.annotate(latent, raters, seed, rater_settings, tables)
+    codes, counts = labels.consensus(ann.utt, ann.primary, utterances, tables.classes.codes)
+    mixture = labels.rater_mixture(latent, raters, rater_settings, tables)
 
-    mean = labels.mean_ratings(ann, utterances)
-    writers.write_consensus(root, layout, codes, mean)
-    writers.write_detailed(root, layout, ann, raters)
-    writers.write_labels_txt(root, layout, ann, raters, codes, mean)
-    writers.write_latent(root, layout, latent)
-    writers.write_raters(root, raters, ann)
-    writers.write_mixture(root, layout, labels.rater_mixture(latent, raters, rater_settings))
+    audio_layout, audio_dir = layout, writers.AUDIO_DIR
+    if tables.full:
+        mean = labels.mean_ratings(ann, utterances)
+        writers.write_consensus(root, layout, codes, mean)
+        writers.write_detailed(root, layout, ann, raters)
+        writers.write_labels_txt(root, layout, ann, raters, codes, mean)
+        writers.write_latent(root, layout, latent)
+        writers.write_raters(root, raters, ann)
+        writers.write_mixture(root, layout, mixture)
+    else:
+        names = crema_d_layout.clip_names(layout, latent.p_true.argmax(axis=1))
+        clips = dataclasses.replace(layout, file_id=names)
+        crema_d_layout.write_votes(root, names, counts)
+        crema_d_layout.write_sentences(root, names)
+        crema_d_layout.write_demographics(root, layout, seed)
+        writers.write_latent(root, clips, latent, crema_d_layout.actor_ids(layout), with_split=False)
+        writers.write_raters(root, raters, ann)
+        writers.write_mixture(root, clips, mixture)
+        audio_layout, audio_dir = crema_d_layout.audio_layout(layout, names), crema_d_layout.AUDIO_DIR
 
     limited = 0
     audio_seconds = 0.0
     if not labels_only:
         limited = writers.write_audio(
             root,
-            layout,
-            voice.voices(layout, latent, seed, cue_contrast=cue_contrast),
+            audio_layout,
+            voice.voices(layout, latent, seed, cue_contrast=cue_contrast, tables=tables),
             seed,
             sample_rate,
             workers=workers,
+            audio_dir_name=audio_dir,
         )
         audio_seconds = float(np.rint(layout.duration_s * sample_rate).sum() / sample_rate)
 
-    summary = _summary(layout, latent, ann, codes, raters, audio_seconds, limited, labels_only)
+    summary = _summary(layout, latent, ann, codes, raters, audio_seconds, limited, labels_only, tables)
     parameters = {
         "utterances": utterances,
         "seed": seed,
@@ -165,7 +218,9 @@ def generate(
         "cue_contrast": cue_contrast,
         "raters": _rater_parameters(rater_settings),
     }
-    writers.write_meta(root, _meta(parameters, summary))
+    if not tables.full:  # an MSP-Podcast-format corpus keeps the file it always had
+        parameters["classes"] = classes
+    writers.write_meta(root, _meta(parameters, summary, tables))
     return summary
 
 
@@ -216,9 +271,10 @@ def _corpus_dir(out_dir: Any, labels_only: Any) -> Path:
     return root
 
 
-def _meta(parameters: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+def _meta(parameters: dict[str, Any], summary: dict[str, Any], tables: labels.ClassTables) -> dict[str, Any]:
     """Contents of ``synth_meta.json``: the call, the model's constants, the counts."""
-    table = voice.cue_table(parameters["cue_contrast"])
+    table = voice.cue_table(parameters["cue_contrast"])[tables.rows]
+    names = tables.classes.names
     return {
         "generator": "sertools.synth",
         "generator_version": GENERATOR_VERSION,
@@ -228,10 +284,10 @@ def _meta(parameters: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
             "kind_probs": dict(zip(labels.KINDS, labels.KIND_PROBS, strict=True)),
             "extra_rater_rate": dict(zip(labels.KINDS, labels.EXTRA_RATER_RATE, strict=True)),
             "raters_per_utterance": [labels.MIN_RATERS, labels.MAX_RATERS],
-            "dominant_class_totals_msp2": dict(zip(CLASSES, labels.MSP2_CLASS_TOTALS, strict=True)),
+            "dominant_class_totals_msp2": dict(zip(names, tables.totals.astype(int).tolist(), strict=True)),
             "split_sizes_msp2": dict(zip(SPLITS, MSP2_SPLIT_SIZES, strict=True)),
             "cues": {
-                CLASSES[i]: dict(zip(voice.CUE_NAMES, table[i].tolist(), strict=True)) for i in range(K)
+                names[i]: dict(zip(voice.CUE_NAMES, table[i].tolist(), strict=True)) for i in range(tables.k)
             },
         },
         "counts": summary,
@@ -247,10 +303,11 @@ def _summary(
     audio_seconds: float,
     limited: int,
     labels_only: bool,
+    tables: labels.ClassTables,
 ) -> dict[str, Any]:
     n = len(layout.file_id)
     code_counts = pd.Series(codes).value_counts()
-    dominant = np.bincount(latent.p_true.argmax(axis=1), minlength=K)
+    dominant = np.bincount(latent.p_true.argmax(axis=1), minlength=tables.k)
     return {
         "utterances": n,
         "splits": {s: int((layout.split == i).sum()) for i, s in enumerate(SPLITS)},
@@ -260,9 +317,9 @@ def _summary(
         "workers_used": len(np.unique(ann.worker)),
         "annotation_rows": len(ann.utt),
         "annotators_per_utterance_mean": round(len(ann.utt) / n, 4),
-        "consensus_counts": {c: int(code_counts.get(c, 0)) for c in (*CODES, NO_AGREEMENT)},
+        "consensus_counts": {c: int(code_counts.get(c, 0)) for c in tables.classes.consensus_codes},
         "x_rate": round(float(code_counts.get(NO_AGREEMENT, 0)) / n, 4),
-        "dominant_class_counts": {CLASSES[i]: int(dominant[i]) for i in range(K)},
+        "dominant_class_counts": {tables.classes.names[i]: int(dominant[i]) for i in range(tables.k)},
         "kind_counts": {k: int((latent.kind == i).sum()) for i, k in enumerate(labels.KINDS)},
         "audio_files": 0 if labels_only else n,
         "audio_seconds": round(audio_seconds, 3),

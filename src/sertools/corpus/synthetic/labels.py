@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from sertools.classes import CLASSES, CODES, NO_AGREEMENT, OTHER, K
+from sertools.classes import CLASSES, CODES, MSP_PODCAST, NO_AGREEMENT, OTHER, ClassSet, K
 from sertools.corpus.synthetic import sampling
 from sertools.corpus.synthetic.layout import Layout
 from sertools.measures import normalised_entropy
@@ -272,6 +272,67 @@ SECONDARY_WORD_PROBS = sampling.word_rows(_SECONDARY_WORDS, WORDS)
 OTHER_WORD_PROBS = sampling.word_rows(_OTHER_PRIMARY_WORDS, WORDS)
 
 
+@dataclass(frozen=True)
+class ClassTables:
+    """The per-class tables of the label model for one class set (``synthetic.classes``).
+
+    MSP-Podcast's are the module's tables themselves. Any other class set names a subset of
+    MSP-Podcast's classes (:data:`sertools.classes.CREMA_D`: six of the nine); its tables are the
+    rows (and columns) of those classes, in the class set's order, each probability row
+    renormalised over them. ``rows``: the MSP-Podcast index of each class.
+    """
+
+    classes: ClassSet
+    rows: np.ndarray
+    totals: np.ndarray  # dominant-class prior (unnormalised)
+    neighbours: np.ndarray  # (k, k) row-stochastic
+    guess: np.ndarray  # (k,) guess prior
+    avd_means: np.ndarray  # (k, 3)
+
+    @property
+    def k(self) -> int:
+        return self.classes.k
+
+    @property
+    def neutral(self) -> int:
+        return self.classes.names.index("Neutral")
+
+    @property
+    def full(self) -> bool:
+        """Whether these are MSP-Podcast's tables (Other, free-text words, secondary labels, A/V/D ratings)."""
+        return self.classes == MSP_PODCAST
+
+
+MSP_TABLES = ClassTables(
+    MSP_PODCAST, np.arange(K), np.asarray(MSP2_CLASS_TOTALS, dtype=float), NEIGHBOURS, GUESS, AVD_MEANS
+)
+
+
+def class_tables(classes: ClassSet) -> ClassTables:
+    """The tables of ``classes``: MSP-Podcast's, or their restriction to a subset of its classes."""
+    if classes == MSP_PODCAST:
+        return MSP_TABLES
+    missing = [n for n in classes.names if n not in CLASSES]
+    if missing or "Neutral" not in classes.names:
+        raise ValueError(
+            f"synthetic.classes {classes.name!r}: the synthetic corpus draws from MSP-Podcast's classes and "
+            f"needs Neutral; {missing or ['Neutral']} is not among them"
+        )
+    rows = np.array([CLASSES.index(n) for n in classes.names])
+    nb = NEIGHBOURS[np.ix_(rows, rows)]
+    nb = nb / nb.sum(axis=1, keepdims=True)
+    guess = GUESS[rows] / GUESS[rows].sum()
+    totals = np.asarray(MSP2_CLASS_TOTALS, dtype=float)[rows]
+    return ClassTables(
+        classes,
+        rows,
+        sampling.frozen(totals),
+        sampling.frozen(nb),
+        sampling.frozen(guess),
+        sampling.frozen(AVD_MEANS[rows].copy()),
+    )
+
+
 # ---------------------------------------------------------------------------
 # latent truth
 # ---------------------------------------------------------------------------
@@ -285,42 +346,45 @@ class Latent:
     spk_avd: np.ndarray  # (n_speakers, 3) speaker offsets (audio uses the residual)
 
 
-def latent(layout: Layout, seed: int) -> Latent:
+def latent(layout: Layout, seed: int, tables: ClassTables = MSP_TABLES) -> Latent:
     """Every utterance's true class distribution and A/V/D (stream ``STREAM_LATENT``)."""
     rng = sampling.rng(seed, sampling.STREAM_LATENT)
     n = len(layout.file_id)
     n_spk = len(layout.spk_id)
-    prior = sampling.normalise(np.asarray(MSP2_CLASS_TOTALS, dtype=float))
-    tilt = np.exp(rng.normal(0.0, 0.4, (n_spk, K)))
+    prior = sampling.normalise(np.asarray(tables.totals, dtype=float))
+    tilt = np.exp(rng.normal(0.0, 0.4, (n_spk, tables.k)))
     dominant = sampling.sample_rows(prior * tilt[layout.speaker], rng.random(n))
     kind = sampling.sample_rows(np.broadcast_to(KIND_PROBS, (n, 3)), rng.random(n))
-    p = _distributions(dominant, kind, rng)
+    p = _distributions(dominant, kind, rng, tables.neighbours)
     spk_avd = rng.normal(0.0, 0.2, (n_spk, 3))
-    avd = p @ AVD_MEANS + spk_avd[layout.speaker] + rng.normal(0.0, 0.35, (n, 3))
+    avd = p @ tables.avd_means + spk_avd[layout.speaker] + rng.normal(0.0, 0.35, (n, 3))
     return Latent(p, kind, np.clip(avd, 1.0, 7.0), spk_avd)
 
 
-def _distributions(dominant: np.ndarray, kind: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _distributions(
+    dominant: np.ndarray, kind: np.ndarray, rng: np.random.Generator, neighbours: np.ndarray = NEIGHBOURS
+) -> np.ndarray:
     """p_true of each utterance from its dominant class and kind (argmax is the dominant class)."""
     n = len(dominant)
+    k = len(neighbours)
     # Off-dominant mass goes mostly to emotional neighbours.
-    spread = sampling.dirichlet_rows(2.0 * NEIGHBOURS[dominant] + 0.1, rng)
+    spread = sampling.dirichlet_rows(2.0 * neighbours[dominant] + 0.1, rng)
     spread[np.arange(n), dominant] = 0.0
     spread /= spread.sum(axis=1, keepdims=True)
-    onehot = np.eye(K)[dominant]
+    onehot = np.eye(k)[dominant]
 
     # prototypical
     top = rng.uniform(0.72, 0.97, n)
     proto = top[:, None] * onehot + (1 - top)[:, None] * spread
     # blended with a neighbour e
-    partner = sampling.sample_rows(NEIGHBOURS[dominant], rng.random(n))
+    partner = sampling.sample_rows(neighbours[dominant], rng.random(n))
     pair_mass = rng.uniform(0.80, 0.95, n)
     share = rng.uniform(0.52, 0.70, n)
     blend = (1 - pair_mass)[:, None] * spread
     blend[np.arange(n), dominant] += pair_mass * share
     blend[np.arange(n), partner] += pair_mass * (1 - share)
     # ambiguous: broad Dirichlet around a profile that leans towards d
-    broad = 0.5 * NEIGHBOURS[dominant] + 0.5 / K
+    broad = 0.5 * neighbours[dominant] + 0.5 / k
     amb = sampling.dirichlet_rows(6.0 * (0.30 * onehot + 0.70 * broad) + 1e-3, rng)
 
     p = np.where((kind == 0)[:, None], proto, np.where((kind == 1)[:, None], blend, amb))
@@ -363,8 +427,13 @@ def expected_annotations(utterances: int) -> int:
     return round(utterances * MSP2_ANNOTATIONS / MSP2_FILES)
 
 
-def raters(n_annotations: int, seed: int, settings: RaterSettings | None = None) -> Raters:
-    """The worker pool, about one worker per 100 annotations (stream ``STREAM_RATERS``)."""
+def raters(
+    n_annotations: int, seed: int, settings: RaterSettings | None = None, tables: ClassTables = MSP_TABLES
+) -> Raters:
+    """The worker pool, about one worker per 100 annotations (stream ``STREAM_RATERS``).
+
+    Without an Other class (``tables``), the raters drawn to over-use Other guess as plain raters do.
+    """
     cfg = settings or RaterSettings()
     rng = sampling.rng(seed, sampling.STREAM_RATERS)
     w = max(4 * cfg.max_annotators, round(n_annotations * cfg.annotation_scale / 100))
@@ -376,9 +445,13 @@ def raters(n_annotations: int, seed: int, settings: RaterSettings | None = None)
     other_lover = (style >= cfg.neutral_overuse_share) & (
         style < cfg.neutral_overuse_share + cfg.other_overuse_share
     )
-    guess = np.broadcast_to(GUESS, (w, K)).copy()
-    guess[neutral_lover] = 0.4 * GUESS + 0.6 * np.eye(K)[NEUTRAL]
-    guess[other_lover] = 0.6 * GUESS + 0.4 * np.eye(K)[OTHER]
+    k, g = tables.k, tables.guess
+    guess = np.broadcast_to(g, (w, k)).copy()
+    guess[neutral_lover] = 0.4 * g + 0.6 * np.eye(k)[tables.neutral]
+    if tables.classes.other is None:
+        other_lover = np.zeros(w, dtype=bool)
+    else:
+        guess[other_lover] = 0.6 * g + 0.4 * np.eye(k)[tables.classes.other]
     bias = rng.normal(0.0, 0.4, (w, 3))
     noise_sd = 0.45 + 0.9 * (1 - reliability) + rng.uniform(0, 0.2, w)
     secondary_rate = rng.beta(2, 2, w)
@@ -414,8 +487,19 @@ class Annotations:
     ratings: np.ndarray  # (A, 3) int8 A, V, D
 
 
-def annotate(latent: Latent, raters: Raters, seed: int, settings: RaterSettings | None = None) -> Annotations:
-    """Every annotation row, sorted by (file, WorkerID) (stream ``STREAM_ANNOT``)."""
+def annotate(
+    latent: Latent,
+    raters: Raters,
+    seed: int,
+    settings: RaterSettings | None = None,
+    tables: ClassTables = MSP_TABLES,
+) -> Annotations:
+    """Every annotation row, sorted by (file, WorkerID) (stream ``STREAM_ANNOT``).
+
+    With tables other than MSP-Podcast's (a CREMA-D-layout corpus: one class per vote and
+    nothing else) only the primary votes are drawn: no free-text words, secondary labels or
+    A/V/D ratings (``major_label`` holds the class names, ``secondary`` is empty, ``ratings`` 0).
+    """
     cfg = settings or RaterSettings()
     rng = sampling.rng(seed, sampling.STREAM_ANNOT)
     n = len(latent.kind)
@@ -432,26 +516,38 @@ def annotate(latent: Latent, raters: Raters, seed: int, settings: RaterSettings 
     else:
         r = raters.reliability[worker][:, None]
         c = raters.confusion[worker][:, None]
-        q = r * ((1 - c) * p[utt] + c * (p @ NEIGHBOURS)[utt]) + (1 - r) * raters.guess[worker]
-    q = _route_other(q, p, utt, cfg.other_when_unsure)
+        q = r * ((1 - c) * p[utt] + c * (p @ tables.neighbours)[utt]) + (1 - r) * raters.guess[worker]
+    q = _route_other(q, p, utt, cfg.other_when_unsure, tables.classes.other)
     draws = sampling.sample_rows(q, rng.random((len(utt), 4)))  # primary + 3 secondary slots
     del q
     primary = draws[:, 0]
+    if not tables.full:
+        names = np.array(tables.classes.names, dtype=object)[primary]
+        empty = np.full(len(utt), "", dtype=object)
+        return Annotations(utt, worker, primary, names, empty, np.zeros((len(utt), 3), dtype=np.int8))
     major_label = _primary_labels(primary, p, utt, rng)
     secondary = _secondary_labels(draws[:, 1:], raters.secondary_rate[worker], rng)
     ratings = _ratings(latent.avd[utt], primary, raters, worker, rng)
     return Annotations(utt, worker, primary, major_label, secondary, ratings)
 
 
-def _route_other(q: np.ndarray, p_true: np.ndarray, rows: np.ndarray, propensity: float) -> np.ndarray:
+def _route_other(
+    q: np.ndarray, p_true: np.ndarray, rows: np.ndarray, propensity: float, other: int | None = OTHER
+) -> np.ndarray:
     """ "Other when unsure": Other with probability ``propensity x H(p_true)`` of each row's utterance."""
     if propensity <= 0:
         return q
+    if other is None:
+        raise ValueError(
+            "synthetic.raters.other_when_unsure > 0 needs an Other class; synthetic.classes has none"
+        )
     u = propensity * normalised_entropy(p_true)[rows][:, None]
-    return (1 - u) * q + u * np.eye(K)[OTHER]
+    return (1 - u) * q + u * np.eye(q.shape[1])[other]
 
 
-def rater_mixture(latent: Latent, raters: Raters, settings: RaterSettings | None = None) -> np.ndarray:
+def rater_mixture(
+    latent: Latent, raters: Raters, settings: RaterSettings | None = None, tables: ClassTables = MSP_TABLES
+) -> np.ndarray:
     """(n, K) the raters' mixture q_bar: the expected primary vote of one annotation slot.
 
     A slot's worker is drawn by activity from the pool (:func:`_assign_workers`
@@ -470,8 +566,8 @@ def rater_mixture(latent: Latent, raters: Raters, settings: RaterSettings | None
         r, c = raters.reliability, raters.confusion
         own, confused = float(w @ (r * (1 - c))), float(w @ (r * c))
         guess = (w * (1 - r)) @ raters.guess
-        q = own * p + confused * (p @ NEIGHBOURS) + guess[None, :]
-    return _route_other(q, p, np.arange(len(p)), cfg.other_when_unsure)
+        q = own * p + confused * (p @ tables.neighbours) + guess[None, :]
+    return _route_other(q, p, np.arange(len(p)), cfg.other_when_unsure, tables.classes.other)
 
 
 def _assign_workers(n_raters: np.ndarray, activity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -551,13 +647,16 @@ def _ratings(
 # ---------------------------------------------------------------------------
 
 
-def consensus(utt: np.ndarray, primary: np.ndarray, n_utt: int) -> tuple[np.ndarray, np.ndarray]:
+def consensus(
+    utt: np.ndarray, primary: np.ndarray, n_utt: int, codes: tuple[str, ...] = CODES
+) -> tuple[np.ndarray, np.ndarray]:
     """Plurality class code per utterance (X when the maximum is shared) and vote counts."""
-    counts = np.bincount(utt * K + primary, minlength=n_utt * K).reshape(n_utt, K)
+    k = len(codes)
+    counts = np.bincount(utt * k + primary, minlength=n_utt * k).reshape(n_utt, k)
     top = counts.max(axis=1)
     unique = (counts == top[:, None]).sum(axis=1) == 1
-    codes = np.array([*CODES, NO_AGREEMENT], dtype=object)
-    return codes[np.where(unique, counts.argmax(axis=1), K)], counts
+    names = np.array([*codes, NO_AGREEMENT], dtype=object)
+    return names[np.where(unique, counts.argmax(axis=1), k)], counts
 
 
 def mean_ratings(ann: Annotations, n_utt: int) -> np.ndarray:

@@ -65,7 +65,7 @@ import numpy as np
 
 from sertools.classes import CLASSES
 from sertools.corpus.synthetic import sampling
-from sertools.corpus.synthetic.labels import AVD_MEANS, Latent
+from sertools.corpus.synthetic.labels import AVD_MEANS, MSP_TABLES, ClassTables, Latent
 from sertools.corpus.synthetic.layout import Layout
 
 
@@ -185,11 +185,14 @@ def cue_table(contrast: float = 1.0) -> np.ndarray:
     return neutral + contrast * (CUES - neutral)
 
 
-def voices(layout: Layout, latent: Latent, seed: int, *, cue_contrast: float = 1.0) -> Voices:
+def voices(
+    layout: Layout, latent: Latent, seed: int, *, cue_contrast: float = 1.0, tables: ClassTables = MSP_TABLES
+) -> Voices:
     """Speaker, channel and cue draws for every utterance (stream ``STREAM_CUES``).
 
     ``cue_contrast`` scales the class contrasts of the cue table (:func:`cue_table`);
-    the random draws do not depend on it.
+    the random draws do not depend on it. ``tables``: the class set's rows of the cue table
+    and of the A/V/D class means (``latent.p_true`` is over its classes).
     """
     rng = sampling.rng(seed, sampling.STREAM_CUES)
     n_spk, n_pod = len(layout.spk_id), layout.n_podcasts
@@ -206,7 +209,11 @@ def voices(layout: Layout, latent: Latent, seed: int, *, cue_contrast: float = 1
 
     spk = layout.speaker
     traits = (spk_loud[spk], spk_rate[spk], spk_bright[spk], spk_breath[spk])
-    cues = _cues(layout, latent, rng, cue_table(cue_contrast), *traits)
+    table = cue_table(cue_contrast)
+    avd_means = AVD_MEANS
+    if not tables.full:
+        table, avd_means = table[tables.rows], tables.avd_means
+    cues = _cues(layout, latent, rng, table, avd_means, *traits)
     pod = layout.podcast
     return Voices(
         spk_f0[spk],
@@ -223,6 +230,7 @@ def _cues(
     latent: Latent,
     rng: np.random.Generator,
     table: np.ndarray,
+    avd_means: np.ndarray,
     loudness: np.ndarray,
     rate: np.ndarray,
     brightness: np.ndarray,
@@ -230,13 +238,14 @@ def _cues(
 ) -> np.ndarray:
     """Class-mix cues + per-utterance noise + dimensional residual + speaker traits, clipped.
 
-    ``table`` is the class cue table (:func:`cue_table`); ``loudness`` (dB), ``rate`` (factor), ``brightness`` and ``breath`` (offsets)
+    ``table`` is the class cue table (:func:`cue_table`), ``avd_means`` the A/V/D class means, both
+    with one row per class of ``latent.p_true``; ``loudness`` (dB), ``rate`` (factor), ``brightness`` and ``breath`` (offsets)
     are the speaker traits of each utterance.
     """
     n = len(layout.file_id)
     cues = latent.p_true @ table + rng.standard_normal((n, len(CUE_NAMES))) * np.asarray(_CUE_NOISE_SD)
     # Dimensional residuals (truth minus what the class mix predicts) also speak.
-    resid = latent.avd - latent.p_true @ AVD_MEANS - latent.spk_avd[layout.speaker]
+    resid = latent.avd - latent.p_true @ avd_means - latent.spk_avd[layout.speaker]
     ra, rv, rd = resid[:, 0], resid[:, 1], resid[:, 2]
     cues[:, _COL["pitch_st"]] += 1.2 * ra - 0.6 * rd
     cues[:, _COL["range_st"]] += 0.5 * ra

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sertools.classes import K
 from sertools.corpus.msp import AUDIO_DIR
 from sertools.corpus.synthetic import sampling
 from sertools.corpus.synthetic.labels import KINDS, Annotations, Latent, Raters
@@ -124,12 +123,19 @@ def write_labels_txt(
         fh.write("\n".join(parts))
 
 
-def write_latent(root: Path, layout: Layout, latent: Latent) -> None:
-    """``latent_truth.parquet``: the true class distribution and A/V/D of every utterance."""
+def write_latent(
+    root: Path, layout: Layout, latent: Latent, speakers: np.ndarray | None = None, with_split: bool = True
+) -> None:
+    """``latent_truth.parquet``: the true class distribution and A/V/D of every utterance.
+
+    ``speakers``: the public id of each speaker (default: the layout's ``SpkrID``);
+    ``with_split``: whether to write the layout's split (a CREMA-D-layout corpus has none: its
+    label stage assigns the actors to splits).
+    """
     import pyarrow as pa
 
-    n = len(layout.file_id)
-    offsets = np.arange(0, (n + 1) * K, K, dtype=np.int32)
+    n, k = latent.p_true.shape
+    offsets = np.arange(0, (n + 1) * k, k, dtype=np.int32)
     p_lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(latent.p_true.ravel())).to_pandas()
     df = pd.DataFrame(
         {
@@ -139,10 +145,12 @@ def write_latent(root: Path, layout: Layout, latent: Latent) -> None:
             "valence_true": latent.avd[:, 1],
             "dominance_true": latent.avd[:, 2],
             "kind": np.asarray(KINDS, dtype=object)[latent.kind],
-            "speaker": layout.spk_id[layout.speaker],
+            "speaker": (layout.spk_id if speakers is None else speakers)[layout.speaker],
             "split": np.asarray(SPLITS, dtype=object)[layout.split],
         }
     )
+    if not with_split:
+        df = df.drop(columns="split")
     write_parquet(root / LATENT_TRUTH, df)
 
 
@@ -151,8 +159,8 @@ def write_mixture(root: Path, layout: Layout, mixture: np.ndarray) -> None:
     utterance (:func:`sertools.corpus.synthetic.labels.rater_mixture`), written with the votes."""
     import pyarrow as pa
 
-    n = len(layout.file_id)
-    offsets = np.arange(0, (n + 1) * K, K, dtype=np.int32)
+    n, k = mixture.shape
+    offsets = np.arange(0, (n + 1) * k, k, dtype=np.int32)
     lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.ascontiguousarray(mixture).ravel()))
     write_parquet(
         root / RATER_MIXTURE, pd.DataFrame({"file_id": layout.file_id, "p_raters": lists.to_pandas()})
@@ -190,8 +198,17 @@ AUDIO_CHUNKS_PER_WORKER = 4
 _AUDIO_JOB: tuple[Path, Layout, Voices, int, int, np.ndarray] | None = None
 
 
-def write_audio(root: Path, layout: Layout, voices: Voices, seed: int, sr: int, workers: int = 1) -> int:
-    """Render and write every wav (PCM16 mono); returns the number of peak-limited files.
+def write_audio(
+    root: Path,
+    layout: Layout,
+    voices: Voices,
+    seed: int,
+    sr: int,
+    workers: int = 1,
+    audio_dir_name: str = AUDIO_DIR,
+) -> int:
+    """Render and write every wav (PCM16 mono) as ``<audio_dir_name>/<file_id>``; returns the number
+    of peak-limited files.
 
     Each file is a function of (voice, seed, file index) alone
     (:func:`sertools.corpus.synthetic.sampling.rng`), so ``workers`` > 1 forked
@@ -200,7 +217,7 @@ def write_audio(root: Path, layout: Layout, voices: Voices, seed: int, sr: int, 
     global _AUDIO_JOB
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    audio_dir = root / AUDIO_DIR
+    audio_dir = root / audio_dir_name
     audio_dir.mkdir(parents=True, exist_ok=True)
     n_samples = np.rint(layout.duration_s * sr).astype(np.int64)
     _AUDIO_JOB = (audio_dir, layout, voices, seed, sr, n_samples)
