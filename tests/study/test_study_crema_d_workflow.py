@@ -47,7 +47,8 @@ def test_outputs_leave_out_what_needs_other(run_dir):
     votes = pd.read_csv(root / "tables/votes.csv", keep_default_na=False)
     assert not any(c.startswith("other_") and c != "other_when_unsure" for c in votes.columns)
     findings = (root / report.FINDINGS).read_text()
-    assert "What the simulation shows" in findings and "Other class" not in findings
+    assert "What the simulation shows" in findings
+    assert "Other" not in findings and "propensity" not in findings  # no Other class: nothing to say of it
 
 
 def test_corpus_in_crema_d_layout_and_six_wide_documents(run_dir):

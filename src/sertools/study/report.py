@@ -542,10 +542,10 @@ def _reliability_paragraph(f: _Findings) -> list[str]:
                 ("jsd_primary", "votes"),
             )
         ]
+        # without an Other class there is one control and no propensity to name
+        head = f"Other propensity {u:g} ({control})" if f.r.has_other else "Every reliability level"
         lines.append(
-            f"- Other propensity {u:g} ({control}): "
-            + "; ".join(parts)
-            + f"; macro-F1 {_tally(du[du['metric'] == 'macro_f1'])}."
+            f"- {head}: " + "; ".join(parts) + f"; macro-F1 {_tally(du[du['metric'] == 'macro_f1'])}."
         )
     return [*lines, ""]
 
@@ -693,7 +693,12 @@ def _accuracy_paragraph(f: _Findings) -> list[str]:
         rng = f1.groupby("row")["mean"]
         models = [x for x in r.rows if x in rng.groups]
         lines.append(
-            "**Accuracy and entropy.** Macro-F1 against the consensus (propensity 0, range over the reliability levels): "
+            "**Accuracy and entropy.** Macro-F1 against the consensus "
+            + (
+                "(propensity 0, range over the reliability levels): "
+                if r.has_other
+                else "(range over the reliability levels): "
+            )
             + "; ".join(f"{r.rows[x]} {_fmt_range(rng.get_group(x), signed=False)}" for x in models)
             + "."
         )
