@@ -6,13 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stagefiles import CremaDRun, build
+from stagefiles import CremaDRun, build, extract_features
 from test_crema_d_training import make_cfg
 from tinyrun import run_and_predict
-
-from sertools import config
-from sertools.features import extract
-from sertools.splits import DEVELOPMENT, TEST1, TRAIN
 
 
 @pytest.fixture(scope="session")
@@ -23,17 +19,7 @@ def cremad_run(tmp_path_factory: pytest.TempPathFactory) -> CremaDRun:
 @pytest.fixture(scope="session")
 def features(cremad_run: CremaDRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The download's eGeMAPS features of Train, Development and Test1 (default settings), extracted once."""
-    out = tmp_path_factory.mktemp("cremad_features")
-    settings = config.resolve({})["features"]["egemaps"]
-    for split in (TRAIN, DEVELOPMENT, TEST1):
-        extract.run(
-            {"manifest": cremad_run.manifest},
-            {"features": out / f"{split}.safetensors", "summary": out / f"{split}.json"},
-            upstream="egemaps",
-            split=split,
-            settings=settings,
-        )
-    return out
+    return extract_features(cremad_run.manifest, tmp_path_factory.mktemp("cremad_features"))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,9 @@ from cremad import PIPELINE_SHARES, settings, write_pipeline_download
 from sertools import config as config_mod
 from sertools.corpus.crema_d import AUDIO_DIR, crema_d_files
 from sertools.data import manifest
+from sertools.features import extract
 from sertools.labels import stage
+from sertools.splits import DEVELOPMENT, TEST1, TRAIN
 
 # the training tests' tiny settings and MSP-Podcast-format corpus (tests/training/tinyrun.py)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
@@ -46,3 +48,17 @@ def build(d: Path) -> CremaDRun:
         manifest=config_mod.resolve({})["manifest"],
     )
     return CremaDRun(root, labels, out / "manifest.parquet", out / "summary.json")
+
+
+def extract_features(manifest_path: Path, out: Path) -> Path:
+    """The eGeMAPS features (default settings) of Train, Development and Test1 of a manifest into ``out``."""
+    settings = config_mod.resolve({})["features"]["egemaps"]
+    for split in (TRAIN, DEVELOPMENT, TEST1):
+        extract.run(
+            {"manifest": manifest_path},
+            {"features": out / f"{split}.safetensors", "summary": out / f"{split}.json"},
+            upstream="egemaps",
+            split=split,
+            settings=settings,
+        )
+    return out

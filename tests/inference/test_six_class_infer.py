@@ -13,17 +13,15 @@ import pytest
 from tinyrun import TINY_MODEL, TRAIN, run_and_predict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cremad_stages"))
-from stagefiles import CremaDRun, build
+from stagefiles import CremaDRun, build, extract_features
 
 import sertools
 from sertools import config
 from sertools.classes import CLASSES, CREMA_D, DIMENSIONS
 from sertools.cli import main
-from sertools.features import extract
 from sertools.inference import bundle, infer
 from sertools.model.frozen import FeatureHeadModel
-from sertools.splits import DEVELOPMENT, TEST1
-from sertools.splits import TRAIN as TRAIN_SPLIT
+from sertools.splits import TEST1
 from sertools.training.runtime import checkpoint
 
 SIX = list(CREMA_D.names)
@@ -55,15 +53,7 @@ def six_class_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[CremaDRun, 
     root = tmp_path_factory.mktemp("six_class")
     stages = build(root)
     features = root / "results" / "features" / "egemaps"
-    settings = config.resolve({})["features"]["egemaps"]
-    for split in (TRAIN_SPLIT, DEVELOPMENT, TEST1):
-        extract.run(
-            {"manifest": stages.manifest},
-            {"features": features / f"{split}.safetensors", "summary": features / f"{split}.json"},
-            upstream="egemaps",
-            split=split,
-            settings=settings,
-        )
+    extract_features(stages.manifest, features)
     run = root / "results" / "train" / "hard_ce" / "seed3"
     run_and_predict(
         (stages.labels, stages.manifest), run, six_class_cfg(), variant="hard_ce", features_dir=features

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
+from test_scores import S
 
 from sertools.classes import CREMA_D, MSP_PODCAST
 from sertools.evaluation import settings
@@ -16,13 +17,6 @@ from sertools.study import scores
 from sertools.study.evaluate import _vote_summary
 
 K = CREMA_D.k
-S = {
-    "bootstrap_seed": 3,
-    "ci_level": 0.95,
-    "ci_method": "percentile",
-    "prob_floor": 1e-12,
-    "entropy_bins": [0.0, 1 / 3, 2 / 3, 1.0],
-}
 
 
 def _data(probs, truth, primary, hard, classes=CREMA_D) -> EvalData:
