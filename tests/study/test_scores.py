@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sertools.classes import K
+from sertools.classes import MSP_PODCAST, ClassSet, K
 from sertools.evaluation.bootstrap import seed_resample_indices, seed_resampled_mean
 from sertools.evaluation.evaldata import EvalData
 from sertools.measures import jsd, kld, normalised_entropy
@@ -24,16 +24,24 @@ def _dist(rng: np.random.Generator, n: int, conc: float = 1.0) -> np.ndarray:
     return rng.dirichlet(np.full(K, conc), size=n)
 
 
-def _data(probs: np.ndarray, truth: np.ndarray, primary: np.ndarray, hard: np.ndarray) -> EvalData:
+def _data(
+    probs: np.ndarray,
+    truth: np.ndarray,
+    primary: np.ndarray,
+    hard: np.ndarray,
+    classes: ClassSet = MSP_PODCAST,
+) -> EvalData:
+    """Evaluation data of ``classes`` (a merged distribution only for MSP-Podcast's, which has one)."""
     n = len(probs)
     return EvalData(
         probs=probs,
         pred=probs.argmax(axis=1),
         hard=hard,
         p_primary=primary,
-        p_merged=primary,
+        p_merged=primary if classes == MSP_PODCAST else None,
         p_true=truth,
         file_ids=np.array([f"f{i:04d}" for i in range(n)], dtype=object),
+        classes=classes,
     )
 
 

@@ -7,30 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
-from test_scores import S
+from test_scores import S, _data
 
 from sertools.classes import CREMA_D, MSP_PODCAST
 from sertools.evaluation import settings
-from sertools.evaluation.evaldata import EvalData
 from sertools.measures import jsd, kld
 from sertools.study import scores
 from sertools.study.evaluate import _vote_summary
 
 K = CREMA_D.k
-
-
-def _data(probs, truth, primary, hard, classes=CREMA_D) -> EvalData:
-    n = len(probs)
-    return EvalData(
-        probs=probs,
-        pred=probs.argmax(axis=1),
-        hard=hard,
-        p_primary=primary,
-        p_merged=None if classes == CREMA_D else primary,
-        p_true=truth,
-        file_ids=np.array([f"f{i:04d}" for i in range(n)], dtype=object),
-        classes=classes,
-    )
 
 
 @pytest.fixture
@@ -47,9 +32,11 @@ def world():
 
 def test_six_class_scores_have_no_other_columns(world):
     rng, truth, mixture, primary, hard = world
-    base = [_data(rng.dirichlet(np.ones(K), size=len(truth)), truth, primary, hard) for _ in range(2)]
+    base = [
+        _data(rng.dirichlet(np.ones(K), size=len(truth)), truth, primary, hard, CREMA_D) for _ in range(2)
+    ]
     probs = 0.8 * truth + 0.2 / K
-    var = [_data(probs, truth, primary, hard)]
+    var = [_data(probs, truth, primary, hard, CREMA_D)]
     doc = scores.score_rows({"b": base, "v": var}, mixture, "b", ["v"], S, 300)
     m = doc["rows"]["v"]["metrics"]
     assert set(m) == set(scores.metrics(CREMA_D)) and "other_mass" not in m
@@ -66,7 +53,7 @@ def test_six_class_scores_have_no_other_columns(world):
 
 def test_six_class_scores_refuse_nine_wide_mixtures_and_mixed_class_sets(world):
     rng, truth, mixture, primary, hard = world
-    d = _data(truth, truth, primary, hard)
+    d = _data(truth, truth, primary, hard, CREMA_D)
     with pytest.raises(ValueError, match=r"shape \(200, 6\)"):
         scores.score_rows({"a": [d]}, np.ones((len(truth), 9)) / 9, "a", [], S, 10)
     nine = rng.dirichlet(np.ones(9), size=len(truth))
