@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -120,9 +121,29 @@ def test_profile_placeholders_are_listed_and_gpu_hours_planned(tmp_path: Path) -
     assert hours.startswith(f"{expected:.0f} GPU-hours")
 
 
+def free_disk(free: int) -> SimpleNamespace:
+    """What shutil.disk_usage returns, with ``free`` bytes free."""
+    return SimpleNamespace(total=free, used=0, free=free)
+
+
+def test_the_disk_check_compares_free_space_with_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = paper()
+    need = check.estimate_bytes(cfg)
+    assert need > 10 * 2**30  # checkpoints with optimiser state of 30 WavLM-Base runs, and features
+    monkeypatch.setattr(check.shutil, "disk_usage", lambda _p: free_disk(need - 1))
+    (short,) = check.disk_findings(cfg)
+    assert not short.ok
+    monkeypatch.setattr(check.shutil, "disk_usage", lambda _p: free_disk(need + 1))
+    (room,) = check.disk_findings(cfg)
+    assert room.ok
+
+
 def test_the_command_exits_1_on_a_failure_and_0_when_all_pass(
-    site: Path, capsys: pytest.CaptureFixture
+    site: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the paper's run writes about 48 GiB: the exit codes must not depend on this machine's free disk
+    # (test_the_disk_check_compares_free_space_with_the_estimate tests that check)
+    monkeypatch.setattr(check.shutil, "disk_usage", lambda _p: free_disk(2**60))
     args = ["check", "-d", str(site), "--configfile", str(ROOT / "config" / "paper.yaml"), "--gpu-elsewhere"]
     args += ["--config", "corpus={root: msp}"]
     cwd = os.getcwd()
