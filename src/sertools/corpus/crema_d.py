@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +69,7 @@ RESPONSES = "finishedResponses.csv"
 
 #: modality name -> queryType of the response logs (the leading digit of tabulatedVotes' row id)
 MODALITIES: dict[str, int] = {"voice": 1, "face": 2, "audiovisual": 3}
+
 #: the factor of queryType in tabulatedVotes' row id (``100000 * queryType + clipNum``)
 ID_FACTOR = 100_000
 #: the intended-emotion code of a file name -> the class code of :data:`sertools.classes.CREMA_D`
@@ -82,6 +83,12 @@ OPTIONAL_VOTE_COLUMNS: tuple[str, ...] = ("meanEmoResp",)
 RESPONSE_COLUMNS: tuple[str, ...] = ("localid", "queryType", "clipNum", "respEmo", "respLevel")
 
 _FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+
+
+def modality_order(names: Iterable[str]) -> list[str]:
+    """``names`` in the corpus's query-type order (voice, face, audio-visual), unknown names last by
+    name (a summary read back from JSON has its modalities in key order)."""
+    return sorted(names, key=lambda m: (MODALITIES.get(m, len(MODALITIES) + 1), m))
 
 
 @dataclass(frozen=True)

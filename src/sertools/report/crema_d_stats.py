@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sertools.classes import CREMA_D
-from sertools.corpus.crema_d import MODALITIES
+from sertools.corpus.crema_d import modality_order
 from sertools.report.readme import replace_block
 
 __all__ = ["BEGIN", "END", "PUBLISHED", "PUBLISHED_SOURCE", "block", "main"]
@@ -44,7 +44,7 @@ def _num(x: Any, digits: int = 3) -> str:
 
 def _modalities(summary: Mapping[str, Any]) -> list[str]:
     found = summary.get("statistics") or {}
-    return sorted(found, key=lambda m: (MODALITIES.get(m, len(MODALITIES) + 1), m))
+    return modality_order(found)
 
 
 def block(summary: Mapping[str, Any], source: str) -> str:

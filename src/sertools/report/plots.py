@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
 
 from sertools import splits as partitions
-from sertools.classes import CLASSES
-from sertools.corpus.crema_d import MODALITIES
+from sertools.corpus.crema_d import modality_order
 from sertools.evaluation import metrics_doc
+from sertools.report.stage import document_classes
 from sertools.report.style import (
     HUMAN_COLOUR,
     OKABE_ITO,
@@ -262,8 +262,8 @@ def plot_other_by_stratum(metrics: Docs, out: PathLike, splits: Sequence[str] | 
 
 
 def _classes(doc: Mapping[str, Any]) -> list[str]:
-    """The class names of a metrics document (MSP-Podcast's for a document that names none)."""
-    return list(doc.get("classes") or CLASSES)
+    """The class names of a metrics document (:func:`sertools.report.stage.document_classes`)."""
+    return list(document_classes({"": doc}, PlotError).names)
 
 
 def _confusion_panel(ax: Axes, doc: Mapping[str, Any], name: str, split: str) -> Any:
@@ -546,7 +546,7 @@ def _plot_modality_entropy(
     modality (voice only, face only, audio-visual), the labels' modality named."""
     stats = label_summary.get("statistics") or {}
     hists: dict[str, Mapping[str, Any]] = {}
-    for m in sorted(stats, key=lambda m: (MODALITIES.get(m, len(MODALITIES) + 1), m)):
+    for m in modality_order(stats):
         h = (stats[m].get("entropy") or {}).get("histogram")
         if h and "edges" in h and "counts" in h:
             hists[m] = h

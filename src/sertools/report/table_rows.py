@@ -22,7 +22,7 @@ import numpy as np
 
 from sertools import splits as partitions
 from sertools.classes import CODES, DIMENSIONS, NO_AGREEMENT
-from sertools.corpus.crema_d import MODALITIES
+from sertools.corpus.crema_d import modality_order
 from sertools.evaluation import metrics_doc, significance_doc
 from sertools.evaluation.significance import holm
 from sertools.report.render import fmt_float, fmt_int
@@ -417,7 +417,7 @@ def _crema_d_label_rows(summary: Mapping[str, Any]) -> list[Row]:
         for sex, n in sorted((d.get("clips_by_sex") or {}).items()):
             rows.append({"split": split, "statistic": f"clips_{sex.lower()}", "value": _label_cell(n)})
     found = summary.get("statistics") or {}
-    for modality in sorted(found, key=lambda m: (MODALITIES.get(m, len(MODALITIES) + 1), m)):
+    for modality in modality_order(found):
         block = found[modality]
         for stat, keys in _CREMA_D_STATISTICS:
             value: Any = block

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sertools import __version__
-from sertools.classes import CREMA_D, MSP_PODCAST, NO_AGREEMENT, ClassSet
+from sertools.classes import MSP_PODCAST, NO_AGREEMENT, class_set
 from sertools.corpus.synthetic import crema_d_layout, labels, voice, writers
 from sertools.corpus.synthetic.layout import MAX_UTTERANCES, MSP2_SPLIT_SIZES, Layout, make_layout
 from sertools.splits import SPLITS
@@ -38,18 +38,6 @@ from sertools.splits import SPLITS
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "synth-2"
-
-#: ``synthetic.classes`` -> the class set the corpus is drawn over (and its layout: MSP-Podcast 2.0's
-#: for ``msp_podcast``, a CREMA-D download's for ``crema_d``, :mod:`.crema_d_layout`)
-CLASS_SETS: dict[str, ClassSet] = {"msp_podcast": MSP_PODCAST, "crema_d": CREMA_D}
-
-
-def class_set(name: str) -> ClassSet:
-    """The class set of a ``synthetic.classes`` value."""
-    try:
-        return CLASS_SETS[name]
-    except KeyError:
-        raise ValueError(f"synthetic.classes must be one of {list(CLASS_SETS)}, got {name!r}") from None
 
 
 def output_files(classes: str = "msp_podcast") -> dict[str, str]:
@@ -157,11 +145,6 @@ def generate(
     voice.cue_table(cue_contrast)  # checks it before anything is written
     tables = labels.class_tables(class_set(classes))
     rater_settings = rater_settings or labels.RaterSettings()
-    if tables.classes.other is None and rater_settings.other_when_unsure > 0:
-        raise ValueError(
-            f"synthetic.raters.other_when_unsure is {rater_settings.other_when_unsure:g}, but "
-            f"synthetic.classes: {classes} has no Other class to answer when unsure (set it to 0)"
-        )
     root = _corpus_dir(out_dir, labels_only)
     utterances, seed = int(utterances), int(seed)
     min_duration_s, max_duration_s = float(min_duration_s), float(max_duration_s)

@@ -537,9 +537,10 @@ def _route_other(
     """ "Other when unsure": Other with probability ``propensity x H(p_true)`` of each row's utterance."""
     if propensity <= 0:
         return q
-    if other is None:
+    if other is None:  # raised before anything is written: the votes are drawn first
         raise ValueError(
-            "synthetic.raters.other_when_unsure > 0 needs an Other class; synthetic.classes has none"
+            f"synthetic.raters.other_when_unsure is {propensity:g}, but the class set has no Other class "
+            "to answer when unsure (set it to 0)"
         )
     u = propensity * normalised_entropy(p_true)[rows][:, None]
     return (1 - u) * q + u * np.eye(q.shape[1])[other]
