@@ -99,6 +99,9 @@ def test_other_when_unsure_without_other_is_an_error(tmp_path: Path) -> None:
         config.resolve(
             {"synthetic": {"classes": "crema_d", "raters": {"other_when_unsure": 0.5}}, "study": {}}
         )
+    # the workflow's own synthetic corpus stays MSP-Podcast's: the six-class one is the study's
+    with pytest.raises(config.ConfigError, match="read by the rater study only"):
+        config.resolve({"synthetic": {"classes": "crema_d"}})
 
 
 def test_class_tables_are_msp_rows_renormalised() -> None:

@@ -136,6 +136,11 @@ def test_tables_refuse_documents_of_two_class_sets(documents: dict[str, Any]) ->
         tables.build_tables(
             docs, {}, documents["summary"], documents["evaluation"], documents["dir"] / "mixed"
         )
+    unknown = {"hard_ce": {**documents["metrics"]["hard_ce"], "classes": ["Calm", "Bored"]}}
+    with pytest.raises(tables.TableError, match="no class set has the classes"):
+        tables.build_tables(
+            unknown, {}, documents["summary"], documents["evaluation"], documents["dir"] / "odd"
+        )
 
 
 def test_figures_of_a_six_class_corpus(documents: dict[str, Any]) -> None:

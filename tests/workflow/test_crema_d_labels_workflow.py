@@ -20,9 +20,10 @@ CONFIG = ROOT / "tests" / "workflow" / "config.yaml"
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def snakemake(workdir: Path, config: Path, *args: str, cores: int = 1) -> subprocess.CompletedProcess[str]:
+    """The workflow in ``workdir`` with ``config`` (the CREMA-D workflow tests share it)."""
     cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
-    cmd += ["--configfile", str(config), "--cores", "1"]
+    cmd += ["--configfile", str(config), "--cores", str(cores)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, check=False)
 

@@ -5,9 +5,6 @@ config/crema_d.yaml (its corpus, evaluation and variant keys) on a small scale."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 from cremad import PIPELINE_SHARES, write_pipeline_download
+from test_crema_d_labels_workflow import snakemake
 
 from sertools.classes import CREMA_D
 from sertools.evaluation import predictions
@@ -25,13 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CREMA_D_CONFIG = ROOT / "config" / "crema_d.yaml"
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
-    cmd += ["--configfile", str(config), "--cores", "2"]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, check=False)
 
 
 def tiny_config(root: Path) -> dict[str, Any]:
@@ -59,7 +50,7 @@ def test_crema_d_runs_from_labels_to_metrics(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(tiny_config(root)))
     work = tmp_path / "run"
     work.mkdir()
-    proc = snakemake(work, config)
+    proc = snakemake(work, config, cores=2)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     labels = crema_d_table.read(work / "results/labels/labels.parquet")
@@ -84,4 +75,4 @@ def test_crema_d_runs_from_labels_to_metrics(tmp_path: Path) -> None:
     assert "prior" in (work / "results/tables/main.md").read_text()
     drawn = {p.stem for p in (work / "results/figures").glob("*.png")}
     assert drawn == set(figures.figure_stems(["h_ce", "p_filter", "p_kld"], classes=CREMA_D))
-    assert "Nothing to be done" in snakemake(work, config, "-n").stdout
+    assert "Nothing to be done" in snakemake(work, config, "-n", cores=2).stdout
