@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
+from test_evaluate import S as EVALUATE_SETTINGS
 from test_scores import S, _data
 
 from sertools.classes import CREMA_D, MSP_PODCAST
-from sertools.evaluation import settings
 from sertools.measures import jsd, kld
 from sertools.study import scores
 from sertools.study.evaluate import _vote_summary
@@ -63,16 +63,7 @@ def test_six_class_scores_refuse_nine_wide_mixtures_and_mixed_class_sets(world):
 
 
 def test_six_class_vote_summary_has_no_other_shares():
-    s = settings.resolve(
-        {
-            "bootstrap_resamples": 100,
-            "bootstrap_seed": 0,
-            "ci_level": 0.95,
-            "entropy_bins": [0, 0.5, 1],
-            "prob_floor": 1e-12,
-            "ece_bins": 15,
-        }
-    )
+    s = EVALUATE_SETTINGS
     p = np.random.default_rng(1).dirichlet(np.ones(K), size=10)
     labels = pd.DataFrame(
         {
