@@ -78,6 +78,14 @@ def test_fleiss_kappa_with_unequal_raters_by_hand():
     by_class = st["responses_matching_intended_by_class"]
     assert by_class["Angry"] == 1.0 and by_class["Disgust"] == 0.5 and by_class["Sad"] is None
     assert st["responses_matching_intended_class_mean"] == pytest.approx(0.75)
+    assert st["clips_by_intended_class"] == {
+        "Angry": 1,
+        "Disgust": 1,
+        "Fear": 0,
+        "Happy": 0,
+        "Neutral": 0,
+        "Sad": 0,
+    }
 
 
 def test_modality_is_a_setting(tmp_path: Path):

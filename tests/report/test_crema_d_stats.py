@@ -28,7 +28,9 @@ def test_block_numbers_come_from_the_summary(tmp_path: Path) -> None:
     summary["statistics"]["voice"]["responses_matching_intended_by_class"]["Sad"] = 0.5
     block = crema_d_stats.block(summary, "x.json")
     assert "| responses naming the intended emotion | 12.3 % |" in block
-    assert "| Sad | 50.0 % |" in block
+    assert "| difference from the published rate, all responses (mean over emotions) | -28.6 (" in block
+    assert "| Neutral | 1087 |" in block
+    assert "| Sad | 1271 | 50.0 % |" in block
     assert "| published recognition rate (Cao et al. 2014) | 40.9 % | 58.2 % | 63.6 % |" in block
     doc = tmp_path / "doc.md"
     doc.write_text(f"head\n{crema_d_stats.BEGIN}\nold\n{crema_d_stats.END}\ntail\n")

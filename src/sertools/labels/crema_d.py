@@ -221,6 +221,7 @@ def vote_statistics(counts: np.ndarray, intended: np.ndarray, bins: int = 10) ->
       (class name -> share; null for a class no clip intends), and
       ``responses_matching_intended_class_mean`` their unweighted mean over the intended classes
       (each emotion counts once, however many clips and responses it has);
+      ``clips_by_intended_class``: the clips of each intended emotion (class name -> count);
     - ``plurality_matching_intended``: the share of clips without a tie whose plurality class is
       the intended one;
     - ``fleiss_kappa``: Fleiss' kappa with each clip's own number of raters
@@ -255,6 +256,7 @@ def vote_statistics(counts: np.ndarray, intended: np.ndarray, bins: int = 10) ->
         "responses_matching_intended": _share(int(matched.sum()), int(n.sum())),
         "responses_matching_intended_by_class": by_class,
         "responses_matching_intended_class_mean": float(np.mean(present)) if present else None,
+        "clips_by_intended_class": {name: int((idx == j).sum()) for j, name in enumerate(CREMA_D.names)},
         "plurality_matching_intended": _share(int((plural == idx)[untied].sum()), int(untied.sum())),
         "fleiss_kappa": (
             {"kappa": kappa.kappa, "clips_used": kappa.n_items_used, "clips_excluded": kappa.n_items_excluded}

@@ -38,6 +38,12 @@ def _pct(x: Any) -> str:
     return "–" if x is None else f"{100 * float(x):.1f} %"
 
 
+def _points(x: Any, modality: str) -> str:
+    """``x`` minus the published rate of ``modality``, in percentage points (– when either is absent)."""
+    pub = PUBLISHED.get(modality)
+    return "–" if x is None or pub is None else f"{100 * (float(x) - pub):+.1f}"
+
+
 def _num(x: Any, digits: int = 3) -> str:
     return "–" if x is None else f"{float(x):.{digits}f}"
 
@@ -68,6 +74,13 @@ def block(summary: Mapping[str, Any], source: str) -> str:
         ),
         ("published recognition rate (Cao et al. 2014)", lambda b, m: _pct(PUBLISHED.get(m))),
         (
+            "difference from the published rate, all responses (mean over emotions)",
+            lambda b, m: (
+                f"{_points(b['responses_matching_intended'], m)} "
+                f"({_points(b.get('responses_matching_intended_class_mean'), m)})"
+            ),
+        ),
+        (
             "untied clips whose plurality is the intended emotion",
             lambda b, m: _pct(b["plurality_matching_intended"]),
         ),
@@ -81,10 +94,14 @@ def block(summary: Mapping[str, Any], source: str) -> str:
     lines = [BEGIN, "", head, rule]
     lines += [f"| {name} | " + " | ".join(cell(stats[m], m) for m in mods) + " |" for name, cell in rows]
     lines += ["", "Responses naming the intended emotion, per intended emotion:", ""]
-    lines += ["| intended | " + " | ".join(_LABELS.get(m, m) for m in mods) + " |", rule]
+    lines += ["| intended | clips | " + " | ".join(_LABELS.get(m, m) for m in mods) + " |", rule + "---|"]
+    first = stats[mods[0]] if mods else {}
     for name in CREMA_D.names:
         by = [stats[m].get("responses_matching_intended_by_class", {}).get(name) for m in mods]
-        lines.append(f"| {name} | " + " | ".join(_pct(x) for x in by) + " |")
+        clips = (first.get("clips_by_intended_class") or {}).get(name)
+        lines.append(
+            f"| {name} | {'–' if clips is None else clips} | " + " | ".join(_pct(x) for x in by) + " |"
+        )
     lines += [
         "",
         f"From `{source}` (the label summary of `sertools labels DIR --source crema_d`; "
